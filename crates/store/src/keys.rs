@@ -1,0 +1,74 @@
+//! Key naming. The one place that knows how a (tag, name) pair becomes a Redis key.
+
+/// Builds keys as `{prefix}:{tag}:{name}` with the tag in braces, so that Redis Cluster
+/// places all keys of one tag on one shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyspace {
+    prefix: String,
+}
+
+impl Keyspace {
+    /// A keyspace under `prefix` (no braces allowed in it: they would change the hash slot).
+    pub fn new(prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        assert!(!prefix.contains(['{', '}']), "key prefix must not contain braces");
+        Self { prefix }
+    }
+
+    /// The configured prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The full key of `name` under `tag`.
+    pub fn key(&self, tag: &str, name: &str) -> String {
+        format!("{}:{{{}}}:{}", self.prefix, tag, name)
+    }
+
+    /// The pattern that matches every key named `name` whatever its tag (for SCAN).
+    pub fn pattern_any_tag(&self, name: &str) -> String {
+        format!("{}:{{*}}:{}", self.prefix, name)
+    }
+
+    /// Recovers the tag from a full key built by [`Keyspace::key`].
+    pub fn tag_of<'a>(&self, key: &'a str) -> Option<&'a str> {
+        let rest = key.strip_prefix(&self.prefix)?.strip_prefix(":{")?;
+        let end = rest.find('}')?;
+        Some(&rest[..end])
+    }
+}
+
+/// Tags and names the store uses itself.
+pub(crate) mod reserved {
+    /// Tag of the event stream and its de-duplication set.
+    pub const EVENTS_TAG: &str = "events";
+    /// The stream.
+    pub const EVENTS_STREAM: &str = "stream";
+    /// Outbox entry ids already appended, scored by append time.
+    pub const EVENTS_SEEN: &str = "seen";
+    /// Name of a tag's outbox list.
+    pub const OUTBOX: &str = "outbox";
+    /// How long an outbox entry id is remembered after its append (ms): far longer than any
+    /// crash-and-retry of a relay.
+    pub const SEEN_RETENTION_MS: u64 = 24 * 3600 * 1000;
+    /// Tag prefix of a delay-queue bucket (`dq:0`, `dq:1`, ...).
+    pub const JOB_BUCKET_TAG: &str = "dq";
+    /// Sorted set of job ids by due time (claimed jobs by re-delivery time).
+    pub const JOB_DUE: &str = "due";
+    /// Hash of job id -> encoded job.
+    pub const JOB_DATA: &str = "jobs";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_carry_the_tag_in_braces() {
+        let keys = Keyspace::new("livepk");
+        let key = keys.key("lc:42", "agg");
+        assert_eq!(key, "livepk:{lc:42}:agg");
+        assert_eq!(keys.tag_of(&key), Some("lc:42"));
+        assert_eq!(keys.pattern_any_tag("outbox"), "livepk:{*}:outbox");
+    }
+}

@@ -1,0 +1,400 @@
+//! Everything livepk keeps in Redis, behind one trait.
+//!
+//! Invariant: **only this crate knows Redis keys, commands and scripts.** Features describe what
+//! they want in the vocabulary below (versioned aggregates, transactions within one hash tag,
+//! leaderboards, scoring windows, idempotency records, delay-queue jobs, an event stream); the
+//! [`RedisStore`] and the [`MemoryStore`] both implement it with the same semantics, and one
+//! conformance suite ([`conformance`]) runs against both so they cannot drift.
+//!
+//! Keys are `{prefix}:{tag}:{name}`: every key a multi-key step touches is built from the same
+//! `tag`, which Redis Cluster hashes (the part in braces), so every script runs on one shard.
+
+pub mod conformance;
+mod keys;
+mod memory;
+mod redis_store;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+pub use keys::Keyspace;
+pub use memory::MemoryStore;
+pub use redis_store::RedisStore;
+
+/// What can go wrong talking to the store. Anything else (a lost race, a missing record) is an
+/// ordinary return value, not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis cannot be reached or answered with an error; the operation did not happen, or
+    /// happened atomically and may be retried (every write here is idempotent or versioned).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A value in the store could not be decoded: a bug or a foreign writer.
+    #[error("corrupt data in store: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A value with the version it was read at. Versions start at 1 on the first write; 0 means
+/// "absent" in conditions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// Incremented by every write of the aggregate.
+    pub version: u64,
+    /// The encoded aggregate (features choose the encoding).
+    pub value: Vec<u8>,
+}
+
+/// A condition a [`Transaction`] checks before it writes anything.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// The aggregate `name` is at `version` (0: it does not exist).
+    Version { name: String, version: u64 },
+}
+
+/// One write inside a [`Transaction`]. Names are relative to the transaction's tag.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Writes aggregate `name`, incrementing its version.
+    Put { name: String, value: Vec<u8>, ttl: Option<Duration> },
+    /// Deletes aggregate `name` (its version goes back to 0).
+    Delete { name: String },
+    /// Adds or moves `member` in sorted set `name` to `score`.
+    ZAdd { name: String, member: String, score: f64, ttl: Option<Duration> },
+    /// Removes `member` from sorted set `name`.
+    ZRem { name: String, member: String },
+    /// Sets fields of hash `name`.
+    HSet { name: String, fields: Vec<(String, String)>, ttl: Option<Duration> },
+    /// Deletes key `name` whatever it holds (a hash, a sorted set, a leaderboard's parts).
+    DeleteKey { name: String },
+    /// Deletes leaderboard `name` with all its parts.
+    DeleteBoard { name: String },
+    /// Queues events in the tag's outbox, to be moved to the event stream by
+    /// [`Store::relay_outbox`]. Being in the same transaction as the state change, an event
+    /// can be delayed by a crash but never lost nor emitted for a change that did not happen.
+    Outbox { events: Vec<Vec<u8>> },
+}
+
+/// A set of conditions and writes applied atomically to keys of one hash tag: either every
+/// condition holds and every op is applied, or nothing is written.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Transaction {
+    /// The hash tag shared by every key (for example `lc:42`).
+    pub tag: String,
+    /// Checked first, all of them.
+    pub conditions: Vec<Condition>,
+    /// Applied in order when every condition holds.
+    pub ops: Vec<Op>,
+}
+
+impl Transaction {
+    /// An empty transaction on `tag`.
+    pub fn new(tag: impl Into<String>) -> Self {
+        Self { tag: tag.into(), conditions: Vec::new(), ops: Vec::new() }
+    }
+
+    /// Requires aggregate `name` to be at `version` (0: absent).
+    pub fn expect_version(mut self, name: impl Into<String>, version: u64) -> Self {
+        self.conditions.push(Condition::Version { name: name.into(), version });
+        self
+    }
+
+    /// Adds one write.
+    pub fn op(mut self, op: Op) -> Self {
+        self.ops.push(op);
+        self
+    }
+}
+
+/// What a [`Store::commit`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Every op was applied.
+    Committed,
+    /// A condition failed; nothing was written. `name` is the first aggregate whose version
+    /// differed and `actual` its version now.
+    Conflict { name: String, actual: u64 },
+}
+
+/// Which way a sorted set is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Lowest score first.
+    Ascending,
+    /// Highest score first.
+    Descending,
+}
+
+/// One row of a leaderboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoardEntry {
+    /// Who (a user or anchor id).
+    pub member: u64,
+    /// Their exact total.
+    pub total: i64,
+}
+
+/// A gift's contribution to one PK, applied atomically with its idempotency record inside the
+/// PK's hash tag (the gift hot path).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreApply {
+    /// The PK's hash tag.
+    pub tag: String,
+    /// The gift's idempotency key. Applied at most once per tag.
+    pub txn_id: String,
+    /// Hash holding the scoring window (see [`ScoringWindow`]).
+    pub window: String,
+    /// The gift's own time: it counts only if `from_ms <= sent_at_ms < until_ms` and the window
+    /// is open.
+    pub sent_at_ms: u64,
+    /// Hash counters to increment: (hash name, field, delta).
+    pub counters: Vec<(String, String, i64)>,
+    /// Leaderboards to add to: (board name, member, delta).
+    pub boards: Vec<(String, u64, i64)>,
+    /// How long the PK's keys live.
+    pub ttl: Duration,
+}
+
+/// A PK's scoring window as stored in its hash. Written by features with [`Op::HSet`] using
+/// [`ScoringWindow::fields`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScoringWindow {
+    /// Whether gifts count at all (closed at settlement, whatever the times say).
+    pub open: bool,
+    /// First millisecond that counts.
+    pub from_ms: u64,
+    /// First millisecond that no longer counts.
+    pub until_ms: u64,
+    /// Which battle the window belongs to (the pkid), reported back with each applied gift.
+    pub epoch: u64,
+}
+
+impl ScoringWindow {
+    /// The hash fields that encode this window.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        vec![
+            ("open".into(), if self.open { "1" } else { "0" }.into()),
+            ("from".into(), self.from_ms.to_string()),
+            ("until".into(), self.until_ms.to_string()),
+            ("epoch".into(), self.epoch.to_string()),
+        ]
+    }
+}
+
+/// What a [`ScoreApply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScoreOutcome {
+    /// The gift counted now. `counters` are the new counter values in request order, `boards`
+    /// the members' new board totals in request order.
+    Applied { epoch: u64, counters: Vec<i64>, boards: Vec<i64> },
+    /// The gift had counted before (same txn id, same tag); nothing changed. Values are those
+    /// recorded when it first counted.
+    Duplicate { epoch: u64, counters: Vec<i64>, boards: Vec<i64> },
+    /// The window was closed, absent, or the gift's time fell outside it; nothing changed.
+    Outside,
+}
+
+/// A deadline in the delay queue (seed 004 §五).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Unique id chosen by the feature; scheduling the same id again replaces the job.
+    pub id: String,
+    /// Which handler runs it.
+    pub topic: String,
+    /// When it becomes due (ms since epoch).
+    pub due_ms: u64,
+    /// The handler's input (features encode their own; it should carry the aggregate version
+    /// or phase it was scheduled for, so a re-delivered or stale job does nothing).
+    pub body: Vec<u8>,
+}
+
+/// A job handed to one poller. Until [`Store::finish_job`] is called with its lease, it is
+/// re-delivered after the TTR given to [`Store::claim_due_jobs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    /// The job as scheduled.
+    pub job: Job,
+    /// 1 on the first delivery, 2 on the first re-delivery, ...
+    pub attempt: u32,
+    /// Proof of this claim; a stale claimer's finish does nothing.
+    pub lease: u64,
+}
+
+/// One entry of the event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Stream id, `<ms>-<seq>`; strictly increasing.
+    pub id: String,
+    /// The encoded event.
+    pub payload: Vec<u8>,
+}
+
+/// The storage API every feature uses. See the crate documentation.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Round trip to the backend; fails when it is unreachable (drives the health status).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Human-readable kind of backend, for logs and health details ("redis", "memory").
+    fn backend(&self) -> &'static str;
+
+    // ---- aggregates and transactions -------------------------------------------------------
+
+    /// Reads aggregate `name` of `tag`.
+    async fn get(&self, tag: &str, name: &str) -> StoreResult<Option<Versioned>>;
+
+    /// Reads several aggregates (possibly of different tags) in one round trip.
+    async fn get_many(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<Option<Versioned>>>;
+
+    /// Applies a transaction atomically (see [`Transaction`]).
+    async fn commit(&self, transaction: Transaction) -> StoreResult<CommitOutcome>;
+
+    /// Next value of counter `name` of `tag`, starting at 1. Never returns the same value twice.
+    async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64>;
+
+    // ---- plain hashes and sorted sets ------------------------------------------------------
+
+    /// All fields of hash `name` of `tag` (empty when absent).
+    async fn hash_get_all(&self, tag: &str, name: &str) -> StoreResult<Vec<(String, String)>>;
+
+    /// A page of sorted set `name` of `tag`: `count` members from rank `offset`, with scores.
+    /// Equal scores are ordered by member (bytewise), reversed for [`Order::Descending`].
+    async fn zrange(
+        &self,
+        tag: &str,
+        name: &str,
+        offset: usize,
+        count: usize,
+        order: Order,
+    ) -> StoreResult<Vec<(String, f64)>>;
+
+    /// The score of `member` in sorted set `name` of `tag`.
+    async fn zscore(&self, tag: &str, name: &str, member: &str) -> StoreResult<Option<f64>>;
+
+    /// How many members sorted set `name` of `tag` has.
+    async fn zcard(&self, tag: &str, name: &str) -> StoreResult<u64>;
+
+    // ---- leaderboards (totals, ties broken by first arrival) --------------------------------
+
+    /// A page of leaderboard `name` of `tag`, highest total first; among equal totals whoever
+    /// reached the total first ranks higher (seed 004 §周星榜 2).
+    async fn board_page(
+        &self,
+        tag: &str,
+        name: &str,
+        offset: usize,
+        count: usize,
+    ) -> StoreResult<Vec<BoardEntry>>;
+
+    /// `member`'s total on leaderboard `name` of `tag`.
+    async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>>;
+
+    /// Copies leaderboard `from` onto `to` within one tag, keeping ties in the same order
+    /// (used when a battle continues under a new number).
+    async fn board_copy(&self, tag: &str, from: &str, to: &str, ttl: Duration) -> StoreResult<()>;
+
+    // ---- gift hot path ---------------------------------------------------------------------
+
+    /// Applies one gift to one PK, once per `txn_id` (see [`ScoreApply`]).
+    async fn apply_score(&self, apply: &ScoreApply) -> StoreResult<ScoreOutcome>;
+
+    // ---- idempotency records ---------------------------------------------------------------
+
+    /// Creates record `name` of `tag` if absent. Returns `None` when this call created it, or
+    /// the value already there.
+    async fn record_claim(
+        &self,
+        tag: &str,
+        name: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Overwrites record `name` of `tag`.
+    async fn record_put(&self, tag: &str, name: &str, value: &[u8], ttl: Duration) -> StoreResult<()>;
+
+    /// Reads record `name` of `tag`.
+    async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    // ---- delay queue -----------------------------------------------------------------------
+
+    /// Schedules `job`, replacing a job with the same id (its due time, body and attempts).
+    async fn schedule_job(&self, job: &Job) -> StoreResult<()>;
+
+    /// Removes job `id`. Returns whether it existed.
+    async fn cancel_job(&self, id: &str) -> StoreResult<bool>;
+
+    /// Claims up to `limit` jobs due at `now_ms` (including claimed jobs whose TTR ran out).
+    /// Each claimed job is hidden until `now_ms + ttr` and then delivered again unless
+    /// finished. Two pollers never claim the same delivery.
+    async fn claim_due_jobs(&self, now_ms: u64, limit: usize, ttr: Duration)
+    -> StoreResult<Vec<ClaimedJob>>;
+
+    /// Completes a claimed job: removes it if `lease` is still the current claim (a job that
+    /// was re-scheduled or re-claimed meanwhile stays). Returns whether it removed it.
+    async fn finish_job(&self, id: &str, lease: u64) -> StoreResult<bool>;
+
+    /// Due time of the earliest job (claimed ones at their re-delivery time), if any.
+    async fn next_job_due(&self) -> StoreResult<Option<u64>>;
+
+    /// Number of jobs scheduled or claimed.
+    async fn job_count(&self) -> StoreResult<u64>;
+
+    // ---- event stream ----------------------------------------------------------------------
+
+    /// Moves the events queued in `tag`'s outbox to the stream, in order, each exactly once
+    /// even when several callers relay the same outbox concurrently or a relay is retried.
+    /// Returns how many it appended.
+    async fn relay_outbox(&self, tag: &str) -> StoreResult<usize>;
+
+    /// Tags whose outbox holds events (for the sweeper that finishes relays a crash
+    /// interrupted).
+    async fn outbox_tags(&self) -> StoreResult<Vec<String>>;
+
+    /// Appends events straight to the stream (for coalesced score updates, which are not
+    /// part of a state change). Returns their ids.
+    async fn append_events(&self, payloads: &[Vec<u8>]) -> StoreResult<Vec<String>>;
+
+    /// Up to `limit` events after `after_id` ("0": from the oldest retained), oldest first.
+    /// When `block` is given and nothing is there yet, waits up to that long for one.
+    async fn read_events(
+        &self,
+        after_id: &str,
+        limit: usize,
+        block: Option<Duration>,
+    ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// Id of the newest event ("0-0" when the stream is empty).
+    async fn last_event_id(&self) -> StoreResult<String>;
+
+    /// Id of the oldest retained event, if any (a reader behind it has missed events).
+    async fn first_event_id(&self) -> StoreResult<Option<String>>;
+
+    // ---- pub/sub ---------------------------------------------------------------------------
+
+    /// Publishes `message` on `channel` to every replica.
+    async fn publish(&self, channel: &str, message: &str) -> StoreResult<()>;
+
+    /// Messages published on `channel` from now on. The stream ends when the connection is
+    /// lost; callers resubscribe.
+    async fn subscribe(&self, channel: &str) -> StoreResult<BoxStream<'static, String>>;
+}
+
+/// Limits shared by both implementations.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How many events the stream keeps (older ones are trimmed, approximately).
+    pub event_retention: usize,
+    /// How many buckets the delay queue spreads jobs over (seed 004 uses 3).
+    pub job_buckets: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { event_retention: 100_000, job_buckets: 3 }
+    }
+}
