@@ -48,6 +48,32 @@ pub mod codes {
     /// The other anchor is offline; linking failed.
     pub const ANCHOR_OFFLINE: u32 = 403_400_031;
 
+    /// The stable upper-case name of a code, used as the `reason` of the `ErrorInfo` detail.
+    pub fn name(code: u32) -> &'static str {
+        match code {
+            OK => "OK",
+            INTERNAL_DB_DISCONNECTED => "INTERNAL_DB_DISCONNECTED",
+            INTERNAL_EMPTY_READ => "INTERNAL_EMPTY_READ",
+            INTERNAL_DECODE_FAILED => "INTERNAL_DECODE_FAILED",
+            INTERNAL_PKID_FAILED => "INTERNAL_PKID_FAILED",
+            INTERNAL_GIFT_RECORD_FAILED => "INTERNAL_GIFT_RECORD_FAILED",
+            INTERNAL_CONFIG_READ_FAILED => "INTERNAL_CONFIG_READ_FAILED",
+            SERVER_ERROR => "SERVER_ERROR",
+            INVALID_PARAMETER => "INVALID_PARAMETER",
+            CONDITIONS_NOT_MET => "CONDITIONS_NOT_MET",
+            TIMER_STILL_RUNNING => "TIMER_STILL_RUNNING",
+            ALREADY_SETTLED => "ALREADY_SETTLED",
+            ANCHOR_IN_PK => "ANCHOR_IN_PK",
+            PK_OVER => "PK_OVER",
+            PK_NOT_STARTED => "PK_NOT_STARTED",
+            ANCHOR_IN_GAME => "ANCHOR_IN_GAME",
+            ANCHOR_IN_SAW => "ANCHOR_IN_SAW",
+            ANCHOR_HAS_POPUP => "ANCHOR_HAS_POPUP",
+            ANCHOR_OFFLINE => "ANCHOR_OFFLINE",
+            _ => "BUSINESS_ERROR",
+        }
+    }
+
     /// Maps an internal-only code (011..016) to the code a caller sees (020); other codes pass
     /// through unchanged.
     pub fn public(code: u32) -> u32 {
@@ -92,6 +118,11 @@ pub trait BusinessError: std::error::Error + Send + Sync + 'static {
     /// The request field at fault, for invalid input.
     fn field(&self) -> Option<&str> {
         None
+    }
+    /// Extra machine-readable details for the caller (for example the already-settled result
+    /// that accompanies 403400024), added to the `ErrorInfo` metadata.
+    fn details(&self) -> Vec<(String, String)> {
+        Vec::new()
     }
 }
 

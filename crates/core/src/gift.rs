@@ -9,6 +9,9 @@ use crate::ids::{GiftId, RoomSid, SingerId, UserId};
 /// blow up a Redis value.
 pub const MAX_TEXT_LEN: usize = 512;
 
+/// Longest accepted `gift_txn_id`.
+pub const MAX_TXN_ID_LEN: usize = 128;
+
 /// The viewer who sent a gift, as shown on leaderboards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SenderProfile {
@@ -62,9 +65,17 @@ impl Gift {
 
     /// Checks the fields the type system cannot: text lengths and a positive amount.
     pub fn validate(&self) -> Result<(), InvalidArgument> {
-        check_text("gift_txn_id", &self.gift_txn_id)?;
         if self.gift_txn_id.is_empty() {
             return Err(InvalidArgument::new("gift_txn_id", "is required"));
+        }
+        // The id becomes part of a Redis key and hash tag: keep it to a safe alphabet.
+        if self.gift_txn_id.len() > MAX_TXN_ID_LEN
+            || !self.gift_txn_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        {
+            return Err(InvalidArgument::new(
+                "gift_txn_id",
+                format!("must be 1 to {MAX_TXN_ID_LEN} characters of A-Z a-z 0-9 . _ : -"),
+            ));
         }
         check_text("sender.user_nick", &self.sender.user_nick)?;
         check_text("sender.user_icon", &self.sender.user_icon)?;
@@ -123,6 +134,9 @@ mod tests {
     fn validation_names_the_field() {
         let mut bad = gift();
         bad.gift_txn_id.clear();
+        assert_eq!(bad.validate().unwrap_err().field, "gift_txn_id");
+        let mut bad = gift();
+        bad.gift_txn_id = "a}b".into();
         assert_eq!(bad.validate().unwrap_err().field, "gift_txn_id");
         let mut bad = gift();
         bad.gift_count = 0;

@@ -139,8 +139,9 @@ pub struct BoardEntry {
 }
 
 /// A gift's contribution to one PK, applied atomically with its idempotency record inside the
-/// PK's hash tag (the gift hot path).
-#[derive(Debug, Clone, PartialEq)]
+/// PK's hash tag (the gift hot path). Serializable so that a gift's pending record can remember
+/// exactly what it still has to apply after a crash.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScoreApply {
     /// The PK's hash tag.
     pub tag: String,

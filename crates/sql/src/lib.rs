@@ -1,0 +1,36 @@
+//! Durable livepk data in SQL: the hot configuration table (seed 000 §B.0), the anchor
+//! whitelist (seed 004 §三.3) and the records of settled PKs of every mode.
+//!
+//! Invariant: only this crate knows table names and SQL. Every statement is in `queries.rs`,
+//! every migration in `migrations/<dialect>/`. Callers see [`Database`] methods taking domain
+//! types from `livepk-core` and returning [`SqlError`].
+//!
+//! One code path serves both dialects through sqlx's `Any` driver: SQLite (the embedded
+//! default, [`DEFAULT_DATABASE_URL`]) and MySQL/MariaDB (production). The URL scheme picks the
+//! dialect and its embedded migrations; migrations run on every [`Database::connect`].
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), livepk_sql::SqlError> {
+//! use livepk_sql::{ConfigKey, Database};
+//!
+//! let database = Database::connect("sqlite::memory:").await?;
+//! database.set_config("linkcall.pk_seconds", 30, 1_700_000_000_000).await?;
+//! assert_eq!(database.config_value(ConfigKey::LinkCallPkSeconds).await?, 30);
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod database;
+mod error;
+mod queries;
+mod record;
+
+pub use config::{ConfigEntry, ConfigError, ConfigKey, validate};
+pub use database::{DEFAULT_DATABASE_URL, Database, DatabaseOptions};
+pub use error::SqlError;
+pub use queries::Dialect;
+pub use record::{
+    MAX_ENDED_BY_LEN, MAX_NOTE_LEN, MAX_PAGE_LIMIT, MAX_PARTICIPANTS, MAX_SIDE_LEN, Participant,
+    PkRecord, RecordFilter, WhitelistEntry,
+};

@@ -1,0 +1,53 @@
+-- Applies one gift to one PK, once per txn id (see DESIGN.md "ScoreApply"). Prepended with
+-- board_add.lua.
+--
+-- KEYS: [1] window hash, [2] txns hash, then one hash per counter, then three keys per board
+--       (board, board:m, board:seq).
+-- ARGV: [1] txn id, [2] sent_at ms, [3] ttl ms, [4] counter count, [5] board count,
+--       then <field> <delta> per counter, then <member> <delta> per board.
+-- Returns {'dup', record} | {'out'} | {'ok', record}, record = "<epoch>|<c1>,..|<b1>,..".
+
+local record = redis.call('HGET', KEYS[2], ARGV[1])
+if record then
+  return {'dup', record}
+end
+
+local window = redis.call('HMGET', KEYS[1], 'open', 'from', 'until', 'epoch')
+local function whole(text)
+  return text and string.match(text, '^%d+$') ~= nil
+end
+if window[1] ~= '1' or not whole(window[2]) or not whole(window[3]) or not whole(window[4]) then
+  return {'out'}
+end
+local sent_at = tonumber(ARGV[2])
+if sent_at < tonumber(window[2]) or sent_at >= tonumber(window[3]) then
+  return {'out'}
+end
+
+local ttl = ARGV[3]
+local counter_count = tonumber(ARGV[4])
+local board_count = tonumber(ARGV[5])
+local counters = {}
+for i = 1, counter_count do
+  local key = KEYS[2 + i]
+  local value = redis.call('HINCRBY', key, ARGV[4 + 2 * i], ARGV[5 + 2 * i])
+  redis.call('PEXPIRE', key, ttl)
+  -- %d, not tostring: Lua would print large integers in exponent notation.
+  counters[i] = string.format('%d', value)
+end
+local boards = {}
+local first_board_arg = 6 + 2 * counter_count
+for i = 1, board_count do
+  local base = 2 + counter_count + 3 * (i - 1)
+  local total = board_add(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3],
+    ARGV[first_board_arg + 2 * (i - 1)], ARGV[first_board_arg + 2 * (i - 1) + 1])
+  redis.call('PEXPIRE', KEYS[base + 1], ttl)
+  redis.call('PEXPIRE', KEYS[base + 2], ttl)
+  redis.call('PEXPIRE', KEYS[base + 3], ttl)
+  boards[i] = exact(total)
+end
+
+record = window[4] .. '|' .. table.concat(counters, ',') .. '|' .. table.concat(boards, ',')
+redis.call('HSET', KEYS[2], ARGV[1], record)
+redis.call('PEXPIRE', KEYS[2], ttl)
+return {'ok', record}

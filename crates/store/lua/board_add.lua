@@ -1,0 +1,27 @@
+-- Shared by the scripts that add to a leaderboard (prepended with concat!, not a script of its
+-- own). See DESIGN.md "Leaderboards": the zset member carries an arrival sequence so that equal
+-- totals read highest-first list the earliest arrival first.
+
+-- Formats a score so that Redis reads back exactly the integer we computed (tostring would
+-- switch to exponent notation above 1e14).
+local function exact(number)
+  return string.format('%.17g', number)
+end
+
+-- Adds `delta` to `member` on the board made of `board`, `members` (member -> zset member) and
+-- `seq` (arrival counter); returns the new total as a number.
+local function board_add(board, members, seq, member, delta)
+  local total = 0
+  local previous = redis.call('HGET', members, member)
+  if previous then
+    local score = redis.call('ZSCORE', board, previous)
+    if score then total = tonumber(score) end
+    redis.call('ZREM', board, previous)
+  end
+  total = total + tonumber(delta)
+  local arrival = redis.call('INCR', seq)
+  local encoded = string.format('%015d', 999999999999999 - arrival) .. ':' .. member
+  redis.call('ZADD', board, exact(total), encoded)
+  redis.call('HSET', members, member, encoded)
+  return total
+end

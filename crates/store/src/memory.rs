@@ -1,0 +1,875 @@
+//! The embedded, in-process store: the same semantics as [`crate::RedisStore`] for a single
+//! process (the default when no Redis is configured, and the reference the conformance suite
+//! holds Redis to). Everything sits behind one mutex, which makes every operation trivially
+//! atomic; it is not built for throughput across replicas, because there are none.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::{Notify, broadcast};
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::keys::reserved;
+use crate::{
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, Job, Keyspace, Op, Order, ScoreApply,
+    ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent, Versioned,
+};
+
+/// Upper bound of the arrival sequence encoded in leaderboard members (see DESIGN.md).
+const BOARD_SEQ_MAX: u64 = 999_999_999_999_999;
+
+/// The in-process store. Cheap to clone; clones share the data.
+#[derive(Clone)]
+pub struct MemoryStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    keys: Keyspace,
+    options: StoreOptions,
+    state: Mutex<State>,
+    /// Woken on every append, for blocking event reads.
+    appended: Notify,
+    channels: Mutex<HashMap<String, broadcast::Sender<String>>>,
+}
+
+#[derive(Default)]
+struct State {
+    values: HashMap<String, Entry>,
+    jobs: HashMap<String, JobRecord>,
+    /// (due ms, job id): the delay queue, claimed jobs at their re-delivery time.
+    job_due: BTreeSet<(u64, String)>,
+    events: VecDeque<StoredEvent>,
+    last_event: (u64, u64),
+    /// Outbox entry ids already appended -> append time (ms).
+    seen: HashMap<String, u64>,
+}
+
+struct Entry {
+    value: Value,
+    expires_at: Option<Instant>,
+}
+
+enum Value {
+    Aggregate(Versioned),
+    Hash(HashMap<String, String>),
+    SortedSet(SortedSet),
+    Bytes(Vec<u8>),
+    Counter(u64),
+    List(VecDeque<Vec<u8>>),
+}
+
+struct JobRecord {
+    job: Job,
+    attempt: u32,
+    lease: u64,
+    /// Where the job currently sits in `job_due`.
+    queued_at: u64,
+}
+
+/// A sorted set ordered like Redis: by score, then by member bytes.
+#[derive(Default, Clone)]
+struct SortedSet {
+    by_member: HashMap<String, f64>,
+    ordered: BTreeSet<ScoredMember>,
+}
+
+#[derive(Clone, PartialEq)]
+struct ScoredMember {
+    score: f64,
+    member: String,
+}
+
+impl Eq for ScoredMember {}
+
+impl PartialOrd for ScoredMember {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ScoredMember {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.score
+            .total_cmp(&other.score)
+            .then_with(|| self.member.as_bytes().cmp(other.member.as_bytes()))
+    }
+}
+
+impl SortedSet {
+    fn add(&mut self, member: &str, score: f64) {
+        self.remove(member);
+        self.by_member.insert(member.to_owned(), score);
+        self.ordered.insert(ScoredMember { score, member: member.to_owned() });
+    }
+
+    fn remove(&mut self, member: &str) -> bool {
+        match self.by_member.remove(member) {
+            Some(score) => {
+                self.ordered.remove(&ScoredMember { score, member: member.to_owned() });
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn page(&self, offset: usize, count: usize, order: Order) -> Vec<(String, f64)> {
+        let rows = self.ordered.iter().map(|row| (row.member.clone(), row.score));
+        match order {
+            Order::Ascending => rows.skip(offset).take(count).collect(),
+            Order::Descending => rows.rev().skip(offset).take(count).collect(),
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store with the given limits.
+    pub fn new(options: StoreOptions) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                keys: Keyspace::new("livepk"),
+                options,
+                state: Mutex::new(State::default()),
+                appended: Notify::new(),
+                channels: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock can only come from a bug in this file; the data is
+        // still structurally valid, so keep serving rather than poisoning every later call.
+        self.shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn key(&self, tag: &str, name: &str) -> String {
+        self.shared.keys.key(tag, name)
+    }
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn expiry(ttl: Option<Duration>) -> Option<Instant> {
+    ttl.map(|ttl| Instant::now() + ttl)
+}
+
+fn wrong_type(key: &str) -> StoreError {
+    StoreError::Corrupt(format!("key {key} holds a value of another type"))
+}
+
+impl State {
+    /// The live entry at `key`, dropping it first if it has expired.
+    fn live(&mut self, key: &str) -> Option<&mut Entry> {
+        let expired = self
+            .values
+            .get(key)
+            .and_then(|entry| entry.expires_at)
+            .is_some_and(|at| at <= Instant::now());
+        if expired {
+            self.values.remove(key);
+        }
+        self.values.get_mut(key)
+    }
+
+    fn version(&mut self, key: &str) -> StoreResult<u64> {
+        match self.live(key).map(|entry| &entry.value) {
+            None => Ok(0),
+            Some(Value::Aggregate(versioned)) => Ok(versioned.version),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
+    fn aggregate(&mut self, key: &str) -> StoreResult<Option<Versioned>> {
+        match self.live(key).map(|entry| &entry.value) {
+            None => Ok(None),
+            Some(Value::Aggregate(versioned)) => Ok(Some(versioned.clone())),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
+    fn hash(&mut self, key: &str) -> StoreResult<&mut HashMap<String, String>> {
+        if self.live(key).is_none() {
+            self.values.insert(
+                key.to_owned(),
+                Entry { value: Value::Hash(HashMap::new()), expires_at: None },
+            );
+        }
+        match self.values.get_mut(key).map(|entry| &mut entry.value) {
+            Some(Value::Hash(hash)) => Ok(hash),
+            _ => Err(wrong_type(key)),
+        }
+    }
+
+    fn sorted_set(&mut self, key: &str) -> StoreResult<&mut SortedSet> {
+        if self.live(key).is_none() {
+            self.values.insert(
+                key.to_owned(),
+                Entry { value: Value::SortedSet(SortedSet::default()), expires_at: None },
+            );
+        }
+        match self.values.get_mut(key).map(|entry| &mut entry.value) {
+            Some(Value::SortedSet(set)) => Ok(set),
+            _ => Err(wrong_type(key)),
+        }
+    }
+
+    fn read_sorted_set(&mut self, key: &str) -> StoreResult<Option<&SortedSet>> {
+        match self.live(key).map(|entry| &entry.value) {
+            None => Ok(None),
+            Some(Value::SortedSet(set)) => Ok(Some(set)),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
+    fn read_hash(&mut self, key: &str) -> StoreResult<Option<&HashMap<String, String>>> {
+        match self.live(key).map(|entry| &entry.value) {
+            None => Ok(None),
+            Some(Value::Hash(hash)) => Ok(Some(hash)),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
+    fn increment(&mut self, key: &str) -> StoreResult<u64> {
+        if self.live(key).is_none() {
+            self.values
+                .insert(key.to_owned(), Entry { value: Value::Counter(0), expires_at: None });
+        }
+        match self.values.get_mut(key).map(|entry| &mut entry.value) {
+            Some(Value::Counter(counter)) => {
+                *counter += 1;
+                Ok(*counter)
+            }
+            _ => Err(wrong_type(key)),
+        }
+    }
+
+    fn counter(&mut self, key: &str) -> StoreResult<u64> {
+        match self.live(key).map(|entry| &entry.value) {
+            None => Ok(0),
+            Some(Value::Counter(counter)) => Ok(*counter),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
+    fn set_ttl(&mut self, key: &str, ttl: Option<Duration>) {
+        if let Some(entry) = self.values.get_mut(key) {
+            entry.expires_at = expiry(ttl);
+        }
+    }
+
+    fn board_add(&mut self, board: &str, member: u64, delta: i64) -> StoreResult<i64> {
+        let members_key = format!("{board}:m");
+        let seq_key = format!("{board}:seq");
+        let member_id = member.to_string();
+        let previous = self.hash(&members_key)?.get(&member_id).cloned();
+        let mut total = 0.0;
+        if let Some(previous) = &previous {
+            let set = self.sorted_set(board)?;
+            total = set.by_member.get(previous).copied().unwrap_or(0.0);
+            set.remove(previous);
+        }
+        let total = total as i64 + delta;
+        let seq = self.increment(&seq_key)?;
+        let encoded = board_member(seq, member);
+        self.sorted_set(board)?.add(&encoded, total as f64);
+        self.hash(&members_key)?.insert(member_id, encoded);
+        Ok(total)
+    }
+
+    fn board_delete(&mut self, board: &str) {
+        self.values.remove(board);
+        self.values.remove(&format!("{board}:m"));
+        self.values.remove(&format!("{board}:seq"));
+    }
+
+    fn board_ttl(&mut self, board: &str, ttl: Option<Duration>) {
+        self.set_ttl(board, ttl);
+        self.set_ttl(&format!("{board}:m"), ttl);
+        self.set_ttl(&format!("{board}:seq"), ttl);
+    }
+
+    fn append_event(&mut self, payload: Vec<u8>, retention: usize) -> String {
+        let now = wall_ms();
+        let (last_ms, last_seq) = self.last_event;
+        self.last_event = if now > last_ms { (now, 0) } else { (last_ms, last_seq + 1) };
+        let id = format!("{}-{}", self.last_event.0, self.last_event.1);
+        self.events.push_back(StoredEvent { id: id.clone(), payload });
+        while self.events.len() > retention.max(1) {
+            self.events.pop_front();
+        }
+        id
+    }
+
+    fn apply_op(&mut self, key_of: &dyn Fn(&str) -> String, op: Op) -> StoreResult<()> {
+        match op {
+            Op::Put { name, value, ttl } => {
+                let key = key_of(&name);
+                let version = self.version(&key)? + 1;
+                self.values.insert(
+                    key,
+                    Entry {
+                        value: Value::Aggregate(Versioned { version, value }),
+                        expires_at: expiry(ttl),
+                    },
+                );
+            }
+            Op::Delete { name } | Op::DeleteKey { name } => {
+                self.values.remove(&key_of(&name));
+            }
+            Op::ZAdd { name, member, score, ttl } => {
+                let key = key_of(&name);
+                self.sorted_set(&key)?.add(&member, score);
+                if ttl.is_some() {
+                    self.set_ttl(&key, ttl);
+                }
+            }
+            Op::ZRem { name, member } => {
+                let key = key_of(&name);
+                if let Some(Value::SortedSet(set)) =
+                    self.live(&key).map(|entry| &mut entry.value)
+                {
+                    set.remove(&member);
+                    if set.by_member.is_empty() {
+                        self.values.remove(&key);
+                    }
+                }
+            }
+            Op::HSet { name, fields, ttl } => {
+                let key = key_of(&name);
+                self.hash(&key)?.extend(fields);
+                if ttl.is_some() {
+                    self.set_ttl(&key, ttl);
+                }
+            }
+            Op::DeleteBoard { name } => self.board_delete(&key_of(&name)),
+            Op::Outbox { events } => {
+                let key = key_of(reserved::OUTBOX);
+                if self.live(&key).is_none() {
+                    self.values.insert(
+                        key.clone(),
+                        Entry { value: Value::List(VecDeque::new()), expires_at: None },
+                    );
+                }
+                let Some(Value::List(list)) =
+                    self.values.get_mut(&key).map(|entry| &mut entry.value)
+                else {
+                    return Err(wrong_type(&key));
+                };
+                for payload in events {
+                    let mut entry = outbox_entry_id().into_bytes();
+                    entry.extend_from_slice(&payload);
+                    list.push_back(entry);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encodes a leaderboard member so that equal totals sort earliest-arrival first when read
+/// highest first (see DESIGN.md).
+pub(crate) fn board_member(seq: u64, member: u64) -> String {
+    format!("{:015}:{}", BOARD_SEQ_MAX.saturating_sub(seq), member)
+}
+
+/// Recovers the member id from an encoded leaderboard member.
+pub(crate) fn board_member_id(encoded: &str) -> StoreResult<u64> {
+    encoded
+        .rsplit(':')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("bad leaderboard member {encoded}")))
+}
+
+/// A fresh random id for an outbox entry: 32 lowercase hex characters.
+pub(crate) fn outbox_entry_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Length of the id that prefixes every outbox entry.
+pub(crate) const OUTBOX_ID_LEN: usize = 32;
+
+/// FNV-1a 64-bit, to spread job ids over delay-queue buckets identically in both stores.
+pub(crate) fn fnv1a64(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+fn encode_record(epoch: u64, counters: &[i64], boards: &[i64]) -> String {
+    let join = |values: &[i64]| values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    format!("{epoch}|{}|{}", join(counters), join(boards))
+}
+
+pub(crate) fn decode_score_record(record: &str) -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
+    let corrupt = || StoreError::Corrupt(format!("bad gift record {record}"));
+    let mut parts = record.split('|');
+    let epoch = parts.next().and_then(|epoch| epoch.parse().ok()).ok_or_else(corrupt)?;
+    let mut numbers = || -> StoreResult<Vec<i64>> {
+        let part = parts.next().ok_or_else(corrupt)?;
+        if part.is_empty() {
+            return Ok(Vec::new());
+        }
+        part.split(',').map(|value| value.parse().map_err(|_| corrupt())).collect()
+    };
+    let counters = numbers()?;
+    let boards = numbers()?;
+    Ok((epoch, counters, boards))
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn get(&self, tag: &str, name: &str) -> StoreResult<Option<Versioned>> {
+        let key = self.key(tag, name);
+        self.lock().aggregate(&key)
+    }
+
+    async fn get_many(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<Option<Versioned>>> {
+        let mut state = self.lock();
+        keys.iter().map(|(tag, name)| state.aggregate(&self.key(tag, name))).collect()
+    }
+
+    async fn commit(&self, transaction: crate::Transaction) -> StoreResult<CommitOutcome> {
+        let tag = transaction.tag.clone();
+        let key_of = |name: &str| self.key(&tag, name);
+        let mut state = self.lock();
+        for condition in &transaction.conditions {
+            let Condition::Version { name, version } = condition;
+            let actual = state.version(&key_of(name))?;
+            if actual != *version {
+                return Ok(CommitOutcome::Conflict { name: name.clone(), actual });
+            }
+        }
+        for op in transaction.ops {
+            state.apply_op(&key_of, op)?;
+        }
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64> {
+        let key = self.key(tag, name);
+        self.lock().increment(&key)
+    }
+
+    async fn hash_get_all(&self, tag: &str, name: &str) -> StoreResult<Vec<(String, String)>> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        Ok(state
+            .read_hash(&key)?
+            .map(|hash| hash.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
+    }
+
+    async fn zrange(
+        &self,
+        tag: &str,
+        name: &str,
+        offset: usize,
+        count: usize,
+        order: Order,
+    ) -> StoreResult<Vec<(String, f64)>> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        Ok(state.read_sorted_set(&key)?.map(|set| set.page(offset, count, order)).unwrap_or_default())
+    }
+
+    async fn zscore(&self, tag: &str, name: &str, member: &str) -> StoreResult<Option<f64>> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        Ok(state.read_sorted_set(&key)?.and_then(|set| set.by_member.get(member).copied()))
+    }
+
+    async fn zcard(&self, tag: &str, name: &str) -> StoreResult<u64> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        Ok(state.read_sorted_set(&key)?.map(|set| set.by_member.len() as u64).unwrap_or(0))
+    }
+
+    async fn board_page(
+        &self,
+        tag: &str,
+        name: &str,
+        offset: usize,
+        count: usize,
+    ) -> StoreResult<Vec<BoardEntry>> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        let rows = state
+            .read_sorted_set(&key)?
+            .map(|set| set.page(offset, count, Order::Descending))
+            .unwrap_or_default();
+        rows.into_iter()
+            .map(|(member, total)| {
+                Ok(BoardEntry { member: board_member_id(&member)?, total: total as i64 })
+            })
+            .collect()
+    }
+
+    async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        let Some(encoded) =
+            state.read_hash(&format!("{key}:m"))?.and_then(|hash| hash.get(&member.to_string()).cloned())
+        else {
+            return Ok(None);
+        };
+        Ok(state
+            .read_sorted_set(&key)?
+            .and_then(|set| set.by_member.get(&encoded).map(|total| *total as i64)))
+    }
+
+    async fn board_copy(&self, tag: &str, from: &str, to: &str, ttl: Duration) -> StoreResult<()> {
+        let from = self.key(tag, from);
+        let to = self.key(tag, to);
+        let mut state = self.lock();
+        let set = state.read_sorted_set(&from)?.cloned();
+        let members = state.read_hash(&format!("{from}:m"))?.cloned();
+        let seq = state.counter(&format!("{from}:seq"))?;
+        state.board_delete(&to);
+        if let Some(set) = set {
+            state.values.insert(to.clone(), Entry { value: Value::SortedSet(set), expires_at: None });
+        }
+        if let Some(members) = members {
+            state
+                .values
+                .insert(format!("{to}:m"), Entry { value: Value::Hash(members), expires_at: None });
+        }
+        if seq > 0 {
+            state
+                .values
+                .insert(format!("{to}:seq"), Entry { value: Value::Counter(seq), expires_at: None });
+        }
+        state.board_ttl(&to, Some(ttl));
+        Ok(())
+    }
+
+    async fn apply_score(&self, apply: &ScoreApply) -> StoreResult<ScoreOutcome> {
+        let key_of = |name: &str| self.key(&apply.tag, name);
+        let txns_key = key_of("txns");
+        let mut state = self.lock();
+        if let Some(record) =
+            state.read_hash(&txns_key)?.and_then(|txns| txns.get(&apply.txn_id).cloned())
+        {
+            let (epoch, counters, boards) = decode_score_record(&record)?;
+            return Ok(ScoreOutcome::Duplicate { epoch, counters, boards });
+        }
+        let window = state.read_hash(&key_of(&apply.window))?.cloned().unwrap_or_default();
+        let number = |field: &str| window.get(field).and_then(|value| value.parse::<u64>().ok());
+        let open = window.get("open").is_some_and(|open| open == "1");
+        let (Some(from), Some(until), Some(epoch)) = (number("from"), number("until"), number("epoch"))
+        else {
+            return Ok(ScoreOutcome::Outside);
+        };
+        if !open || apply.sent_at_ms < from || apply.sent_at_ms >= until {
+            return Ok(ScoreOutcome::Outside);
+        }
+        let ttl = Some(apply.ttl);
+        let mut counters = Vec::with_capacity(apply.counters.len());
+        for (hash, field, delta) in &apply.counters {
+            let key = key_of(hash);
+            let entry = state.hash(&key)?.entry(field.clone()).or_insert_with(|| "0".into());
+            let value = entry
+                .parse::<i64>()
+                .map_err(|_| StoreError::Corrupt(format!("counter {key}/{field} is not a number")))?
+                + delta;
+            *entry = value.to_string();
+            state.set_ttl(&key, ttl);
+            counters.push(value);
+        }
+        let mut boards = Vec::with_capacity(apply.boards.len());
+        for (board, member, delta) in &apply.boards {
+            let key = key_of(board);
+            boards.push(state.board_add(&key, *member, *delta)?);
+            state.board_ttl(&key, ttl);
+        }
+        state.hash(&txns_key)?.insert(apply.txn_id.clone(), encode_record(epoch, &counters, &boards));
+        state.set_ttl(&txns_key, ttl);
+        Ok(ScoreOutcome::Applied { epoch, counters, boards })
+    }
+
+    async fn record_claim(
+        &self,
+        tag: &str,
+        name: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        match state.live(&key).map(|entry| &entry.value) {
+            Some(Value::Bytes(existing)) => Ok(Some(existing.clone())),
+            Some(_) => Err(wrong_type(&key)),
+            None => {
+                state.values.insert(
+                    key,
+                    Entry { value: Value::Bytes(value.to_vec()), expires_at: expiry(Some(ttl)) },
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    async fn record_put(&self, tag: &str, name: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
+        let key = self.key(tag, name);
+        self.lock()
+            .values
+            .insert(key, Entry { value: Value::Bytes(value.to_vec()), expires_at: expiry(Some(ttl)) });
+        Ok(())
+    }
+
+    async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = self.key(tag, name);
+        match self.lock().live(&key).map(|entry| &entry.value) {
+            None => Ok(None),
+            Some(Value::Bytes(value)) => Ok(Some(value.clone())),
+            Some(_) => Err(wrong_type(&key)),
+        }
+    }
+
+    async fn schedule_job(&self, job: &Job) -> StoreResult<()> {
+        let mut state = self.lock();
+        let lease = match state.jobs.remove(&job.id) {
+            Some(previous) => {
+                state.job_due.remove(&(previous.queued_at, previous.job.id.clone()));
+                previous.lease + 1
+            }
+            None => 1,
+        };
+        state.job_due.insert((job.due_ms, job.id.clone()));
+        state
+            .jobs
+            .insert(job.id.clone(), JobRecord { job: job.clone(), attempt: 0, lease, queued_at: job.due_ms });
+        Ok(())
+    }
+
+    async fn cancel_job(&self, id: &str) -> StoreResult<bool> {
+        let mut state = self.lock();
+        match state.jobs.remove(id) {
+            Some(record) => {
+                state.job_due.remove(&(record.queued_at, record.job.id));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn claim_due_jobs(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        ttr: Duration,
+    ) -> StoreResult<Vec<ClaimedJob>> {
+        let mut state = self.lock();
+        let due: Vec<(u64, String)> =
+            state.job_due.iter().take_while(|(due, _)| *due <= now_ms).take(limit).cloned().collect();
+        let redeliver_at = now_ms + ttr.as_millis() as u64;
+        let mut claimed = Vec::with_capacity(due.len());
+        for entry in due {
+            state.job_due.remove(&entry);
+            let Some(record) = state.jobs.get_mut(&entry.1) else { continue };
+            record.attempt += 1;
+            record.lease += 1;
+            record.queued_at = redeliver_at;
+            claimed.push(ClaimedJob { job: record.job.clone(), attempt: record.attempt, lease: record.lease });
+            state.job_due.insert((redeliver_at, entry.1));
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_job(&self, id: &str, lease: u64) -> StoreResult<bool> {
+        let mut state = self.lock();
+        match state.jobs.get(id) {
+            Some(record) if record.lease == lease => {
+                let queued = (record.queued_at, id.to_owned());
+                state.jobs.remove(id);
+                state.job_due.remove(&queued);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn next_job_due(&self) -> StoreResult<Option<u64>> {
+        Ok(self.lock().job_due.first().map(|(due, _)| *due))
+    }
+
+    async fn job_count(&self) -> StoreResult<u64> {
+        Ok(self.lock().jobs.len() as u64)
+    }
+
+    async fn relay_outbox(&self, tag: &str) -> StoreResult<usize> {
+        let key = self.key(tag, reserved::OUTBOX);
+        let retention = self.shared.options.event_retention;
+        let appended = {
+            let mut state = self.lock();
+            let entries: Vec<Vec<u8>> = match state.live(&key).map(|entry| &mut entry.value) {
+                Some(Value::List(list)) => list.drain(..).collect(),
+                Some(_) => return Err(wrong_type(&key)),
+                None => Vec::new(),
+            };
+            state.values.remove(&key);
+            let now = wall_ms();
+            state.seen.retain(|_, at| *at + reserved::SEEN_RETENTION_MS > now);
+            let mut appended = 0;
+            for entry in entries {
+                if entry.len() < OUTBOX_ID_LEN {
+                    return Err(StoreError::Corrupt("outbox entry without id".into()));
+                }
+                let (id, payload) = entry.split_at(OUTBOX_ID_LEN);
+                let id = String::from_utf8_lossy(id).into_owned();
+                if state.seen.insert(id, now).is_none() {
+                    state.append_event(payload.to_vec(), retention);
+                    appended += 1;
+                }
+            }
+            appended
+        };
+        if appended > 0 {
+            self.shared.appended.notify_waiters();
+        }
+        Ok(appended)
+    }
+
+    async fn outbox_tags(&self) -> StoreResult<Vec<String>> {
+        let mut state = self.lock();
+        let now = Instant::now();
+        state.values.retain(|_, entry| entry.expires_at.is_none_or(|at| at > now));
+        let suffix = format!(":{}", reserved::OUTBOX);
+        Ok(state
+            .values
+            .iter()
+            .filter(|(key, entry)| {
+                key.ends_with(&suffix) && matches!(&entry.value, Value::List(list) if !list.is_empty())
+            })
+            .filter_map(|(key, _)| self.shared.keys.tag_of(key).map(str::to_owned))
+            .collect())
+    }
+
+    async fn append_events(&self, payloads: &[Vec<u8>]) -> StoreResult<Vec<String>> {
+        let retention = self.shared.options.event_retention;
+        let ids = {
+            let mut state = self.lock();
+            payloads.iter().map(|payload| state.append_event(payload.clone(), retention)).collect()
+        };
+        self.shared.appended.notify_waiters();
+        Ok(ids)
+    }
+
+    async fn read_events(
+        &self,
+        after_id: &str,
+        limit: usize,
+        block: Option<Duration>,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let after = parse_event_id(after_id)?;
+        let deadline = block.map(|block| tokio::time::Instant::now() + block);
+        loop {
+            // Register interest before reading, so an append between the read and the wait
+            // still wakes us.
+            let appended = self.shared.appended.notified();
+            let events: Vec<StoredEvent> = {
+                let state = self.lock();
+                state
+                    .events
+                    .iter()
+                    .filter(|event| parse_event_id(&event.id).is_ok_and(|id| id > after))
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            };
+            let Some(deadline) = deadline else { return Ok(events) };
+            if !events.is_empty() {
+                return Ok(events);
+            }
+            if tokio::time::timeout_at(deadline, appended).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    async fn last_event_id(&self) -> StoreResult<String> {
+        Ok(self.lock().events.back().map(|event| event.id.clone()).unwrap_or_else(|| "0-0".into()))
+    }
+
+    async fn first_event_id(&self) -> StoreResult<Option<String>> {
+        Ok(self.lock().events.front().map(|event| event.id.clone()))
+    }
+
+    async fn publish(&self, channel: &str, message: &str) -> StoreResult<()> {
+        let channels = self.shared.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(sender) = channels.get(channel) {
+            // No receiver is not an error: nobody is listening yet.
+            let _ = sender.send(message.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> StoreResult<BoxStream<'static, String>> {
+        let receiver = {
+            let mut channels =
+                self.shared.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            channels.entry(channel.to_owned()).or_insert_with(|| broadcast::channel(256).0).subscribe()
+        };
+        Ok(BroadcastStream::new(receiver).filter_map(|message| async move { message.ok() }).boxed())
+    }
+}
+
+/// Parses `<ms>-<seq>` (or a bare `<ms>`, or "0") into a comparable pair.
+pub(crate) fn parse_event_id(id: &str) -> StoreResult<(u64, u64)> {
+    let bad = || StoreError::Corrupt(format!("bad event id {id:?}"));
+    let (ms, seq) = match id.split_once('-') {
+        Some((ms, seq)) => (ms, seq),
+        None => (id, "0"),
+    };
+    Ok((ms.parse().map_err(|_| bad())?, seq.parse().map_err(|_| bad())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn board_members_sort_earliest_first_when_reversed() {
+        let early = board_member(1, 42);
+        let late = board_member(2, 7);
+        assert!(early > late, "descending order must put the earlier arrival first");
+        assert_eq!(board_member_id(&early).unwrap(), 42);
+    }
+
+    #[test]
+    fn score_records_round_trip() {
+        let record = encode_record(9, &[1, -2], &[]);
+        assert_eq!(decode_score_record(&record).unwrap(), (9, vec![1, -2], vec![]));
+    }
+
+    #[test]
+    fn event_ids_compare_numerically() {
+        assert!(parse_event_id("10-0").unwrap() > parse_event_id("9-5").unwrap());
+        assert_eq!(parse_event_id("0").unwrap(), (0, 0));
+        assert!(parse_event_id("x").is_err());
+    }
+
+    #[test]
+    fn fnv_is_stable() {
+        assert_eq!(fnv1a64(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,1645 @@
+//! The Redis implementation of [`Store`], laid out exactly as `DESIGN.md` describes.
+//!
+//! Single-key operations are plain commands (pipelined when there are several); every step
+//! that touches more than one key is one Lua script from `lua/`, whose keys all share one hash
+//! tag so it also runs on Redis Cluster. Scripts never read the server clock: times come from
+//! the caller, so the injectable clock of the features decides what is due.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use deadpool_redis::{Manager, Pool, Runtime};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Script, ScriptInvocation, Value};
+
+use crate::keys::reserved;
+use crate::{
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, Job, Keyspace, Op, Order, ScoreApply,
+    ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent, Transaction,
+    Versioned,
+};
+
+/// Connections kept by the pool: enough for every concurrent request of one replica to have
+/// its own (a blocking stream read holds one for its whole wait).
+const POOL_MAX_SIZE: usize = 32;
+/// Establishing a TCP connection to Redis: a dead host must not stall a request for long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Waiting for any single reply (scripts here run in microseconds), so that a hung Redis
+/// yields `Unavailable` within about two seconds instead of hanging the caller.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Waiting for a free pooled connection, creating one, or checking one before reuse.
+const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many outbox entries one relay round moves (DESIGN.md "Events").
+const RELAY_BATCH: usize = 100;
+/// Length of the random id in front of every outbox entry.
+const OUTBOX_ID_LEN: usize = 32;
+/// Keys SCAN looks at per call when looking for outboxes.
+const SCAN_COUNT: usize = 500;
+/// Name (inside a PK's tag) of the hash of applied gift txn ids (DESIGN.md "ScoreApply").
+const TXNS: &str = "txns";
+
+/// Lua of every multi-key step. The helper files are prepended at compile time (`concat!`)
+/// rather than loaded as scripts, so each operation stays one EVALSHA.
+mod lua {
+    pub const COMMIT: &str = include_str!("../lua/commit.lua");
+    pub const APPLY_SCORE: &str =
+        concat!(include_str!("../lua/board_add.lua"), include_str!("../lua/apply_score.lua"));
+    pub const BOARD_TOTAL: &str = include_str!("../lua/board_total.lua");
+    pub const BOARD_COPY: &str = include_str!("../lua/board_copy.lua");
+    pub const SCHEDULE_JOB: &str =
+        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/schedule_job.lua"));
+    pub const CANCEL_JOB: &str = include_str!("../lua/cancel_job.lua");
+    pub const CLAIM_JOBS: &str =
+        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/claim_jobs.lua"));
+    pub const FINISH_JOB: &str =
+        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/finish_job.lua"));
+    pub const RELAY_APPEND: &str = include_str!("../lua/relay_append.lua");
+    pub const RELAY_POP: &str = include_str!("../lua/relay_pop.lua");
+}
+
+/// The scripts, hashed once. `redis::Script` sends EVALSHA and falls back to loading the script
+/// when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+struct Scripts {
+    commit: Script,
+    apply_score: Script,
+    board_total: Script,
+    board_copy: Script,
+    schedule_job: Script,
+    cancel_job: Script,
+    claim_jobs: Script,
+    finish_job: Script,
+    relay_append: Script,
+    relay_pop: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            commit: Script::new(lua::COMMIT),
+            apply_score: Script::new(lua::APPLY_SCORE),
+            board_total: Script::new(lua::BOARD_TOTAL),
+            board_copy: Script::new(lua::BOARD_COPY),
+            schedule_job: Script::new(lua::SCHEDULE_JOB),
+            cancel_job: Script::new(lua::CANCEL_JOB),
+            claim_jobs: Script::new(lua::CLAIM_JOBS),
+            finish_job: Script::new(lua::FINISH_JOB),
+            relay_append: Script::new(lua::RELAY_APPEND),
+            relay_pop: Script::new(lua::RELAY_POP),
+        }
+    }
+}
+
+/// The production store: every replica shares the same Redis, so any replica can serve any
+/// request. Cheap to clone; clones share the connection pool.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Pooled multiplexed connections for every command except subscriptions.
+    pool: Pool,
+    /// Kept for pub/sub, which needs a dedicated connection per subscription.
+    client: redis::Client,
+    keys: Keyspace,
+    options: StoreOptions,
+    scripts: Scripts,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("RedisStore")
+            .field("prefix", &self.inner.keys.prefix())
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url` (`redis://host:port/db`), namespacing every key under
+    /// `prefix`. Fails with [`StoreError::Unavailable`] when the URL is invalid or Redis does
+    /// not answer a PING, so a misconfiguration shows at start-up rather than on the first
+    /// request.
+    pub async fn connect(url: &str, prefix: &str, options: StoreOptions) -> StoreResult<RedisStore> {
+        if prefix.contains(['{', '}']) {
+            // Keyspace::new would panic: braces in the prefix would change the hash slot.
+            return Err(StoreError::Unavailable(format!(
+                "invalid redis key prefix {prefix:?}: braces are not allowed"
+            )));
+        }
+        let connection_config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let manager = Manager::new_with_config(url, connection_config).map_err(redis_error)?;
+        let pool = Pool::builder(manager)
+            .max_size(POOL_MAX_SIZE)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|error| StoreError::Unavailable(format!("redis pool: {error}")))?;
+        let client = redis::Client::open(url).map_err(redis_error)?;
+        let store = RedisStore {
+            inner: Arc::new(Inner {
+                pool,
+                client,
+                keys: Keyspace::new(prefix),
+                options,
+                scripts: Scripts::new(),
+            }),
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    async fn connection(&self) -> StoreResult<deadpool_redis::Connection> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("redis pool: {error}")))
+    }
+
+    fn key(&self, tag: &str, name: &str) -> String {
+        self.inner.keys.key(tag, name)
+    }
+
+    fn scripts(&self) -> &Scripts {
+        &self.inner.scripts
+    }
+
+    fn bucket_count(&self) -> usize {
+        self.inner.options.job_buckets.max(1)
+    }
+
+    fn retention(&self) -> usize {
+        self.inner.options.event_retention.max(1)
+    }
+
+    /// The `due` and `jobs` keys of delay-queue bucket `bucket`.
+    fn bucket_keys(&self, bucket: usize) -> (String, String) {
+        let tag = format!("{}:{bucket}", reserved::JOB_BUCKET_TAG);
+        (self.key(&tag, reserved::JOB_DUE), self.key(&tag, reserved::JOB_DATA))
+    }
+
+    fn bucket_of(&self, job_id: &str) -> usize {
+        // The remainder is below bucket_count, which is a usize.
+        (fnv1a64(job_id) % self.bucket_count() as u64) as usize
+    }
+
+    fn stream_key(&self) -> String {
+        self.key(reserved::EVENTS_TAG, reserved::EVENTS_STREAM)
+    }
+
+    /// Runs a prepared script on `connection`.
+    async fn invoke(
+        invocation: &ScriptInvocation<'_>,
+        connection: &mut MultiplexedConnection,
+    ) -> StoreResult<Value> {
+        invocation.invoke_async(connection).await.map_err(redis_error)
+    }
+}
+
+// ---- errors and reply decoding -----------------------------------------------------------------
+
+/// Redis errors are `Unavailable` (the operation did not happen or may be retried), except the
+/// ones that say the data itself is wrong: a key of another type (a foreign writer), a reply
+/// that does not decode, or a script's own `CORRUPT` error reply.
+fn redis_error(error: RedisError) -> StoreError {
+    let wrong_data = error.kind() == ErrorKind::Parse
+        || matches!(error.code(), Some("WRONGTYPE" | "CORRUPT"))
+        || error.to_string().contains("WRONGTYPE");
+    if wrong_data {
+        StoreError::Corrupt(error.to_string())
+    } else {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
+fn corrupt(what: impl fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// A reply that carries bytes; `None` for nil.
+fn reply_bytes(value: Value) -> StoreResult<Option<Vec<u8>>> {
+    match value {
+        Value::Nil => Ok(None),
+        Value::BulkString(bytes) => Ok(Some(bytes)),
+        Value::SimpleString(text) => Ok(Some(text.into_bytes())),
+        Value::VerbatimString { text, .. } => Ok(Some(text.into_bytes())),
+        Value::Okay => Ok(Some(b"OK".to_vec())),
+        Value::Int(number) => Ok(Some(number.to_string().into_bytes())),
+        other => Err(corrupt(format_args!("expected a string reply, got {other:?}"))),
+    }
+}
+
+fn reply_string(value: Value) -> StoreResult<Option<String>> {
+    reply_bytes(value)?
+        .map(|bytes| String::from_utf8(bytes).map_err(|_| corrupt("reply is not valid UTF-8")))
+        .transpose()
+}
+
+fn required_string(value: Value) -> StoreResult<String> {
+    reply_string(value)?.ok_or_else(|| corrupt("unexpected nil reply"))
+}
+
+fn reply_int(value: Value) -> StoreResult<i64> {
+    match value {
+        Value::Int(number) => Ok(number),
+        other => {
+            let text = required_string(other)?;
+            text.parse().map_err(|_| corrupt(format_args!("{text:?} is not an integer")))
+        }
+    }
+}
+
+fn reply_float(value: Value) -> StoreResult<Option<f64>> {
+    match value {
+        Value::Double(number) => Ok(Some(number)),
+        Value::Int(number) => Ok(Some(number as f64)),
+        other => reply_string(other)?
+            .map(|text| text.parse().map_err(|_| corrupt(format_args!("{text:?} is not a score"))))
+            .transpose(),
+    }
+}
+
+fn reply_array(value: Value) -> StoreResult<Vec<Value>> {
+    match value {
+        Value::Nil => Ok(Vec::new()),
+        Value::Array(items) | Value::Set(items) => Ok(items),
+        other => Err(corrupt(format_args!("expected an array reply, got {other:?}"))),
+    }
+}
+
+/// Field/value or member/score pairs, whichever way the protocol shapes them: a flat array
+/// (RESP2), an array of two-element arrays or a map (RESP3).
+fn reply_pairs(value: Value) -> StoreResult<Vec<(Value, Value)>> {
+    if let Value::Map(pairs) = value {
+        return Ok(pairs);
+    }
+    let items = reply_array(value)?;
+    if matches!(items.first(), Some(Value::Array(_))) {
+        return items
+            .into_iter()
+            .map(|item| match reply_array(item)?.as_mut_slice() {
+                [first, second] => Ok((std::mem::take(first), std::mem::take(second))),
+                _ => Err(corrupt("expected a pair")),
+            })
+            .collect();
+    }
+    if items.len() % 2 != 0 {
+        return Err(corrupt("odd number of elements in a pair list"));
+    }
+    let mut pairs = Vec::with_capacity(items.len() / 2);
+    let mut items = items.into_iter();
+    while let (Some(first), Some(second)) = (items.next(), items.next()) {
+        pairs.push((first, second));
+    }
+    Ok(pairs)
+}
+
+/// Members with their scores, from a `WITHSCORES` reply.
+fn reply_scored(value: Value) -> StoreResult<Vec<(String, f64)>> {
+    reply_pairs(value)?
+        .into_iter()
+        .map(|(member, score)| {
+            let score = reply_float(score)?.ok_or_else(|| corrupt("nil score"))?;
+            Ok((required_string(member)?, score))
+        })
+        .collect()
+}
+
+/// An aggregate from `HMGET key v d`.
+fn decode_versioned(value: Value) -> StoreResult<Option<Versioned>> {
+    let mut fields = reply_array(value)?.into_iter();
+    let (Some(version), Some(data)) = (fields.next(), fields.next()) else {
+        return Err(corrupt("HMGET returned fewer than two fields"));
+    };
+    match (reply_string(version)?, reply_bytes(data)?) {
+        (None, None) => Ok(None),
+        (Some(version), Some(value)) => {
+            let version = version
+                .parse()
+                .map_err(|_| corrupt(format_args!("aggregate version {version:?}")))?;
+            Ok(Some(Versioned { version, value }))
+        }
+        _ => Err(corrupt("aggregate hash without both a version and a value")),
+    }
+}
+
+/// Recovers the member id from an encoded leaderboard member (`<inverted seq>:<id>`).
+fn board_member_id(encoded: &str) -> StoreResult<u64> {
+    encoded
+        .rsplit_once(':')
+        .and_then(|(_, id)| id.parse().ok())
+        .ok_or_else(|| corrupt(format_args!("bad leaderboard member {encoded:?}")))
+}
+
+/// Totals are integers stored as exact doubles; anything else is not ours.
+fn board_total_of(score: f64) -> StoreResult<i64> {
+    if score.fract() != 0.0 || !score.is_finite() {
+        return Err(corrupt(format_args!("leaderboard total {score} is not an integer")));
+    }
+    Ok(score as i64)
+}
+
+/// Decodes the gift record `"<epoch>|<c1>,<c2>|<b1>,<b2>"`.
+fn decode_score_record(record: &str) -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
+    let bad = || corrupt(format_args!("bad gift record {record:?}"));
+    let mut parts = record.split('|');
+    let epoch = parts.next().and_then(|epoch| epoch.parse().ok()).ok_or_else(bad)?;
+    let mut numbers = || -> StoreResult<Vec<i64>> {
+        let part = parts.next().ok_or_else(bad)?;
+        if part.is_empty() {
+            return Ok(Vec::new());
+        }
+        part.split(',').map(|number| number.parse().map_err(|_| bad())).collect()
+    };
+    let counters = numbers()?;
+    let boards = numbers()?;
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok((epoch, counters, boards))
+}
+
+/// The part of a job record the scripts never rewrite: `"<due ms> <topic length> <topic>"`
+/// followed by the body bytes (see `lua/job_record.lua`).
+fn encode_job_rest(job: &Job) -> Vec<u8> {
+    let mut rest = format!("{} {} {}", job.due_ms, job.topic.len(), job.topic).into_bytes();
+    rest.extend_from_slice(&job.body);
+    rest
+}
+
+/// Decodes a full job record `"<attempt> <lease> <due ms> <topic length> <topic><body>"`.
+fn decode_job(id: String, record: &[u8]) -> StoreResult<ClaimedJob> {
+    let bad = || corrupt(format_args!("bad delay-queue record for job {id:?}"));
+    let mut rest = record;
+    let mut number = || -> StoreResult<u64> {
+        let space = rest.iter().position(|byte| *byte == b' ').ok_or_else(bad)?;
+        let text = std::str::from_utf8(&rest[..space]).map_err(|_| bad())?;
+        rest = &rest[space + 1..];
+        text.parse().map_err(|_| bad())
+    };
+    let attempt = u32::try_from(number()?).map_err(|_| bad())?;
+    let lease = number()?;
+    let due_ms = number()?;
+    let topic_len = usize::try_from(number()?).map_err(|_| bad())?;
+    if rest.len() < topic_len {
+        return Err(bad());
+    }
+    let (topic, body) = rest.split_at(topic_len);
+    let topic = String::from_utf8(topic.to_vec()).map_err(|_| bad())?;
+    Ok(ClaimedJob { job: Job { id, topic, due_ms, body: body.to_vec() }, attempt, lease })
+}
+
+/// Events of an XRANGE/XREVRANGE reply (or of one stream of an XREAD reply).
+fn decode_events(value: Value) -> StoreResult<Vec<StoredEvent>> {
+    reply_array(value)?
+        .into_iter()
+        .map(|entry| {
+            let mut parts = reply_array(entry)?.into_iter();
+            let (Some(id), Some(fields)) = (parts.next(), parts.next()) else {
+                return Err(corrupt("stream entry without id and fields"));
+            };
+            let id = required_string(id)?;
+            let mut payload = None;
+            for (field, value) in reply_pairs(fields)? {
+                if reply_bytes(field)?.as_deref() == Some(b"p") {
+                    payload = reply_bytes(value)?;
+                }
+            }
+            let payload =
+                payload.ok_or_else(|| corrupt(format_args!("stream entry {id} without field p")))?;
+            Ok(StoredEvent { id, payload })
+        })
+        .collect()
+}
+
+/// Events of an XREAD reply on one stream (nil when nothing came).
+fn decode_xread(value: Value) -> StoreResult<Vec<StoredEvent>> {
+    let streams: Vec<Value> = match value {
+        Value::Nil => return Ok(Vec::new()),
+        Value::Map(streams) => streams.into_iter().map(|(_, entries)| entries).collect(),
+        other => reply_array(other)?
+            .into_iter()
+            .map(|stream| {
+                let mut parts = reply_array(stream)?.into_iter();
+                parts.nth(1).ok_or_else(|| corrupt("XREAD stream without entries"))
+            })
+            .collect::<StoreResult<_>>()?,
+    };
+    let mut events = Vec::new();
+    for entries in streams {
+        events.extend(decode_events(entries)?);
+    }
+    Ok(events)
+}
+
+/// Checks a stream id the way MemoryStore parses it (`<ms>-<seq>`, `<ms>` or "0"), so both
+/// stores reject the same input with the same error.
+fn check_event_id(id: &str) -> StoreResult<()> {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    if ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok() {
+        Ok(())
+    } else {
+        Err(corrupt(format_args!("bad event id {id:?}")))
+    }
+}
+
+// ---- small encoders ----------------------------------------------------------------------------
+
+/// FNV-1a 64-bit, to spread job ids over delay-queue buckets identically in both stores.
+fn fnv1a64(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A TTL as a script argument: "" for none.
+fn ttl_arg(ttl: Option<Duration>) -> String {
+    ttl.map(|ttl| millis(ttl).to_string()).unwrap_or_default()
+}
+
+/// Milliseconds for `SET .. PX`, which rejects 0.
+fn px(ttl: Duration) -> u64 {
+    millis(ttl).max(1)
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(millis).unwrap_or(0)
+}
+
+/// A sorted-set rank as a command argument (Redis ranks are signed 64-bit).
+fn rank(index: usize) -> i64 {
+    i64::try_from(index).unwrap_or(i64::MAX)
+}
+
+/// Escapes the glob characters of Redis `SCAN MATCH`.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+/// The distinct keys of one script call, numbered from 1 as Lua's KEYS table.
+struct ScriptKeys<'a> {
+    keys: &'a Keyspace,
+    tag: &'a str,
+    index: HashMap<String, usize>,
+}
+
+impl<'a> ScriptKeys<'a> {
+    fn new(keys: &'a Keyspace, tag: &'a str) -> Self {
+        Self { keys, tag, index: HashMap::new() }
+    }
+
+    /// The index of `name`'s key, adding it to the invocation on first use.
+    fn of(&mut self, invocation: &mut ScriptInvocation<'_>, name: &str) -> usize {
+        if let Some(index) = self.index.get(name) {
+            return *index;
+        }
+        invocation.key(self.keys.key(self.tag, name));
+        let index = self.index.len() + 1;
+        self.index.insert(name.to_owned(), index);
+        index
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let mut connection = self.connection().await?;
+        let reply: Value =
+            redis::cmd("PING").query_async(&mut *connection).await.map_err(redis_error)?;
+        match reply {
+            Value::SimpleString(_) | Value::BulkString(_) | Value::Okay => Ok(()),
+            other => Err(StoreError::Unavailable(format!("unexpected PING reply {other:?}"))),
+        }
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    // ---- aggregates and transactions ---------------------------------------------------------
+
+    async fn get(&self, tag: &str, name: &str) -> StoreResult<Option<Versioned>> {
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("HMGET")
+            .arg(self.key(tag, name))
+            .arg("v")
+            .arg("d")
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        decode_versioned(reply)
+    }
+
+    async fn get_many(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<Option<Versioned>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One pipeline: the keys may live on different tags, so no script, but still one
+        // round trip.
+        let mut pipeline = redis::pipe();
+        for (tag, name) in keys {
+            pipeline.cmd("HMGET").arg(self.key(tag, name)).arg("v").arg("d");
+        }
+        let mut connection = self.connection().await?;
+        let replies: Vec<Value> =
+            pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+        if replies.len() != keys.len() {
+            return Err(corrupt("pipeline returned a different number of replies"));
+        }
+        replies.into_iter().map(decode_versioned).collect()
+    }
+
+    async fn commit(&self, transaction: Transaction) -> StoreResult<CommitOutcome> {
+        if transaction.conditions.is_empty() && transaction.ops.is_empty() {
+            return Ok(CommitOutcome::Committed);
+        }
+        if let Some(Op::ZAdd { name, member, .. }) = transaction
+            .ops
+            .iter()
+            .find(|op| matches!(op, Op::ZAdd { score, .. } if score.is_nan()))
+        {
+            // Redis would refuse it half way through the script; refuse it before writing.
+            return Err(corrupt(format_args!("NaN score for {member} in {name}")));
+        }
+        let tag = transaction.tag.as_str();
+        let mut invocation = self.scripts().commit.prepare_invoke();
+        let mut keys = ScriptKeys::new(&self.inner.keys, tag);
+        invocation.arg(transaction.conditions.len());
+        for condition in &transaction.conditions {
+            let Condition::Version { name, version } = condition;
+            let index = keys.of(&mut invocation, name);
+            invocation.arg(index).arg(*version);
+        }
+        for op in &transaction.ops {
+            match op {
+                Op::Put { name, value, ttl } => {
+                    let index = keys.of(&mut invocation, name);
+                    invocation.arg("P").arg(index).arg(value.as_slice()).arg(ttl_arg(*ttl));
+                }
+                Op::Delete { name } => {
+                    let index = keys.of(&mut invocation, name);
+                    invocation.arg("D").arg(index);
+                }
+                Op::ZAdd { name, member, score, ttl } => {
+                    let index = keys.of(&mut invocation, name);
+                    // Debug formatting is the shortest exact decimal form, which Redis parses
+                    // back to the same double ("inf" included).
+                    invocation
+                        .arg("Z")
+                        .arg(index)
+                        .arg(member)
+                        .arg(format!("{score:?}"))
+                        .arg(ttl_arg(*ttl));
+                }
+                Op::ZRem { name, member } => {
+                    let index = keys.of(&mut invocation, name);
+                    invocation.arg("R").arg(index).arg(member);
+                }
+                Op::HSet { name, fields, ttl } => {
+                    let index = keys.of(&mut invocation, name);
+                    invocation.arg("H").arg(index).arg(fields.len());
+                    for (field, value) in fields {
+                        invocation.arg(field).arg(value);
+                    }
+                    invocation.arg(ttl_arg(*ttl));
+                }
+                Op::DeleteKey { name } => {
+                    let index = keys.of(&mut invocation, name);
+                    invocation.arg("K").arg(index);
+                }
+                Op::DeleteBoard { name } => {
+                    let board = keys.of(&mut invocation, name);
+                    let members = keys.of(&mut invocation, &format!("{name}:m"));
+                    let seq = keys.of(&mut invocation, &format!("{name}:seq"));
+                    invocation.arg("B").arg(board).arg(members).arg(seq);
+                }
+                Op::Outbox { events } => {
+                    let index = keys.of(&mut invocation, reserved::OUTBOX);
+                    invocation.arg("O").arg(index).arg(events.len());
+                    for payload in events {
+                        // The id is random here rather than in Lua, whose math.random is
+                        // deterministic inside scripts.
+                        let mut entry = format!("{:032x}", rand::random::<u128>()).into_bytes();
+                        entry.extend_from_slice(payload);
+                        invocation.arg(entry);
+                    }
+                }
+            }
+        }
+        let mut connection = self.connection().await?;
+        let reply = Self::invoke(&invocation, &mut connection).await?;
+        let mut reply = reply_array(reply)?.into_iter();
+        match reply.next().map(reply_int).transpose()? {
+            Some(1) => Ok(CommitOutcome::Committed),
+            Some(0) => {
+                let (Some(index), Some(actual)) = (reply.next(), reply.next()) else {
+                    return Err(corrupt("commit conflict reply without details"));
+                };
+                let index = usize::try_from(reply_int(index)?)
+                    .map_err(|_| corrupt("negative condition index"))?;
+                let Some(Condition::Version { name, .. }) =
+                    index.checked_sub(1).and_then(|index| transaction.conditions.get(index))
+                else {
+                    return Err(corrupt("commit conflict on an unknown condition"));
+                };
+                let actual = u64::try_from(reply_int(actual)?)
+                    .map_err(|_| corrupt("negative aggregate version"))?;
+                Ok(CommitOutcome::Conflict { name: name.clone(), actual })
+            }
+            _ => Err(corrupt("unexpected commit reply")),
+        }
+    }
+
+    async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64> {
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("INCR")
+            .arg(self.key(tag, name))
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative counter"))
+    }
+
+    // ---- plain hashes and sorted sets --------------------------------------------------------
+
+    async fn hash_get_all(&self, tag: &str, name: &str) -> StoreResult<Vec<(String, String)>> {
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("HGETALL")
+            .arg(self.key(tag, name))
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        reply_pairs(reply)?
+            .into_iter()
+            .map(|(field, value)| Ok((required_string(field)?, required_string(value)?)))
+            .collect()
+    }
+
+    async fn zrange(
+        &self,
+        tag: &str,
+        name: &str,
+        offset: usize,
+        count: usize,
+        order: Order,
+    ) -> StoreResult<Vec<(String, f64)>> {
+        if count == 0 {
+            // ZRANGE's stop is inclusive: there is no way to ask it for nothing.
+            return Ok(Vec::new());
+        }
+        let command = match order {
+            Order::Ascending => "ZRANGE",
+            Order::Descending => "ZREVRANGE",
+        };
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd(command)
+            .arg(self.key(tag, name))
+            .arg(rank(offset))
+            .arg(rank(offset.saturating_add(count - 1)))
+            .arg("WITHSCORES")
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        reply_scored(reply)
+    }
+
+    async fn zscore(&self, tag: &str, name: &str, member: &str) -> StoreResult<Option<f64>> {
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("ZSCORE")
+            .arg(self.key(tag, name))
+            .arg(member)
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        reply_float(reply)
+    }
+
+    async fn zcard(&self, tag: &str, name: &str) -> StoreResult<u64> {
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("ZCARD")
+            .arg(self.key(tag, name))
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative ZCARD"))
+    }
+
+    // ---- leaderboards --------------------------------------------------------------------------
+
+    async fn board_page(
+        &self,
+        tag: &str,
+        name: &str,
+        offset: usize,
+        count: usize,
+    ) -> StoreResult<Vec<BoardEntry>> {
+        // Highest total first; equal totals by encoded member descending, which is earliest
+        // arrival first (DESIGN.md "Leaderboards").
+        let rows = self.zrange(tag, name, offset, count, Order::Descending).await?;
+        rows.into_iter()
+            .map(|(member, total)| {
+                Ok(BoardEntry { member: board_member_id(&member)?, total: board_total_of(total)? })
+            })
+            .collect()
+    }
+
+    async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>> {
+        let mut invocation = self.scripts().board_total.prepare_invoke();
+        invocation.key(self.key(tag, name)).key(self.key(tag, &format!("{name}:m"))).arg(member);
+        let mut connection = self.connection().await?;
+        let reply = Self::invoke(&invocation, &mut connection).await?;
+        reply_float(reply)?.map(board_total_of).transpose()
+    }
+
+    async fn board_copy(&self, tag: &str, from: &str, to: &str, ttl: Duration) -> StoreResult<()> {
+        let mut invocation = self.scripts().board_copy.prepare_invoke();
+        for name in [from, to] {
+            invocation
+                .key(self.key(tag, name))
+                .key(self.key(tag, &format!("{name}:m")))
+                .key(self.key(tag, &format!("{name}:seq")));
+        }
+        invocation.arg(millis(ttl));
+        let mut connection = self.connection().await?;
+        Self::invoke(&invocation, &mut connection).await?;
+        Ok(())
+    }
+
+    // ---- gift hot path ---------------------------------------------------------------------
+
+    async fn apply_score(&self, apply: &ScoreApply) -> StoreResult<ScoreOutcome> {
+        // Exactly one round trip: one EVALSHA on the PK's tag (see lua/apply_score.lua).
+        let key = |name: &str| self.key(&apply.tag, name);
+        let mut invocation = self.scripts().apply_score.prepare_invoke();
+        invocation.key(key(&apply.window)).key(key(TXNS));
+        for (hash, _, _) in &apply.counters {
+            invocation.key(key(hash));
+        }
+        for (board, _, _) in &apply.boards {
+            invocation
+                .key(key(board))
+                .key(key(&format!("{board}:m")))
+                .key(key(&format!("{board}:seq")));
+        }
+        invocation
+            .arg(&apply.txn_id)
+            .arg(apply.sent_at_ms)
+            .arg(millis(apply.ttl))
+            .arg(apply.counters.len())
+            .arg(apply.boards.len());
+        for (_, field, delta) in &apply.counters {
+            invocation.arg(field).arg(*delta);
+        }
+        for (_, member, delta) in &apply.boards {
+            invocation.arg(*member).arg(*delta);
+        }
+        let mut connection = self.connection().await?;
+        let reply = Self::invoke(&invocation, &mut connection).await?;
+        let mut reply = reply_array(reply)?.into_iter();
+        let status = reply.next().map(required_string).transpose()?;
+        let mut record = || -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
+            let record = reply.next().map(required_string).transpose()?;
+            decode_score_record(&record.ok_or_else(|| corrupt("gift reply without record"))?)
+        };
+        match status.as_deref() {
+            Some("out") => Ok(ScoreOutcome::Outside),
+            Some("ok") => {
+                let (epoch, counters, boards) = record()?;
+                Ok(ScoreOutcome::Applied { epoch, counters, boards })
+            }
+            Some("dup") => {
+                let (epoch, counters, boards) = record()?;
+                Ok(ScoreOutcome::Duplicate { epoch, counters, boards })
+            }
+            _ => Err(corrupt("unexpected apply_score reply")),
+        }
+    }
+
+    // ---- idempotency records ---------------------------------------------------------------
+
+    async fn record_claim(
+        &self,
+        tag: &str,
+        name: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        // SET NX GET (Redis 7): creates the record and answers nil, or leaves it and answers
+        // the value already there, atomically.
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("SET")
+            .arg(self.key(tag, name))
+            .arg(value)
+            .arg("NX")
+            .arg("GET")
+            .arg("PX")
+            .arg(px(ttl))
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        reply_bytes(reply)
+    }
+
+    async fn record_put(&self, tag: &str, name: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
+        let mut connection = self.connection().await?;
+        let _: Value = redis::cmd("SET")
+            .arg(self.key(tag, name))
+            .arg(value)
+            .arg("PX")
+            .arg(px(ttl))
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+
+    async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("GET")
+            .arg(self.key(tag, name))
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        reply_bytes(reply)
+    }
+
+    // ---- delay queue -----------------------------------------------------------------------
+
+    async fn schedule_job(&self, job: &Job) -> StoreResult<()> {
+        let (due, jobs) = self.bucket_keys(self.bucket_of(&job.id));
+        let mut invocation = self.scripts().schedule_job.prepare_invoke();
+        invocation.key(due).key(jobs).arg(&job.id).arg(job.due_ms).arg(encode_job_rest(job));
+        let mut connection = self.connection().await?;
+        Self::invoke(&invocation, &mut connection).await?;
+        Ok(())
+    }
+
+    async fn cancel_job(&self, id: &str) -> StoreResult<bool> {
+        let (due, jobs) = self.bucket_keys(self.bucket_of(id));
+        let mut invocation = self.scripts().cancel_job.prepare_invoke();
+        invocation.key(due).key(jobs).arg(id);
+        let mut connection = self.connection().await?;
+        Ok(reply_int(Self::invoke(&invocation, &mut connection).await?)? == 1)
+    }
+
+    async fn claim_due_jobs(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        ttr: Duration,
+    ) -> StoreResult<Vec<ClaimedJob>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let buckets = self.bucket_count();
+        let mut connection = self.connection().await?;
+        // How many to claim from each bucket. With several buckets, peek first (one pipelined
+        // round trip, usually the only one: mostly nothing is due) so that the `limit` jobs
+        // claimed are the earliest due across all buckets, as with a single queue.
+        let mut per_bucket = vec![0usize; buckets];
+        if buckets == 1 {
+            per_bucket[0] = limit;
+        } else {
+            let mut pipeline = redis::pipe();
+            for bucket in 0..buckets {
+                pipeline
+                    .cmd("ZRANGEBYSCORE")
+                    .arg(self.bucket_keys(bucket).0)
+                    .arg("-inf")
+                    .arg(now_ms)
+                    .arg("WITHSCORES")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit);
+            }
+            let replies: Vec<Value> =
+                pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+            let mut candidates = Vec::new();
+            for (bucket, reply) in replies.into_iter().enumerate() {
+                for (id, due) in reply_scored(reply)? {
+                    candidates.push((due, id, bucket));
+                }
+            }
+            candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            for (_, _, bucket) in candidates.into_iter().take(limit) {
+                if let Some(count) = per_bucket.get_mut(bucket) {
+                    *count += 1;
+                }
+            }
+        }
+        let redeliver_at = now_ms.saturating_add(millis(ttr));
+        let invocations: Vec<ScriptInvocation<'_>> = per_bucket
+            .iter()
+            .enumerate()
+            .filter(|(_, count)| **count > 0)
+            .map(|(bucket, count)| {
+                let (due, jobs) = self.bucket_keys(bucket);
+                let mut invocation = self.scripts().claim_jobs.prepare_invoke();
+                invocation.key(due).key(jobs).arg(now_ms).arg(*count).arg(redeliver_at);
+                invocation
+            })
+            .collect();
+        // The buckets are claimed concurrently on clones of the one multiplexed connection:
+        // the scripts are pipelined, one round trip for all of them.
+        let replies = futures::future::try_join_all(invocations.iter().map(|invocation| {
+            let mut connection: MultiplexedConnection = (*connection).clone();
+            async move { Self::invoke(invocation, &mut connection).await }
+        }))
+        .await?;
+        let mut claimed = Vec::new();
+        for reply in replies {
+            let mut items = reply_array(reply)?.into_iter();
+            while let (Some(id), Some(queued), Some(record)) = (items.next(), items.next(), items.next())
+            {
+                let queued = reply_float(queued)?.ok_or_else(|| corrupt("nil due time"))?;
+                let record = reply_bytes(record)?.ok_or_else(|| corrupt("nil job record"))?;
+                claimed.push((queued, decode_job(required_string(id)?, &record)?));
+            }
+        }
+        // Earliest due first, ties by id: the order of one queue, whatever the buckets.
+        claimed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.job.id.cmp(&b.1.job.id)));
+        Ok(claimed.into_iter().map(|(_, job)| job).collect())
+    }
+
+    async fn finish_job(&self, id: &str, lease: u64) -> StoreResult<bool> {
+        let (due, jobs) = self.bucket_keys(self.bucket_of(id));
+        let mut invocation = self.scripts().finish_job.prepare_invoke();
+        invocation.key(due).key(jobs).arg(id).arg(lease);
+        let mut connection = self.connection().await?;
+        Ok(reply_int(Self::invoke(&invocation, &mut connection).await?)? == 1)
+    }
+
+    async fn next_job_due(&self) -> StoreResult<Option<u64>> {
+        let mut pipeline = redis::pipe();
+        for bucket in 0..self.bucket_count() {
+            pipeline.cmd("ZRANGE").arg(self.bucket_keys(bucket).0).arg(0).arg(0).arg("WITHSCORES");
+        }
+        let mut connection = self.connection().await?;
+        let replies: Vec<Value> =
+            pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+        let mut earliest: Option<f64> = None;
+        for reply in replies {
+            for (_, due) in reply_scored(reply)? {
+                earliest = Some(earliest.map_or(due, |earliest| earliest.min(due)));
+            }
+        }
+        // Due times are whole milliseconds written by us; the cast cannot lose anything
+        // meaningful (negative or fractional scores would be a foreign writer).
+        Ok(earliest.map(|due| due.max(0.0) as u64))
+    }
+
+    async fn job_count(&self) -> StoreResult<u64> {
+        let mut pipeline = redis::pipe();
+        for bucket in 0..self.bucket_count() {
+            pipeline.cmd("ZCARD").arg(self.bucket_keys(bucket).0);
+        }
+        let mut connection = self.connection().await?;
+        let replies: Vec<Value> =
+            pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+        let mut total = 0u64;
+        for reply in replies {
+            total += u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative ZCARD"))?;
+        }
+        Ok(total)
+    }
+
+    // ---- event stream ----------------------------------------------------------------------
+
+    async fn relay_outbox(&self, tag: &str) -> StoreResult<usize> {
+        // Per batch of up to 100 entries: one script appends on the `events` tag, one pops on
+        // the outbox's tag and returns the next batch (two round trips, plus the first read).
+        let outbox = self.key(tag, reserved::OUTBOX);
+        let seen = self.key(reserved::EVENTS_TAG, reserved::EVENTS_SEEN);
+        let stream = self.stream_key();
+        let retention = self.retention();
+        let mut connection = self.connection().await?;
+        let first: Value = redis::cmd("LRANGE")
+            .arg(&outbox)
+            .arg(0)
+            .arg(rank(RELAY_BATCH - 1))
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        let mut batch = reply_array(first)?;
+        let mut appended = 0usize;
+        while !batch.is_empty() {
+            let entries = batch
+                .into_iter()
+                .map(|entry| reply_bytes(entry)?.ok_or_else(|| corrupt("nil outbox entry")))
+                .collect::<StoreResult<Vec<Vec<u8>>>>()?;
+            if let Some(short) = entries.iter().find(|entry| entry.len() < OUTBOX_ID_LEN) {
+                return Err(corrupt(format_args!(
+                    "outbox entry of {} bytes has no id ({outbox})",
+                    short.len()
+                )));
+            }
+            let now = wall_ms();
+            let mut append = self.scripts().relay_append.prepare_invoke();
+            append
+                .key(&seen)
+                .key(&stream)
+                .arg(now)
+                .arg(now.saturating_sub(reserved::SEEN_RETENTION_MS))
+                .arg(retention);
+            for entry in &entries {
+                append.arg(entry.as_slice());
+            }
+            let count = reply_int(Self::invoke(&append, &mut connection).await?)?;
+            appended += usize::try_from(count).map_err(|_| corrupt("negative append count"))?;
+
+            let mut pop = self.scripts().relay_pop.prepare_invoke();
+            pop.key(&outbox).arg(RELAY_BATCH);
+            for entry in &entries {
+                pop.arg(&entry[..OUTBOX_ID_LEN]);
+            }
+            batch = reply_array(Self::invoke(&pop, &mut connection).await?)?;
+        }
+        if appended > 0 {
+            tracing::debug!(tag, appended, "relayed outbox");
+        }
+        Ok(appended)
+    }
+
+    async fn outbox_tags(&self) -> StoreResult<Vec<String>> {
+        let pattern = format!(
+            "{}:{{*}}:{}",
+            glob_escape(self.inner.keys.prefix()),
+            glob_escape(reserved::OUTBOX)
+        );
+        let mut connection = self.connection().await?;
+        let mut tags = BTreeSet::new();
+        let mut cursor = 0u64;
+        loop {
+            let reply: Value = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT)
+                .query_async(&mut *connection)
+                .await
+                .map_err(redis_error)?;
+            let mut parts = reply_array(reply)?.into_iter();
+            let (Some(next), Some(keys)) = (parts.next(), parts.next()) else {
+                return Err(corrupt("SCAN reply without cursor and keys"));
+            };
+            for key in reply_array(keys)? {
+                let key = required_string(key)?;
+                // `*` also matches across `}:`, so keep only keys that are exactly an outbox.
+                if let Some(tag) = self.inner.keys.tag_of(&key)
+                    && self.key(tag, reserved::OUTBOX) == key
+                {
+                    tags.insert(tag.to_owned());
+                }
+            }
+            let next = required_string(next)?;
+            cursor = next.parse().map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
+            if cursor == 0 {
+                break;
+            }
+        }
+        Ok(tags.into_iter().collect())
+    }
+
+    async fn append_events(&self, payloads: &[Vec<u8>]) -> StoreResult<Vec<String>> {
+        if payloads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stream = self.stream_key();
+        let retention = self.retention();
+        let mut pipeline = redis::pipe();
+        for payload in payloads {
+            pipeline
+                .cmd("XADD")
+                .arg(&stream)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(retention)
+                .arg("*")
+                .arg("p")
+                .arg(payload.as_slice());
+        }
+        let mut connection = self.connection().await?;
+        let replies: Vec<Value> =
+            pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+        replies.into_iter().map(required_string).collect()
+    }
+
+    async fn read_events(
+        &self,
+        after_id: &str,
+        limit: usize,
+        block: Option<Duration>,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        check_event_id(after_id)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut command = redis::cmd("XREAD");
+        command.arg("COUNT").arg(limit);
+        let block = block.filter(|block| !block.is_zero());
+        if let Some(block) = block {
+            // BLOCK 0 would mean forever: wait at least 1 ms, at most what was asked.
+            command.arg("BLOCK").arg(millis(block).max(1));
+        }
+        command.arg("STREAMS").arg(self.stream_key()).arg(after_id);
+        let connection = self.connection().await?;
+        // A clone shares the pooled socket (which we keep out of the pool until the reply)
+        // but has its own response timeout, long enough for the server-side wait.
+        let mut reader: MultiplexedConnection = (*connection).clone();
+        if let Some(block) = block {
+            reader.set_response_timeout(block + RESPONSE_TIMEOUT);
+        }
+        let reply: Value = command.query_async(&mut reader).await.map_err(redis_error)?;
+        drop(connection);
+        decode_xread(reply)
+    }
+
+    async fn last_event_id(&self) -> StoreResult<String> {
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("XREVRANGE")
+            .arg(self.stream_key())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        Ok(decode_events(reply)?.pop().map(|event| event.id).unwrap_or_else(|| "0-0".into()))
+    }
+
+    async fn first_event_id(&self) -> StoreResult<Option<String>> {
+        let mut connection = self.connection().await?;
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(self.stream_key())
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        Ok(decode_events(reply)?.pop().map(|event| event.id))
+    }
+
+    // ---- pub/sub ---------------------------------------------------------------------------
+
+    async fn publish(&self, channel: &str, message: &str) -> StoreResult<()> {
+        let mut connection = self.connection().await?;
+        let _: Value = redis::cmd("PUBLISH")
+            .arg(format!("{}:{channel}", self.inner.keys.prefix()))
+            .arg(message)
+            .query_async(&mut *connection)
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> StoreResult<BoxStream<'static, String>> {
+        let channel = format!("{}:{channel}", self.inner.keys.prefix());
+        // A subscribed connection can do nothing else, so it is dedicated, not pooled. The
+        // pub/sub connection has no timeouts of its own: bound the set-up here.
+        let setup = async {
+            let mut pubsub = self.inner.client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, RedisError>(pubsub)
+        };
+        let pubsub = tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, setup)
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("subscribing to {channel} timed out")))?
+            .map_err(redis_error)?;
+        Ok(pubsub
+            .into_on_message()
+            .filter_map(|message| futures::future::ready(message.get_payload::<String>().ok()))
+            .boxed())
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    //! Focused checks against the local Redis, each under its own random prefix. The full
+    //! semantics are held to MemoryStore's by the conformance suite; these cover what only a
+    //! real Redis can get wrong (scripts, concurrency, binary payloads, blocking reads).
+
+    use std::time::Instant;
+
+    use super::*;
+
+    const URL: &str = "redis://127.0.0.1:6379";
+
+    async fn store_with(options: StoreOptions) -> RedisStore {
+        let prefix = format!("t{:016x}", rand::random::<u64>());
+        RedisStore::connect(URL, &prefix, options).await.expect("local redis for tests")
+    }
+
+    async fn store() -> RedisStore {
+        store_with(StoreOptions::default()).await
+    }
+
+    /// Deletes every key of the test's prefix (tests that fail leave theirs for inspection).
+    async fn cleanup(store: &RedisStore) {
+        let mut connection = store.connection().await.expect("connection");
+        let pattern = format!("{}:*", store.inner.keys.prefix());
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut *connection)
+                .await
+                .expect("scan");
+            for key in keys {
+                let _: i64 = redis::cmd("DEL").arg(key).query_async(&mut *connection).await.expect("del");
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+    }
+
+    fn every_byte() -> Vec<u8> {
+        (0..=255u8).chain(0..=255u8).collect()
+    }
+
+    fn open_window(from_ms: u64, until_ms: u64, epoch: u64) -> Op {
+        Op::HSet {
+            name: "window".into(),
+            fields: ScoringWindow { open: true, from_ms, until_ms, epoch }.fields(),
+            ttl: None,
+        }
+    }
+
+    fn gift(txn_id: &str, sent_at_ms: u64, member: u64, value: i64) -> ScoreApply {
+        ScoreApply {
+            tag: "pk:1".into(),
+            txn_id: txn_id.into(),
+            window: "window".into(),
+            sent_at_ms,
+            counters: vec![("score".into(), "host".into(), value), ("score".into(), "gifts".into(), 1)],
+            boards: vec![("board".into(), member, value)],
+            ttl: Duration::from_secs(600),
+        }
+    }
+
+    use crate::ScoringWindow;
+
+    #[tokio::test]
+    async fn transaction_commits_or_conflicts_without_writing() {
+        let store = store().await;
+        let first = Transaction::new("lc:1")
+            .expect_version("agg", 0)
+            .op(Op::Put { name: "agg".into(), value: every_byte(), ttl: None })
+            .op(Op::ZAdd { name: "idx".into(), member: "a".into(), score: 1.5, ttl: None });
+        assert_eq!(store.commit(first).await.unwrap(), CommitOutcome::Committed);
+        let stored = store.get("lc:1", "agg").await.unwrap().unwrap();
+        assert_eq!(stored, Versioned { version: 1, value: every_byte() });
+
+        let stale = Transaction::new("lc:1")
+            .op(Op::ZAdd { name: "idx".into(), member: "b".into(), score: 2.0, ttl: None })
+            .expect_version("other", 0)
+            .expect_version("agg", 0)
+            .op(Op::Put { name: "agg".into(), value: b"lost".to_vec(), ttl: None });
+        assert_eq!(
+            store.commit(stale).await.unwrap(),
+            CommitOutcome::Conflict { name: "agg".into(), actual: 1 }
+        );
+        assert_eq!(store.zcard("lc:1", "idx").await.unwrap(), 1, "a conflict writes nothing");
+
+        let second = Transaction::new("lc:1")
+            .expect_version("agg", 1)
+            .op(Op::Put { name: "agg".into(), value: Vec::new(), ttl: Some(Duration::from_secs(60)) })
+            .op(Op::HSet { name: "h".into(), fields: vec![("f".into(), "v".into())], ttl: None });
+        assert_eq!(store.commit(second).await.unwrap(), CommitOutcome::Committed);
+        let many = store.get_many(&[("lc:1", "agg"), ("lc:2", "agg"), ("lc:1", "h")]).await;
+        assert!(matches!(many, Err(StoreError::Corrupt(_))) || many.is_ok());
+        let many = store.get_many(&[("lc:1", "agg"), ("lc:2", "agg")]).await.unwrap();
+        assert_eq!(many, vec![Some(Versioned { version: 2, value: Vec::new() }), None]);
+        assert_eq!(store.hash_get_all("lc:1", "h").await.unwrap(), vec![("f".into(), "v".into())]);
+
+        // A put on a key of another type is refused before anything is written.
+        let wrong = Transaction::new("lc:1")
+            .op(Op::ZRem { name: "idx".into(), member: "a".into() })
+            .op(Op::Put { name: "h2".into(), value: b"x".to_vec(), ttl: None })
+            .op(Op::Put { name: "idx".into(), value: b"x".to_vec(), ttl: None });
+        assert!(matches!(store.commit(wrong).await, Err(StoreError::Corrupt(_))));
+        assert_eq!(store.zcard("lc:1", "idx").await.unwrap(), 1);
+        assert_eq!(store.get("lc:1", "h2").await.unwrap(), None);
+
+        let delete = Transaction::new("lc:1").op(Op::Delete { name: "agg".into() });
+        assert_eq!(store.commit(delete).await.unwrap(), CommitOutcome::Committed);
+        assert_eq!(store.get("lc:1", "agg").await.unwrap(), None);
+        assert_eq!(store.next_id("lc:1", "ids").await.unwrap(), 1);
+        assert_eq!(store.next_id("lc:1", "ids").await.unwrap(), 2);
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn sorted_set_ties_read_by_member() {
+        let store = store().await;
+        let mut transaction = Transaction::new("t");
+        for (member, score) in [("b", 1.0), ("a", 1.0), ("c", 0.5), ("d", f64::INFINITY)] {
+            transaction = transaction.op(Op::ZAdd { name: "z".into(), member: member.into(), score, ttl: None });
+        }
+        store.commit(transaction).await.unwrap();
+        let ascending = store.zrange("t", "z", 0, 10, Order::Ascending).await.unwrap();
+        let names: Vec<&str> = ascending.iter().map(|(member, _)| member.as_str()).collect();
+        assert_eq!(names, ["c", "a", "b", "d"]);
+        assert_eq!(ascending[3].1, f64::INFINITY);
+        let descending = store.zrange("t", "z", 1, 2, Order::Descending).await.unwrap();
+        assert_eq!(descending, vec![("b".to_string(), 1.0), ("a".to_string(), 1.0)]);
+        assert!(store.zrange("t", "z", 0, 0, Order::Ascending).await.unwrap().is_empty());
+        assert_eq!(store.zscore("t", "z", "c").await.unwrap(), Some(0.5));
+        assert_eq!(store.zscore("t", "z", "x").await.unwrap(), None);
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn leaderboard_ties_go_to_the_first_arrival() {
+        let store = store().await;
+        store.commit(Transaction::new("pk:1").op(open_window(0, 1_000, 7))).await.unwrap();
+        // 1 and 2 both reach 100, 1 first; 3 reaches 150; then 1 reaches 150 after 3.
+        for (txn, member, value) in [("g1", 1, 100), ("g2", 2, 60), ("g3", 2, 40), ("g4", 3, 150)] {
+            store.apply_score(&gift(txn, 10, member, value)).await.unwrap();
+        }
+        let page = store.board_page("pk:1", "board", 0, 10).await.unwrap();
+        let order: Vec<(u64, i64)> = page.iter().map(|entry| (entry.member, entry.total)).collect();
+        assert_eq!(order, [(3, 150), (1, 100), (2, 100)]);
+        store.apply_score(&gift("g5", 10, 1, 50)).await.unwrap();
+        let page = store.board_page("pk:1", "board", 0, 10).await.unwrap();
+        let order: Vec<(u64, i64)> = page.iter().map(|entry| (entry.member, entry.total)).collect();
+        assert_eq!(order, [(3, 150), (1, 150), (2, 100)]);
+        assert_eq!(store.board_total("pk:1", "board", 2).await.unwrap(), Some(100));
+        assert_eq!(store.board_total("pk:1", "board", 9).await.unwrap(), None);
+        assert_eq!(store.board_page("pk:1", "board", 1, 1).await.unwrap(), vec![BoardEntry { member: 1, total: 150 }]);
+
+        store.board_copy("pk:1", "board", "board2", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(store.board_page("pk:1", "board2", 0, 10).await.unwrap(), page);
+        // The copy keeps the arrival counter: a later tie still ranks after the earlier ones.
+        let mut later = gift("g6", 10, 4, 150);
+        later.boards = vec![("board2".into(), 4, 150)];
+        store.apply_score(&later).await.unwrap();
+        let copied = store.board_page("pk:1", "board2", 0, 10).await.unwrap();
+        assert_eq!(copied.iter().map(|entry| entry.member).collect::<Vec<_>>(), [3, 1, 4, 2]);
+        // Copying an absent board empties the target.
+        store.board_copy("pk:1", "missing", "board2", Duration::from_secs(60)).await.unwrap();
+        assert!(store.board_page("pk:1", "board2", 0, 10).await.unwrap().is_empty());
+        store
+            .commit(Transaction::new("pk:1").op(Op::DeleteBoard { name: "board".into() }))
+            .await
+            .unwrap();
+        assert!(store.board_page("pk:1", "board", 0, 10).await.unwrap().is_empty());
+        assert_eq!(store.board_total("pk:1", "board", 1).await.unwrap(), None);
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn apply_score_applies_once_and_only_inside_the_window() {
+        let store = store().await;
+        assert_eq!(store.apply_score(&gift("g0", 10, 1, 5)).await.unwrap(), ScoreOutcome::Outside);
+        store.commit(Transaction::new("pk:1").op(open_window(100, 200, 42))).await.unwrap();
+        for sent_at in [99, 200, 5_000] {
+            assert_eq!(store.apply_score(&gift("g0", sent_at, 1, 5)).await.unwrap(), ScoreOutcome::Outside);
+        }
+        let applied = store.apply_score(&gift("g1", 100, 1, 5)).await.unwrap();
+        assert_eq!(applied, ScoreOutcome::Applied { epoch: 42, counters: vec![5, 1], boards: vec![5] });
+        let applied = store.apply_score(&gift("g2", 199, 1, 1_000_000_000_000)).await.unwrap();
+        assert_eq!(
+            applied,
+            ScoreOutcome::Applied { epoch: 42, counters: vec![1_000_000_000_005, 2], boards: vec![1_000_000_000_005] }
+        );
+        assert_eq!(
+            store.apply_score(&gift("g1", 100, 1, 5)).await.unwrap(),
+            ScoreOutcome::Duplicate { epoch: 42, counters: vec![5, 1], boards: vec![5] }
+        );
+        let hash: HashMap<String, String> =
+            store.hash_get_all("pk:1", "score").await.unwrap().into_iter().collect();
+        assert_eq!(hash.get("host").map(String::as_str), Some("1000000000005"));
+        // Closing the window stops gifts whatever their time; duplicates still answer.
+        let closed = ScoringWindow { open: false, from_ms: 100, until_ms: 200, epoch: 42 };
+        store
+            .commit(Transaction::new("pk:1").op(Op::HSet { name: "window".into(), fields: closed.fields(), ttl: None }))
+            .await
+            .unwrap();
+        assert_eq!(store.apply_score(&gift("g3", 150, 1, 5)).await.unwrap(), ScoreOutcome::Outside);
+        assert!(matches!(store.apply_score(&gift("g2", 150, 1, 5)).await.unwrap(), ScoreOutcome::Duplicate { .. }));
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn records_are_claimed_once() {
+        let store = store().await;
+        let ttl = Duration::from_secs(60);
+        assert_eq!(store.record_claim("r", "k", &every_byte(), ttl).await.unwrap(), None);
+        assert_eq!(store.record_claim("r", "k", b"other", ttl).await.unwrap(), Some(every_byte()));
+        store.record_put("r", "k", b"new", ttl).await.unwrap();
+        assert_eq!(store.record_get("r", "k").await.unwrap(), Some(b"new".to_vec()));
+        assert_eq!(store.record_get("r", "absent").await.unwrap(), None);
+        cleanup(&store).await;
+    }
+
+    fn job(id: &str, due_ms: u64) -> Job {
+        Job { id: id.into(), topic: "topic with spaces".into(), due_ms, body: every_byte() }
+    }
+
+    #[tokio::test]
+    async fn jobs_are_claimed_redelivered_and_finished_by_lease() {
+        let store = store().await;
+        let ttr = Duration::from_millis(500);
+        for (id, due) in [("a", 1_000), ("b", 2_000), ("c", 1_500), ("d", 1_000)] {
+            store.schedule_job(&job(id, due)).await.unwrap();
+        }
+        assert_eq!(store.job_count().await.unwrap(), 4);
+        assert_eq!(store.next_job_due().await.unwrap(), Some(1_000));
+        assert!(store.claim_due_jobs(999, 10, ttr).await.unwrap().is_empty());
+
+        // Earliest first across buckets, ties by id, at most `limit`.
+        let claimed = store.claim_due_jobs(1_500, 2, ttr).await.unwrap();
+        let ids: Vec<&str> = claimed.iter().map(|claim| claim.job.id.as_str()).collect();
+        assert_eq!(ids, ["a", "d"]);
+        assert_eq!(claimed[0].job, job("a", 1_000));
+        assert_eq!(claimed[0].attempt, 1);
+        let first_lease = claimed[0].lease;
+        let rest = store.claim_due_jobs(1_500, 10, ttr).await.unwrap();
+        assert_eq!(rest.iter().map(|claim| claim.job.id.as_str()).collect::<Vec<_>>(), ["c"]);
+        assert!(store.claim_due_jobs(1_999, 10, ttr).await.unwrap().is_empty(), "claimed jobs are hidden");
+
+        // Not finished within the TTR: delivered again, with a new lease.
+        let again = store.claim_due_jobs(2_000, 10, ttr).await.unwrap();
+        let ids: Vec<&str> = again.iter().map(|claim| claim.job.id.as_str()).collect();
+        assert_eq!(ids, ["a", "d", "b"]);
+        assert_eq!(again[0].attempt, 2);
+        assert_ne!(again[0].lease, first_lease);
+        assert!(!store.finish_job("a", first_lease).await.unwrap(), "a stale claimer cannot finish");
+        assert!(store.finish_job("a", again[0].lease).await.unwrap());
+        assert!(!store.finish_job("a", again[0].lease).await.unwrap());
+
+        // Re-scheduling replaces the job: attempts restart, the old lease is void.
+        store.schedule_job(&job("d", 5_000)).await.unwrap();
+        assert!(!store.finish_job("d", again[1].lease).await.unwrap());
+        assert!(store.cancel_job("d").await.unwrap());
+        assert!(!store.cancel_job("d").await.unwrap());
+        assert_eq!(store.job_count().await.unwrap(), 2);
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_pollers_never_claim_the_same_delivery() {
+        let store = store().await;
+        for index in 0..60 {
+            store.schedule_job(&job(&format!("j{index}"), 1_000 + index)).await.unwrap();
+        }
+        let pollers = (0..4).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                for _ in 0..10 {
+                    claimed.extend(store.claim_due_jobs(2_000, 7, Duration::from_secs(60)).await.unwrap());
+                }
+                claimed
+            })
+        });
+        let mut ids = Vec::new();
+        for poller in pollers {
+            ids.extend(poller.await.unwrap().into_iter().map(|claim| claim.job.id));
+        }
+        let distinct: BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(ids.len(), 60);
+        assert_eq!(distinct.len(), 60);
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn relay_moves_each_outbox_entry_exactly_once() {
+        let store = store().await;
+        let payloads: Vec<Vec<u8>> =
+            (0..250u32).map(|index| [index.to_be_bytes().as_slice(), &[0, 255, b'\n']].concat()).collect();
+        for chunk in payloads.chunks(50) {
+            let transaction = Transaction::new("lc:9").op(Op::Outbox { events: chunk.to_vec() });
+            store.commit(transaction).await.unwrap();
+        }
+        assert_eq!(store.outbox_tags().await.unwrap(), ["lc:9"]);
+        let relays = (0..2).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.relay_outbox("lc:9").await.unwrap() })
+        });
+        let mut appended = 0;
+        for relay in relays {
+            appended += relay.await.unwrap();
+        }
+        assert_eq!(appended, 250);
+        assert_eq!(store.relay_outbox("lc:9").await.unwrap(), 0);
+        assert!(store.outbox_tags().await.unwrap().is_empty());
+        let events = store.read_events("0", 1_000, None).await.unwrap();
+        let relayed: Vec<Vec<u8>> = events.into_iter().map(|event| event.payload).collect();
+        assert_eq!(relayed, payloads, "each event once, in order");
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn read_events_after_an_id() {
+        let store = store().await;
+        assert_eq!(store.last_event_id().await.unwrap(), "0-0");
+        assert_eq!(store.first_event_id().await.unwrap(), None);
+        let ids = store.append_events(&[b"one".to_vec(), b"two".to_vec(), every_byte()]).await.unwrap();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(store.first_event_id().await.unwrap().as_deref(), Some(ids[0].as_str()));
+        assert_eq!(store.last_event_id().await.unwrap(), ids[2]);
+        let after_first = store.read_events(&ids[0], 10, None).await.unwrap();
+        assert_eq!(after_first.iter().map(|event| &event.id).collect::<Vec<_>>(), [&ids[1], &ids[2]]);
+        assert_eq!(after_first[1].payload, every_byte());
+        let limited = store.read_events("0", 1, None).await.unwrap();
+        assert_eq!(limited, vec![StoredEvent { id: ids[0].clone(), payload: b"one".to_vec() }]);
+        assert!(store.read_events(&ids[2], 10, None).await.unwrap().is_empty());
+        assert!(matches!(store.read_events("nonsense", 10, None).await, Err(StoreError::Corrupt(_))));
+
+        // Blocking: nothing comes, so it returns empty after about the wait.
+        let started = Instant::now();
+        assert!(store.read_events(&ids[2], 10, Some(Duration::from_millis(200))).await.unwrap().is_empty());
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        // Blocking: an append wakes it, well before a wait longer than the response timeout.
+        let reader = {
+            let store = store.clone();
+            let after = ids[2].clone();
+            tokio::spawn(async move { store.read_events(&after, 10, Some(Duration::from_secs(5))).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let new = store.append_events(&[b"four".to_vec()]).await.unwrap();
+        let woken = reader.await.unwrap().unwrap();
+        assert_eq!(woken, vec![StoredEvent { id: new[0].clone(), payload: b"four".to_vec() }]);
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn blocking_reads_may_outlast_the_response_timeout() {
+        let store = store().await;
+        let started = Instant::now();
+        let events = store.read_events("0", 10, Some(RESPONSE_TIMEOUT + Duration::from_millis(500))).await.unwrap();
+        assert!(events.is_empty());
+        assert!(started.elapsed() >= RESPONSE_TIMEOUT);
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn pub_sub_delivers_under_the_prefix() {
+        let store = store().await;
+        let mut messages = store.subscribe("config").await.unwrap();
+        store.publish("config", "changed").await.unwrap();
+        let message = tokio::time::timeout(Duration::from_secs(2), messages.next()).await.unwrap();
+        assert_eq!(message.as_deref(), Some("changed"));
+    }
+
+    #[tokio::test]
+    async fn unreachable_redis_is_unavailable_quickly() {
+        let started = Instant::now();
+        let result = RedisStore::connect("redis://127.0.0.1:1", "t", StoreOptions::default()).await;
+        assert!(matches!(result, Err(StoreError::Unavailable(_))));
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn job_records_round_trip() {
+        let job = job("x", 12);
+        let mut record = b"3 9 ".to_vec();
+        record.extend(encode_job_rest(&job));
+        let claimed = decode_job("x".into(), &record).unwrap();
+        assert_eq!(claimed, ClaimedJob { job, attempt: 3, lease: 9 });
+        assert!(decode_job("x".into(), b"3 9 12 99 short").is_err());
+    }
+
+    #[test]
+    fn fnv_is_stable() {
+        assert_eq!(fnv1a64(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,11 @@
+//! The conformance suite against the in-process [`MemoryStore`]: one fresh store per case.
+
+use std::sync::Arc;
+
+use livepk_store::{MemoryStore, Store, StoreOptions};
+
+async fn memory_store() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new(StoreOptions::default()))
+}
+
+livepk_store::conformance_tests!(memory_store());

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: unit, integration (incl. the Redis and MariaDB ones) and doc
+# tests. On a fresh Debian machine it installs and starts Redis and MariaDB when they are not
+# answering (needs root for apt-get), then points the tests at them:
+#   LIVEPK_TEST_REDIS_URL=redis://127.0.0.1:6379
+#   LIVEPK_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306
+# Extra arguments go to the test runner, e.g. `scripts/test.sh -E 'test(conformance)'` with nextest.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+
+ensure_redis
+ensure_mariadb
+ensure_nextest
+
+export LIVEPK_TEST_REDIS_URL="${LIVEPK_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+export LIVEPK_TEST_MYSQL_URL="${LIVEPK_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+
+status=0
+if [ "$LIVEPK_NEXTEST" = 1 ]; then
+    cargo nextest run --workspace --all-targets --no-fail-fast "$@" || status=$?
+else
+    cargo test --workspace --all-targets --no-fail-fast "$@" || status=$?
+fi
+
+# nextest does not run doc tests; cargo test --all-targets does not either.
+cargo test --workspace --doc --no-fail-fast || status=$?
+
+if [ "$status" -ne 0 ]; then
+    echo "scripts/test.sh: FAILED (exit $status)" >&2
+fi
+exit "$status"

@@ -1,0 +1,177 @@
+//! The livepk server: gRPC adapters (proto <-> domain), the shared runtime machinery (event
+//! relay, delay-queue poller, gift ledger, hot settings) and the wiring that starts them.
+//!
+//! Invariant: only this package knows protobuf and tonic. Feature crates are pure state
+//! machines; `livepk-store` owns Redis; `livepk-sql` owns SQL.
+
+pub mod config;
+pub mod gate;
+pub mod metrics;
+pub mod pb;
+pub mod runtime;
+pub mod services;
+pub mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use livepk_core::{Clock, SystemClock};
+use livepk_store::{MemoryStore, RedisStore, Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::Config;
+use crate::gate::{GateLayer, GateOptions};
+use crate::metrics::METRICS;
+use crate::runtime::App;
+
+/// The gRPC services this server exposes (health is reported for each and for "").
+pub const SERVICE_NAMES: &[&str] = &[
+    "pk.gift.v1.Gifts",
+    "pk.events.v1.Events",
+    "pk.admin.v1.Admin",
+    "pk.linkcall.v1.LinkCallPk",
+];
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Redis could not be reached at start-up.
+    #[error("store: {0}")]
+    Store(#[from] livepk_store::StoreError),
+    /// SQL could not be reached or migrated at start-up.
+    #[error("sql: {0}")]
+    Sql(#[from] livepk_sql::SqlError),
+    /// The gRPC transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Building the reflection service failed (a broken descriptor set).
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Opens the store the configuration asks for: Redis when a URL is set, else the embedded one.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
+    let options = StoreOptions { event_retention: config.events.retention, ..StoreOptions::default() };
+    Ok(match &config.redis_url {
+        Some(url) => Arc::new(RedisStore::connect(url, &config.key_prefix, options).await?),
+        None => {
+            tracing::warn!(
+                "LIVEPK_REDIS_URL is not set: using the embedded in-process store. It is for ONE \
+                 process only (development, demos); state is lost on exit and replicas would not \
+                 share it"
+            );
+            Arc::new(MemoryStore::new(options))
+        }
+    })
+}
+
+/// Serves on `listener` until `shutdown` completes, with the real clock.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    run_with_clock(listener, config, Arc::new(SystemClock), shutdown).await
+}
+
+/// Serves on `listener` until `shutdown` completes, reading time from `clock` (tests drive
+/// deadlines with a manual clock).
+pub async fn run_with_clock(
+    listener: TcpListener,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    if config.auth_token.is_none() {
+        tracing::warn!("LIVEPK_AUTH_TOKEN is not set: gateway calls are not authenticated");
+    }
+    if config.admin_token.is_none() {
+        tracing::warn!("LIVEPK_ADMIN_TOKEN is not set: Admin calls are not authenticated");
+    }
+    let store = open_store(&config).await?;
+    let database = livepk_sql::Database::connect(&config.database_url).await?;
+    let (stop_sender, stop) = watch::channel(false);
+    let app = App::build(config.clone(), clock, store.clone(), database, stop.clone());
+    let background = app.spawn_background(stop.clone());
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    set_health(&health, ServingStatus::Serving).await;
+    let watchdog = tokio::spawn(watch_store(store, health.clone(), stop.clone()));
+
+    let descriptors = pb::FILE_DESCRIPTOR_SET;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(descriptors)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(descriptors)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let gate = GateLayer::new(GateOptions {
+        auth_token: config.auth_token.clone(),
+        admin_token: config.admin_token.clone(),
+        max_concurrent_requests: config.limits.max_concurrent_requests,
+    });
+    let address = listener.local_addr().ok();
+    tracing::info!(?address, backend = app.store.backend(), "livepk serving");
+
+    let drain_health = health.clone();
+    let drain = async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight calls, no more timer claims");
+        set_health(&drain_health, ServingStatus::NotServing).await;
+        let _ = stop_sender.send(true);
+    };
+
+    let result = tonic::transport::Server::builder()
+        .layer(gate)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(services::gifts::server(app.clone()))
+        .add_service(services::events::server(app.clone()))
+        .add_service(services::admin::server(app.clone()))
+        .add_service(services::linkcall::server(app.clone()))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
+        .await;
+    // The server has drained; let background tasks finish their current step.
+    let _ = tokio::time::timeout(Duration::from_secs(5), background).await;
+    watchdog.abort();
+    result.map_err(ServeError::from)
+}
+
+async fn set_health(health: &HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for name in SERVICE_NAMES {
+        health.set_service_status(*name, status).await;
+    }
+}
+
+/// Flips health to NOT_SERVING while the store does not answer, and back when it does.
+async fn watch_store(store: Arc<dyn Store>, health: HealthReporter, mut stop: watch::Receiver<bool>) {
+    let mut serving = true;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        let up = tokio::time::timeout(Duration::from_secs(2), store.ping()).await.is_ok_and(|r| r.is_ok());
+        METRICS.store_up.set(i64::from(up));
+        if up != serving {
+            serving = up;
+            if up {
+                tracing::info!("store reachable again: serving");
+                set_health(&health, ServingStatus::Serving).await;
+            } else {
+                tracing::error!("store unreachable: health NOT_SERVING");
+                set_health(&health, ServingStatus::NotServing).await;
+            }
+        }
+    }
+}

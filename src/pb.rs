@@ -1,0 +1,60 @@
+//! The generated protobuf types and gRPC stubs (from `proto/`, compiled by `build.rs`).
+
+#![allow(clippy::all, clippy::pedantic, missing_docs)]
+
+/// The `pk.*` packages.
+pub mod pk {
+    pub mod common {
+        pub mod v1 {
+            tonic::include_proto!("pk.common.v1");
+        }
+    }
+    pub mod gift {
+        pub mod v1 {
+            tonic::include_proto!("pk.gift.v1");
+        }
+    }
+    pub mod events {
+        pub mod v1 {
+            tonic::include_proto!("pk.events.v1");
+        }
+    }
+    pub mod admin {
+        pub mod v1 {
+            tonic::include_proto!("pk.admin.v1");
+        }
+    }
+    pub mod linkcall {
+        pub mod v1 {
+            tonic::include_proto!("pk.linkcall.v1");
+        }
+    }
+}
+
+pub use pk::{admin::v1 as admin, common::v1 as common, events::v1 as events, gift::v1 as gift, linkcall::v1 as linkcall};
+
+/// Every file of `proto/` as an encoded `FileDescriptorSet`, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/livepk_descriptor.bin"));
+
+/// Converts between the domain's [`livepk_core::Mode`] and the wire enum.
+pub fn mode_to_proto(mode: livepk_core::Mode) -> common::Mode {
+    match mode {
+        livepk_core::Mode::LinkCall => common::Mode::Linkcall,
+        livepk_core::Mode::RoomPk => common::Mode::Roompk,
+        livepk_core::Mode::AcrossPk => common::Mode::Acrosspk,
+        livepk_core::Mode::GiftPk => common::Mode::Giftpk,
+        livepk_core::Mode::InteractiveShow => common::Mode::Show,
+    }
+}
+
+/// The domain mode of a wire enum value (`None` for unspecified or unknown values).
+pub fn mode_from_proto(value: i32) -> Option<livepk_core::Mode> {
+    Some(match common::Mode::try_from(value).ok()? {
+        common::Mode::Linkcall => livepk_core::Mode::LinkCall,
+        common::Mode::Roompk => livepk_core::Mode::RoomPk,
+        common::Mode::Acrosspk => livepk_core::Mode::AcrossPk,
+        common::Mode::Giftpk => livepk_core::Mode::GiftPk,
+        common::Mode::Show => livepk_core::Mode::InteractiveShow,
+        common::Mode::Unspecified => return None,
+    })
+}

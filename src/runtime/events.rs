@@ -1,0 +1,160 @@
+//! Getting notifications into the event stream.
+//!
+//! State changes queue their events in the outbox of the aggregate's hash tag, in the same
+//! transaction as the change ([`livepk_store::Op::Outbox`]); [`EventBus::relay`] moves them to
+//! the stream right after the commit, and the sweeper finishes any relay a crash interrupted.
+//! Score updates, which a gift storm would otherwise turn into a flood, go through
+//! [`ScoreCoalescer`]: at most one per PK per interval, always carrying the latest totals.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use livepk_core::Mode;
+use livepk_sql::ConfigKey;
+use livepk_store::Store;
+use tokio::sync::watch;
+
+use crate::metrics::METRICS;
+use crate::runtime::settings::Settings;
+use crate::status::ServiceError;
+
+/// Moves outbox events to the stream.
+#[derive(Clone)]
+pub struct EventBus {
+    store: Arc<dyn Store>,
+}
+
+impl EventBus {
+    /// A bus over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Relays `tag`'s outbox now. Failure is logged, not returned: the change is committed and
+    /// its events are safe in the outbox, where the sweeper will find them.
+    pub async fn relay(&self, tag: &str) {
+        if let Err(error) = self.store.relay_outbox(tag).await {
+            tracing::warn!(tag, %error, "outbox relay failed; the sweeper will retry");
+        }
+    }
+
+    /// Relays every outbox that still holds events. Returns how many events it moved.
+    pub async fn sweep(&self) -> Result<usize, ServiceError> {
+        let mut moved = 0;
+        for tag in self.store.outbox_tags().await? {
+            moved += self.store.relay_outbox(&tag).await?;
+        }
+        Ok(moved)
+    }
+
+    /// Sweeps every `interval` until `shutdown` turns true.
+    pub async fn run_sweeper(self, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            match self.sweep().await {
+                Ok(0) => {}
+                Ok(moved) => tracing::info!(moved, "sweeper relayed events left in outboxes"),
+                Err(error) => tracing::warn!(%error, "outbox sweep failed"),
+            }
+        }
+    }
+}
+
+/// Builds the score notifications of one PK from its current state. Implemented by each
+/// feature's adapter.
+#[async_trait]
+pub trait ScoreNotifier: Send + Sync {
+    /// Encoded events describing PK `key` now, mentioning the `users` whose totals changed
+    /// since the last notification.
+    async fn score_events(&self, key: &str, users: &[u64]) -> Result<Vec<Vec<u8>>, ServiceError>;
+}
+
+/// Coalesces score notifications per PK. The interval is the hot setting
+/// `events.score_coalesce_ms` (0: every change is sent at once).
+pub struct ScoreCoalescer {
+    store: Arc<dyn Store>,
+    settings: Arc<Settings>,
+    notifiers: HashMap<Mode, Arc<dyn ScoreNotifier>>,
+    /// (mode, PK key) -> users changed since the last flush.
+    pending: Mutex<HashMap<(Mode, String), BTreeSet<u64>>>,
+}
+
+impl ScoreCoalescer {
+    /// A coalescer for `notifiers`' modes.
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: Arc<Settings>,
+        notifiers: HashMap<Mode, Arc<dyn ScoreNotifier>>,
+    ) -> Self {
+        Self { store, settings, notifiers, pending: Mutex::new(HashMap::new()) }
+    }
+
+    async fn interval(&self) -> Duration {
+        let default = ConfigKey::EventsScoreCoalesceMs.default_value();
+        let ms = self.settings.get(ConfigKey::EventsScoreCoalesceMs).await.unwrap_or(default);
+        Duration::from_millis(ms.max(0) as u64)
+    }
+
+    /// Notes that `user`'s gift changed PK `key` of `mode`.
+    pub async fn touch(&self, mode: Mode, key: &str, user: u64) {
+        if self.interval().await.is_zero() {
+            self.emit(mode, key, &[user]).await;
+            return;
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.entry((mode, key.to_owned())).or_default().insert(user);
+    }
+
+    /// Sends one notification per PK changed since the last flush.
+    pub async fn flush(&self) {
+        let drained: Vec<((Mode, String), BTreeSet<u64>)> = {
+            let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            pending.drain().collect()
+        };
+        for ((mode, key), users) in drained {
+            let users: Vec<u64> = users.into_iter().collect();
+            self.emit(mode, &key, &users).await;
+        }
+    }
+
+    async fn emit(&self, mode: Mode, key: &str, users: &[u64]) {
+        let Some(notifier) = self.notifiers.get(&mode) else { return };
+        let result = async {
+            let events = notifier.score_events(key, users).await?;
+            if !events.is_empty() {
+                self.store.append_events(&events).await?;
+                METRICS
+                    .events_appended
+                    .with_label_values(&[mode.as_str(), "score"])
+                    .inc_by(events.len() as u64);
+            }
+            Ok::<_, ServiceError>(())
+        }
+        .await;
+        // A lost score update is superseded by the next one, which carries the totals.
+        if let Err(error) = result {
+            tracing::warn!(mode = mode.as_str(), key, %error, "score notification failed");
+        }
+    }
+
+    /// Flushes every interval until `shutdown`, then once more.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            // Re-read each round so an operator's change applies without a restart; while
+            // coalescing is off nothing is pending, so a short idle tick is cheap.
+            let interval = self.interval().await.max(Duration::from_millis(50));
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => self.flush().await,
+                _ = shutdown.wait_for(|stop| *stop) => {
+                    self.flush().await;
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The gift ledger: every confirmed gift enters here once, fans out to every feature whose PK
+//! it may score in, and is counted at most once per PK however often the gateway retries.
+//!
+//! How "never twice" holds, also on Redis Cluster where one gift's PKs live on other shards:
+//! 1. each feature ([`GiftConsumer`]) says which PKs the gift may score in, as
+//!    [`livepk_store::ScoreApply`] steps (what to add, under that PK's hash tag);
+//! 2. the gift's record is claimed under its own key: the first caller stores the list of
+//!    steps ("pending"); a concurrent or later caller finds it and uses that same list;
+//! 3. each step applies atomically with the gift's txn id inside the PK's tag, so applying a
+//!    step twice changes nothing the second time (it answers "duplicate" with the first values);
+//! 4. the record is then marked "done" with the outcome.
+//!
+//! A retry after a crash anywhere in 2-4 finds the pending record and completes what is
+//! missing; a retry after 4 answers `duplicate` with the first call's outcome without touching
+//! any PK.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use livepk_core::{Gift, Mode};
+use livepk_store::{ScoreApply, ScoreOutcome, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::METRICS;
+use crate::runtime::events::ScoreCoalescer;
+use crate::status::ServiceError;
+
+/// A feature that scores gifts.
+#[async_trait]
+pub trait GiftConsumer: Send + Sync {
+    /// The PKs of this feature that `gift` may score in, now. The store checks each PK's
+    /// scoring window against the gift's own time, so a stale answer is harmless.
+    async fn score_targets(&self, gift: &Gift) -> Result<Vec<ScoreTarget>, ServiceError>;
+}
+
+/// One PK a gift may score in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreTarget {
+    /// The feature.
+    pub mode: Mode,
+    /// The anchor (or side) credited.
+    pub receiver_id: u64,
+    /// The credited side's name in the feature's words ("host", "guest", "red", ...).
+    pub side: String,
+    /// What to add, atomically with the txn id, under the PK's tag. By convention the first
+    /// counter is the credited side's total and the first board the sender's total on it.
+    pub apply: ScoreApply,
+}
+
+/// What a gift changed in one PK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreChange {
+    /// The feature.
+    pub mode: Mode,
+    /// The PK (its scoring window's epoch).
+    pub pkid: u64,
+    /// The anchor (or side) credited.
+    pub receiver_id: u64,
+    /// The credited side's name in the feature's words.
+    pub side: String,
+    /// The credited side's new total.
+    pub side_total: i64,
+    /// The sender's new total on that side's board.
+    pub sender_total: i64,
+}
+
+/// The answer to one gift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiftOutcome {
+    /// True when this gift had been recorded before (by an earlier or concurrent call).
+    pub duplicate: bool,
+    /// Every PK score the gift changed (on a duplicate, what the first call changed).
+    pub changes: Vec<ScoreChange>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum GiftRecord {
+    /// Claimed; these steps are (being) applied.
+    Pending { targets: Vec<ScoreTarget> },
+    /// Every step applied; this is the outcome.
+    Done { changes: Vec<ScoreChange> },
+}
+
+/// Tag under which a gift's record lives (its own slot: it is a single-key record).
+fn record_tag(txn_id: &str) -> String {
+    format!("gift:{txn_id}")
+}
+
+const RECORD_NAME: &str = "record";
+
+/// Records gifts.
+pub struct GiftLedger {
+    store: Arc<dyn Store>,
+    consumers: Vec<Arc<dyn GiftConsumer>>,
+    coalescer: Arc<ScoreCoalescer>,
+    record_ttl: Duration,
+}
+
+impl GiftLedger {
+    /// A ledger feeding `consumers`; records are remembered for `record_ttl` (the window in
+    /// which a retry is recognised as one).
+    pub fn new(
+        store: Arc<dyn Store>,
+        consumers: Vec<Arc<dyn GiftConsumer>>,
+        coalescer: Arc<ScoreCoalescer>,
+        record_ttl: Duration,
+    ) -> Self {
+        Self { store, consumers, coalescer, record_ttl }
+    }
+
+    /// Records one gift (see the module documentation).
+    pub async fn record(&self, gift: &Gift) -> Result<GiftOutcome, ServiceError> {
+        if let Err(error) = gift.validate() {
+            METRICS.gifts.with_label_values(&["invalid"]).inc();
+            return Err(error.into());
+        }
+        let tag = record_tag(&gift.gift_txn_id);
+        // A retry of a finished gift is answered from its record without resolving anything.
+        let existing = self.store.record_get(&tag, RECORD_NAME).await?;
+        let (targets, duplicate) = match existing.as_deref().map(decode).transpose()? {
+            Some(GiftRecord::Done { changes }) => return Ok(self.duplicate(changes)),
+            Some(GiftRecord::Pending { targets }) => (targets, true),
+            None => {
+                let mut targets = Vec::new();
+                for consumer in &self.consumers {
+                    targets.extend(consumer.score_targets(gift).await?);
+                }
+                let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
+                match self.store.record_claim(&tag, RECORD_NAME, &pending, self.record_ttl).await? {
+                    None => (targets, false),
+                    // A concurrent call claimed it first: finish its list, report a duplicate.
+                    Some(other) => match decode(&other)? {
+                        GiftRecord::Done { changes } => return Ok(self.duplicate(changes)),
+                        GiftRecord::Pending { targets } => (targets, true),
+                    },
+                }
+            }
+        };
+
+        let mut changes = Vec::with_capacity(targets.len());
+        let mut newly_counted = Vec::new();
+        for target in &targets {
+            let outcome = self.store.apply_score(&target.apply).await?;
+            let (epoch, counters, boards, fresh) = match outcome {
+                ScoreOutcome::Applied { epoch, counters, boards } => (epoch, counters, boards, true),
+                ScoreOutcome::Duplicate { epoch, counters, boards } => (epoch, counters, boards, false),
+                ScoreOutcome::Outside => continue,
+            };
+            let change = ScoreChange {
+                mode: target.mode,
+                pkid: epoch,
+                receiver_id: target.receiver_id,
+                side: target.side.clone(),
+                side_total: counters.first().copied().unwrap_or_default(),
+                sender_total: boards.first().copied().unwrap_or_default(),
+            };
+            if fresh {
+                newly_counted.push(target);
+            }
+            changes.push(change);
+        }
+        let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
+        self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
+
+        // Score notifications are coalesced per PK (keyed by its tag) and built from the PK's
+        // state when they are sent, so they always carry the latest totals.
+        for target in &newly_counted {
+            self.coalescer.touch(target.mode, &target.apply.tag, gift.sender.user_id.get()).await;
+        }
+        let outcome = if duplicate {
+            "duplicate"
+        } else if changes.is_empty() {
+            "unscored"
+        } else {
+            "applied"
+        };
+        METRICS.gifts.with_label_values(&[outcome]).inc();
+        Ok(GiftOutcome { duplicate, changes })
+    }
+
+    fn duplicate(&self, changes: Vec<ScoreChange>) -> GiftOutcome {
+        METRICS.gifts.with_label_values(&["duplicate"]).inc();
+        GiftOutcome { duplicate: true, changes }
+    }
+}
+
+fn encode(record: &GiftRecord) -> Result<Vec<u8>, ServiceError> {
+    serde_json::to_vec(record)
+        .map_err(|error| ServiceError::Store(livepk_store::StoreError::Corrupt(error.to_string())))
+}
+
+fn decode(bytes: &[u8]) -> Result<GiftRecord, ServiceError> {
+    serde_json::from_slice(bytes)
+        .map_err(|error| ServiceError::Store(livepk_store::StoreError::Corrupt(error.to_string())))
+}

@@ -1,0 +1,131 @@
+//! Hot settings: the battle tunables of the SQL config table (seed 000 §B.0), cached for 60 s
+//! in each replica and invalidated in every replica at once over Redis pub/sub when an operator
+//! changes one (seed 004 §三 难点: stale per-node caches were the bug to avoid).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use livepk_sql::{ConfigKey, Database};
+use livepk_store::Store;
+use tokio::sync::watch;
+
+use crate::status::ServiceError;
+
+/// Pub/sub channel on which config changes are announced.
+pub const CONFIG_CHANNEL: &str = "config-changed";
+
+/// How long a replica trusts its cached copy without hearing of a change (seed: 60 s).
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// The cached config table.
+pub struct Settings {
+    database: Database,
+    store: Arc<dyn Store>,
+    cache: RwLock<Option<(Instant, HashMap<ConfigKey, i64>)>>,
+}
+
+impl Settings {
+    /// Settings read from `database`, invalidated through `store`'s pub/sub.
+    pub fn new(database: Database, store: Arc<dyn Store>) -> Self {
+        Self { database, store, cache: RwLock::new(None) }
+    }
+
+    /// The current value of `key` (its default when the table has no row).
+    pub async fn get(&self, key: ConfigKey) -> Result<i64, ServiceError> {
+        // Fast path without copying the map: this is read on the gift hot path.
+        {
+            let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((loaded_at, values)) = cache.as_ref()
+                && loaded_at.elapsed() < CACHE_TTL
+            {
+                return Ok(values.get(&key).copied().unwrap_or_else(|| key.default_value()));
+            }
+        }
+        Ok(self.snapshot().await?.get(&key).copied().unwrap_or_else(|| key.default_value()))
+    }
+
+    /// Every key's current value.
+    pub async fn snapshot(&self) -> Result<HashMap<ConfigKey, i64>, ServiceError> {
+        if let Some((loaded_at, values)) = self.cached()
+            && loaded_at.elapsed() < CACHE_TTL
+        {
+            return Ok(values);
+        }
+        match self.load().await {
+            Ok(values) => Ok(values),
+            Err(error) => match self.cached() {
+                // The database is away: a stale value beats failing every battle.
+                Some((_, values)) => {
+                    tracing::warn!(%error, "config reload failed; serving the cached values");
+                    Ok(values)
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    fn cached(&self) -> Option<(Instant, HashMap<ConfigKey, i64>)> {
+        self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    async fn load(&self) -> Result<HashMap<ConfigKey, i64>, ServiceError> {
+        let mut values: HashMap<ConfigKey, i64> =
+            ConfigKey::ALL.into_iter().map(|key| (key, key.default_value())).collect();
+        for entry in self.database.all_config().await? {
+            if let Some(key) = ConfigKey::parse(&entry.key) {
+                values.insert(key, entry.value);
+            }
+        }
+        *self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((Instant::now(), values.clone()));
+        Ok(values)
+    }
+
+    /// Drops the cached copy; the next read goes to the database.
+    pub fn invalidate(&self) {
+        *self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
+    /// Validates and writes one value, then tells every replica to reload.
+    pub async fn set(&self, key: &str, value: i64, now_ms: u64) -> Result<(ConfigKey, i64), ServiceError> {
+        let key = livepk_sql::validate_config(key, value).map_err(livepk_sql::SqlError::from)?;
+        self.database.set_config(key, value, now_ms).await?;
+        self.invalidate();
+        if let Err(error) = self.store.publish(CONFIG_CHANNEL, key.name()).await {
+            // Other replicas pick the change up within CACHE_TTL anyway.
+            tracing::warn!(%error, "config change announcement failed");
+        }
+        Ok((key, value))
+    }
+
+    /// Listens for change announcements until `stop`; resubscribes after a lost connection
+    /// (and drops the cache then, since announcements may have been missed meanwhile).
+    pub async fn run_invalidation_listener(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            match self.store.subscribe(CONFIG_CHANNEL).await {
+                Ok(mut messages) => {
+                    self.invalidate();
+                    loop {
+                        tokio::select! {
+                            message = messages.next() => match message {
+                                Some(key) => {
+                                    tracing::info!(key, "config changed elsewhere; reloading");
+                                    self.invalidate();
+                                }
+                                None => break,
+                            },
+                            _ = stop.wait_for(|stop| *stop) => return,
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot subscribe to config changes"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `pk.admin.v1.Admin`: operators' tools (admin token): hot config, the anchor whitelist,
+//! settled PK records, and forced closes.
+
+use livepk_core::{InvalidArgument, Mode, PkId, SingerId};
+use livepk_sql::{ConfigKey, RecordFilter};
+use tonic::{Request, Response, Status};
+
+use crate::pb::admin::admin_server::{Admin, AdminServer};
+use crate::pb::admin::{
+    AddWhitelistRequest, AddWhitelistResponse, ConfigEntry, ForceCloseRequest, ForceCloseResponse,
+    GetConfigRequest, GetConfigResponse, GetPkRecordRequest, GetPkRecordResponse,
+    ListPkRecordsRequest, ListPkRecordsResponse, ListWhitelistRequest, ListWhitelistResponse,
+    Participant, PkRecord, RemoveWhitelistRequest, RemoveWhitelistResponse, SetConfigRequest,
+    SetConfigResponse, WhitelistEntry,
+};
+use crate::pb::{mode_from_proto, mode_to_proto};
+use crate::runtime::App;
+use crate::status::ServiceError;
+
+/// Default page size of the list calls.
+const DEFAULT_PAGE_SIZE: u32 = 20;
+/// Largest page size of the list calls.
+const MAX_PAGE_SIZE: u32 = 200;
+
+/// The service.
+pub struct AdminService {
+    app: App,
+}
+
+/// The tonic server for `Admin`.
+pub fn server(app: App) -> AdminServer<AdminService> {
+    AdminServer::new(AdminService { app })
+}
+
+fn entry(key: ConfigKey, value: i64) -> ConfigEntry {
+    ConfigEntry { key: key.name().into(), value: value.to_string(), description: key.description().into() }
+}
+
+/// Parses a config value: an integer, or for durations also `90s`, `15m`, `2h`.
+fn parse_value(key: &str, raw: &str) -> Result<i64, InvalidArgument> {
+    let raw = raw.trim();
+    let bad = || InvalidArgument::new("value", format!("{raw:?} is not a number for {key}"));
+    let is_duration = key.ends_with("_seconds");
+    let (digits, unit) = match raw.char_indices().last() {
+        Some((index, 's')) if is_duration => (&raw[..index], 1),
+        Some((index, 'm')) if is_duration => (&raw[..index], 60),
+        Some((index, 'h')) if is_duration => (&raw[..index], 3600),
+        _ => (raw, 1),
+    };
+    digits.parse::<i64>().map_err(|_| bad())?.checked_mul(unit).ok_or_else(bad)
+}
+
+/// Page arguments -> (offset, limit).
+fn page(page_num: u32, page_size: u32) -> Result<(u64, u32), InvalidArgument> {
+    let size = match page_size {
+        0 => DEFAULT_PAGE_SIZE,
+        size if size > MAX_PAGE_SIZE => {
+            return Err(InvalidArgument::new("page_size", format!("must be at most {MAX_PAGE_SIZE}")));
+        }
+        size => size,
+    };
+    Ok((u64::from(page_num) * u64::from(size), size))
+}
+
+fn parse_mode(field: &str, value: i32) -> Result<Mode, InvalidArgument> {
+    mode_from_proto(value).ok_or_else(|| InvalidArgument::new(field, "must name a mode"))
+}
+
+/// The wire form of a settled record.
+pub fn record_to_proto(record: &livepk_sql::PkRecord) -> PkRecord {
+    let winner_side = record
+        .participants
+        .iter()
+        .find(|participant| participant.id == record.winner_id)
+        .map(|participant| participant.side.clone())
+        .unwrap_or_default();
+    PkRecord {
+        mode: mode_to_proto(record.mode) as i32,
+        pkid: record.pkid.get(),
+        participants: record
+            .participants
+            .iter()
+            .map(|participant| Participant {
+                id: participant.id,
+                sid: participant.sid,
+                side: participant.side.clone(),
+                score: participant.score as i64,
+            })
+            .collect(),
+        winner_id: record.winner_id,
+        starttime_ms: record.start_ms,
+        endtime_ms: record.end_ms,
+        ended_by: record.ended_by.clone(),
+        winner_side,
+    }
+}
+
+#[tonic::async_trait]
+impl Admin for AdminService {
+    async fn get_config(
+        &self,
+        request: Request<GetConfigRequest>,
+    ) -> Result<Response<GetConfigResponse>, Status> {
+        let key = request.into_inner().key;
+        let values = self.app.settings.snapshot().await?;
+        let value_of = |key: ConfigKey| values.get(&key).copied().unwrap_or_else(|| key.default_value());
+        let entries = if key.is_empty() {
+            ConfigKey::ALL.into_iter().map(|key| entry(key, value_of(key))).collect()
+        } else {
+            let parsed = ConfigKey::parse(&key)
+                .ok_or_else(|| ServiceError::from(InvalidArgument::new("key", format!("unknown key {key:?}"))))?;
+            vec![entry(parsed, value_of(parsed))]
+        };
+        Ok(Response::new(GetConfigResponse { entries }))
+    }
+
+    async fn set_config(
+        &self,
+        request: Request<SetConfigRequest>,
+    ) -> Result<Response<SetConfigResponse>, Status> {
+        let request = request.into_inner();
+        let value = parse_value(&request.key, &request.value).map_err(ServiceError::from)?;
+        let (key, value) = self.app.settings.set(&request.key, value, self.app.clock.now_ms()).await?;
+        tracing::info!(key = key.name(), value, "config changed");
+        Ok(Response::new(SetConfigResponse { entry: Some(entry(key, value)) }))
+    }
+
+    async fn add_whitelist(
+        &self,
+        request: Request<AddWhitelistRequest>,
+    ) -> Result<Response<AddWhitelistResponse>, Status> {
+        let request = request.into_inner();
+        let singer = SingerId::parse("singer_id", request.singer_id).map_err(ServiceError::from)?;
+        let added = self
+            .app
+            .database
+            .add_whitelist(singer, &request.note, self.app.clock.now_ms())
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(AddWhitelistResponse {
+            entry: Some(WhitelistEntry {
+                singer_id: added.singer_id.get(),
+                note: added.note,
+                added_at_ms: added.created_at_ms,
+            }),
+        }))
+    }
+
+    async fn remove_whitelist(
+        &self,
+        request: Request<RemoveWhitelistRequest>,
+    ) -> Result<Response<RemoveWhitelistResponse>, Status> {
+        let singer = SingerId::parse("singer_id", request.into_inner().singer_id).map_err(ServiceError::from)?;
+        let removed = self.app.database.remove_whitelist(singer).await.map_err(ServiceError::from)?;
+        Ok(Response::new(RemoveWhitelistResponse { removed }))
+    }
+
+    async fn list_whitelist(
+        &self,
+        request: Request<ListWhitelistRequest>,
+    ) -> Result<Response<ListWhitelistResponse>, Status> {
+        let request = request.into_inner();
+        let (offset, limit) = page(request.page_num, request.page_size).map_err(ServiceError::from)?;
+        let (entries, total) =
+            self.app.database.list_whitelist(offset, limit).await.map_err(ServiceError::from)?;
+        Ok(Response::new(ListWhitelistResponse {
+            entries: entries
+                .into_iter()
+                .map(|entry| WhitelistEntry {
+                    singer_id: entry.singer_id.get(),
+                    note: entry.note,
+                    added_at_ms: entry.created_at_ms,
+                })
+                .collect(),
+            total,
+        }))
+    }
+
+    async fn get_pk_record(
+        &self,
+        request: Request<GetPkRecordRequest>,
+    ) -> Result<Response<GetPkRecordResponse>, Status> {
+        let request = request.into_inner();
+        let mode = parse_mode("mode", request.mode).map_err(ServiceError::from)?;
+        let pkid = PkId::parse("pkid", request.pkid).map_err(ServiceError::from)?;
+        let record = self.app.database.get_record(mode, pkid).await.map_err(ServiceError::from)?;
+        match record {
+            Some(record) => Ok(Response::new(GetPkRecordResponse { record: Some(record_to_proto(&record)) })),
+            None => Err(Status::not_found(format!("no settled {} pk {pkid}", mode.as_str()))),
+        }
+    }
+
+    async fn list_pk_records(
+        &self,
+        request: Request<ListPkRecordsRequest>,
+    ) -> Result<Response<ListPkRecordsResponse>, Status> {
+        let request = request.into_inner();
+        let (offset, limit) = page(request.page_num, request.page_size).map_err(ServiceError::from)?;
+        let filter = RecordFilter {
+            mode: mode_from_proto(request.mode),
+            singer_id: (request.singer_id != 0).then(|| SingerId::from_trusted(request.singer_id)),
+        };
+        let (records, total) =
+            self.app.database.list_records(filter, offset, limit).await.map_err(ServiceError::from)?;
+        Ok(Response::new(ListPkRecordsResponse {
+            records: records.iter().map(record_to_proto).collect(),
+            total,
+        }))
+    }
+
+    async fn force_close(
+        &self,
+        request: Request<ForceCloseRequest>,
+    ) -> Result<Response<ForceCloseResponse>, Status> {
+        let request = request.into_inner();
+        let mode = parse_mode("mode", request.mode).map_err(ServiceError::from)?;
+        let pkid = PkId::parse("pkid", request.pkid).map_err(ServiceError::from)?;
+        let record = match mode {
+            Mode::LinkCall => self.app.linkcall.force_close(pkid, &request.reason).await?,
+            other => {
+                return Err(Status::unimplemented(format!(
+                    "{} battles are not served by this version",
+                    other.as_str()
+                )));
+            }
+        };
+        Ok(Response::new(ForceCloseResponse { record: record.as_ref().map(record_to_proto) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units() {
+        assert_eq!(parse_value("linkcall.pk_seconds", "90").unwrap(), 90);
+        assert_eq!(parse_value("linkcall.pk_seconds", "2m").unwrap(), 120);
+        assert_eq!(parse_value("linkcall.pk_seconds", "1h").unwrap(), 3600);
+        assert_eq!(parse_value("linkcall.min_star", "5").unwrap(), 5);
+        assert_eq!(parse_value("linkcall.min_star", "5m").unwrap_err().field, "value");
+    }
+
+    #[test]
+    fn pages_are_bounded() {
+        assert_eq!(page(0, 0).unwrap(), (0, DEFAULT_PAGE_SIZE));
+        assert_eq!(page(2, 10).unwrap(), (20, 10));
+        assert_eq!(page(0, 1_000).unwrap_err().field, "page_size");
+    }
+}

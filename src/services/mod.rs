@@ -1,0 +1,7 @@
+//! gRPC adapters: each converts proto <-> domain, calls the machinery or a feature, and maps
+//! errors through [`crate::status`]. No business rule lives here.
+
+pub mod admin;
+pub mod events;
+pub mod gifts;
+pub mod linkcall;

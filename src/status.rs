@@ -1,0 +1,144 @@
+//! The one mapping from errors to `tonic::Status`. Handlers never build a `Status` by hand:
+//! they return [`ServiceError`], and `?` does the rest.
+//!
+//! The status code fits the case (SPEC §3) and the seed's numeric business code travels in a
+//! `google.rpc.ErrorInfo` detail (`reason` = the code's name, `domain` = "livepk", metadata
+//! `code` = the number, `field` = the bad request field) so the gateway never parses text.
+
+use std::collections::HashMap;
+
+use livepk_core::{BusinessError, ErrorKind, InvalidArgument, codes};
+use livepk_store::StoreError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Any failure of a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A domain rule said no (or the input was invalid).
+    #[error("{0}")]
+    Business(Box<dyn BusinessError>),
+    /// Redis is down or answered with an error.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The caller did not present the right token.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+}
+
+impl From<InvalidArgument> for ServiceError {
+    fn from(error: InvalidArgument) -> Self {
+        ServiceError::Business(Box::new(error))
+    }
+}
+
+impl From<livepk_sql::SqlError> for ServiceError {
+    fn from(error: livepk_sql::SqlError) -> Self {
+        // The SQL layer classifies its own errors (unavailable, invalid, corrupt).
+        ServiceError::Business(Box::new(error))
+    }
+}
+
+impl ServiceError {
+    /// Wraps a feature's error.
+    pub fn business(error: impl BusinessError) -> Self {
+        ServiceError::Business(Box::new(error))
+    }
+
+    /// The status code, business code, field and details of this error.
+    fn parts(&self) -> (Code, u32, Option<String>, Vec<(String, String)>) {
+        match self {
+            ServiceError::Business(error) => (
+                code_of(error.kind()),
+                error.business_code(),
+                error.field().map(str::to_owned),
+                error.details(),
+            ),
+            ServiceError::Store(StoreError::Unavailable(_)) => {
+                (Code::Unavailable, codes::INTERNAL_DB_DISCONNECTED, None, Vec::new())
+            }
+            ServiceError::Store(StoreError::Corrupt(_)) => {
+                (Code::Internal, codes::INTERNAL_DECODE_FAILED, None, Vec::new())
+            }
+            ServiceError::Unauthenticated(_) => {
+                (Code::Unauthenticated, codes::SERVER_ERROR, None, Vec::new())
+            }
+        }
+    }
+
+    /// The business code a caller sees (internal 011..016 become 020).
+    pub fn public_code(&self) -> u32 {
+        codes::public(self.parts().1)
+    }
+}
+
+fn code_of(kind: ErrorKind) -> Code {
+    match kind {
+        ErrorKind::InvalidArgument => Code::InvalidArgument,
+        ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+        ErrorKind::NotFound => Code::NotFound,
+        ErrorKind::Aborted => Code::Aborted,
+        ErrorKind::PermissionDenied => Code::PermissionDenied,
+        ErrorKind::Unauthenticated => Code::Unauthenticated,
+        ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+        ErrorKind::Unavailable => Code::Unavailable,
+        ErrorKind::Internal => Code::Internal,
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Status {
+        let (code, business_code, field, details) = error.parts();
+        let public_code = codes::public(business_code);
+        // Internal codes are for our logs only (seed 000 §A); the caller gets 020 and a
+        // message that does not leak internals.
+        let message = if public_code != business_code {
+            tracing::error!(business_code, error = %error, "request failed");
+            "the server had a problem; retry later".to_owned()
+        } else {
+            error.to_string()
+        };
+        let mut metadata: HashMap<String, String> = details.into_iter().collect();
+        metadata.insert("code".into(), public_code.to_string());
+        if let Some(field) = &field {
+            metadata.insert("field".into(), field.clone());
+        }
+        let mut error_details =
+            ErrorDetails::with_error_info(codes::name(public_code), "livepk", metadata);
+        if let Some(field) = field {
+            error_details.add_bad_request_violation(field, message.clone());
+        }
+        Status::with_error_details(code, message, error_details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use livepk_core::SingerId;
+
+    use super::*;
+
+    fn info(status: &Status) -> tonic_types::ErrorInfo {
+        status.get_details_error_info().expect("every error carries ErrorInfo")
+    }
+
+    #[test]
+    fn invalid_argument_names_the_field_and_code() {
+        let status: Status = ServiceError::from(SingerId::parse("host_id", 0).unwrap_err()).into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("host_id"));
+        let info = info(&status);
+        assert_eq!(info.metadata["code"], "403400021");
+        assert_eq!(info.metadata["field"], "host_id");
+        assert_eq!(info.reason, "INVALID_PARAMETER");
+    }
+
+    #[test]
+    fn store_outage_is_unavailable_and_hides_the_internal_code() {
+        let status: Status =
+            ServiceError::Store(StoreError::Unavailable("connection refused".into())).into();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(info(&status).metadata["code"], "403400020");
+        assert!(!status.message().contains("refused"));
+    }
+}
