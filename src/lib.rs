@@ -137,7 +137,7 @@ pub async fn run_with_clock(
         .add_service(services::gifts::server(app.clone()))
         .add_service(services::events::server(app.clone()))
         .add_service(services::admin::server(app.clone()))
-        .add_service(services::linkcall::server(app.clone()))
+
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
         .await;
     // The server has drained; let background tasks finish their current step.
@@ -159,7 +159,7 @@ async fn watch_store(store: Arc<dyn Store>, health: HealthReporter, mut stop: wa
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.wait_for(|stop| *stop) => return,
+            _ = crate::runtime::stopped(&mut stop) => return,
         }
         let up = tokio::time::timeout(Duration::from_secs(2), store.ping()).await.is_ok_and(|r| r.is_ok());
         METRICS.store_up.set(i64::from(up));

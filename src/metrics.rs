@@ -100,7 +100,7 @@ pub async fn serve(address: SocketAddr, mut shutdown: watch::Receiver<bool>) -> 
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => accepted?,
-            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+            _ = crate::runtime::stopped(&mut shutdown) => return Ok(()),
         };
         tokio::spawn(async move {
             let service = service_fn(|request: Request<hyper::body::Incoming>| async move {

@@ -54,7 +54,7 @@ impl EventBus {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = crate::runtime::stopped(&mut shutdown) => return,
             }
             match self.sweep().await {
                 Ok(0) => {}
@@ -150,7 +150,7 @@ impl ScoreCoalescer {
             let interval = self.interval().await.max(Duration::from_millis(50));
             tokio::select! {
                 _ = tokio::time::sleep(interval) => self.flush().await,
-                _ = shutdown.wait_for(|stop| *stop) => {
+                _ = crate::runtime::stopped(&mut shutdown) => {
                     self.flush().await;
                     return;
                 }

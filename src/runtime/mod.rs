@@ -25,6 +25,12 @@ use ledger::{GiftConsumer, GiftLedger};
 use settings::Settings;
 use timers::{RunnerOptions, TimerHandler, TimerRunner, Timers};
 
+/// Completes when `stop` turns true (or its sender is gone). Holds no borrow of the channel
+/// afterwards, so it can sit in a `select!` next to other awaits.
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
 /// How long a gift's idempotency record is kept: a gateway retry later than this would count
 /// again, so it is far longer than any retry policy.
 pub const GIFT_RECORD_TTL: Duration = Duration::from_secs(3 * 24 * 3600);

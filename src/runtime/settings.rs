@@ -90,8 +90,8 @@ impl Settings {
 
     /// Validates and writes one value, then tells every replica to reload.
     pub async fn set(&self, key: &str, value: i64, now_ms: u64) -> Result<(ConfigKey, i64), ServiceError> {
-        let key = livepk_sql::validate_config(key, value).map_err(livepk_sql::SqlError::from)?;
-        self.database.set_config(key, value, now_ms).await?;
+        let key = livepk_sql::validate(key, value).map_err(livepk_sql::SqlError::from)?;
+        self.database.set_config(key.name(), value, now_ms).await?;
         self.invalidate();
         if let Err(error) = self.store.publish(CONFIG_CHANNEL, key.name()).await {
             // Other replicas pick the change up within CACHE_TTL anyway.
@@ -116,7 +116,7 @@ impl Settings {
                                 }
                                 None => break,
                             },
-                            _ = stop.wait_for(|stop| *stop) => return,
+                            _ = crate::runtime::stopped(&mut stop) => return,
                         }
                     }
                 }
@@ -124,7 +124,7 @@ impl Settings {
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stop.wait_for(|stop| *stop) => return,
+                _ = crate::runtime::stopped(&mut stop) => return,
             }
         }
     }

@@ -136,7 +136,7 @@ impl TimerRunner {
             };
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = crate::runtime::stopped(&mut shutdown) => return,
             }
         }
     }

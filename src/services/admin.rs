@@ -131,18 +131,20 @@ impl Admin for AdminService {
     ) -> Result<Response<AddWhitelistResponse>, Status> {
         let request = request.into_inner();
         let singer = SingerId::parse("singer_id", request.singer_id).map_err(ServiceError::from)?;
+        let now_ms = self.app.clock.now_ms();
         let added = self
             .app
             .database
-            .add_whitelist(singer, &request.note, self.app.clock.now_ms())
+            .whitelist_add(singer, &request.note, now_ms)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(AddWhitelistResponse {
             entry: Some(WhitelistEntry {
-                singer_id: added.singer_id.get(),
-                note: added.note,
-                added_at_ms: added.created_at_ms,
+                singer_id: singer.get(),
+                note: request.note,
+                added_at_ms: now_ms,
             }),
+            added,
         }))
     }
 
@@ -151,7 +153,7 @@ impl Admin for AdminService {
         request: Request<RemoveWhitelistRequest>,
     ) -> Result<Response<RemoveWhitelistResponse>, Status> {
         let singer = SingerId::parse("singer_id", request.into_inner().singer_id).map_err(ServiceError::from)?;
-        let removed = self.app.database.remove_whitelist(singer).await.map_err(ServiceError::from)?;
+        let removed = self.app.database.whitelist_remove(singer).await.map_err(ServiceError::from)?;
         Ok(Response::new(RemoveWhitelistResponse { removed }))
     }
 
@@ -162,7 +164,7 @@ impl Admin for AdminService {
         let request = request.into_inner();
         let (offset, limit) = page(request.page_num, request.page_size).map_err(ServiceError::from)?;
         let (entries, total) =
-            self.app.database.list_whitelist(offset, limit).await.map_err(ServiceError::from)?;
+            self.app.database.whitelist_list(offset, limit).await.map_err(ServiceError::from)?;
         Ok(Response::new(ListWhitelistResponse {
             entries: entries
                 .into_iter()

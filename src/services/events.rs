@@ -68,7 +68,11 @@ fn matches(filter: &EventFilter, event: &Event) -> bool {
         && (filter.types.is_empty() || filter.types.iter().any(|kind| *kind == event.r#type))
         && (filter.targets.is_empty()
             || event.target.as_ref().is_some_and(|target| {
-                filter.targets.iter().any(|wanted| wanted.kind == target.kind && wanted.id == target.id)
+                // A wanted target with id 0 matches every target of its kind.
+                filter
+                    .targets
+                    .iter()
+                    .any(|wanted| wanted.kind == target.kind && (wanted.id == 0 || wanted.id == target.id))
             }))
 }
 
@@ -114,9 +118,10 @@ impl Events for EventsService {
         tokio::spawn(async move {
             METRICS.event_subscribers.inc();
             loop {
+                let after = format_position(position);
                 let read = tokio::select! {
-                    read = store.read_events(&format_position(position), 256, Some(SUBSCRIBE_BLOCK)) => read,
-                    _ = stop.wait_for(|stop| *stop) => break,
+                    read = store.read_events(&after, 256, Some(SUBSCRIBE_BLOCK)) => read,
+                    _ = crate::runtime::stopped(&mut stop) => break,
                     _ = sender.closed() => break,
                 };
                 let batch = match read {

@@ -99,6 +99,27 @@ impl PkState {
     pub fn from_number(number: u32) -> Option<PkState> {
         PkState::ALL.into_iter().find(|state| state.number() == number)
     }
+
+    /// The seed's name (`offline`, `apply`, ... `over`), for logs and tests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PkState::Offline => "offline",
+            PkState::Apply => "apply",
+            PkState::Applying => "applying",
+            PkState::Link => "link",
+            PkState::Linking => "linking",
+            PkState::Pking => "pking",
+            PkState::Gaming => "gaming",
+            PkState::Sawing => "sawing",
+            PkState::Popup => "popup",
+            PkState::No => "no",
+            PkState::Yes => "yes",
+            PkState::Start => "start",
+            PkState::Count => "count",
+            PkState::AddTime => "addtime",
+            PkState::Over => "over",
+        }
+    }
 }
 
 /// The camera layout of one room during a link (`pk_scene`, seed §D.1): 0 both anchors, 1 the

@@ -146,7 +146,8 @@ impl std::fmt::Display for ConfigKey {
 /// Validates a raw `SetConfig {key, value}`: the key must be known and the value within its
 /// range. Returns the parsed key so the caller does not parse it twice.
 pub fn validate(key: &str, value: i64) -> Result<ConfigKey, ConfigError> {
-    let parsed = ConfigKey::parse(key).ok_or_else(|| ConfigError::UnknownKey { key: key.to_owned() })?;
+    let parsed =
+        ConfigKey::parse(key).ok_or_else(|| ConfigError::UnknownKey { key: key.to_owned() })?;
     parsed.validate(value)?;
     Ok(parsed)
 }
@@ -222,7 +223,10 @@ mod tests {
     #[test]
     fn errors_name_the_key_and_the_range() {
         let message = validate("linkcall.pk_seconds", 0).unwrap_err().to_string();
-        assert!(message.contains("linkcall.pk_seconds") && message.contains("1..=86400"), "{message}");
+        assert!(
+            message.contains("linkcall.pk_seconds") && message.contains("1..=86400"),
+            "{message}"
+        );
         let message = validate("linkcall.nope", 1).unwrap_err().to_string();
         assert!(message.contains("linkcall.nope"), "{message}");
     }

@@ -64,20 +64,19 @@ impl Database {
     /// database, and from several replicas at once on MySQL (sqlx takes an advisory lock).
     pub async fn connect_with(url: &str, options: &DatabaseOptions) -> Result<Database, SqlError> {
         sqlx::any::install_default_drivers();
-        let dialect = Dialect::from_url(url).ok_or_else(|| SqlError::UnsupportedUrl {
-            url: redact_password(url),
-        })?;
+        let dialect = Dialect::from_url(url)
+            .ok_or_else(|| SqlError::UnsupportedUrl { url: redact_password(url) })?;
 
         let sqlite_file = match dialect {
             Dialect::Sqlite => sqlite_file_path(url),
             Dialect::MySql => None,
         };
-        if let Some(parent) = sqlite_file.as_ref().and_then(|path| path.parent()) {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|error| {
-                    SqlError::Unavailable(format!("cannot create {}: {error}", parent.display()))
-                })?;
-            }
+        if let Some(parent) = sqlite_file.as_ref().and_then(|path| path.parent())
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                SqlError::Unavailable(format!("cannot create {}: {error}", parent.display()))
+            })?;
         }
 
         let mut pool_options = AnyPoolOptions::new()
@@ -250,9 +249,8 @@ impl Database {
         limit: u32,
     ) -> Result<(Vec<WhitelistEntry>, u64), SqlError> {
         let (offset, limit) = page(offset, limit)?;
-        let total = sqlx::query_scalar::<_, i64>(queries::WHITELIST_COUNT)
-            .fetch_one(&self.pool)
-            .await?;
+        let total =
+            sqlx::query_scalar::<_, i64>(queries::WHITELIST_COUNT).fetch_one(&self.pool).await?;
         let rows = sqlx::query(queries::WHITELIST_PAGE)
             .bind(limit)
             .bind(offset)
@@ -297,18 +295,22 @@ impl Database {
             .bind(signed("created_at_ms", record.created_at_ms)?)
             .execute(&mut *transaction)
             .await;
-        let result = match inserted {
-            Ok(result) => result,
+        match inserted {
+            Ok(_) => {}
             Err(error) if is_unique_violation(&error) => {
                 transaction.rollback().await?;
                 tracing::debug!("pk record already written");
                 return Ok(false);
             }
             Err(error) => return Err(error.into()),
-        };
-        let record_id = result.last_insert_id().ok_or_else(|| {
-            SqlError::Internal("database did not report the new record id".to_owned())
-        })?;
+        }
+        // Read the id back rather than trusting `last_insert_id`: sqlx's Any driver leaves it
+        // empty for SQLite.
+        let record_id = sqlx::query_scalar::<_, i64>(queries::RECORD_ID)
+            .bind(record.mode.as_str())
+            .bind(signed("pkid", record.pkid.get())?)
+            .fetch_one(&mut *transaction)
+            .await?;
         // The JSON keeps every participant as given; the index needs each anchor once.
         let mut indexed = BTreeSet::new();
         for participant in &record.participants {

@@ -93,12 +93,16 @@ fn is_transient(error: &dyn sqlx::error::DatabaseError) -> bool {
         // 1040 too many connections, 1053 server shutdown in progress, 1205 lock wait timeout,
         // 1213 deadlock, 1290/1836 read-only server (fail-over in progress), 1927 connection
         // killed (MariaDB), 2006/2013 server gone away / lost connection.
-        return matches!(mysql.number(), 1040 | 1053 | 1205 | 1213 | 1290 | 1836 | 1927 | 2006 | 2013);
+        return matches!(
+            mysql.number(),
+            1040 | 1053 | 1205 | 1213 | 1290 | 1836 | 1927 | 2006 | 2013
+        );
     }
     if error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
         // The extended result code; its low byte is the primary code. 5 SQLITE_BUSY,
         // 6 SQLITE_LOCKED, 10 SQLITE_IOERR, 13 SQLITE_FULL, 14 SQLITE_CANTOPEN.
-        let primary = error.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
+        let primary =
+            error.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
         return matches!(primary, Some(5 | 6 | 10 | 13 | 14));
     }
     false

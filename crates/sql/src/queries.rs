@@ -108,6 +108,9 @@ pub(crate) const RECORD_INSERT: &str = "INSERT INTO pk_record \
      (mode, pkid, participants, winner_id, start_ms, end_ms, ended_by, created_at_ms) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
+/// Binds: mode, pkid. Reads: id. Used inside the inserting transaction.
+pub(crate) const RECORD_ID: &str = "SELECT id FROM pk_record WHERE mode = ? AND pkid = ?";
+
 /// Binds: participant_id, record_id, mode, end_ms.
 pub(crate) const PARTICIPANT_INSERT: &str = "INSERT INTO pk_record_participant \
      (participant_id, record_id, mode, end_ms) VALUES (?, ?, ?, ?)";
@@ -116,8 +119,22 @@ pub(crate) const PARTICIPANT_INSERT: &str = "INSERT INTO pk_record_participant \
 macro_rules! record_columns {
     ($table:literal) => {
         concat!(
-            $table, "mode, ", $table, "pkid, ", $table, "participants, ", $table, "winner_id, ",
-            $table, "start_ms, ", $table, "end_ms, ", $table, "ended_by, ", $table, "created_at_ms"
+            $table,
+            "mode, ",
+            $table,
+            "pkid, ",
+            $table,
+            "participants, ",
+            $table,
+            "winner_id, ",
+            $table,
+            "start_ms, ",
+            $table,
+            "end_ms, ",
+            $table,
+            "ended_by, ",
+            $table,
+            "created_at_ms"
         )
     };
 }

@@ -141,7 +141,8 @@ mod tests {
 
     #[test]
     fn validation_names_the_field() {
-        let table: [(&str, fn(&mut PkRecord)); 6] = [
+        type BreakIt = fn(&mut PkRecord);
+        let table: [(&str, BreakIt); 6] = [
             ("participants", |r| r.participants.clear()),
             ("participants.id", |r| r.participants[0].id = 0),
             ("participants.side", |r| r.participants[0].side = "x".repeat(33)),

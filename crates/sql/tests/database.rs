@@ -245,7 +245,10 @@ async fn whitelist_add_remove_and_paging(url: String) {
     let error = database.whitelist_list(0, MAX_PAGE_LIMIT + 1).await.unwrap_err();
     assert!(matches!(&error, SqlError::Invalid(invalid) if invalid.field == "limit"), "{error}");
     let error = database.whitelist_add(singer(u64::MAX), "", 0).await.unwrap_err();
-    assert!(matches!(&error, SqlError::Invalid(invalid) if invalid.field == "singer_id"), "{error}");
+    assert!(
+        matches!(&error, SqlError::Invalid(invalid) if invalid.field == "singer_id"),
+        "{error}"
+    );
     database.close().await;
 }
 
@@ -407,9 +410,8 @@ async fn unreachable_server_is_unavailable() {
         acquire_timeout: std::time::Duration::from_millis(500),
         ..Default::default()
     };
-    let error = Database::connect_with("mysql://root@127.0.0.1:1/livepk", &options)
-        .await
-        .unwrap_err();
+    let error =
+        Database::connect_with("mysql://root@127.0.0.1:1/livepk", &options).await.unwrap_err();
     assert!(matches!(error, SqlError::Unavailable(_)), "{error:?}");
 }
 

@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -24,14 +25,16 @@ use crate::{
     Versioned,
 };
 
-/// Connections kept by the pool: enough for every concurrent request of one replica to have
-/// its own (a blocking stream read holds one for its whole wait).
+/// Connections kept by the pool, which only serves blocking stream reads (each holds one for
+/// its whole wait): enough for every concurrent reader of one replica.
 const POOL_MAX_SIZE: usize = 32;
 /// Establishing a TCP connection to Redis: a dead host must not stall a request for long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Waiting for any single reply (scripts here run in microseconds), so that a hung Redis
 /// yields `Unavailable` within about two seconds instead of hanging the caller.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many multiplexed connections the non-blocking commands share.
+const SHARED_CONNECTIONS: usize = 4;
 /// Waiting for a free pooled connection, creating one, or checking one before reuse.
 const POOL_TIMEOUT: Duration = Duration::from_secs(2);
 /// How many outbox entries one relay round moves (DESIGN.md "Events").
@@ -47,17 +50,25 @@ const TXNS: &str = "txns";
 /// rather than loaded as scripts, so each operation stays one EVALSHA.
 mod lua {
     pub const COMMIT: &str = include_str!("../lua/commit.lua");
-    pub const APPLY_SCORE: &str =
-        concat!(include_str!("../lua/board_add.lua"), include_str!("../lua/apply_score.lua"));
+    pub const APPLY_SCORE: &str = concat!(
+        include_str!("../lua/board_add.lua"),
+        include_str!("../lua/apply_score.lua")
+    );
     pub const BOARD_TOTAL: &str = include_str!("../lua/board_total.lua");
     pub const BOARD_COPY: &str = include_str!("../lua/board_copy.lua");
-    pub const SCHEDULE_JOB: &str =
-        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/schedule_job.lua"));
+    pub const SCHEDULE_JOB: &str = concat!(
+        include_str!("../lua/job_record.lua"),
+        include_str!("../lua/schedule_job.lua")
+    );
     pub const CANCEL_JOB: &str = include_str!("../lua/cancel_job.lua");
-    pub const CLAIM_JOBS: &str =
-        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/claim_jobs.lua"));
-    pub const FINISH_JOB: &str =
-        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/finish_job.lua"));
+    pub const CLAIM_JOBS: &str = concat!(
+        include_str!("../lua/job_record.lua"),
+        include_str!("../lua/claim_jobs.lua")
+    );
+    pub const FINISH_JOB: &str = concat!(
+        include_str!("../lua/job_record.lua"),
+        include_str!("../lua/finish_job.lua")
+    );
     pub const RELAY_APPEND: &str = include_str!("../lua/relay_append.lua");
     pub const RELAY_POP: &str = include_str!("../lua/relay_pop.lua");
 }
@@ -95,20 +106,42 @@ impl Scripts {
 }
 
 /// The production store: every replica shares the same Redis, so any replica can serve any
-/// request. Cheap to clone; clones share the connection pool.
+/// request. Cheap to clone; clones share the connections.
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    /// Pooled multiplexed connections for every command except subscriptions.
+    /// Multiplexed connections shared by every non-blocking command, used round-robin. They
+    /// are not checked out of the pool per call: deadpool-redis checks a connection with a PING
+    /// each time it hands one out, which would double the round trips of the gift hot path.
+    /// Several rather than one so that a large reply does not hold up every other request.
+    shared: Vec<tokio::sync::Mutex<SharedSlot>>,
+    next_shared: AtomicUsize,
+    connection_config: AsyncConnectionConfig,
+    /// Exclusive connections for blocking stream reads, which would stall every other request
+    /// pipelined on a shared connection.
     pool: Pool,
-    /// Kept for pub/sub, which needs a dedicated connection per subscription.
+    /// Opens the shared connections, and the dedicated pub/sub ones.
     client: redis::Client,
     keys: Keyspace,
     options: StoreOptions,
     scripts: Scripts,
+}
+
+/// One shared connection, replaced (with a new generation) after a connection-level failure.
+#[derive(Default)]
+struct SharedSlot {
+    generation: u64,
+    connection: Option<MultiplexedConnection>,
+}
+
+/// A clone of a shared connection, remembering where it came from so a failure can retire it.
+struct SharedConnection {
+    slot: usize,
+    generation: u64,
+    connection: MultiplexedConnection,
 }
 
 impl fmt::Debug for RedisStore {
@@ -126,7 +159,11 @@ impl RedisStore {
     /// `prefix`. Fails with [`StoreError::Unavailable`] when the URL is invalid or Redis does
     /// not answer a PING, so a misconfiguration shows at start-up rather than on the first
     /// request.
-    pub async fn connect(url: &str, prefix: &str, options: StoreOptions) -> StoreResult<RedisStore> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        options: StoreOptions,
+    ) -> StoreResult<RedisStore> {
         if prefix.contains(['{', '}']) {
             // Keyspace::new would panic: braces in the prefix would change the hash slot.
             return Err(StoreError::Unavailable(format!(
@@ -136,7 +173,8 @@ impl RedisStore {
         let connection_config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let manager = Manager::new_with_config(url, connection_config).map_err(redis_error)?;
+        let manager =
+            Manager::new_with_config(url, connection_config.clone()).map_err(redis_error)?;
         let pool = Pool::builder(manager)
             .max_size(POOL_MAX_SIZE)
             .wait_timeout(Some(POOL_TIMEOUT))
@@ -148,6 +186,11 @@ impl RedisStore {
         let client = redis::Client::open(url).map_err(redis_error)?;
         let store = RedisStore {
             inner: Arc::new(Inner {
+                shared: (0..SHARED_CONNECTIONS)
+                    .map(|_| Default::default())
+                    .collect(),
+                next_shared: AtomicUsize::new(0),
+                connection_config,
                 pool,
                 client,
                 keys: Keyspace::new(prefix),
@@ -159,12 +202,76 @@ impl RedisStore {
         Ok(store)
     }
 
-    async fn connection(&self) -> StoreResult<deadpool_redis::Connection> {
-        self.inner
-            .pool
-            .get()
+    /// The next shared connection, opening it first if it is not open (yet, or any more).
+    async fn shared(&self) -> StoreResult<SharedConnection> {
+        let slot = self.inner.next_shared.fetch_add(1, Ordering::Relaxed) % SHARED_CONNECTIONS;
+        // `slot` is below SHARED_CONNECTIONS, the length of `shared`: indexing cannot fail.
+        let mut guard = self.inner.shared[slot].lock().await;
+        if let Some(connection) = &guard.connection {
+            return Ok(SharedConnection {
+                slot,
+                generation: guard.generation,
+                connection: connection.clone(),
+            });
+        }
+        // Opened under the slot's lock, so concurrent callers wait for one connection instead
+        // of each opening their own.
+        let opening = self
+            .inner
+            .client
+            .get_multiplexed_async_connection_with_config(&self.inner.connection_config);
+        let connection = tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, opening)
             .await
-            .map_err(|error| StoreError::Unavailable(format!("redis pool: {error}")))
+            .map_err(|_| StoreError::Unavailable("connecting to redis timed out".into()))?
+            .map_err(redis_error)?;
+        guard.generation += 1;
+        guard.connection = Some(connection.clone());
+        Ok(SharedConnection {
+            slot,
+            generation: guard.generation,
+            connection,
+        })
+    }
+
+    /// Maps a failure on a shared connection, retiring the connection when the failure was
+    /// the connection's rather than the command's (the next call opens a new one).
+    async fn failed(&self, shared: &SharedConnection, error: RedisError) -> StoreError {
+        if error.is_io_error() || error.is_unrecoverable_error() {
+            let mut guard = self.inner.shared[shared.slot].lock().await;
+            if guard.generation == shared.generation {
+                guard.connection = None;
+            }
+            tracing::warn!(%error, "redis connection failed; it will be reopened");
+        }
+        redis_error(error)
+    }
+
+    /// Runs one command on a shared connection.
+    async fn query(&self, command: &redis::Cmd) -> StoreResult<Value> {
+        let mut shared = self.shared().await?;
+        match command.query_async(&mut shared.connection).await {
+            Ok(reply) => Ok(reply),
+            Err(error) => Err(self.failed(&shared, error).await),
+        }
+    }
+
+    /// Runs a pipeline on a shared connection (one round trip); one reply per command.
+    async fn query_pipeline(&self, pipeline: &redis::Pipeline) -> StoreResult<Vec<Value>> {
+        let mut shared = self.shared().await?;
+        match pipeline.query_async(&mut shared.connection).await {
+            Ok(replies) => Ok(replies),
+            Err(error) => Err(self.failed(&shared, error).await),
+        }
+    }
+
+    /// Runs a prepared script on a shared connection: EVALSHA, plus SCRIPT LOAD and a second
+    /// EVALSHA only when Redis does not know the script yet.
+    async fn run_script(&self, invocation: &ScriptInvocation<'_>) -> StoreResult<Value> {
+        let mut shared = self.shared().await?;
+        match invocation.invoke_async(&mut shared.connection).await {
+            Ok(reply) => Ok(reply),
+            Err(error) => Err(self.failed(&shared, error).await),
+        }
     }
 
     fn key(&self, tag: &str, name: &str) -> String {
@@ -186,7 +293,10 @@ impl RedisStore {
     /// The `due` and `jobs` keys of delay-queue bucket `bucket`.
     fn bucket_keys(&self, bucket: usize) -> (String, String) {
         let tag = format!("{}:{bucket}", reserved::JOB_BUCKET_TAG);
-        (self.key(&tag, reserved::JOB_DUE), self.key(&tag, reserved::JOB_DATA))
+        (
+            self.key(&tag, reserved::JOB_DUE),
+            self.key(&tag, reserved::JOB_DATA),
+        )
     }
 
     fn bucket_of(&self, job_id: &str) -> usize {
@@ -196,14 +306,6 @@ impl RedisStore {
 
     fn stream_key(&self) -> String {
         self.key(reserved::EVENTS_TAG, reserved::EVENTS_STREAM)
-    }
-
-    /// Runs a prepared script on `connection`.
-    async fn invoke(
-        invocation: &ScriptInvocation<'_>,
-        connection: &mut MultiplexedConnection,
-    ) -> StoreResult<Value> {
-        invocation.invoke_async(connection).await.map_err(redis_error)
     }
 }
 
@@ -236,7 +338,9 @@ fn reply_bytes(value: Value) -> StoreResult<Option<Vec<u8>>> {
         Value::VerbatimString { text, .. } => Ok(Some(text.into_bytes())),
         Value::Okay => Ok(Some(b"OK".to_vec())),
         Value::Int(number) => Ok(Some(number.to_string().into_bytes())),
-        other => Err(corrupt(format_args!("expected a string reply, got {other:?}"))),
+        other => Err(corrupt(format_args!(
+            "expected a string reply, got {other:?}"
+        ))),
     }
 }
 
@@ -255,7 +359,8 @@ fn reply_int(value: Value) -> StoreResult<i64> {
         Value::Int(number) => Ok(number),
         other => {
             let text = required_string(other)?;
-            text.parse().map_err(|_| corrupt(format_args!("{text:?} is not an integer")))
+            text.parse()
+                .map_err(|_| corrupt(format_args!("{text:?} is not an integer")))
         }
     }
 }
@@ -265,7 +370,10 @@ fn reply_float(value: Value) -> StoreResult<Option<f64>> {
         Value::Double(number) => Ok(Some(number)),
         Value::Int(number) => Ok(Some(number as f64)),
         other => reply_string(other)?
-            .map(|text| text.parse().map_err(|_| corrupt(format_args!("{text:?} is not a score"))))
+            .map(|text| {
+                text.parse()
+                    .map_err(|_| corrupt(format_args!("{text:?} is not a score")))
+            })
             .transpose(),
     }
 }
@@ -274,7 +382,9 @@ fn reply_array(value: Value) -> StoreResult<Vec<Value>> {
     match value {
         Value::Nil => Ok(Vec::new()),
         Value::Array(items) | Value::Set(items) => Ok(items),
-        other => Err(corrupt(format_args!("expected an array reply, got {other:?}"))),
+        other => Err(corrupt(format_args!(
+            "expected an array reply, got {other:?}"
+        ))),
     }
 }
 
@@ -345,7 +455,9 @@ fn board_member_id(encoded: &str) -> StoreResult<u64> {
 /// Totals are integers stored as exact doubles; anything else is not ours.
 fn board_total_of(score: f64) -> StoreResult<i64> {
     if score.fract() != 0.0 || !score.is_finite() {
-        return Err(corrupt(format_args!("leaderboard total {score} is not an integer")));
+        return Err(corrupt(format_args!(
+            "leaderboard total {score} is not an integer"
+        )));
     }
     Ok(score as i64)
 }
@@ -354,13 +466,18 @@ fn board_total_of(score: f64) -> StoreResult<i64> {
 fn decode_score_record(record: &str) -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
     let bad = || corrupt(format_args!("bad gift record {record:?}"));
     let mut parts = record.split('|');
-    let epoch = parts.next().and_then(|epoch| epoch.parse().ok()).ok_or_else(bad)?;
+    let epoch = parts
+        .next()
+        .and_then(|epoch| epoch.parse().ok())
+        .ok_or_else(bad)?;
     let mut numbers = || -> StoreResult<Vec<i64>> {
         let part = parts.next().ok_or_else(bad)?;
         if part.is_empty() {
             return Ok(Vec::new());
         }
-        part.split(',').map(|number| number.parse().map_err(|_| bad())).collect()
+        part.split(',')
+            .map(|number| number.parse().map_err(|_| bad()))
+            .collect()
     };
     let counters = numbers()?;
     let boards = numbers()?;
@@ -397,7 +514,16 @@ fn decode_job(id: String, record: &[u8]) -> StoreResult<ClaimedJob> {
     }
     let (topic, body) = rest.split_at(topic_len);
     let topic = String::from_utf8(topic.to_vec()).map_err(|_| bad())?;
-    Ok(ClaimedJob { job: Job { id, topic, due_ms, body: body.to_vec() }, attempt, lease })
+    Ok(ClaimedJob {
+        job: Job {
+            id,
+            topic,
+            due_ms,
+            body: body.to_vec(),
+        },
+        attempt,
+        lease,
+    })
 }
 
 /// Events of an XRANGE/XREVRANGE reply (or of one stream of an XREAD reply).
@@ -416,8 +542,8 @@ fn decode_events(value: Value) -> StoreResult<Vec<StoredEvent>> {
                     payload = reply_bytes(value)?;
                 }
             }
-            let payload =
-                payload.ok_or_else(|| corrupt(format_args!("stream entry {id} without field p")))?;
+            let payload = payload
+                .ok_or_else(|| corrupt(format_args!("stream entry {id} without field p")))?;
             Ok(StoredEvent { id, payload })
         })
         .collect()
@@ -432,7 +558,9 @@ fn decode_xread(value: Value) -> StoreResult<Vec<StoredEvent>> {
             .into_iter()
             .map(|stream| {
                 let mut parts = reply_array(stream)?.into_iter();
-                parts.nth(1).ok_or_else(|| corrupt("XREAD stream without entries"))
+                parts
+                    .nth(1)
+                    .ok_or_else(|| corrupt("XREAD stream without entries"))
             })
             .collect::<StoreResult<_>>()?,
     };
@@ -481,7 +609,10 @@ fn px(ttl: Duration) -> u64 {
 }
 
 fn wall_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(millis).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(millis)
+        .unwrap_or(0)
 }
 
 /// A sorted-set rank as a command argument (Redis ranks are signed 64-bit).
@@ -510,7 +641,11 @@ struct ScriptKeys<'a> {
 
 impl<'a> ScriptKeys<'a> {
     fn new(keys: &'a Keyspace, tag: &'a str) -> Self {
-        Self { keys, tag, index: HashMap::new() }
+        Self {
+            keys,
+            tag,
+            index: HashMap::new(),
+        }
     }
 
     /// The index of `name`'s key, adding it to the invocation on first use.
@@ -528,12 +663,11 @@ impl<'a> ScriptKeys<'a> {
 #[async_trait]
 impl Store for RedisStore {
     async fn ping(&self) -> StoreResult<()> {
-        let mut connection = self.connection().await?;
-        let reply: Value =
-            redis::cmd("PING").query_async(&mut *connection).await.map_err(redis_error)?;
-        match reply {
+        match self.query(&redis::cmd("PING")).await? {
             Value::SimpleString(_) | Value::BulkString(_) | Value::Okay => Ok(()),
-            other => Err(StoreError::Unavailable(format!("unexpected PING reply {other:?}"))),
+            other => Err(StoreError::Unavailable(format!(
+                "unexpected PING reply {other:?}"
+            ))),
         }
     }
 
@@ -544,14 +678,14 @@ impl Store for RedisStore {
     // ---- aggregates and transactions ---------------------------------------------------------
 
     async fn get(&self, tag: &str, name: &str) -> StoreResult<Option<Versioned>> {
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("HMGET")
-            .arg(self.key(tag, name))
-            .arg("v")
-            .arg("d")
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let reply = self
+            .query(
+                redis::cmd("HMGET")
+                    .arg(self.key(tag, name))
+                    .arg("v")
+                    .arg("d"),
+            )
+            .await?;
         decode_versioned(reply)
     }
 
@@ -563,11 +697,13 @@ impl Store for RedisStore {
         // round trip.
         let mut pipeline = redis::pipe();
         for (tag, name) in keys {
-            pipeline.cmd("HMGET").arg(self.key(tag, name)).arg("v").arg("d");
+            pipeline
+                .cmd("HMGET")
+                .arg(self.key(tag, name))
+                .arg("v")
+                .arg("d");
         }
-        let mut connection = self.connection().await?;
-        let replies: Vec<Value> =
-            pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+        let replies = self.query_pipeline(&pipeline).await?;
         if replies.len() != keys.len() {
             return Err(corrupt("pipeline returned a different number of replies"));
         }
@@ -599,13 +735,22 @@ impl Store for RedisStore {
             match op {
                 Op::Put { name, value, ttl } => {
                     let index = keys.of(&mut invocation, name);
-                    invocation.arg("P").arg(index).arg(value.as_slice()).arg(ttl_arg(*ttl));
+                    invocation
+                        .arg("P")
+                        .arg(index)
+                        .arg(value.as_slice())
+                        .arg(ttl_arg(*ttl));
                 }
                 Op::Delete { name } => {
                     let index = keys.of(&mut invocation, name);
                     invocation.arg("D").arg(index);
                 }
-                Op::ZAdd { name, member, score, ttl } => {
+                Op::ZAdd {
+                    name,
+                    member,
+                    score,
+                    ttl,
+                } => {
                     let index = keys.of(&mut invocation, name);
                     // Debug formatting is the shortest exact decimal form, which Redis parses
                     // back to the same double ("inf" included).
@@ -651,8 +796,7 @@ impl Store for RedisStore {
                 }
             }
         }
-        let mut connection = self.connection().await?;
-        let reply = Self::invoke(&invocation, &mut connection).await?;
+        let reply = self.run_script(&invocation).await?;
         let mut reply = reply_array(reply)?.into_iter();
         match reply.next().map(reply_int).transpose()? {
             Some(1) => Ok(CommitOutcome::Committed),
@@ -662,38 +806,36 @@ impl Store for RedisStore {
                 };
                 let index = usize::try_from(reply_int(index)?)
                     .map_err(|_| corrupt("negative condition index"))?;
-                let Some(Condition::Version { name, .. }) =
-                    index.checked_sub(1).and_then(|index| transaction.conditions.get(index))
+                let Some(Condition::Version { name, .. }) = index
+                    .checked_sub(1)
+                    .and_then(|index| transaction.conditions.get(index))
                 else {
                     return Err(corrupt("commit conflict on an unknown condition"));
                 };
                 let actual = u64::try_from(reply_int(actual)?)
                     .map_err(|_| corrupt("negative aggregate version"))?;
-                Ok(CommitOutcome::Conflict { name: name.clone(), actual })
+                Ok(CommitOutcome::Conflict {
+                    name: name.clone(),
+                    actual,
+                })
             }
             _ => Err(corrupt("unexpected commit reply")),
         }
     }
 
     async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64> {
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("INCR")
-            .arg(self.key(tag, name))
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let reply = self
+            .query(redis::cmd("INCR").arg(self.key(tag, name)))
+            .await?;
         u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative counter"))
     }
 
     // ---- plain hashes and sorted sets --------------------------------------------------------
 
     async fn hash_get_all(&self, tag: &str, name: &str) -> StoreResult<Vec<(String, String)>> {
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("HGETALL")
-            .arg(self.key(tag, name))
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let reply = self
+            .query(redis::cmd("HGETALL").arg(self.key(tag, name)))
+            .await?;
         reply_pairs(reply)?
             .into_iter()
             .map(|(field, value)| Ok((required_string(field)?, required_string(value)?)))
@@ -716,36 +858,29 @@ impl Store for RedisStore {
             Order::Ascending => "ZRANGE",
             Order::Descending => "ZREVRANGE",
         };
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd(command)
-            .arg(self.key(tag, name))
-            .arg(rank(offset))
-            .arg(rank(offset.saturating_add(count - 1)))
-            .arg("WITHSCORES")
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let reply = self
+            .query(
+                redis::cmd(command)
+                    .arg(self.key(tag, name))
+                    .arg(rank(offset))
+                    .arg(rank(offset.saturating_add(count - 1)))
+                    .arg("WITHSCORES"),
+            )
+            .await?;
         reply_scored(reply)
     }
 
     async fn zscore(&self, tag: &str, name: &str, member: &str) -> StoreResult<Option<f64>> {
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("ZSCORE")
-            .arg(self.key(tag, name))
-            .arg(member)
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let reply = self
+            .query(redis::cmd("ZSCORE").arg(self.key(tag, name)).arg(member))
+            .await?;
         reply_float(reply)
     }
 
     async fn zcard(&self, tag: &str, name: &str) -> StoreResult<u64> {
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("ZCARD")
-            .arg(self.key(tag, name))
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let reply = self
+            .query(redis::cmd("ZCARD").arg(self.key(tag, name)))
+            .await?;
         u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative ZCARD"))
     }
 
@@ -760,19 +895,26 @@ impl Store for RedisStore {
     ) -> StoreResult<Vec<BoardEntry>> {
         // Highest total first; equal totals by encoded member descending, which is earliest
         // arrival first (DESIGN.md "Leaderboards").
-        let rows = self.zrange(tag, name, offset, count, Order::Descending).await?;
+        let rows = self
+            .zrange(tag, name, offset, count, Order::Descending)
+            .await?;
         rows.into_iter()
             .map(|(member, total)| {
-                Ok(BoardEntry { member: board_member_id(&member)?, total: board_total_of(total)? })
+                Ok(BoardEntry {
+                    member: board_member_id(&member)?,
+                    total: board_total_of(total)?,
+                })
             })
             .collect()
     }
 
     async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>> {
         let mut invocation = self.scripts().board_total.prepare_invoke();
-        invocation.key(self.key(tag, name)).key(self.key(tag, &format!("{name}:m"))).arg(member);
-        let mut connection = self.connection().await?;
-        let reply = Self::invoke(&invocation, &mut connection).await?;
+        invocation
+            .key(self.key(tag, name))
+            .key(self.key(tag, &format!("{name}:m")))
+            .arg(member);
+        let reply = self.run_script(&invocation).await?;
         reply_float(reply)?.map(board_total_of).transpose()
     }
 
@@ -785,8 +927,7 @@ impl Store for RedisStore {
                 .key(self.key(tag, &format!("{name}:seq")));
         }
         invocation.arg(millis(ttl));
-        let mut connection = self.connection().await?;
-        Self::invoke(&invocation, &mut connection).await?;
+        self.run_script(&invocation).await?;
         Ok(())
     }
 
@@ -818,8 +959,7 @@ impl Store for RedisStore {
         for (_, member, delta) in &apply.boards {
             invocation.arg(*member).arg(*delta);
         }
-        let mut connection = self.connection().await?;
-        let reply = Self::invoke(&invocation, &mut connection).await?;
+        let reply = self.run_script(&invocation).await?;
         let mut reply = reply_array(reply)?.into_iter();
         let status = reply.next().map(required_string).transpose()?;
         let mut record = || -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
@@ -830,11 +970,19 @@ impl Store for RedisStore {
             Some("out") => Ok(ScoreOutcome::Outside),
             Some("ok") => {
                 let (epoch, counters, boards) = record()?;
-                Ok(ScoreOutcome::Applied { epoch, counters, boards })
+                Ok(ScoreOutcome::Applied {
+                    epoch,
+                    counters,
+                    boards,
+                })
             }
             Some("dup") => {
                 let (epoch, counters, boards) = record()?;
-                Ok(ScoreOutcome::Duplicate { epoch, counters, boards })
+                Ok(ScoreOutcome::Duplicate {
+                    epoch,
+                    counters,
+                    boards,
+                })
             }
             _ => Err(corrupt("unexpected apply_score reply")),
         }
@@ -851,40 +999,42 @@ impl Store for RedisStore {
     ) -> StoreResult<Option<Vec<u8>>> {
         // SET NX GET (Redis 7): creates the record and answers nil, or leaves it and answers
         // the value already there, atomically.
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("SET")
-            .arg(self.key(tag, name))
-            .arg(value)
-            .arg("NX")
-            .arg("GET")
-            .arg("PX")
-            .arg(px(ttl))
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let reply = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.key(tag, name))
+                    .arg(value)
+                    .arg("NX")
+                    .arg("GET")
+                    .arg("PX")
+                    .arg(px(ttl)),
+            )
+            .await?;
         reply_bytes(reply)
     }
 
-    async fn record_put(&self, tag: &str, name: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
-        let mut connection = self.connection().await?;
-        let _: Value = redis::cmd("SET")
-            .arg(self.key(tag, name))
-            .arg(value)
-            .arg("PX")
-            .arg(px(ttl))
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+    async fn record_put(
+        &self,
+        tag: &str,
+        name: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        self.query(
+            redis::cmd("SET")
+                .arg(self.key(tag, name))
+                .arg(value)
+                .arg("PX")
+                .arg(px(ttl)),
+        )
+        .await?;
         Ok(())
     }
 
     async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("GET")
-            .arg(self.key(tag, name))
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let reply = self
+            .query(redis::cmd("GET").arg(self.key(tag, name)))
+            .await?;
         reply_bytes(reply)
     }
 
@@ -893,9 +1043,13 @@ impl Store for RedisStore {
     async fn schedule_job(&self, job: &Job) -> StoreResult<()> {
         let (due, jobs) = self.bucket_keys(self.bucket_of(&job.id));
         let mut invocation = self.scripts().schedule_job.prepare_invoke();
-        invocation.key(due).key(jobs).arg(&job.id).arg(job.due_ms).arg(encode_job_rest(job));
-        let mut connection = self.connection().await?;
-        Self::invoke(&invocation, &mut connection).await?;
+        invocation
+            .key(due)
+            .key(jobs)
+            .arg(&job.id)
+            .arg(job.due_ms)
+            .arg(encode_job_rest(job));
+        self.run_script(&invocation).await?;
         Ok(())
     }
 
@@ -903,8 +1057,7 @@ impl Store for RedisStore {
         let (due, jobs) = self.bucket_keys(self.bucket_of(id));
         let mut invocation = self.scripts().cancel_job.prepare_invoke();
         invocation.key(due).key(jobs).arg(id);
-        let mut connection = self.connection().await?;
-        Ok(reply_int(Self::invoke(&invocation, &mut connection).await?)? == 1)
+        Ok(reply_int(self.run_script(&invocation).await?)? == 1)
     }
 
     async fn claim_due_jobs(
@@ -917,13 +1070,12 @@ impl Store for RedisStore {
             return Ok(Vec::new());
         }
         let buckets = self.bucket_count();
-        let mut connection = self.connection().await?;
         // How many to claim from each bucket. With several buckets, peek first (one pipelined
         // round trip, usually the only one: mostly nothing is due) so that the `limit` jobs
         // claimed are the earliest due across all buckets, as with a single queue.
         let mut per_bucket = vec![0usize; buckets];
-        if buckets == 1 {
-            per_bucket[0] = limit;
+        if let [only] = per_bucket.as_mut_slice() {
+            *only = limit;
         } else {
             let mut pipeline = redis::pipe();
             for bucket in 0..buckets {
@@ -937,8 +1089,7 @@ impl Store for RedisStore {
                     .arg(0)
                     .arg(limit);
             }
-            let replies: Vec<Value> =
-                pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+            let replies = self.query_pipeline(&pipeline).await?;
             let mut candidates = Vec::new();
             for (bucket, reply) in replies.into_iter().enumerate() {
                 for (id, due) in reply_scored(reply)? {
@@ -960,21 +1111,28 @@ impl Store for RedisStore {
             .map(|(bucket, count)| {
                 let (due, jobs) = self.bucket_keys(bucket);
                 let mut invocation = self.scripts().claim_jobs.prepare_invoke();
-                invocation.key(due).key(jobs).arg(now_ms).arg(*count).arg(redeliver_at);
+                invocation
+                    .key(due)
+                    .key(jobs)
+                    .arg(now_ms)
+                    .arg(*count)
+                    .arg(redeliver_at);
                 invocation
             })
             .collect();
-        // The buckets are claimed concurrently on clones of the one multiplexed connection:
-        // the scripts are pipelined, one round trip for all of them.
-        let replies = futures::future::try_join_all(invocations.iter().map(|invocation| {
-            let mut connection: MultiplexedConnection = (*connection).clone();
-            async move { Self::invoke(invocation, &mut connection).await }
-        }))
+        // The buckets are claimed concurrently: their scripts are pipelined rather than waiting
+        // for each other's round trip.
+        let replies = futures::future::try_join_all(
+            invocations
+                .iter()
+                .map(|invocation| self.run_script(invocation)),
+        )
         .await?;
         let mut claimed = Vec::new();
         for reply in replies {
             let mut items = reply_array(reply)?.into_iter();
-            while let (Some(id), Some(queued), Some(record)) = (items.next(), items.next(), items.next())
+            while let (Some(id), Some(queued), Some(record)) =
+                (items.next(), items.next(), items.next())
             {
                 let queued = reply_float(queued)?.ok_or_else(|| corrupt("nil due time"))?;
                 let record = reply_bytes(record)?.ok_or_else(|| corrupt("nil job record"))?;
@@ -982,7 +1140,10 @@ impl Store for RedisStore {
             }
         }
         // Earliest due first, ties by id: the order of one queue, whatever the buckets.
-        claimed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.job.id.cmp(&b.1.job.id)));
+        claimed.sort_by(|a, b| {
+            a.0.total_cmp(&b.0)
+                .then_with(|| a.1.job.id.cmp(&b.1.job.id))
+        });
         Ok(claimed.into_iter().map(|(_, job)| job).collect())
     }
 
@@ -990,18 +1151,20 @@ impl Store for RedisStore {
         let (due, jobs) = self.bucket_keys(self.bucket_of(id));
         let mut invocation = self.scripts().finish_job.prepare_invoke();
         invocation.key(due).key(jobs).arg(id).arg(lease);
-        let mut connection = self.connection().await?;
-        Ok(reply_int(Self::invoke(&invocation, &mut connection).await?)? == 1)
+        Ok(reply_int(self.run_script(&invocation).await?)? == 1)
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<u64>> {
         let mut pipeline = redis::pipe();
         for bucket in 0..self.bucket_count() {
-            pipeline.cmd("ZRANGE").arg(self.bucket_keys(bucket).0).arg(0).arg(0).arg("WITHSCORES");
+            pipeline
+                .cmd("ZRANGE")
+                .arg(self.bucket_keys(bucket).0)
+                .arg(0)
+                .arg(0)
+                .arg("WITHSCORES");
         }
-        let mut connection = self.connection().await?;
-        let replies: Vec<Value> =
-            pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+        let replies = self.query_pipeline(&pipeline).await?;
         let mut earliest: Option<f64> = None;
         for reply in replies {
             for (_, due) in reply_scored(reply)? {
@@ -1018,9 +1181,7 @@ impl Store for RedisStore {
         for bucket in 0..self.bucket_count() {
             pipeline.cmd("ZCARD").arg(self.bucket_keys(bucket).0);
         }
-        let mut connection = self.connection().await?;
-        let replies: Vec<Value> =
-            pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+        let replies = self.query_pipeline(&pipeline).await?;
         let mut total = 0u64;
         for reply in replies {
             total += u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative ZCARD"))?;
@@ -1037,14 +1198,14 @@ impl Store for RedisStore {
         let seen = self.key(reserved::EVENTS_TAG, reserved::EVENTS_SEEN);
         let stream = self.stream_key();
         let retention = self.retention();
-        let mut connection = self.connection().await?;
-        let first: Value = redis::cmd("LRANGE")
-            .arg(&outbox)
-            .arg(0)
-            .arg(rank(RELAY_BATCH - 1))
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let first = self
+            .query(
+                redis::cmd("LRANGE")
+                    .arg(&outbox)
+                    .arg(0)
+                    .arg(rank(RELAY_BATCH - 1)),
+            )
+            .await?;
         let mut batch = reply_array(first)?;
         let mut appended = 0usize;
         while !batch.is_empty() {
@@ -1069,7 +1230,7 @@ impl Store for RedisStore {
             for entry in &entries {
                 append.arg(entry.as_slice());
             }
-            let count = reply_int(Self::invoke(&append, &mut connection).await?)?;
+            let count = reply_int(self.run_script(&append).await?)?;
             appended += usize::try_from(count).map_err(|_| corrupt("negative append count"))?;
 
             let mut pop = self.scripts().relay_pop.prepare_invoke();
@@ -1077,7 +1238,7 @@ impl Store for RedisStore {
             for entry in &entries {
                 pop.arg(&entry[..OUTBOX_ID_LEN]);
             }
-            batch = reply_array(Self::invoke(&pop, &mut connection).await?)?;
+            batch = reply_array(self.run_script(&pop).await?)?;
         }
         if appended > 0 {
             tracing::debug!(tag, appended, "relayed outbox");
@@ -1091,19 +1252,19 @@ impl Store for RedisStore {
             glob_escape(self.inner.keys.prefix()),
             glob_escape(reserved::OUTBOX)
         );
-        let mut connection = self.connection().await?;
         let mut tags = BTreeSet::new();
         let mut cursor = 0u64;
         loop {
-            let reply: Value = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(SCAN_COUNT)
-                .query_async(&mut *connection)
-                .await
-                .map_err(redis_error)?;
+            let reply = self
+                .query(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(SCAN_COUNT),
+                )
+                .await?;
             let mut parts = reply_array(reply)?.into_iter();
             let (Some(next), Some(keys)) = (parts.next(), parts.next()) else {
                 return Err(corrupt("SCAN reply without cursor and keys"));
@@ -1118,7 +1279,9 @@ impl Store for RedisStore {
                 }
             }
             let next = required_string(next)?;
-            cursor = next.parse().map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
+            cursor = next
+                .parse()
+                .map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
             if cursor == 0 {
                 break;
             }
@@ -1144,9 +1307,7 @@ impl Store for RedisStore {
                 .arg("p")
                 .arg(payload.as_slice());
         }
-        let mut connection = self.connection().await?;
-        let replies: Vec<Value> =
-            pipeline.query_async(&mut *connection).await.map_err(redis_error)?;
+        let replies = self.query_pipeline(&pipeline).await?;
         replies.into_iter().map(required_string).collect()
     }
 
@@ -1168,56 +1329,75 @@ impl Store for RedisStore {
             command.arg("BLOCK").arg(millis(block).max(1));
         }
         command.arg("STREAMS").arg(self.stream_key()).arg(after_id);
-        let connection = self.connection().await?;
-        // A clone shares the pooled socket (which we keep out of the pool until the reply)
-        // but has its own response timeout, long enough for the server-side wait.
+        let Some(block) = block else {
+            return decode_xread(self.query(&command).await?);
+        };
+        // A blocking read gets a connection of its own from the pool: on a shared one it would
+        // hold up every request pipelined behind it.
+        let connection = self
+            .inner
+            .pool
+            .get()
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("redis pool: {error}")))?;
+        // A clone shares the pooled socket (kept out of the pool until we drop `connection`)
+        // with a response timeout of its own, long enough for the server-side wait.
         let mut reader: MultiplexedConnection = (*connection).clone();
-        if let Some(block) = block {
-            reader.set_response_timeout(block + RESPONSE_TIMEOUT);
-        }
-        let reply: Value = command.query_async(&mut reader).await.map_err(redis_error)?;
+        reader.set_response_timeout(block + RESPONSE_TIMEOUT);
+        let reply = match command.query_async::<Value>(&mut reader).await {
+            Ok(reply) => reply,
+            Err(error) => {
+                if error.is_io_error() || error.is_unrecoverable_error() {
+                    // Do not give a broken connection back to the pool.
+                    drop(deadpool_redis::Connection::take(connection));
+                }
+                return Err(redis_error(error));
+            }
+        };
         drop(connection);
         decode_xread(reply)
     }
 
     async fn last_event_id(&self) -> StoreResult<String> {
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("XREVRANGE")
-            .arg(self.stream_key())
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
-        Ok(decode_events(reply)?.pop().map(|event| event.id).unwrap_or_else(|| "0-0".into()))
+        let reply = self
+            .query(
+                redis::cmd("XREVRANGE")
+                    .arg(self.stream_key())
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1),
+            )
+            .await?;
+        Ok(decode_events(reply)?
+            .pop()
+            .map(|event| event.id)
+            .unwrap_or_else(|| "0-0".into()))
     }
 
     async fn first_event_id(&self) -> StoreResult<Option<String>> {
-        let mut connection = self.connection().await?;
-        let reply: Value = redis::cmd("XRANGE")
-            .arg(self.stream_key())
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        let reply = self
+            .query(
+                redis::cmd("XRANGE")
+                    .arg(self.stream_key())
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(1),
+            )
+            .await?;
         Ok(decode_events(reply)?.pop().map(|event| event.id))
     }
 
     // ---- pub/sub ---------------------------------------------------------------------------
 
     async fn publish(&self, channel: &str, message: &str) -> StoreResult<()> {
-        let mut connection = self.connection().await?;
-        let _: Value = redis::cmd("PUBLISH")
-            .arg(format!("{}:{channel}", self.inner.keys.prefix()))
-            .arg(message)
-            .query_async(&mut *connection)
-            .await
-            .map_err(redis_error)?;
+        self.query(
+            redis::cmd("PUBLISH")
+                .arg(format!("{}:{channel}", self.inner.keys.prefix()))
+                .arg(message),
+        )
+        .await?;
         Ok(())
     }
 
@@ -1241,7 +1421,6 @@ impl Store for RedisStore {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     //! Focused checks against the local Redis, each under its own random prefix. The full
@@ -1256,7 +1435,9 @@ mod tests {
 
     async fn store_with(options: StoreOptions) -> RedisStore {
         let prefix = format!("t{:016x}", rand::random::<u64>());
-        RedisStore::connect(URL, &prefix, options).await.expect("local redis for tests")
+        RedisStore::connect(URL, &prefix, options)
+            .await
+            .expect("local redis for tests")
     }
 
     async fn store() -> RedisStore {
@@ -1265,7 +1446,7 @@ mod tests {
 
     /// Deletes every key of the test's prefix (tests that fail leave theirs for inspection).
     async fn cleanup(store: &RedisStore) {
-        let mut connection = store.connection().await.expect("connection");
+        let mut connection = store.shared().await.expect("connection").connection;
         let pattern = format!("{}:*", store.inner.keys.prefix());
         let mut cursor = 0u64;
         loop {
@@ -1275,11 +1456,15 @@ mod tests {
                 .arg(&pattern)
                 .arg("COUNT")
                 .arg(1000)
-                .query_async(&mut *connection)
+                .query_async(&mut connection)
                 .await
                 .expect("scan");
             for key in keys {
-                let _: i64 = redis::cmd("DEL").arg(key).query_async(&mut *connection).await.expect("del");
+                let _: i64 = redis::cmd("DEL")
+                    .arg(key)
+                    .query_async(&mut connection)
+                    .await
+                    .expect("del");
             }
             cursor = next;
             if cursor == 0 {
@@ -1295,7 +1480,13 @@ mod tests {
     fn open_window(from_ms: u64, until_ms: u64, epoch: u64) -> Op {
         Op::HSet {
             name: "window".into(),
-            fields: ScoringWindow { open: true, from_ms, until_ms, epoch }.fields(),
+            fields: ScoringWindow {
+                open: true,
+                from_ms,
+                until_ms,
+                epoch,
+            }
+            .fields(),
             ttl: None,
         }
     }
@@ -1306,7 +1497,10 @@ mod tests {
             txn_id: txn_id.into(),
             window: "window".into(),
             sent_at_ms,
-            counters: vec![("score".into(), "host".into(), value), ("score".into(), "gifts".into(), 1)],
+            counters: vec![
+                ("score".into(), "host".into(), value),
+                ("score".into(), "gifts".into(), 1),
+            ],
             boards: vec![("board".into(), member, value)],
             ttl: Duration::from_secs(600),
         }
@@ -1319,45 +1513,117 @@ mod tests {
         let store = store().await;
         let first = Transaction::new("lc:1")
             .expect_version("agg", 0)
-            .op(Op::Put { name: "agg".into(), value: every_byte(), ttl: None })
-            .op(Op::ZAdd { name: "idx".into(), member: "a".into(), score: 1.5, ttl: None });
+            .op(Op::Put {
+                name: "agg".into(),
+                value: every_byte(),
+                ttl: None,
+            })
+            .op(Op::ZAdd {
+                name: "idx".into(),
+                member: "a".into(),
+                score: 1.5,
+                ttl: None,
+            });
         assert_eq!(store.commit(first).await.unwrap(), CommitOutcome::Committed);
         let stored = store.get("lc:1", "agg").await.unwrap().unwrap();
-        assert_eq!(stored, Versioned { version: 1, value: every_byte() });
+        assert_eq!(
+            stored,
+            Versioned {
+                version: 1,
+                value: every_byte()
+            }
+        );
 
         let stale = Transaction::new("lc:1")
-            .op(Op::ZAdd { name: "idx".into(), member: "b".into(), score: 2.0, ttl: None })
+            .op(Op::ZAdd {
+                name: "idx".into(),
+                member: "b".into(),
+                score: 2.0,
+                ttl: None,
+            })
             .expect_version("other", 0)
             .expect_version("agg", 0)
-            .op(Op::Put { name: "agg".into(), value: b"lost".to_vec(), ttl: None });
+            .op(Op::Put {
+                name: "agg".into(),
+                value: b"lost".to_vec(),
+                ttl: None,
+            });
         assert_eq!(
             store.commit(stale).await.unwrap(),
-            CommitOutcome::Conflict { name: "agg".into(), actual: 1 }
+            CommitOutcome::Conflict {
+                name: "agg".into(),
+                actual: 1
+            }
         );
-        assert_eq!(store.zcard("lc:1", "idx").await.unwrap(), 1, "a conflict writes nothing");
+        assert_eq!(
+            store.zcard("lc:1", "idx").await.unwrap(),
+            1,
+            "a conflict writes nothing"
+        );
 
         let second = Transaction::new("lc:1")
             .expect_version("agg", 1)
-            .op(Op::Put { name: "agg".into(), value: Vec::new(), ttl: Some(Duration::from_secs(60)) })
-            .op(Op::HSet { name: "h".into(), fields: vec![("f".into(), "v".into())], ttl: None });
-        assert_eq!(store.commit(second).await.unwrap(), CommitOutcome::Committed);
-        let many = store.get_many(&[("lc:1", "agg"), ("lc:2", "agg"), ("lc:1", "h")]).await;
-        assert!(matches!(many, Err(StoreError::Corrupt(_))) || many.is_ok());
-        let many = store.get_many(&[("lc:1", "agg"), ("lc:2", "agg")]).await.unwrap();
-        assert_eq!(many, vec![Some(Versioned { version: 2, value: Vec::new() }), None]);
-        assert_eq!(store.hash_get_all("lc:1", "h").await.unwrap(), vec![("f".into(), "v".into())]);
+            .op(Op::Put {
+                name: "agg".into(),
+                value: Vec::new(),
+                ttl: Some(Duration::from_secs(60)),
+            })
+            .op(Op::HSet {
+                name: "h".into(),
+                fields: vec![("f".into(), "v".into())],
+                ttl: None,
+            });
+        assert_eq!(
+            store.commit(second).await.unwrap(),
+            CommitOutcome::Committed
+        );
+        let many = store
+            .get_many(&[("lc:1", "agg"), ("lc:2", "agg")])
+            .await
+            .unwrap();
+        assert_eq!(
+            many,
+            vec![
+                Some(Versioned {
+                    version: 2,
+                    value: Vec::new()
+                }),
+                None
+            ]
+        );
+        assert_eq!(
+            store.hash_get_all("lc:1", "h").await.unwrap(),
+            vec![("f".into(), "v".into())]
+        );
 
         // A put on a key of another type is refused before anything is written.
         let wrong = Transaction::new("lc:1")
-            .op(Op::ZRem { name: "idx".into(), member: "a".into() })
-            .op(Op::Put { name: "h2".into(), value: b"x".to_vec(), ttl: None })
-            .op(Op::Put { name: "idx".into(), value: b"x".to_vec(), ttl: None });
-        assert!(matches!(store.commit(wrong).await, Err(StoreError::Corrupt(_))));
+            .op(Op::ZRem {
+                name: "idx".into(),
+                member: "a".into(),
+            })
+            .op(Op::Put {
+                name: "h2".into(),
+                value: b"x".to_vec(),
+                ttl: None,
+            })
+            .op(Op::Put {
+                name: "idx".into(),
+                value: b"x".to_vec(),
+                ttl: None,
+            });
+        assert!(matches!(
+            store.commit(wrong).await,
+            Err(StoreError::Corrupt(_))
+        ));
         assert_eq!(store.zcard("lc:1", "idx").await.unwrap(), 1);
         assert_eq!(store.get("lc:1", "h2").await.unwrap(), None);
 
         let delete = Transaction::new("lc:1").op(Op::Delete { name: "agg".into() });
-        assert_eq!(store.commit(delete).await.unwrap(), CommitOutcome::Committed);
+        assert_eq!(
+            store.commit(delete).await.unwrap(),
+            CommitOutcome::Committed
+        );
         assert_eq!(store.get("lc:1", "agg").await.unwrap(), None);
         assert_eq!(store.next_id("lc:1", "ids").await.unwrap(), 1);
         assert_eq!(store.next_id("lc:1", "ids").await.unwrap(), 2);
@@ -1369,16 +1635,39 @@ mod tests {
         let store = store().await;
         let mut transaction = Transaction::new("t");
         for (member, score) in [("b", 1.0), ("a", 1.0), ("c", 0.5), ("d", f64::INFINITY)] {
-            transaction = transaction.op(Op::ZAdd { name: "z".into(), member: member.into(), score, ttl: None });
+            transaction = transaction.op(Op::ZAdd {
+                name: "z".into(),
+                member: member.into(),
+                score,
+                ttl: None,
+            });
         }
         store.commit(transaction).await.unwrap();
-        let ascending = store.zrange("t", "z", 0, 10, Order::Ascending).await.unwrap();
-        let names: Vec<&str> = ascending.iter().map(|(member, _)| member.as_str()).collect();
+        let ascending = store
+            .zrange("t", "z", 0, 10, Order::Ascending)
+            .await
+            .unwrap();
+        let names: Vec<&str> = ascending
+            .iter()
+            .map(|(member, _)| member.as_str())
+            .collect();
         assert_eq!(names, ["c", "a", "b", "d"]);
         assert_eq!(ascending[3].1, f64::INFINITY);
-        let descending = store.zrange("t", "z", 1, 2, Order::Descending).await.unwrap();
-        assert_eq!(descending, vec![("b".to_string(), 1.0), ("a".to_string(), 1.0)]);
-        assert!(store.zrange("t", "z", 0, 0, Order::Ascending).await.unwrap().is_empty());
+        let descending = store
+            .zrange("t", "z", 1, 2, Order::Descending)
+            .await
+            .unwrap();
+        assert_eq!(
+            descending,
+            vec![("b".to_string(), 1.0), ("a".to_string(), 1.0)]
+        );
+        assert!(
+            store
+                .zrange("t", "z", 0, 0, Order::Ascending)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.zscore("t", "z", "c").await.unwrap(), Some(0.5));
         assert_eq!(store.zscore("t", "z", "x").await.unwrap(), None);
         cleanup(&store).await;
@@ -1387,38 +1676,85 @@ mod tests {
     #[tokio::test]
     async fn leaderboard_ties_go_to_the_first_arrival() {
         let store = store().await;
-        store.commit(Transaction::new("pk:1").op(open_window(0, 1_000, 7))).await.unwrap();
+        store
+            .commit(Transaction::new("pk:1").op(open_window(0, 1_000, 7)))
+            .await
+            .unwrap();
         // 1 and 2 both reach 100, 1 first; 3 reaches 150; then 1 reaches 150 after 3.
         for (txn, member, value) in [("g1", 1, 100), ("g2", 2, 60), ("g3", 2, 40), ("g4", 3, 150)] {
-            store.apply_score(&gift(txn, 10, member, value)).await.unwrap();
+            store
+                .apply_score(&gift(txn, 10, member, value))
+                .await
+                .unwrap();
         }
         let page = store.board_page("pk:1", "board", 0, 10).await.unwrap();
-        let order: Vec<(u64, i64)> = page.iter().map(|entry| (entry.member, entry.total)).collect();
+        let order: Vec<(u64, i64)> = page
+            .iter()
+            .map(|entry| (entry.member, entry.total))
+            .collect();
         assert_eq!(order, [(3, 150), (1, 100), (2, 100)]);
         store.apply_score(&gift("g5", 10, 1, 50)).await.unwrap();
         let page = store.board_page("pk:1", "board", 0, 10).await.unwrap();
-        let order: Vec<(u64, i64)> = page.iter().map(|entry| (entry.member, entry.total)).collect();
+        let order: Vec<(u64, i64)> = page
+            .iter()
+            .map(|entry| (entry.member, entry.total))
+            .collect();
         assert_eq!(order, [(3, 150), (1, 150), (2, 100)]);
-        assert_eq!(store.board_total("pk:1", "board", 2).await.unwrap(), Some(100));
+        assert_eq!(
+            store.board_total("pk:1", "board", 2).await.unwrap(),
+            Some(100)
+        );
         assert_eq!(store.board_total("pk:1", "board", 9).await.unwrap(), None);
-        assert_eq!(store.board_page("pk:1", "board", 1, 1).await.unwrap(), vec![BoardEntry { member: 1, total: 150 }]);
+        assert_eq!(
+            store.board_page("pk:1", "board", 1, 1).await.unwrap(),
+            vec![BoardEntry {
+                member: 1,
+                total: 150
+            }]
+        );
 
-        store.board_copy("pk:1", "board", "board2", Duration::from_secs(60)).await.unwrap();
-        assert_eq!(store.board_page("pk:1", "board2", 0, 10).await.unwrap(), page);
+        store
+            .board_copy("pk:1", "board", "board2", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.board_page("pk:1", "board2", 0, 10).await.unwrap(),
+            page
+        );
         // The copy keeps the arrival counter: a later tie still ranks after the earlier ones.
         let mut later = gift("g6", 10, 4, 150);
         later.boards = vec![("board2".into(), 4, 150)];
         store.apply_score(&later).await.unwrap();
         let copied = store.board_page("pk:1", "board2", 0, 10).await.unwrap();
-        assert_eq!(copied.iter().map(|entry| entry.member).collect::<Vec<_>>(), [3, 1, 4, 2]);
+        assert_eq!(
+            copied.iter().map(|entry| entry.member).collect::<Vec<_>>(),
+            [3, 1, 4, 2]
+        );
         // Copying an absent board empties the target.
-        store.board_copy("pk:1", "missing", "board2", Duration::from_secs(60)).await.unwrap();
-        assert!(store.board_page("pk:1", "board2", 0, 10).await.unwrap().is_empty());
         store
-            .commit(Transaction::new("pk:1").op(Op::DeleteBoard { name: "board".into() }))
+            .board_copy("pk:1", "missing", "board2", Duration::from_secs(60))
             .await
             .unwrap();
-        assert!(store.board_page("pk:1", "board", 0, 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .board_page("pk:1", "board2", 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store
+            .commit(Transaction::new("pk:1").op(Op::DeleteBoard {
+                name: "board".into(),
+            }))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .board_page("pk:1", "board", 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.board_total("pk:1", "board", 1).await.unwrap(), None);
         cleanup(&store).await;
     }
@@ -1426,33 +1762,79 @@ mod tests {
     #[tokio::test]
     async fn apply_score_applies_once_and_only_inside_the_window() {
         let store = store().await;
-        assert_eq!(store.apply_score(&gift("g0", 10, 1, 5)).await.unwrap(), ScoreOutcome::Outside);
-        store.commit(Transaction::new("pk:1").op(open_window(100, 200, 42))).await.unwrap();
+        assert_eq!(
+            store.apply_score(&gift("g0", 10, 1, 5)).await.unwrap(),
+            ScoreOutcome::Outside
+        );
+        store
+            .commit(Transaction::new("pk:1").op(open_window(100, 200, 42)))
+            .await
+            .unwrap();
         for sent_at in [99, 200, 5_000] {
-            assert_eq!(store.apply_score(&gift("g0", sent_at, 1, 5)).await.unwrap(), ScoreOutcome::Outside);
+            assert_eq!(
+                store.apply_score(&gift("g0", sent_at, 1, 5)).await.unwrap(),
+                ScoreOutcome::Outside
+            );
         }
         let applied = store.apply_score(&gift("g1", 100, 1, 5)).await.unwrap();
-        assert_eq!(applied, ScoreOutcome::Applied { epoch: 42, counters: vec![5, 1], boards: vec![5] });
-        let applied = store.apply_score(&gift("g2", 199, 1, 1_000_000_000_000)).await.unwrap();
         assert_eq!(
             applied,
-            ScoreOutcome::Applied { epoch: 42, counters: vec![1_000_000_000_005, 2], boards: vec![1_000_000_000_005] }
+            ScoreOutcome::Applied {
+                epoch: 42,
+                counters: vec![5, 1],
+                boards: vec![5]
+            }
+        );
+        let applied = store
+            .apply_score(&gift("g2", 199, 1, 1_000_000_000_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            applied,
+            ScoreOutcome::Applied {
+                epoch: 42,
+                counters: vec![1_000_000_000_005, 2],
+                boards: vec![1_000_000_000_005]
+            }
         );
         assert_eq!(
             store.apply_score(&gift("g1", 100, 1, 5)).await.unwrap(),
-            ScoreOutcome::Duplicate { epoch: 42, counters: vec![5, 1], boards: vec![5] }
+            ScoreOutcome::Duplicate {
+                epoch: 42,
+                counters: vec![5, 1],
+                boards: vec![5]
+            }
         );
-        let hash: HashMap<String, String> =
-            store.hash_get_all("pk:1", "score").await.unwrap().into_iter().collect();
+        let hash: HashMap<String, String> = store
+            .hash_get_all("pk:1", "score")
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
         assert_eq!(hash.get("host").map(String::as_str), Some("1000000000005"));
         // Closing the window stops gifts whatever their time; duplicates still answer.
-        let closed = ScoringWindow { open: false, from_ms: 100, until_ms: 200, epoch: 42 };
+        let closed = ScoringWindow {
+            open: false,
+            from_ms: 100,
+            until_ms: 200,
+            epoch: 42,
+        };
         store
-            .commit(Transaction::new("pk:1").op(Op::HSet { name: "window".into(), fields: closed.fields(), ttl: None }))
+            .commit(Transaction::new("pk:1").op(Op::HSet {
+                name: "window".into(),
+                fields: closed.fields(),
+                ttl: None,
+            }))
             .await
             .unwrap();
-        assert_eq!(store.apply_score(&gift("g3", 150, 1, 5)).await.unwrap(), ScoreOutcome::Outside);
-        assert!(matches!(store.apply_score(&gift("g2", 150, 1, 5)).await.unwrap(), ScoreOutcome::Duplicate { .. }));
+        assert_eq!(
+            store.apply_score(&gift("g3", 150, 1, 5)).await.unwrap(),
+            ScoreOutcome::Outside
+        );
+        assert!(matches!(
+            store.apply_score(&gift("g2", 150, 1, 5)).await.unwrap(),
+            ScoreOutcome::Duplicate { .. }
+        ));
         cleanup(&store).await;
     }
 
@@ -1460,16 +1842,33 @@ mod tests {
     async fn records_are_claimed_once() {
         let store = store().await;
         let ttl = Duration::from_secs(60);
-        assert_eq!(store.record_claim("r", "k", &every_byte(), ttl).await.unwrap(), None);
-        assert_eq!(store.record_claim("r", "k", b"other", ttl).await.unwrap(), Some(every_byte()));
+        assert_eq!(
+            store
+                .record_claim("r", "k", &every_byte(), ttl)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store.record_claim("r", "k", b"other", ttl).await.unwrap(),
+            Some(every_byte())
+        );
         store.record_put("r", "k", b"new", ttl).await.unwrap();
-        assert_eq!(store.record_get("r", "k").await.unwrap(), Some(b"new".to_vec()));
+        assert_eq!(
+            store.record_get("r", "k").await.unwrap(),
+            Some(b"new".to_vec())
+        );
         assert_eq!(store.record_get("r", "absent").await.unwrap(), None);
         cleanup(&store).await;
     }
 
     fn job(id: &str, due_ms: u64) -> Job {
-        Job { id: id.into(), topic: "topic with spaces".into(), due_ms, body: every_byte() }
+        Job {
+            id: id.into(),
+            topic: "topic with spaces".into(),
+            due_ms,
+            body: every_byte(),
+        }
     }
 
     #[tokio::test]
@@ -1491,22 +1890,39 @@ mod tests {
         assert_eq!(claimed[0].attempt, 1);
         let first_lease = claimed[0].lease;
         let rest = store.claim_due_jobs(1_500, 10, ttr).await.unwrap();
-        assert_eq!(rest.iter().map(|claim| claim.job.id.as_str()).collect::<Vec<_>>(), ["c"]);
-        assert!(store.claim_due_jobs(1_999, 10, ttr).await.unwrap().is_empty(), "claimed jobs are hidden");
+        assert_eq!(
+            rest.iter()
+                .map(|claim| claim.job.id.as_str())
+                .collect::<Vec<_>>(),
+            ["c"]
+        );
+        assert!(
+            store
+                .claim_due_jobs(1_999, 10, ttr)
+                .await
+                .unwrap()
+                .is_empty(),
+            "claimed jobs are hidden"
+        );
 
-        // Not finished within the TTR: delivered again, with a new lease.
+        // Not finished within the TTR: delivered again (all four are due at 2000 now, so by id),
+        // with a new lease.
         let again = store.claim_due_jobs(2_000, 10, ttr).await.unwrap();
         let ids: Vec<&str> = again.iter().map(|claim| claim.job.id.as_str()).collect();
-        assert_eq!(ids, ["a", "d", "b"]);
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        assert_eq!(again[1].attempt, 1);
         assert_eq!(again[0].attempt, 2);
         assert_ne!(again[0].lease, first_lease);
-        assert!(!store.finish_job("a", first_lease).await.unwrap(), "a stale claimer cannot finish");
+        assert!(
+            !store.finish_job("a", first_lease).await.unwrap(),
+            "a stale claimer cannot finish"
+        );
         assert!(store.finish_job("a", again[0].lease).await.unwrap());
         assert!(!store.finish_job("a", again[0].lease).await.unwrap());
 
         // Re-scheduling replaces the job: attempts restart, the old lease is void.
         store.schedule_job(&job("d", 5_000)).await.unwrap();
-        assert!(!store.finish_job("d", again[1].lease).await.unwrap());
+        assert!(!store.finish_job("d", again[3].lease).await.unwrap());
         assert!(store.cancel_job("d").await.unwrap());
         assert!(!store.cancel_job("d").await.unwrap());
         assert_eq!(store.job_count().await.unwrap(), 2);
@@ -1517,14 +1933,22 @@ mod tests {
     async fn concurrent_pollers_never_claim_the_same_delivery() {
         let store = store().await;
         for index in 0..60 {
-            store.schedule_job(&job(&format!("j{index}"), 1_000 + index)).await.unwrap();
+            store
+                .schedule_job(&job(&format!("j{index}"), 1_000 + index))
+                .await
+                .unwrap();
         }
         let pollers = (0..4).map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut claimed = Vec::new();
                 for _ in 0..10 {
-                    claimed.extend(store.claim_due_jobs(2_000, 7, Duration::from_secs(60)).await.unwrap());
+                    claimed.extend(
+                        store
+                            .claim_due_jobs(2_000, 7, Duration::from_secs(60))
+                            .await
+                            .unwrap(),
+                    );
                 }
                 claimed
             })
@@ -1542,10 +1966,13 @@ mod tests {
     #[tokio::test]
     async fn relay_moves_each_outbox_entry_exactly_once() {
         let store = store().await;
-        let payloads: Vec<Vec<u8>> =
-            (0..250u32).map(|index| [index.to_be_bytes().as_slice(), &[0, 255, b'\n']].concat()).collect();
+        let payloads: Vec<Vec<u8>> = (0..250u32)
+            .map(|index| [index.to_be_bytes().as_slice(), &[0, 255, b'\n']].concat())
+            .collect();
         for chunk in payloads.chunks(50) {
-            let transaction = Transaction::new("lc:9").op(Op::Outbox { events: chunk.to_vec() });
+            let transaction = Transaction::new("lc:9").op(Op::Outbox {
+                events: chunk.to_vec(),
+            });
             store.commit(transaction).await.unwrap();
         }
         assert_eq!(store.outbox_tags().await.unwrap(), ["lc:9"]);
@@ -1571,32 +1998,75 @@ mod tests {
         let store = store().await;
         assert_eq!(store.last_event_id().await.unwrap(), "0-0");
         assert_eq!(store.first_event_id().await.unwrap(), None);
-        let ids = store.append_events(&[b"one".to_vec(), b"two".to_vec(), every_byte()]).await.unwrap();
+        let ids = store
+            .append_events(&[b"one".to_vec(), b"two".to_vec(), every_byte()])
+            .await
+            .unwrap();
         assert_eq!(ids.len(), 3);
-        assert_eq!(store.first_event_id().await.unwrap().as_deref(), Some(ids[0].as_str()));
+        assert_eq!(
+            store.first_event_id().await.unwrap().as_deref(),
+            Some(ids[0].as_str())
+        );
         assert_eq!(store.last_event_id().await.unwrap(), ids[2]);
         let after_first = store.read_events(&ids[0], 10, None).await.unwrap();
-        assert_eq!(after_first.iter().map(|event| &event.id).collect::<Vec<_>>(), [&ids[1], &ids[2]]);
+        assert_eq!(
+            after_first
+                .iter()
+                .map(|event| &event.id)
+                .collect::<Vec<_>>(),
+            [&ids[1], &ids[2]]
+        );
         assert_eq!(after_first[1].payload, every_byte());
         let limited = store.read_events("0", 1, None).await.unwrap();
-        assert_eq!(limited, vec![StoredEvent { id: ids[0].clone(), payload: b"one".to_vec() }]);
-        assert!(store.read_events(&ids[2], 10, None).await.unwrap().is_empty());
-        assert!(matches!(store.read_events("nonsense", 10, None).await, Err(StoreError::Corrupt(_))));
+        assert_eq!(
+            limited,
+            vec![StoredEvent {
+                id: ids[0].clone(),
+                payload: b"one".to_vec()
+            }]
+        );
+        assert!(
+            store
+                .read_events(&ids[2], 10, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            store.read_events("nonsense", 10, None).await,
+            Err(StoreError::Corrupt(_))
+        ));
 
         // Blocking: nothing comes, so it returns empty after about the wait.
         let started = Instant::now();
-        assert!(store.read_events(&ids[2], 10, Some(Duration::from_millis(200))).await.unwrap().is_empty());
+        assert!(
+            store
+                .read_events(&ids[2], 10, Some(Duration::from_millis(200)))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(started.elapsed() >= Duration::from_millis(150));
         // Blocking: an append wakes it, well before a wait longer than the response timeout.
         let reader = {
             let store = store.clone();
             let after = ids[2].clone();
-            tokio::spawn(async move { store.read_events(&after, 10, Some(Duration::from_secs(5))).await })
+            tokio::spawn(async move {
+                store
+                    .read_events(&after, 10, Some(Duration::from_secs(5)))
+                    .await
+            })
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
         let new = store.append_events(&[b"four".to_vec()]).await.unwrap();
         let woken = reader.await.unwrap().unwrap();
-        assert_eq!(woken, vec![StoredEvent { id: new[0].clone(), payload: b"four".to_vec() }]);
+        assert_eq!(
+            woken,
+            vec![StoredEvent {
+                id: new[0].clone(),
+                payload: b"four".to_vec()
+            }]
+        );
         cleanup(&store).await;
     }
 
@@ -1604,7 +2074,10 @@ mod tests {
     async fn blocking_reads_may_outlast_the_response_timeout() {
         let store = store().await;
         let started = Instant::now();
-        let events = store.read_events("0", 10, Some(RESPONSE_TIMEOUT + Duration::from_millis(500))).await.unwrap();
+        let events = store
+            .read_events("0", 10, Some(RESPONSE_TIMEOUT + Duration::from_millis(500)))
+            .await
+            .unwrap();
         assert!(events.is_empty());
         assert!(started.elapsed() >= RESPONSE_TIMEOUT);
         cleanup(&store).await;
@@ -1615,7 +2088,9 @@ mod tests {
         let store = store().await;
         let mut messages = store.subscribe("config").await.unwrap();
         store.publish("config", "changed").await.unwrap();
-        let message = tokio::time::timeout(Duration::from_secs(2), messages.next()).await.unwrap();
+        let message = tokio::time::timeout(Duration::from_secs(2), messages.next())
+            .await
+            .unwrap();
         assert_eq!(message.as_deref(), Some("changed"));
     }
 
@@ -1633,7 +2108,14 @@ mod tests {
         let mut record = b"3 9 ".to_vec();
         record.extend(encode_job_rest(&job));
         let claimed = decode_job("x".into(), &record).unwrap();
-        assert_eq!(claimed, ClaimedJob { job, attempt: 3, lease: 9 });
+        assert_eq!(
+            claimed,
+            ClaimedJob {
+                job,
+                attempt: 3,
+                lease: 9
+            }
+        );
         assert!(decode_job("x".into(), b"3 9 12 99 short").is_err());
     }
 
