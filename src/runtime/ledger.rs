@@ -43,6 +43,9 @@ pub struct ScoreTarget {
     pub receiver_id: u64,
     /// The credited side's name in the feature's words ("host", "guest", "red", ...).
     pub side: String,
+    /// What the feature's score notifications are coalesced by (for example one PK's side),
+    /// handed back to its [`crate::runtime::events::ScoreNotifier`].
+    pub notify_key: String,
     /// What to add, atomically with the txn id, under the PK's tag. By convention the first
     /// counter is the credited side's total and the first board the sender's total on it.
     pub apply: ScoreApply,
@@ -163,10 +166,10 @@ impl GiftLedger {
         let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
         self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
 
-        // Score notifications are coalesced per PK (keyed by its tag) and built from the PK's
-        // state when they are sent, so they always carry the latest totals.
+        // Score notifications are coalesced per PK (by the feature's key) and built from the
+        // PK's state when they are sent, so they always carry the latest totals.
         for target in &newly_counted {
-            self.coalescer.touch(target.mode, &target.apply.tag, gift.sender.user_id.get()).await;
+            self.coalescer.touch(target.mode, &target.notify_key, gift.sender.user_id.get()).await;
         }
         let outcome = if duplicate {
             "duplicate"

@@ -6,7 +6,9 @@
 use livepk_core::{PkId, RoomSid, SingerId, Target};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Anchor, Battle, BattleId, EndedBy, GifterRow, PkInfo, PkState, Scene, TimedPhase};
+use crate::model::{
+    Anchor, Battle, BattleId, EndedBy, GifterRow, PkInfo, PkState, Scene, TimedPhase,
+};
 
 /// A change to one of the sorted sets the adapter keeps beside the anchors (seed §B.3–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,7 +216,10 @@ impl Notification {
     pub(crate) fn singer_state(to: SingerId, pk_state: PkState, about: SingerId) -> Self {
         Self {
             target: Target::singer(to.get()),
-            kind: NotificationKind::SingerState { pk_state, singer_id: about },
+            kind: NotificationKind::SingerState {
+                pk_state,
+                singer_id: about,
+            },
         }
     }
 
@@ -232,10 +237,18 @@ impl Notification {
     }
 
     /// `linkcallpk_room_pk_info_nt` to both rooms of `battle`.
-    pub(crate) fn info_to_both_rooms(battle: &Battle, pk: PkInfo, users: &[GifterRow]) -> [Self; 2] {
+    pub(crate) fn info_to_both_rooms(
+        battle: &Battle,
+        pk: PkInfo,
+        users: &[GifterRow],
+    ) -> [Self; 2] {
         battle.rooms().map(|sid| Self {
             target: Target::room(sid.get()),
-            kind: NotificationKind::RoomPkInfo { pkid: battle.pkid, pk, users: users.to_vec() },
+            kind: NotificationKind::RoomPkInfo {
+                pkid: battle.pkid,
+                pk,
+                users: users.to_vec(),
+            },
         })
     }
 }
@@ -287,7 +300,12 @@ pub struct Transition<Reply> {
 impl<Reply> Transition<Reply> {
     /// A transition that changes nothing and answers `reply`.
     pub fn unchanged(reply: Reply) -> Self {
-        Self { anchors: Vec::new(), battle: None, effects: Effects::default(), reply }
+        Self {
+            anchors: Vec::new(),
+            battle: None,
+            effects: Effects::default(),
+            reply,
+        }
     }
 
     /// Whether nothing is to be written or emitted.

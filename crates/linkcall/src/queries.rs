@@ -35,14 +35,21 @@ pub struct ListedSinger {
 /// also what a client that leaves the field at its default gets). The caller is left out of
 /// its own list, so the window is one longer than a page and starts one later when the caller
 /// ranks before it; `caller_rank` is the caller's rank in the list (`ZREVRANK`), if listed.
-pub fn online_list_window(page_num: u32, config: &LinkCallConfig, caller_rank: Option<u64>) -> ListWindow {
+pub fn online_list_window(
+    page_num: u32,
+    config: &LinkCallConfig,
+    caller_rank: Option<u64>,
+) -> ListWindow {
     let size = u64::from(config.rows_per_page());
     let first = u64::from(page_num).saturating_mul(size);
     let start = match caller_rank {
         Some(rank) if rank < first => first + 1,
         _ => first,
     };
-    ListWindow { start, stop: start + size }
+    ListWindow {
+        start,
+        stop: start + size,
+    }
 }
 
 /// Seed §1.2: one page of the online list for `caller` from the anchors of the window (in list
@@ -81,12 +88,19 @@ pub fn seek_online_list(
 pub fn link_list_window(page_num: u32, config: &LinkCallConfig) -> ListWindow {
     let size = u64::from(config.rows_per_page());
     let start = u64::from(page_num).saturating_mul(size);
-    ListWindow { start, stop: start + size - 1 }
+    ListWindow {
+        start,
+        stop: start + size - 1,
+    }
 }
 
 /// Seed §8: the anchors that applied to the caller, from the window's anchors in list order,
 /// each with its state: `apply` when it can be linked, else why not.
-pub fn seek_link_list(window: &[Anchor], config: &LinkCallConfig, now_ms: u64) -> Vec<ListedSinger> {
+pub fn seek_link_list(
+    window: &[Anchor],
+    config: &LinkCallConfig,
+    now_ms: u64,
+) -> Vec<ListedSinger> {
     window
         .iter()
         .take(config.rows_per_page() as usize)
@@ -110,7 +124,10 @@ pub struct PkView {
 /// Seed §6: the PK of `anchor`'s room (`battle` is the one it points at, `scores` its totals).
 pub fn user_seek_pk(anchor: Option<&Anchor>, battle: Option<&Battle>, scores: Scores) -> PkView {
     let live = anchor.and_then(|anchor| live_battle_of(anchor, battle));
-    PkView { pkid: live.map(|battle| battle.pkid), pk: live.map(|battle| battle.pk_info(scores)) }
+    PkView {
+        pkid: live.map(|battle| battle.pkid),
+        pk: live.map(|battle| battle.pk_info(scores)),
+    }
 }
 
 /// Data for `linkcallpk_user_seek_gift_rs`.
@@ -124,10 +141,20 @@ pub struct GiftView {
 
 /// Seed §7: the top gifters of `anchor`'s side. `board` is that side's board, best first (the
 /// adapter finds the side with [`Battle::side_of`]).
-pub fn user_seek_gift(anchor: Option<&Anchor>, battle: Option<&Battle>, board: &[GifterRow]) -> GiftView {
+pub fn user_seek_gift(
+    anchor: Option<&Anchor>,
+    battle: Option<&Battle>,
+    board: &[GifterRow],
+) -> GiftView {
     match anchor.and_then(|anchor| live_battle_of(anchor, battle)) {
-        Some(battle) => GiftView { pkid: Some(battle.pkid), users: top(board) },
-        None => GiftView { pkid: None, users: Vec::new() },
+        Some(battle) => GiftView {
+            pkid: Some(battle.pkid),
+            users: top(board),
+        },
+        None => GiftView {
+            pkid: None,
+            users: Vec::new(),
+        },
     }
 }
 

@@ -2,9 +2,10 @@
 -- board_add.lua.
 --
 -- KEYS: [1] window hash, [2] txns hash, then one hash per counter, then three keys per board
---       (board, board:m, board:seq).
+--       (board, board:m, board:seq), then one hash per written field.
 -- ARGV: [1] txn id, [2] sent_at ms, [3] ttl ms, [4] counter count, [5] board count,
---       then <field> <delta> per counter, then <member> <delta> per board.
+--       then <field> <delta> per counter, then <member> <delta> per board, then
+--       <field> <value> per written field (their count is what remains of KEYS).
 -- Returns {'dup', record} | {'out'} | {'ok', record}, record = "<epoch>|<c1>,..|<b1>,..".
 
 local record = redis.call('HGET', KEYS[2], ARGV[1])
@@ -45,6 +46,14 @@ for i = 1, board_count do
   redis.call('PEXPIRE', KEYS[base + 2], ttl)
   redis.call('PEXPIRE', KEYS[base + 3], ttl)
   boards[i] = exact(total)
+end
+
+local first_field_key = 3 + counter_count + 3 * board_count
+local first_field_arg = first_board_arg + 2 * board_count
+for i = 0, #KEYS - first_field_key do
+  local key = KEYS[first_field_key + i]
+  redis.call('HSET', key, ARGV[first_field_arg + 2 * i], ARGV[first_field_arg + 2 * i + 1])
+  redis.call('PEXPIRE', key, ttl)
 end
 
 record = window[4] .. '|' .. table.concat(counters, ',') .. '|' .. table.concat(boards, ',')

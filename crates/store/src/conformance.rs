@@ -71,6 +71,9 @@ macro_rules! conformance_tests {
             board_copy_ttl_expires,
             delete_board_removes_everything,
             apply_score_applied_returns_new_values,
+            apply_score_writes_fields_only_when_it_counts,
+            hash_get_fields_in_order,
+            zrank_both_orders,
             apply_score_duplicate_returns_first_values,
             apply_score_duplicate_takes_precedence_over_window,
             apply_score_duplicate_with_empty_parts,
@@ -290,6 +293,7 @@ fn gift(
             .iter()
             .map(|(b, m, d)| (b.to_string(), *m, *d))
             .collect(),
+        fields: Vec::new(),
         ttl: HOUR,
     }
 }
@@ -1897,6 +1901,71 @@ pub async fn delete_board_removes_everything(store: &dyn Store) {
 }
 
 // ---- apply_score -----------------------------------------------------------------------------------
+
+/// The fields of a ScoreApply are written with an applied gift, and neither by a duplicate
+/// nor by a gift outside the window.
+pub async fn apply_score_writes_fields_only_when_it_counts(store: &dyn Store) {
+    let tag = "pk:fields";
+    set_window(store, tag, open_window(1000, 2000, 3)).await;
+    let mut counted = gift(tag, "f1", 1500, &[("score", "red", 1)], &[]);
+    counted.fields = vec![("users".into(), "50".into(), "first".into())];
+    assert!(matches!(apply(store, &counted).await, ScoreOutcome::Applied { .. }));
+    let mut repeat = counted.clone();
+    repeat.fields = vec![("users".into(), "50".into(), "changed by a duplicate".into())];
+    assert!(matches!(apply(store, &repeat).await, ScoreOutcome::Duplicate { .. }));
+    let mut outside = gift(tag, "f2", 2500, &[("score", "red", 1)], &[]);
+    outside.fields = vec![("users".into(), "60".into(), "outside".into())];
+    assert_eq!(apply(store, &outside).await, ScoreOutcome::Outside);
+    let values = ok(
+        store.hash_get_fields(tag, "users", &["50".into(), "60".into()]).await,
+        "hash_get_fields",
+    );
+    assert_eq!(values, vec![Some("first".to_string()), None]);
+}
+
+/// hash_get_fields answers in the order asked, None for absent fields and absent hashes.
+pub async fn hash_get_fields_in_order(store: &dyn Store) {
+    let fields = vec![("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())];
+    ok(
+        store
+            .commit(Transaction::new("hf").op(Op::HSet { name: "h".into(), fields, ttl: None }))
+            .await,
+        "commit",
+    );
+    let asked = vec!["b".to_string(), "zz".to_string(), "a".to_string()];
+    assert_eq!(
+        ok(store.hash_get_fields("hf", "h", &asked).await, "hash_get_fields"),
+        vec![Some("2".to_string()), None, Some("1".to_string())]
+    );
+    assert_eq!(
+        ok(store.hash_get_fields("hf", "absent", &asked).await, "absent hash"),
+        vec![None, None, None]
+    );
+    assert!(ok(store.hash_get_fields("hf", "h", &[]).await, "no fields").is_empty());
+}
+
+/// zrank counts from either end, ties ordered by member like zrange.
+pub async fn zrank_both_orders(store: &dyn Store) {
+    let mut transaction = Transaction::new("zr");
+    for (member, score) in [("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 9.0)] {
+        transaction = transaction.op(Op::ZAdd { name: "z".into(), member: member.into(), score, ttl: None });
+    }
+    ok(store.commit(transaction).await, "commit");
+    for (member, ascending, descending) in [("a", 0, 3), ("b", 1, 2), ("c", 2, 1), ("d", 3, 0)] {
+        assert_eq!(
+            ok(store.zrank("zr", "z", member, Order::Ascending).await, "zrank"),
+            Some(ascending),
+            "ascending rank of {member}"
+        );
+        assert_eq!(
+            ok(store.zrank("zr", "z", member, Order::Descending).await, "zrevrank"),
+            Some(descending),
+            "descending rank of {member}"
+        );
+    }
+    assert_eq!(ok(store.zrank("zr", "z", "nope", Order::Ascending).await, "absent member"), None);
+    assert_eq!(ok(store.zrank("zr", "none", "a", Order::Ascending).await, "absent set"), None);
+}
 
 /// Applied reports the window epoch, new counter values and new board totals in request order.
 pub async fn apply_score_applied_returns_new_values(store: &dyn Store) {

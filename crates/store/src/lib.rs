@@ -156,6 +156,10 @@ pub struct ScoreApply {
     pub counters: Vec<(String, String, i64)>,
     /// Leaderboards to add to: (board name, member, delta).
     pub boards: Vec<(String, u64, i64)>,
+    /// Hash fields written when the gift counts: (hash name, field, value) — for example the
+    /// sender's profile that the leaderboard shows. Not written for a duplicate or an
+    /// outside gift.
+    pub fields: Vec<(String, String, String)>,
     /// How long the PK's keys live.
     pub ttl: Duration,
 }
@@ -262,6 +266,14 @@ pub trait Store: Send + Sync + 'static {
     /// All fields of hash `name` of `tag` (empty when absent).
     async fn hash_get_all(&self, tag: &str, name: &str) -> StoreResult<Vec<(String, String)>>;
 
+    /// The values of `fields` of hash `name` of `tag`, in order (`None` where absent).
+    async fn hash_get_fields(
+        &self,
+        tag: &str,
+        name: &str,
+        fields: &[String],
+    ) -> StoreResult<Vec<Option<String>>>;
+
     /// A page of sorted set `name` of `tag`: `count` members from rank `offset`, with scores.
     /// Equal scores are ordered by member (bytewise), reversed for [`Order::Descending`].
     async fn zrange(
@@ -272,6 +284,9 @@ pub trait Store: Send + Sync + 'static {
         count: usize,
         order: Order,
     ) -> StoreResult<Vec<(String, f64)>>;
+
+    /// The rank (0-based) of `member` in sorted set `name` of `tag`, counted in `order`.
+    async fn zrank(&self, tag: &str, name: &str, member: &str, order: Order) -> StoreResult<Option<u64>>;
 
     /// The score of `member` in sorted set `name` of `tag`.
     async fn zscore(&self, tag: &str, name: &str, member: &str) -> StoreResult<Option<f64>>;

@@ -396,16 +396,6 @@ pub(crate) fn outbox_entry_id() -> String {
 /// Length of the id that prefixes every outbox entry.
 pub(crate) const OUTBOX_ID_LEN: usize = 32;
 
-/// FNV-1a 64-bit, to spread job ids over delay-queue buckets identically in both stores.
-pub(crate) fn fnv1a64(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}
-
 fn encode_record(epoch: u64, counters: &[i64], boards: &[i64]) -> String {
     let join = |values: &[i64]| values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     format!("{epoch}|{}|{}", join(counters), join(boards))
@@ -476,6 +466,31 @@ impl Store for MemoryStore {
             .read_hash(&key)?
             .map(|hash| hash.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default())
+    }
+
+    async fn hash_get_fields(
+        &self,
+        tag: &str,
+        name: &str,
+        fields: &[String],
+    ) -> StoreResult<Vec<Option<String>>> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        let hash = state.read_hash(&key)?;
+        Ok(fields.iter().map(|field| hash.and_then(|hash| hash.get(field).cloned())).collect())
+    }
+
+    async fn zrank(&self, tag: &str, name: &str, member: &str, order: Order) -> StoreResult<Option<u64>> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        let Some(set) = state.read_sorted_set(&key)? else { return Ok(None) };
+        let Some(score) = set.by_member.get(member).copied() else { return Ok(None) };
+        let wanted = ScoredMember { score, member: member.to_owned() };
+        let ascending_rank = set.ordered.range(..&wanted).count() as u64;
+        Ok(Some(match order {
+            Order::Ascending => ascending_rank,
+            Order::Descending => set.ordered.len() as u64 - 1 - ascending_rank,
+        }))
     }
 
     async fn zrange(
@@ -599,6 +614,11 @@ impl Store for MemoryStore {
             let key = key_of(board);
             boards.push(state.board_add(&key, *member, *delta)?);
             state.board_ttl(&key, ttl);
+        }
+        for (hash, field, value) in &apply.fields {
+            let key = key_of(hash);
+            state.hash(&key)?.insert(field.clone(), value.clone());
+            state.set_ttl(&key, ttl);
         }
         state.hash(&txns_key)?.insert(apply.txn_id.clone(), encode_record(epoch, &counters, &boards));
         state.set_ttl(&txns_key, ttl);
@@ -867,9 +887,4 @@ mod tests {
         assert!(parse_event_id("x").is_err());
     }
 
-    #[test]
-    fn fnv_is_stable() {
-        assert_eq!(fnv1a64(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64("a"), 0xaf63_dc4c_8601_ec8c);
-    }
 }

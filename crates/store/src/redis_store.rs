@@ -237,6 +237,7 @@ impl RedisStore {
     /// the connection's rather than the command's (the next call opens a new one).
     async fn failed(&self, shared: &SharedConnection, error: RedisError) -> StoreError {
         if error.is_io_error() || error.is_unrecoverable_error() {
+            // `shared.slot` came from `shared()`, which only hands out valid indexes.
             let mut guard = self.inner.shared[shared.slot].lock().await;
             if guard.generation == shared.generation {
                 guard.connection = None;
@@ -870,6 +871,50 @@ impl Store for RedisStore {
         reply_scored(reply)
     }
 
+    async fn hash_get_fields(
+        &self,
+        tag: &str,
+        name: &str,
+        fields: &[String],
+    ) -> StoreResult<Vec<Option<String>>> {
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let reply = self
+            .query(redis::cmd("HMGET").arg(self.key(tag, name)).arg(fields))
+            .await?;
+        match reply {
+            redis::Value::Array(values) => values
+                .into_iter()
+                .map(|value| match value {
+                    redis::Value::Nil => Ok(None),
+                    other => required_string(other).map(Some),
+                })
+                .collect(),
+            other => Err(corrupt(format!("HMGET answered {other:?}"))),
+        }
+    }
+
+    async fn zrank(
+        &self,
+        tag: &str,
+        name: &str,
+        member: &str,
+        order: Order,
+    ) -> StoreResult<Option<u64>> {
+        let command = match order {
+            Order::Ascending => "ZRANK",
+            Order::Descending => "ZREVRANK",
+        };
+        let reply = self
+            .query(redis::cmd(command).arg(self.key(tag, name)).arg(member))
+            .await?;
+        match reply {
+            redis::Value::Nil => Ok(None),
+            other => u64::try_from(reply_int(other)?).map(Some).map_err(|_| corrupt("negative rank")),
+        }
+    }
+
     async fn zscore(&self, tag: &str, name: &str, member: &str) -> StoreResult<Option<f64>> {
         let reply = self
             .query(redis::cmd("ZSCORE").arg(self.key(tag, name)).arg(member))
@@ -947,6 +992,9 @@ impl Store for RedisStore {
                 .key(key(&format!("{board}:m")))
                 .key(key(&format!("{board}:seq")));
         }
+        for (hash, _, _) in &apply.fields {
+            invocation.key(key(hash));
+        }
         invocation
             .arg(&apply.txn_id)
             .arg(apply.sent_at_ms)
@@ -958,6 +1006,9 @@ impl Store for RedisStore {
         }
         for (_, member, delta) in &apply.boards {
             invocation.arg(*member).arg(*delta);
+        }
+        for (_, field, value) in &apply.fields {
+            invocation.arg(field).arg(value);
         }
         let reply = self.run_script(&invocation).await?;
         let mut reply = reply_array(reply)?.into_iter();
@@ -1236,6 +1287,7 @@ impl Store for RedisStore {
             let mut pop = self.scripts().relay_pop.prepare_invoke();
             pop.key(&outbox).arg(RELAY_BATCH);
             for entry in &entries {
+                // Every entry is at least OUTBOX_ID_LEN long: shorter ones returned above.
                 pop.arg(&entry[..OUTBOX_ID_LEN]);
             }
             batch = reply_array(self.run_script(&pop).await?)?;
@@ -1430,6 +1482,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::ScoringWindow;
 
     const URL: &str = "redis://127.0.0.1:6379";
 
@@ -1502,11 +1555,10 @@ mod tests {
                 ("score".into(), "gifts".into(), 1),
             ],
             boards: vec![("board".into(), member, value)],
+            fields: Vec::new(),
             ttl: Duration::from_secs(600),
         }
     }
-
-    use crate::ScoringWindow;
 
     #[tokio::test]
     async fn transaction_commits_or_conflicts_without_writing() {
@@ -2092,6 +2144,70 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(message.as_deref(), Some("changed"));
+    }
+
+    #[tokio::test]
+    async fn reading_another_type_is_corrupt() {
+        let store = store().await;
+        let transaction = Transaction::new("x").op(Op::ZAdd {
+            name: "z".into(),
+            member: "m".into(),
+            score: 1.0,
+            ttl: None,
+        });
+        store.commit(transaction).await.unwrap();
+        assert!(matches!(
+            store.get("x", "z").await,
+            Err(StoreError::Corrupt(_))
+        ));
+        let many = store.get_many(&[("x", "absent"), ("x", "z")]).await;
+        assert!(matches!(many, Err(StoreError::Corrupt(_))), "{many:?}");
+        assert!(matches!(
+            store.hash_get_all("x", "z").await,
+            Err(StoreError::Corrupt(_))
+        ));
+        cleanup(&store).await;
+    }
+
+    #[tokio::test]
+    async fn killed_connections_are_reopened() {
+        let store = store().await;
+        let mut ids = Vec::new();
+        for _ in 0..SHARED_CONNECTIONS {
+            ids.push(
+                reply_int(
+                    store
+                        .query(&redis::cmd("CLIENT").arg("ID").to_owned())
+                        .await
+                        .unwrap(),
+                )
+                .unwrap(),
+            );
+        }
+        let killer = redis::Client::open(URL).unwrap();
+        let mut killer = killer.get_multiplexed_async_connection().await.unwrap();
+        for id in ids {
+            let _: Value = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("ID")
+                .arg(id)
+                .query_async(&mut killer)
+                .await
+                .unwrap();
+        }
+        // Each shared connection fails at most once, as Unavailable, and is then replaced.
+        let mut failures = 0;
+        for _ in 0..(3 * SHARED_CONNECTIONS) {
+            match store.ping().await {
+                Ok(()) => {}
+                Err(StoreError::Unavailable(_)) => failures += 1,
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(failures <= SHARED_CONNECTIONS);
+        for _ in 0..SHARED_CONNECTIONS {
+            store.ping().await.unwrap();
+        }
     }
 
     #[tokio::test]

@@ -33,22 +33,123 @@ fn each_error_has_its_seed_code_kind_and_field() {
         },
     };
     let s = singer(HOST);
-    let rows: Vec<(LinkCallError, u32, ErrorKind, Option<&str>, Option<PkState>)> = vec![
-        (LinkCallError::SameAnchor { singer: s }, codes::INVALID_PARAMETER, ErrorKind::InvalidArgument, Some("guest_id"), None),
-        (LinkCallError::NotThisPk { singer: s, field: "host_id" }, codes::INVALID_PARAMETER, ErrorKind::PermissionDenied, Some("host_id"), None),
-        (LinkCallError::NotInvited { guest: s, host: s }, codes::INVALID_PARAMETER, ErrorKind::PermissionDenied, Some("host_id"), None),
-        (LinkCallError::InvitationGone { guest: s, host: s }, codes::PK_OVER, ErrorKind::NotFound, None, None),
-        (LinkCallError::ConditionsNotMet(GateFailure::NotWhitelisted), codes::CONDITIONS_NOT_MET, ErrorKind::FailedPrecondition, None, None),
-        (LinkCallError::TimerStillRunning { deadline_ms: 1 }, codes::TIMER_STILL_RUNNING, ErrorKind::FailedPrecondition, None, None),
-        (LinkCallError::AlreadySettled(Box::new(settled)), codes::ALREADY_SETTLED, ErrorKind::Aborted, None, Some(PkState::Count)),
-        (LinkCallError::AnchorInPk { singer: s }, codes::ANCHOR_IN_PK, ErrorKind::FailedPrecondition, None, Some(PkState::Pking)),
-        (LinkCallError::PkOver, codes::PK_OVER, ErrorKind::FailedPrecondition, None, None),
-        (LinkCallError::PkNotStarted, codes::PK_NOT_STARTED, ErrorKind::FailedPrecondition, None, None),
-        (LinkCallError::AnchorGaming { singer: s }, codes::ANCHOR_IN_GAME, ErrorKind::FailedPrecondition, None, Some(PkState::Gaming)),
-        (LinkCallError::AnchorSawing { singer: s }, codes::ANCHOR_IN_SAW, ErrorKind::FailedPrecondition, None, Some(PkState::Sawing)),
-        (LinkCallError::PopupPending { singer: s }, codes::ANCHOR_HAS_POPUP, ErrorKind::FailedPrecondition, None, Some(PkState::Popup)),
-        (LinkCallError::AnchorOffline { singer: s }, codes::ANCHOR_OFFLINE, ErrorKind::FailedPrecondition, None, Some(PkState::Offline)),
-        (LinkCallError::FreshPkidMissing, codes::INTERNAL_PKID_FAILED, ErrorKind::Internal, None, None),
+    /// (error, business code, kind, field, pk_state carried in the response)
+    type Row = (
+        LinkCallError,
+        u32,
+        ErrorKind,
+        Option<&'static str>,
+        Option<PkState>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            LinkCallError::SameAnchor { singer: s },
+            codes::INVALID_PARAMETER,
+            ErrorKind::InvalidArgument,
+            Some("guest_id"),
+            None,
+        ),
+        (
+            LinkCallError::NotThisPk {
+                singer: s,
+                field: "host_id",
+            },
+            codes::INVALID_PARAMETER,
+            ErrorKind::PermissionDenied,
+            Some("host_id"),
+            None,
+        ),
+        (
+            LinkCallError::NotInvited { guest: s, host: s },
+            codes::INVALID_PARAMETER,
+            ErrorKind::PermissionDenied,
+            Some("host_id"),
+            None,
+        ),
+        (
+            LinkCallError::InvitationGone { guest: s, host: s },
+            codes::PK_OVER,
+            ErrorKind::NotFound,
+            None,
+            None,
+        ),
+        (
+            LinkCallError::ConditionsNotMet(GateFailure::NotWhitelisted),
+            codes::CONDITIONS_NOT_MET,
+            ErrorKind::FailedPrecondition,
+            None,
+            None,
+        ),
+        (
+            LinkCallError::TimerStillRunning { deadline_ms: 1 },
+            codes::TIMER_STILL_RUNNING,
+            ErrorKind::FailedPrecondition,
+            None,
+            None,
+        ),
+        (
+            LinkCallError::AlreadySettled(Box::new(settled)),
+            codes::ALREADY_SETTLED,
+            ErrorKind::Aborted,
+            None,
+            Some(PkState::Count),
+        ),
+        (
+            LinkCallError::AnchorInPk { singer: s },
+            codes::ANCHOR_IN_PK,
+            ErrorKind::FailedPrecondition,
+            None,
+            Some(PkState::Pking),
+        ),
+        (
+            LinkCallError::PkOver,
+            codes::PK_OVER,
+            ErrorKind::FailedPrecondition,
+            None,
+            None,
+        ),
+        (
+            LinkCallError::PkNotStarted,
+            codes::PK_NOT_STARTED,
+            ErrorKind::FailedPrecondition,
+            None,
+            None,
+        ),
+        (
+            LinkCallError::AnchorGaming { singer: s },
+            codes::ANCHOR_IN_GAME,
+            ErrorKind::FailedPrecondition,
+            None,
+            Some(PkState::Gaming),
+        ),
+        (
+            LinkCallError::AnchorSawing { singer: s },
+            codes::ANCHOR_IN_SAW,
+            ErrorKind::FailedPrecondition,
+            None,
+            Some(PkState::Sawing),
+        ),
+        (
+            LinkCallError::PopupPending { singer: s },
+            codes::ANCHOR_HAS_POPUP,
+            ErrorKind::FailedPrecondition,
+            None,
+            Some(PkState::Popup),
+        ),
+        (
+            LinkCallError::AnchorOffline { singer: s },
+            codes::ANCHOR_OFFLINE,
+            ErrorKind::FailedPrecondition,
+            None,
+            Some(PkState::Offline),
+        ),
+        (
+            LinkCallError::FreshPkidMissing,
+            codes::INTERNAL_PKID_FAILED,
+            ErrorKind::Internal,
+            None,
+            None,
+        ),
     ];
     for (error, code, kind, field, pk_state) in rows {
         assert_eq!(error.business_code(), code, "{error}");
@@ -58,7 +159,10 @@ fn each_error_has_its_seed_code_kind_and_field() {
         assert!(!error.to_string().is_empty());
     }
     // The internal pkid code is hidden from callers behind 020.
-    assert_eq!(codes::public(LinkCallError::FreshPkidMissing.business_code()), codes::SERVER_ERROR);
+    assert_eq!(
+        codes::public(LinkCallError::FreshPkidMissing.business_code()),
+        codes::SERVER_ERROR
+    );
 }
 
 #[test]
@@ -70,10 +174,20 @@ fn a_rematch_without_a_fresh_pkid_is_an_internal_error() {
     world.link(HOST, GUEST).unwrap();
     world.agree(GUEST, HOST).unwrap();
     let battle = world.battle_of(HOST).unwrap().clone();
-    let pair = PairRequest { host_id: singer(HOST), guest_id: singer(GUEST) };
+    let pair = PairRequest {
+        host_id: singer(HOST),
+        guest_id: singer(GUEST),
+    };
     // The first start needs no fresh pkid and ignores one given anyway.
     assert!(!battle.next_start_needs_fresh_pkid());
-    let first = start(Some(&battle), pair, Some(PkId::from_trusted(99)), &world.config, world.now).unwrap();
+    let first = start(
+        Some(&battle),
+        pair,
+        Some(PkId::from_trusted(99)),
+        &world.config,
+        world.now,
+    )
+    .unwrap();
     assert_eq!(first.reply.pkid, battle.pkid);
     world.commit(first);
     world.advance_secs(360);
@@ -87,8 +201,8 @@ fn a_rematch_without_a_fresh_pkid_is_an_internal_error() {
 #[test]
 fn pk_states_carry_the_seed_numbers() {
     let names = [
-        "offline", "apply", "applying", "link", "linking", "pking", "gaming", "sawing", "popup", "no",
-        "yes", "start", "count", "addtime", "over",
+        "offline", "apply", "applying", "link", "linking", "pking", "gaming", "sawing", "popup",
+        "no", "yes", "start", "count", "addtime", "over",
     ];
     for (number, name) in names.iter().enumerate() {
         let state = PkState::from_number(number as u32).unwrap();
@@ -111,13 +225,33 @@ fn scenes_cycle_pk_host_guest() {
 fn notification_kinds_name_the_seed_messages() {
     let pkid = PkId::from_trusted(1);
     let kinds = [
-        (NotificationKind::SingerState { pk_state: PkState::Apply, singer_id: singer(1) }, "linkcallpk_singer_state_nt", None),
         (
-            NotificationKind::RoomPkScene { singer_id: singer(1), singer_sid: sid_of(1), pk_scene: Scene::Pk, pkid },
+            NotificationKind::SingerState {
+                pk_state: PkState::Apply,
+                singer_id: singer(1),
+            },
+            "linkcallpk_singer_state_nt",
+            None,
+        ),
+        (
+            NotificationKind::RoomPkScene {
+                singer_id: singer(1),
+                singer_sid: sid_of(1),
+                pk_scene: Scene::Pk,
+                pkid,
+            },
             "linkcallpk_room_pk_scene_nt",
             Some(pkid),
         ),
-        (NotificationKind::RoomPkInfo { pkid, pk: some_pk_info(), users: Vec::new() }, "linkcallpk_room_pk_info_nt", Some(pkid)),
+        (
+            NotificationKind::RoomPkInfo {
+                pkid,
+                pk: some_pk_info(),
+                users: Vec::new(),
+            },
+            "linkcallpk_room_pk_info_nt",
+            Some(pkid),
+        ),
         (
             NotificationKind::RoomPkSingerInfo {
                 pkid,
@@ -129,7 +263,15 @@ fn notification_kinds_name_the_seed_messages() {
             "linkcallpk_room_pk_singer_info_nt",
             Some(pkid),
         ),
-        (NotificationKind::SingerPkList { pk_state: PkState::Count, pkid, pk: some_pk_info() }, "linkcallpk_singer_pklist_nt", Some(pkid)),
+        (
+            NotificationKind::SingerPkList {
+                pk_state: PkState::Count,
+                pkid,
+                pk: some_pk_info(),
+            },
+            "linkcallpk_singer_pklist_nt",
+            Some(pkid),
+        ),
     ];
     for (kind, name, carried) in kinds {
         assert_eq!(kind.message_name(), name);
@@ -154,5 +296,8 @@ fn aggregates_survive_an_encoding_round_trip() {
     assert_eq!(serde_json::from_slice::<Anchor>(&encoded).unwrap(), anchor);
     let effects = world.last.clone();
     let encoded = serde_json::to_vec(&effects).unwrap();
-    assert_eq!(serde_json::from_slice::<Effects>(&encoded).unwrap(), effects);
+    assert_eq!(
+        serde_json::from_slice::<Effects>(&encoded).unwrap(),
+        effects
+    );
 }

@@ -82,7 +82,9 @@ impl World {
 
     /// The battle `raw` points at, if it exists.
     pub fn battle_of(&self, raw: u64) -> Option<&Battle> {
-        self.anchor(raw).and_then(|anchor| anchor.battle).and_then(|id| self.battles.get(&id))
+        self.anchor(raw)
+            .and_then(|anchor| anchor.battle)
+            .and_then(|id| self.battles.get(&id))
     }
 
     pub fn latest_battle(&self) -> Option<&Battle> {
@@ -90,7 +92,10 @@ impl World {
     }
 
     fn scores_of(&self, battle: Option<&Battle>) -> Scores {
-        battle.and_then(|battle| self.scores.get(&battle.battle_id)).copied().unwrap_or_default()
+        battle
+            .and_then(|battle| self.scores.get(&battle.battle_id))
+            .copied()
+            .unwrap_or_default()
     }
 
     fn allocate_pkid(&mut self) -> PkId {
@@ -102,7 +107,11 @@ impl World {
     pub fn commit<R>(&mut self, transition: Transition<R>) -> R {
         let mut seen = Vec::new();
         for anchor in transition.anchors {
-            assert!(!seen.contains(&anchor.singer_id), "anchor {} written twice", anchor.singer_id);
+            assert!(
+                !seen.contains(&anchor.singer_id),
+                "anchor {} written twice",
+                anchor.singer_id
+            );
             seen.push(anchor.singer_id);
             self.anchors.insert(anchor.singer_id, anchor);
         }
@@ -119,7 +128,11 @@ impl World {
             }
             self.battles.insert(battle.battle_id, battle);
         } else {
-            assert_eq!(effects.scores, ScoreAction::Untouched, "score action without a battle");
+            assert_eq!(
+                effects.scores,
+                ScoreAction::Untouched,
+                "score action without a battle"
+            );
         }
         for change in &effects.lists {
             match *change {
@@ -136,7 +149,8 @@ impl World {
                     self.applications.remove(&(host, guest));
                 }
                 ListChange::ClearApplicantsOf { singer } => {
-                    self.applications.retain(|(host, guest), _| *host != singer && *guest != singer);
+                    self.applications
+                        .retain(|(host, guest), _| *host != singer && *guest != singer);
                 }
             }
         }
@@ -159,20 +173,39 @@ impl World {
     // -- commands ----------------------------------------------------------------------------
 
     pub fn open(&mut self, raw: u64) -> Outcome<OpenFunctionReply> {
-        let gate = OpenGate { singer_star: 5, singer_whitelisted: true };
+        let gate = OpenGate {
+            singer_star: 5,
+            singer_whitelisted: true,
+        };
         self.open_with(raw, gate)
     }
 
     pub fn open_with(&mut self, raw: u64, gate: OpenGate) -> Outcome<OpenFunctionReply> {
-        let request = OpenFunctionRequest { singer_id: singer(raw), singer_sid: sid_of(raw) };
+        let request = OpenFunctionRequest {
+            singer_id: singer(raw),
+            singer_sid: sid_of(raw),
+        };
         let outcome = open_function(self.anchor(raw), request, gate, &self.config, self.now);
         self.run(outcome)
     }
 
-    fn withdrawal_parts(&self, raw: u64) -> (Vec<SingerId>, Vec<SingerId>, Option<Anchor>, Option<Anchor>) {
+    fn withdrawal_parts(
+        &self,
+        raw: u64,
+    ) -> (Vec<SingerId>, Vec<SingerId>, Option<Anchor>, Option<Anchor>) {
         let me = singer(raw);
-        let applicants = self.applications.keys().filter(|(host, _)| *host == me).map(|(_, guest)| *guest).collect();
-        let applied_to = self.applications.keys().filter(|(_, guest)| *guest == me).map(|(host, _)| *host).collect();
+        let applicants = self
+            .applications
+            .keys()
+            .filter(|(host, _)| *host == me)
+            .map(|(_, guest)| *guest)
+            .collect();
+        let applied_to = self
+            .applications
+            .keys()
+            .filter(|(_, guest)| *guest == me)
+            .map(|(host, _)| *host)
+            .collect();
         let anchor = self.anchor(raw);
         let invited = anchor
             .and_then(|anchor| anchor.outgoing_invite)
@@ -203,14 +236,26 @@ impl World {
     }
 
     pub fn apply(&mut self, guest: u64, host: u64) -> Outcome<StateReply> {
-        let request = ApplyRequest { guest_id: singer(guest), host_id: singer(host) };
+        let request = ApplyRequest {
+            guest_id: singer(guest),
+            host_id: singer(host),
+        };
         let outcome = apply(self.anchor(guest), self.anchor(host), request, self.now);
         self.run(outcome)
     }
 
     pub fn link(&mut self, host: u64, guest: u64) -> Outcome<LinkReply> {
-        let request = LinkRequest { host_id: singer(host), guest_id: singer(guest) };
-        let outcome = link(self.anchor(host), self.anchor(guest), request, &self.config, self.now);
+        let request = LinkRequest {
+            host_id: singer(host),
+            guest_id: singer(guest),
+        };
+        let outcome = link(
+            self.anchor(host),
+            self.anchor(guest),
+            request,
+            &self.config,
+            self.now,
+        );
         self.run(outcome)
     }
 
@@ -219,7 +264,10 @@ impl World {
         self.next_battle += 1;
         let battle_id = BattleId::new(self.next_battle);
         let placeholder_pkid = self.allocate_pkid();
-        let decision = ConfirmDecision::Agree { battle_id, placeholder_pkid };
+        let decision = ConfirmDecision::Agree {
+            battle_id,
+            placeholder_pkid,
+        };
         self.confirm_with(guest, host, decision)
     }
 
@@ -227,14 +275,26 @@ impl World {
         self.confirm_with(guest, host, ConfirmDecision::Refuse)
     }
 
-    fn confirm_with(&mut self, guest: u64, host: u64, decision: ConfirmDecision) -> Outcome<ConfirmReply> {
-        let request = ConfirmRequest { guest_id: singer(guest), host_id: singer(host), decision };
+    fn confirm_with(
+        &mut self,
+        guest: u64,
+        host: u64,
+        decision: ConfirmDecision,
+    ) -> Outcome<ConfirmReply> {
+        let request = ConfirmRequest {
+            guest_id: singer(guest),
+            host_id: singer(host),
+            decision,
+        };
         let outcome = confirm(self.anchor(guest), self.anchor(host), request, self.now);
         self.run(outcome)
     }
 
     fn pair(host: u64, guest: u64) -> PairRequest {
-        PairRequest { host_id: singer(host), guest_id: singer(guest) }
+        PairRequest {
+            host_id: singer(host),
+            guest_id: singer(guest),
+        }
     }
 
     pub fn start(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
@@ -243,7 +303,13 @@ impl World {
             Some(battle) if battle.next_start_needs_fresh_pkid() => Some(self.allocate_pkid()),
             _ => None,
         };
-        let outcome = start(battle.as_ref(), Self::pair(host, guest), fresh, &self.config, self.now);
+        let outcome = start(
+            battle.as_ref(),
+            Self::pair(host, guest),
+            fresh,
+            &self.config,
+            self.now,
+        );
         self.run(outcome)
     }
 
@@ -256,7 +322,13 @@ impl World {
     pub fn count(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
         let battle = self.battle_of(host).cloned();
         let scores = self.scores_of(battle.as_ref());
-        let outcome = count(battle.as_ref(), Self::pair(host, guest), scores, &self.config, self.now);
+        let outcome = count(
+            battle.as_ref(),
+            Self::pair(host, guest),
+            scores,
+            &self.config,
+            self.now,
+        );
         self.run(outcome)
     }
 
@@ -264,8 +336,14 @@ impl World {
         let battle = self.battle_of(host).cloned();
         let scores = self.scores_of(battle.as_ref());
         let fresh = self.allocate_pkid();
-        let outcome =
-            add_time(battle.as_ref(), Self::pair(host, guest), fresh, scores, &self.config, self.now);
+        let outcome = add_time(
+            battle.as_ref(),
+            Self::pair(host, guest),
+            fresh,
+            scores,
+            &self.config,
+            self.now,
+        );
         self.run(outcome)
     }
 
@@ -273,14 +351,24 @@ impl World {
         let (host_anchor, guest_anchor) = (self.anchor(host), self.anchor(guest));
         let battle = battle_of_pair(host_anchor, guest_anchor).and_then(|id| self.battles.get(&id));
         let scores = self.scores_of(battle);
-        let outcome = close(host_anchor, guest_anchor, battle, Self::pair(host, guest), scores, self.now);
+        let outcome = close(
+            host_anchor,
+            guest_anchor,
+            battle,
+            Self::pair(host, guest),
+            scores,
+            self.now,
+        );
         self.run(outcome)
     }
 
     pub fn admin_close(&mut self, battle_id: BattleId) -> CloseReply {
         let battle = self.battles.get(&battle_id);
         let (host, guest) = match battle {
-            Some(battle) => (self.anchors.get(&battle.host.singer_id), self.anchors.get(&battle.guest.singer_id)),
+            Some(battle) => (
+                self.anchors.get(&battle.host.singer_id),
+                self.anchors.get(&battle.guest.singer_id),
+            ),
             None => (None, None),
         };
         let transition = admin_close(battle, host, guest, self.scores_of(battle), self.now);
@@ -312,17 +400,29 @@ impl World {
 
     pub fn come_in(&mut self, raw: u64) -> SingerComeInRoomReply {
         let battle = self.battle_of(raw).cloned();
-        let request = SingerComeInRoomRequest { singer_id: singer(raw), singer_sid: sid_of(raw) };
-        let transition =
-            singer_come_in_room(self.anchor(raw), battle.as_ref(), request, self.scores_of(battle.as_ref()), self.now);
+        let request = SingerComeInRoomRequest {
+            singer_id: singer(raw),
+            singer_sid: sid_of(raw),
+        };
+        let transition = singer_come_in_room(
+            self.anchor(raw),
+            battle.as_ref(),
+            request,
+            self.scores_of(battle.as_ref()),
+            self.now,
+        );
         self.commit(transition)
     }
 
     /// A gift worth `points` to `receiver`, counted the way the gift script does: only inside
     /// the scoring window, judged by the gift's time.
     pub fn gift(&mut self, receiver: u64, points: u64) -> bool {
-        let Some(battle) = self.battle_of(receiver).cloned() else { return false };
-        let Some((from, until, _)) = battle.scoring_window() else { return false };
+        let Some(battle) = self.battle_of(receiver).cloned() else {
+            return false;
+        };
+        let Some((from, until, _)) = battle.scoring_window() else {
+            return false;
+        };
         if !(from <= self.now && self.now < until) {
             return false;
         }
@@ -342,18 +442,20 @@ impl World {
         let mut fired_effects = Effects::default();
         loop {
             self.timers.sort_by_key(|timer| match *timer {
-                TimerRequest::PopupExpiry { due_ms, .. } | TimerRequest::PhaseDeadline { due_ms, .. } => due_ms,
+                TimerRequest::PopupExpiry { due_ms, .. }
+                | TimerRequest::PhaseDeadline { due_ms, .. } => due_ms,
             });
             let Some(index) = self.timers.iter().position(|timer| match *timer {
-                TimerRequest::PopupExpiry { due_ms, .. } | TimerRequest::PhaseDeadline { due_ms, .. } => {
-                    due_ms <= self.now
-                }
+                TimerRequest::PopupExpiry { due_ms, .. }
+                | TimerRequest::PhaseDeadline { due_ms, .. } => due_ms <= self.now,
             }) else {
                 break;
             };
             let job = self.timers.remove(index);
             let outcome = self.fire(job);
-            fired_effects.notifications.extend(self.last.notifications.drain(..));
+            fired_effects
+                .notifications
+                .append(&mut self.last.notifications);
             fired_effects.settled = fired_effects.settled.or(self.last.settled);
             outcomes.push(outcome);
         }
@@ -374,10 +476,21 @@ impl World {
                 );
                 self.commit(transition)
             }
-            TimerRequest::PhaseDeadline { battle, pkid, phase, .. } => {
+            TimerRequest::PhaseDeadline {
+                battle,
+                pkid,
+                phase,
+                ..
+            } => {
                 let battle = self.battles.get(&battle);
-                let transition =
-                    on_phase_deadline(battle, pkid, phase, self.scores_of(battle), &self.config, self.now);
+                let transition = on_phase_deadline(
+                    battle,
+                    pkid,
+                    phase,
+                    self.scores_of(battle),
+                    &self.config,
+                    self.now,
+                );
                 self.commit(transition)
             }
         }
@@ -386,7 +499,9 @@ impl World {
     // -- rendering ---------------------------------------------------------------------------
 
     pub fn anchor_state(&self, raw: u64) -> &'static str {
-        self.anchor(raw).map_or("-", |anchor| anchor.listed_state(self.now, PkState::Apply).as_str())
+        self.anchor(raw).map_or("-", |anchor| {
+            anchor.listed_state(self.now, PkState::Apply).as_str()
+        })
     }
 
     pub fn battle_summary(&self) -> String {
@@ -398,9 +513,20 @@ impl World {
 
     /// `battle | h:state g:state | nts [| settled(by) h:g]` after the last command.
     pub fn summary(&self) -> String {
-        let nts = self.last.notifications.iter().map(render).collect::<Vec<_>>().join(" ");
-        let mut line =
-            format!("{} | h:{} g:{} | {}", self.battle_summary(), self.anchor_state(HOST), self.anchor_state(GUEST), nts);
+        let nts = self
+            .last
+            .notifications
+            .iter()
+            .map(render)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut line = format!(
+            "{} | h:{} g:{} | {}",
+            self.battle_summary(),
+            self.anchor_state(HOST),
+            self.anchor_state(GUEST),
+            nts
+        );
         if let Some(settled) = self.last.settled {
             line.push_str(&format!(
                 " | settled({}) {}:{}",

@@ -90,13 +90,19 @@ fn given(state: Given) -> World {
                 _ => {
                     world.start(HOST, GUEST).expect(ok);
                     world.advance_secs(1);
-                    if matches!(state, Given::ScoringOverdue | Given::Punishment | Given::PunishmentOver) {
+                    if matches!(
+                        state,
+                        Given::ScoringOverdue | Given::Punishment | Given::PunishmentOver
+                    ) {
                         assert!(world.gift(HOST, 10));
                     }
                     if state != Given::Scoring {
                         world.advance_secs(360);
                     }
-                    if matches!(state, Given::Punishment | Given::Draw | Given::PunishmentOver) {
+                    if matches!(
+                        state,
+                        Given::Punishment | Given::Draw | Given::PunishmentOver
+                    ) {
                         world.fire_due_timers();
                     }
                     if state == Given::PunishmentOver {
@@ -114,33 +120,83 @@ fn given(state: Given) -> World {
 /// A command of a row.
 #[derive(Debug, Clone, Copy)]
 enum Cmd {
-    Link { host: u64, guest: u64 },
-    Apply { guest: u64, host: u64 },
-    Agree { guest: u64, host: u64 },
-    Refuse { guest: u64, host: u64 },
-    Start { host: u64, guest: u64 },
+    Link {
+        host: u64,
+        guest: u64,
+    },
+    Apply {
+        guest: u64,
+        host: u64,
+    },
+    Agree {
+        guest: u64,
+        host: u64,
+    },
+    Refuse {
+        guest: u64,
+        host: u64,
+    },
+    Start {
+        host: u64,
+        guest: u64,
+    },
     Switch(u64),
-    Count { host: u64, guest: u64 },
-    AddTime { host: u64, guest: u64 },
-    Close { host: u64, guest: u64 },
+    Count {
+        host: u64,
+        guest: u64,
+    },
+    AddTime {
+        host: u64,
+        guest: u64,
+    },
+    Close {
+        host: u64,
+        guest: u64,
+    },
     Leave(u64),
     CloseFunction(u64),
     OpenFunction(u64),
     ComeIn(u64),
     /// Advance `secs` and run the due jobs.
-    Timers { secs: u64 },
+    Timers {
+        secs: u64,
+    },
 }
 
 use Cmd::*;
 
-const LINK: Cmd = Link { host: HOST, guest: GUEST };
-const APPLY: Cmd = Apply { guest: GUEST, host: HOST };
-const AGREE: Cmd = Agree { guest: GUEST, host: HOST };
-const REFUSE: Cmd = Refuse { guest: GUEST, host: HOST };
-const START: Cmd = Start { host: HOST, guest: GUEST };
-const COUNT: Cmd = Count { host: HOST, guest: GUEST };
-const ADD_TIME: Cmd = AddTime { host: HOST, guest: GUEST };
-const CLOSE: Cmd = Close { host: HOST, guest: GUEST };
+const LINK: Cmd = Link {
+    host: HOST,
+    guest: GUEST,
+};
+const APPLY: Cmd = Apply {
+    guest: GUEST,
+    host: HOST,
+};
+const AGREE: Cmd = Agree {
+    guest: GUEST,
+    host: HOST,
+};
+const REFUSE: Cmd = Refuse {
+    guest: GUEST,
+    host: HOST,
+};
+const START: Cmd = Start {
+    host: HOST,
+    guest: GUEST,
+};
+const COUNT: Cmd = Count {
+    host: HOST,
+    guest: GUEST,
+};
+const ADD_TIME: Cmd = AddTime {
+    host: HOST,
+    guest: GUEST,
+};
+const CLOSE: Cmd = Close {
+    host: HOST,
+    guest: GUEST,
+};
 
 fn execute(world: &mut World, command: Cmd) -> Result<(), LinkCallError> {
     match command {
@@ -214,7 +270,8 @@ const ROWS: &[(Given, Cmd, &str)] = &[
     (Given::Invited, LINK, "err 030"),
     (Given::Invited, Link { host: HOST, guest: OTHER }, "err 030"),
     (Given::Invited, Link { host: OTHER, guest: GUEST }, "err 030"),
-    (Given::Invited, AGREE, "linked#1 | h:pking g:pking | state(yes)>s1 scene0>r101 scene0>r102 singers>r101 singers>r102"),
+    (Given::Invited, Link { host: GUEST, guest: OTHER }, "err 030"),
+    (Given::Invited, AGREE, "linked#1 | h:pking g:pking | scene0>r101 scene0>r102 singers>r101 singers>r102 state(yes)>s1"),
     (Given::Invited, REFUSE, "none | h:apply g:apply | state(no)>s1"),
     (Given::Invited, Agree { guest: GUEST, host: OTHER }, "err 021"),
     (Given::Invited, Agree { guest: OTHER, host: HOST }, "err 026"),
@@ -234,7 +291,7 @@ const ROWS: &[(Given, Cmd, &str)] = &[
     // ---- 3 invited 2 -----------------------------------------------------------------------
     (Given::InvitedByOther, LINK, "err 030"),
     (Given::InvitedByOther, AGREE, "err 021"),
-    (Given::InvitedByOther, Agree { guest: GUEST, host: OTHER }, "linked#1 | h:apply g:pking | state(yes)>s3 scene0>r103 scene0>r102 singers>r103 singers>r102"),
+    (Given::InvitedByOther, Agree { guest: GUEST, host: OTHER }, "linked#1 | h:apply g:pking | scene0>r103 scene0>r102 singers>r103 singers>r102 state(yes)>s3"),
     // ---- busy or gone targets, in the seed's order -----------------------------------------
     (Given::GuestGaming, LINK, "err 028"),
     (Given::GuestGaming, APPLY, "err 028"),
@@ -318,28 +375,51 @@ fn every_state_and_command_pair_behaves_as_the_table_says() {
     let mut failures = Vec::new();
     for (index, &(state, command, expected)) in ROWS.iter().enumerate() {
         let mut world = given(state);
-        let before = (world.anchors.clone(), world.battles.clone(), world.online.clone(), world.applications.clone());
+        let before = (
+            world.anchors.clone(),
+            world.battles.clone(),
+            world.online.clone(),
+            world.applications.clone(),
+        );
         let actual = match execute(&mut world, command) {
             Ok(()) => world.summary(),
             Err(error) => {
-                let after = (world.anchors.clone(), world.battles.clone(), world.online.clone(), world.applications.clone());
+                let after = (
+                    world.anchors.clone(),
+                    world.battles.clone(),
+                    world.online.clone(),
+                    world.applications.clone(),
+                );
                 assert_eq!(before, after, "row {index}: an error must change nothing");
                 format!("err {}", short_code(&error))
             }
         };
         if actual != expected {
-            failures.push(format!("row {index} {state:?} {command:?}\n  expected: {expected}\n  actual:   {actual}"));
+            failures.push(format!(
+                "row {index} {state:?} {command:?}\n  expected: {expected}\n  actual:   {actual}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} rows differ:\n{}", failures.len(), ROWS.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows differ:\n{}",
+        failures.len(),
+        ROWS.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn the_table_covers_every_linkcall_error_code_of_seed_section_a() {
     // 020 and the internal 011-016 are the adapter's; 014 (no fresh pkid) is tested in errors.rs.
-    for code in ["021", "022", "023", "024", "025", "026", "027", "028", "029", "030", "031"] {
+    for code in [
+        "021", "022", "023", "024", "025", "026", "027", "028", "029", "030", "031",
+    ] {
         let expected = format!("err {code}");
-        assert!(ROWS.iter().any(|(_, _, outcome)| *outcome == expected), "no row answers {code}");
+        assert!(
+            ROWS.iter().any(|(_, _, outcome)| *outcome == expected),
+            "no row answers {code}"
+        );
     }
 }
 
@@ -357,7 +437,13 @@ fn the_open_gate_checks_star_level_then_whitelist() {
         let mut world = World::new();
         world.config.min_star = min_star;
         world.config.whitelist_enabled = whitelist_enabled;
-        let outcome = world.open_with(HOST, OpenGate { singer_star: star, singer_whitelisted: whitelisted });
+        let outcome = world.open_with(
+            HOST,
+            OpenGate {
+                singer_star: star,
+                singer_whitelisted: whitelisted,
+            },
+        );
         let actual = match outcome {
             Ok(reply) => {
                 assert!(reply.open_state);
@@ -367,6 +453,9 @@ fn the_open_gate_checks_star_level_then_whitelist() {
             }
             Err(error) => format!("err {}", short_code(&error)),
         };
-        assert_eq!(actual, expected, "min_star {min_star} whitelist {whitelist_enabled} star {star} listed {whitelisted}");
+        assert_eq!(
+            actual, expected,
+            "min_star {min_star} whitelist {whitelist_enabled} star {star} listed {whitelisted}"
+        );
     }
 }
