@@ -140,6 +140,7 @@ pub async fn run_with_clock(
         .add_service(services::gifts::server(app.clone()))
         .add_service(services::events::server(app.clone()))
         .add_service(services::admin::server(app.clone()))
+        .add_service(services::linkcall::grpc::server(app.clone()))
 
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
         .await;

@@ -119,27 +119,21 @@ impl GiftLedger {
             return Err(error.into());
         }
         let tag = record_tag(&gift.gift_txn_id);
-        // A retry of a finished gift is answered from its record without resolving anything.
-        let existing = self.store.record_get(&tag, RECORD_NAME).await?;
-        let (targets, duplicate) = match existing.as_deref().map(decode).transpose()? {
-            Some(GiftRecord::Done { changes }) => return Ok(self.duplicate(changes)),
-            Some(GiftRecord::Pending { targets }) => (targets, true),
-            None => {
-                let mut targets = Vec::new();
-                for consumer in &self.consumers {
-                    targets.extend(consumer.score_targets(gift).await?);
-                }
-                let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
-                match self.store.record_claim(&tag, RECORD_NAME, &pending, self.record_ttl).await? {
-                    None => (targets, false),
-                    // A concurrent call claimed it first: finish its list, report a duplicate.
-                    Some(other) => match decode(&other)? {
-                        GiftRecord::Done { changes } => return Ok(self.duplicate(changes)),
-                        GiftRecord::Pending { targets } => (targets, true),
-                    },
-                }
-            }
-        };
+        // Resolve first, then claim with one SET NX GET: a new gift costs no extra read, and a
+        // retry finds the record (done: answered from it; pending: its own list is finished).
+        let mut targets = Vec::new();
+        for consumer in &self.consumers {
+            targets.extend(consumer.score_targets(gift).await?);
+        }
+        let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
+        let (targets, duplicate) =
+            match self.store.record_claim(&tag, RECORD_NAME, &pending, self.record_ttl).await? {
+                None => (targets, false),
+                Some(existing) => match decode(&existing)? {
+                    GiftRecord::Done { changes } => return Ok(self.duplicate(changes)),
+                    GiftRecord::Pending { targets } => (targets, true),
+                },
+            };
 
         let mut changes = Vec::with_capacity(targets.len());
         let mut newly_counted = Vec::new();

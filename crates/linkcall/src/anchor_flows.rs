@@ -832,16 +832,16 @@ pub fn singer_leave(
     }
     leaving.battle = None;
     leaving.in_room = false;
-    let mut neighbours = Vec::new();
+    // Neighbours are edited in place in `anchors`, so the partner released above and the same
+    // anchor as an invitation partner end up as one write.
     withdraw(
         &mut leaving,
         &context.withdrawal,
         now_ms,
         &mut transition.effects,
-        &mut neighbours,
+        &mut transition.anchors,
     );
     transition.anchors.insert(0, leaving);
-    transition.anchors.extend(neighbours);
     transition
 }
 
