@@ -104,14 +104,13 @@ pub async fn serve(address: SocketAddr, mut shutdown: watch::Receiver<bool>) -> 
         };
         tokio::spawn(async move {
             let service = service_fn(|request: Request<hyper::body::Incoming>| async move {
-                let response = if request.uri().path() == "/metrics" {
+                if request.uri().path() == "/metrics" {
                     Response::builder()
                         .header("content-type", "text/plain; version=0.0.4")
                         .body(Full::new(Bytes::from(METRICS.render())))
                 } else {
                     Response::builder().status(404).body(Full::new(Bytes::from_static(b"not found\n")))
-                };
-                response
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);

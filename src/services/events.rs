@@ -65,7 +65,7 @@ fn is_truncated(after: (u64, u64), first_retained: Option<&str>) -> bool {
 
 fn matches(filter: &EventFilter, event: &Event) -> bool {
     (filter.modes.is_empty() || filter.modes.contains(&event.mode))
-        && (filter.types.is_empty() || filter.types.iter().any(|kind| *kind == event.r#type))
+        && (filter.types.is_empty() || filter.types.contains(&event.r#type))
         && (filter.targets.is_empty()
             || event.target.as_ref().is_some_and(|target| {
                 // A wanted target with id 0 matches every target of its kind.

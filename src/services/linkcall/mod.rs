@@ -713,7 +713,7 @@ impl ScoreNotifier for LinkCallAdapter {
                 rows.push(GifterRow { user_id: UserId::from_trusted((*user).max(1)), user_gift: total.max(0) as u64 });
             }
         }
-        rows.sort_by(|a, b| b.user_gift.cmp(&a.user_gift));
+        rows.sort_by_key(|row| std::cmp::Reverse(row.user_gift));
         let notifications = livepk_linkcall::gift_progress(battle, scores, &rows);
         convert::score_events(self, battle, receiver, &notifications, self.now_ms()).await
     }
