@@ -151,10 +151,7 @@ impl Config {
     }
 
     /// Applies `LIVEPK_*` variables read through `env` (injectable for tests).
-    pub fn apply_env(
-        &mut self,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let address = |name: &'static str, value: String| {
             value.parse::<SocketAddr>().map_err(|error| ConfigError::Env {
                 name,
@@ -253,8 +250,7 @@ mod tests {
 
         let error = Config::default().apply_env(env(&[("LIVEPK_LISTEN", "nope")])).unwrap_err();
         assert!(error.to_string().contains("LIVEPK_LISTEN"));
-        let error =
-            Config::default().apply_env(env(&[("LIVEPK_KEY_PREFIX", "a{b}")])).unwrap_err();
+        let error = Config::default().apply_env(env(&[("LIVEPK_KEY_PREFIX", "a{b}")])).unwrap_err();
         assert!(error.to_string().contains("LIVEPK_KEY_PREFIX"));
     }
 

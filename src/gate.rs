@@ -180,7 +180,10 @@ where
                     .unwrap_or("0")
                     .to_owned();
                 METRICS.rpc_requests.with_label_values(&[&method, &code]).inc();
-                METRICS.rpc_seconds.with_label_values(&[&method]).observe(started.elapsed().as_secs_f64());
+                METRICS
+                    .rpc_seconds
+                    .with_label_values(&[&method])
+                    .observe(started.elapsed().as_secs_f64());
             }
             response
         })

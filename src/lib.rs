@@ -29,13 +29,13 @@ use crate::gate::{GateLayer, GateOptions};
 use crate::metrics::METRICS;
 use crate::runtime::App;
 
+/// Health service name that stays SERVING for as long as the process runs (for Kubernetes
+/// liveness probes: an unreachable Redis makes the replica unready, not dead).
+pub const LIVENESS_SERVICE: &str = "liveness";
+
 /// The gRPC services this server exposes (health is reported for each and for "").
-pub const SERVICE_NAMES: &[&str] = &[
-    "pk.gift.v1.Gifts",
-    "pk.events.v1.Events",
-    "pk.admin.v1.Admin",
-    "pk.linkcall.v1.LinkCallPk",
-];
+pub const SERVICE_NAMES: &[&str] =
+    &["pk.gift.v1.Gifts", "pk.events.v1.Events", "pk.admin.v1.Admin", "pk.linkcall.v1.LinkCallPk"];
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,8 @@ pub enum ServeError {
 
 /// Opens the store the configuration asks for: Redis when a URL is set, else the embedded one.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
-    let options = StoreOptions { event_retention: config.events.retention, ..StoreOptions::default() };
+    let options =
+        StoreOptions { event_retention: config.events.retention, ..StoreOptions::default() };
     Ok(match &config.redis_url {
         Some(url) => Arc::new(RedisStore::connect(url, &config.key_prefix, options).await?),
         None => {
@@ -100,6 +101,7 @@ pub async fn run_with_clock(
     let background = app.spawn_background(stop.clone());
 
     let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status(LIVENESS_SERVICE, ServingStatus::Serving).await;
     set_health(&health, ServingStatus::Serving).await;
     let watchdog = tokio::spawn(watch_store(store, health.clone(), stop.clone()));
 
@@ -141,7 +143,6 @@ pub async fn run_with_clock(
         .add_service(services::events::server(app.clone()))
         .add_service(services::admin::server(app.clone()))
         .add_service(services::linkcall::grpc::server(app.clone()))
-
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
         .await;
     // The server has drained; let background tasks finish their current step.
@@ -158,14 +159,20 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
 }
 
 /// Flips health to NOT_SERVING while the store does not answer, and back when it does.
-async fn watch_store(store: Arc<dyn Store>, health: HealthReporter, mut stop: watch::Receiver<bool>) {
+async fn watch_store(
+    store: Arc<dyn Store>,
+    health: HealthReporter,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut serving = true;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = crate::runtime::stopped(&mut stop) => return,
         }
-        let up = tokio::time::timeout(Duration::from_secs(2), store.ping()).await.is_ok_and(|r| r.is_ok());
+        let up = tokio::time::timeout(Duration::from_secs(2), store.ping())
+            .await
+            .is_ok_and(|r| r.is_ok());
         METRICS.store_up.set(i64::from(up));
         if up != serving {
             serving = up;

@@ -53,9 +53,8 @@ impl Metrics {
             metric
         };
         let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
-            let metric =
-                HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
-                    .expect("valid metric");
+            let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+                .expect("valid metric");
             registry.register(Box::new(metric.clone())).expect("unique metric");
             metric
         };
@@ -64,7 +63,8 @@ impl Metrics {
             registry.register(Box::new(metric.clone())).expect("unique metric");
             metric
         };
-        let latency = vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+        let latency =
+            vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
         Self {
             rpc_requests: counter("rpc_requests_total", "Finished RPCs.", &["method", "code"]),
             rpc_seconds: histogram("rpc_duration_seconds", "RPC latency.", &["method"], latency),
@@ -75,11 +75,23 @@ impl Metrics {
                 &["topic"],
                 vec![0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0, 30.0],
             ),
-            timer_jobs: counter("timer_jobs_total", "Delay-queue jobs handled.", &["topic", "outcome"]),
-            events_appended: counter("events_appended_total", "Events appended.", &["mode", "type"]),
+            timer_jobs: counter(
+                "timer_jobs_total",
+                "Delay-queue jobs handled.",
+                &["topic", "outcome"],
+            ),
+            events_appended: counter(
+                "events_appended_total",
+                "Events appended.",
+                &["mode", "type"],
+            ),
             event_subscribers: gauge("event_subscribers", "Open Events.Subscribe streams."),
             store_up: gauge("store_up", "1 while the store answers pings."),
-            shed_requests: counter("shed_requests_total", "Requests refused at the limit.", &["method"]),
+            shed_requests: counter(
+                "shed_requests_total",
+                "Requests refused at the limit.",
+                &["method"],
+            ),
             registry,
         }
     }
@@ -94,7 +106,10 @@ impl Metrics {
 }
 
 /// Serves `/metrics` on `address` until `shutdown` turns true.
-pub async fn serve(address: SocketAddr, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+pub async fn serve(
+    address: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind(address).await?;
     tracing::info!(%address, "metrics listening");
     loop {
@@ -109,7 +124,9 @@ pub async fn serve(address: SocketAddr, mut shutdown: watch::Receiver<bool>) -> 
                         .header("content-type", "text/plain; version=0.0.4")
                         .body(Full::new(Bytes::from(METRICS.render())))
                 } else {
-                    Response::builder().status(404).body(Full::new(Bytes::from_static(b"not found\n")))
+                    Response::builder()
+                        .status(404)
+                        .body(Full::new(Bytes::from_static(b"not found\n")))
                 }
             });
             let connection = hyper::server::conn::http1::Builder::new()

@@ -31,10 +31,14 @@ pub mod pk {
     }
 }
 
-pub use pk::{admin::v1 as admin, common::v1 as common, events::v1 as events, gift::v1 as gift, linkcall::v1 as linkcall};
+pub use pk::{
+    admin::v1 as admin, common::v1 as common, events::v1 as events, gift::v1 as gift,
+    linkcall::v1 as linkcall,
+};
 
 /// Every file of `proto/` as an encoded `FileDescriptorSet`, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/livepk_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/livepk_descriptor.bin"));
 
 /// Converts between the domain's [`livepk_core::Mode`] and the wire enum.
 pub fn mode_to_proto(mode: livepk_core::Mode) -> common::Mode {

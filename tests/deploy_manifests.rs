@@ -505,9 +505,13 @@ fn example_config_parses_and_names_every_setting() {
     assert_eq!(value["metrics_listen"].as_str(), Some("0.0.0.0:9464"));
     assert_eq!(value["key_prefix"].as_str(), Some("livepk"));
     assert_eq!(value["events"]["retention"].as_integer(), Some(100_000));
-    assert_eq!(value["events"]["score_coalesce_ms"].as_integer(), Some(500));
+    assert_eq!(
+        value["events"]["sweep_interval_ms"].as_integer(),
+        Some(5_000)
+    );
     assert_eq!(value["timers"]["poll_interval_ms"].as_integer(), Some(50));
     assert_eq!(value["timers"]["ttr_ms"].as_integer(), Some(30_000));
+    assert_eq!(value["timers"]["batch"].as_integer(), Some(100));
     assert_eq!(
         value["limits"]["max_concurrent_requests"].as_integer(),
         Some(1024)

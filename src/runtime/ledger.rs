@@ -140,8 +140,12 @@ impl GiftLedger {
         for target in &targets {
             let outcome = self.store.apply_score(&target.apply).await?;
             let (epoch, counters, boards, fresh) = match outcome {
-                ScoreOutcome::Applied { epoch, counters, boards } => (epoch, counters, boards, true),
-                ScoreOutcome::Duplicate { epoch, counters, boards } => (epoch, counters, boards, false),
+                ScoreOutcome::Applied { epoch, counters, boards } => {
+                    (epoch, counters, boards, true)
+                }
+                ScoreOutcome::Duplicate { epoch, counters, boards } => {
+                    (epoch, counters, boards, false)
+                }
                 ScoreOutcome::Outside => continue,
             };
             let change = ScoreChange {

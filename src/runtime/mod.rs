@@ -133,7 +133,8 @@ impl App {
         }
         let coalescer =
             Arc::new(ScoreCoalescer::new(store.clone(), core.settings.clone(), notifiers));
-        let ledger = Arc::new(GiftLedger::new(store, consumers, coalescer.clone(), GIFT_RECORD_TTL));
+        let ledger =
+            Arc::new(GiftLedger::new(store, consumers, coalescer.clone(), GIFT_RECORD_TTL));
         App { core, ledger, runner: Arc::new(runner), coalescer, linkcall, stop }
     }
 

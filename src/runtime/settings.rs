@@ -89,7 +89,12 @@ impl Settings {
     }
 
     /// Validates and writes one value, then tells every replica to reload.
-    pub async fn set(&self, key: &str, value: i64, now_ms: u64) -> Result<(ConfigKey, i64), ServiceError> {
+    pub async fn set(
+        &self,
+        key: &str,
+        value: i64,
+        now_ms: u64,
+    ) -> Result<(ConfigKey, i64), ServiceError> {
         let key = livepk_sql::validate(key, value).map_err(livepk_sql::SqlError::from)?;
         self.database.set_config(key.name(), value, now_ms).await?;
         self.invalidate();

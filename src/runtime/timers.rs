@@ -37,10 +37,14 @@ impl Timers {
     }
 
     /// Schedules (or moves) job `id` of `topic` to fire at `due_ms` with `body`.
-    pub async fn schedule(&self, topic: &str, id: &str, due_ms: u64, body: Vec<u8>) -> StoreResult<()> {
-        self.store
-            .schedule_job(&Job { id: id.into(), topic: topic.into(), due_ms, body })
-            .await
+    pub async fn schedule(
+        &self,
+        topic: &str,
+        id: &str,
+        due_ms: u64,
+        body: Vec<u8>,
+    ) -> StoreResult<()> {
+        self.store.schedule_job(&Job { id: id.into(), topic: topic.into(), due_ms, body }).await
     }
 
     /// Cancels job `id` (a no-op when it already fired or never existed).
@@ -82,7 +86,8 @@ impl TimerRunner {
     /// Claims the jobs due now and runs them (concurrently). Returns how many it claimed.
     pub async fn poll_once(&self) -> StoreResult<usize> {
         let now_ms = self.clock.now_ms();
-        let claimed = self.store.claim_due_jobs(now_ms, self.options.batch, self.options.ttr).await?;
+        let claimed =
+            self.store.claim_due_jobs(now_ms, self.options.batch, self.options.ttr).await?;
         let count = claimed.len();
         futures::future::join_all(claimed.into_iter().map(|job| self.run_job(job, now_ms))).await;
         Ok(count)

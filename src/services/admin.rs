@@ -33,7 +33,11 @@ pub fn server(app: App) -> AdminServer<AdminService> {
 }
 
 fn entry(key: ConfigKey, value: i64) -> ConfigEntry {
-    ConfigEntry { key: key.name().into(), value: value.to_string(), description: key.description().into() }
+    ConfigEntry {
+        key: key.name().into(),
+        value: value.to_string(),
+        description: key.description().into(),
+    }
 }
 
 /// Parses a config value: an integer, or for durations also `90s`, `15m`, `2h`.
@@ -55,7 +59,10 @@ fn page(page_num: u32, page_size: u32) -> Result<(u64, u32), InvalidArgument> {
     let size = match page_size {
         0 => DEFAULT_PAGE_SIZE,
         size if size > MAX_PAGE_SIZE => {
-            return Err(InvalidArgument::new("page_size", format!("must be at most {MAX_PAGE_SIZE}")));
+            return Err(InvalidArgument::new(
+                "page_size",
+                format!("must be at most {MAX_PAGE_SIZE}"),
+            ));
         }
         size => size,
     };
@@ -103,12 +110,14 @@ impl Admin for AdminService {
     ) -> Result<Response<GetConfigResponse>, Status> {
         let key = request.into_inner().key;
         let values = self.app.settings.snapshot().await?;
-        let value_of = |key: ConfigKey| values.get(&key).copied().unwrap_or_else(|| key.default_value());
+        let value_of =
+            |key: ConfigKey| values.get(&key).copied().unwrap_or_else(|| key.default_value());
         let entries = if key.is_empty() {
             ConfigKey::ALL.into_iter().map(|key| entry(key, value_of(key))).collect()
         } else {
-            let parsed = ConfigKey::parse(&key)
-                .ok_or_else(|| ServiceError::from(InvalidArgument::new("key", format!("unknown key {key:?}"))))?;
+            let parsed = ConfigKey::parse(&key).ok_or_else(|| {
+                ServiceError::from(InvalidArgument::new("key", format!("unknown key {key:?}")))
+            })?;
             vec![entry(parsed, value_of(parsed))]
         };
         Ok(Response::new(GetConfigResponse { entries }))
@@ -120,7 +129,8 @@ impl Admin for AdminService {
     ) -> Result<Response<SetConfigResponse>, Status> {
         let request = request.into_inner();
         let value = parse_value(&request.key, &request.value).map_err(ServiceError::from)?;
-        let (key, value) = self.app.settings.set(&request.key, value, self.app.clock.now_ms()).await?;
+        let (key, value) =
+            self.app.settings.set(&request.key, value, self.app.clock.now_ms()).await?;
         tracing::info!(key = key.name(), value, "config changed");
         Ok(Response::new(SetConfigResponse { entry: Some(entry(key, value)) }))
     }
@@ -152,8 +162,10 @@ impl Admin for AdminService {
         &self,
         request: Request<RemoveWhitelistRequest>,
     ) -> Result<Response<RemoveWhitelistResponse>, Status> {
-        let singer = SingerId::parse("singer_id", request.into_inner().singer_id).map_err(ServiceError::from)?;
-        let removed = self.app.database.whitelist_remove(singer).await.map_err(ServiceError::from)?;
+        let singer = SingerId::parse("singer_id", request.into_inner().singer_id)
+            .map_err(ServiceError::from)?;
+        let removed =
+            self.app.database.whitelist_remove(singer).await.map_err(ServiceError::from)?;
         Ok(Response::new(RemoveWhitelistResponse { removed }))
     }
 
@@ -162,7 +174,8 @@ impl Admin for AdminService {
         request: Request<ListWhitelistRequest>,
     ) -> Result<Response<ListWhitelistResponse>, Status> {
         let request = request.into_inner();
-        let (offset, limit) = page(request.page_num, request.page_size).map_err(ServiceError::from)?;
+        let (offset, limit) =
+            page(request.page_num, request.page_size).map_err(ServiceError::from)?;
         let (entries, total) =
             self.app.database.whitelist_list(offset, limit).await.map_err(ServiceError::from)?;
         Ok(Response::new(ListWhitelistResponse {
@@ -187,7 +200,9 @@ impl Admin for AdminService {
         let pkid = PkId::parse("pkid", request.pkid).map_err(ServiceError::from)?;
         let record = self.app.database.get_record(mode, pkid).await.map_err(ServiceError::from)?;
         match record {
-            Some(record) => Ok(Response::new(GetPkRecordResponse { record: Some(record_to_proto(&record)) })),
+            Some(record) => {
+                Ok(Response::new(GetPkRecordResponse { record: Some(record_to_proto(&record)) }))
+            }
             None => Err(Status::not_found(format!("no settled {} pk {pkid}", mode.as_str()))),
         }
     }
@@ -197,13 +212,18 @@ impl Admin for AdminService {
         request: Request<ListPkRecordsRequest>,
     ) -> Result<Response<ListPkRecordsResponse>, Status> {
         let request = request.into_inner();
-        let (offset, limit) = page(request.page_num, request.page_size).map_err(ServiceError::from)?;
+        let (offset, limit) =
+            page(request.page_num, request.page_size).map_err(ServiceError::from)?;
         let filter = RecordFilter {
             mode: mode_from_proto(request.mode),
             singer_id: (request.singer_id != 0).then(|| SingerId::from_trusted(request.singer_id)),
         };
-        let (records, total) =
-            self.app.database.list_records(filter, offset, limit).await.map_err(ServiceError::from)?;
+        let (records, total) = self
+            .app
+            .database
+            .list_records(filter, offset, limit)
+            .await
+            .map_err(ServiceError::from)?;
         Ok(Response::new(ListPkRecordsResponse {
             records: records.iter().map(record_to_proto).collect(),
             total,

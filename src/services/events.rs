@@ -46,7 +46,12 @@ fn parse_position(raw: &str) -> Result<Option<(u64, u64)>, InvalidArgument> {
     if raw.is_empty() {
         return Ok(None);
     }
-    let bad = || InvalidArgument::new("after_event_id", "must be \"\", \"0\" or an event id like 1700000000000-0");
+    let bad = || {
+        InvalidArgument::new(
+            "after_event_id",
+            "must be \"\", \"0\" or an event id like 1700000000000-0",
+        )
+    };
     let (ms, seq) = raw.split_once('-').unwrap_or((raw, "0"));
     Ok(Some((ms.parse().map_err(|_| bad())?, seq.parse().map_err(|_| bad())?)))
 }
@@ -58,7 +63,9 @@ fn format_position((ms, seq): (u64, u64)) -> String {
 /// Whether a reader positioned at `after` may have missed events trimmed from the stream.
 fn is_truncated(after: (u64, u64), first_retained: Option<&str>) -> bool {
     match first_retained.and_then(|id| parse_position(id).ok().flatten()) {
-        Some(first) => after != (0, 0) && after < first && (first.0, first.1) > (after.0, after.1 + 1),
+        Some(first) => {
+            after != (0, 0) && after < first && (first.0, first.1) > (after.0, after.1 + 1)
+        }
         None => false,
     }
 }
@@ -69,16 +76,16 @@ fn matches(filter: &EventFilter, event: &Event) -> bool {
         && (filter.targets.is_empty()
             || event.target.as_ref().is_some_and(|target| {
                 // A wanted target with id 0 matches every target of its kind.
-                filter
-                    .targets
-                    .iter()
-                    .any(|wanted| wanted.kind == target.kind && (wanted.id == 0 || wanted.id == target.id))
+                filter.targets.iter().any(|wanted| {
+                    wanted.kind == target.kind && (wanted.id == 0 || wanted.id == target.id)
+                })
             }))
 }
 
 fn decode(stored: StoredEvent) -> Result<Event, ServiceError> {
-    let mut event = Event::decode(stored.payload.as_slice())
-        .map_err(|error| livepk_store::StoreError::Corrupt(format!("event {}: {error}", stored.id)))?;
+    let mut event = Event::decode(stored.payload.as_slice()).map_err(|error| {
+        livepk_store::StoreError::Corrupt(format!("event {}: {error}", stored.id))
+    })?;
     event.event_id = stored.id;
     Ok(event)
 }
@@ -162,7 +169,10 @@ impl Events for EventsService {
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
-    async fn fetch(&self, request: Request<FetchRequest>) -> Result<Response<FetchResponse>, Status> {
+    async fn fetch(
+        &self,
+        request: Request<FetchRequest>,
+    ) -> Result<Response<FetchResponse>, Status> {
         let request = request.into_inner();
         let limit = match request.limit {
             0 => DEFAULT_FETCH_LIMIT,
@@ -186,7 +196,10 @@ impl Events for EventsService {
             .await
             .map_err(ServiceError::from)?;
         // The cursor advances past filtered-out events too, so a filtered reader never rereads.
-        let last_event_id = stored.last().map(|event| event.id.clone()).unwrap_or_else(|| format_position(position));
+        let last_event_id = stored
+            .last()
+            .map(|event| event.id.clone())
+            .unwrap_or_else(|| format_position(position));
         let mut events = Vec::with_capacity(stored.len());
         for event in stored {
             let event = decode(event)?;

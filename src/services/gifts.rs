@@ -28,9 +28,8 @@ pub fn server(app: App) -> GiftsServer<GiftsService> {
 
 /// Parses a request into a validated [`Gift`].
 pub fn parse_gift(request: RecordGiftRequest) -> Result<Gift, ServiceError> {
-    let sender = request
-        .sender
-        .ok_or_else(|| livepk_core::InvalidArgument::new("sender", "is required"))?;
+    let sender =
+        request.sender.ok_or_else(|| livepk_core::InvalidArgument::new("sender", "is required"))?;
     let gift = Gift {
         gift_txn_id: request.gift_txn_id,
         sender: SenderProfile {
@@ -129,9 +128,9 @@ impl Gifts for GiftsService {
                 ))
                 .into());
             }
-            let gift = message
-                .gift
-                .ok_or_else(|| ServiceError::from(livepk_core::InvalidArgument::new("gift", "is required")))?;
+            let gift = message.gift.ok_or_else(|| {
+                ServiceError::from(livepk_core::InvalidArgument::new("gift", "is required"))
+            })?;
             results.push(self.record_in_batch(gift).await);
         }
         Ok(Response::new(RecordGiftsResponse { results }))
@@ -150,7 +149,9 @@ impl Gifts for GiftsService {
             .into());
         }
         // Gifts of one batch are independent; run them concurrently (bounded by the batch).
-        let results = futures::future::join_all(gifts.into_iter().map(|gift| self.record_in_batch(gift))).await;
+        let results =
+            futures::future::join_all(gifts.into_iter().map(|gift| self.record_in_batch(gift)))
+                .await;
         Ok(Response::new(RecordGiftBatchResponse { results }))
     }
 }

@@ -117,15 +117,12 @@ pub fn open_function(
         opened.function_open = true;
         opened.functiontime_secs = now_ms / MS_PER_SECOND;
     }
-    let reply = OpenFunctionReply {
-        open_state: true,
-        functiontime_secs: opened.functiontime_secs,
-    };
+    let reply = OpenFunctionReply { open_state: true, functiontime_secs: opened.functiontime_secs };
     let mut transition = Transition::unchanged(reply);
-    transition.effects.lists.push(ListChange::OnlineUpsert {
-        singer: request.singer_id,
-        score_ms: now_ms,
-    });
+    transition
+        .effects
+        .lists
+        .push(ListChange::OnlineUpsert { singer: request.singer_id, score_ms: now_ms });
     transition.anchors.push(opened);
     Ok(transition)
 }
@@ -148,10 +145,7 @@ pub struct Withdrawal<'a> {
 /// The copy of `original` in `changed`, added on first use, so that two edits of the same
 /// neighbour end up in one written anchor rather than two that overwrite each other.
 fn edit<'a>(changed: &'a mut Vec<Anchor>, original: &Anchor) -> &'a mut Anchor {
-    let index = match changed
-        .iter()
-        .position(|anchor| anchor.singer_id == original.singer_id)
-    {
+    let index = match changed.iter().position(|anchor| anchor.singer_id == original.singer_id) {
         Some(index) => index,
         None => {
             changed.push(original.clone());
@@ -176,28 +170,18 @@ fn withdraw(
     let mut tell_offline = |other: SingerId, effects: &mut Effects| {
         if other != me && !told.contains(&other) {
             told.push(other);
-            effects
-                .notifications
-                .push(Notification::singer_state(other, PkState::Offline, me));
+            effects.notifications.push(Notification::singer_state(other, PkState::Offline, me));
         }
     };
     for &applicant in withdrawal.applicants {
-        effects.lists.push(ListChange::ApplicantRemove {
-            host: me,
-            guest: applicant,
-        });
+        effects.lists.push(ListChange::ApplicantRemove { host: me, guest: applicant });
         tell_offline(applicant, effects);
     }
     for &applied in withdrawal.applied_to {
-        effects.lists.push(ListChange::ApplicantRemove {
-            host: applied,
-            guest: me,
-        });
+        effects.lists.push(ListChange::ApplicantRemove { host: applied, guest: me });
         tell_offline(applied, effects);
     }
-    effects
-        .lists
-        .push(ListChange::ClearApplicantsOf { singer: me });
+    effects.lists.push(ListChange::ClearApplicantsOf { singer: me });
     effects.lists.push(ListChange::OnlineRemove { singer: me });
 
     if let Some(popup) = anchor.popup.take() {
@@ -205,9 +189,7 @@ fn withdraw(
             tell_offline(popup.host, effects);
         }
         if let Some(host) = matching(withdrawal.inviting_host, popup.host)
-            && host
-                .outgoing_invite
-                .is_some_and(|invite| invite.guest == me)
+            && host.outgoing_invite.is_some_and(|invite| invite.guest == me)
         {
             edit(changed, host).outgoing_invite = None;
         }
@@ -233,10 +215,7 @@ pub fn close_function(
     withdrawal: Withdrawal<'_>,
     now_ms: u64,
 ) -> Result<Transition<OpenFunctionReply>, LinkCallError> {
-    let reply = OpenFunctionReply {
-        open_state: false,
-        functiontime_secs: 0,
-    };
+    let reply = OpenFunctionReply { open_state: false, functiontime_secs: 0 };
     let Some(anchor) = matching(anchor, singer_id).filter(|anchor| anchor.function_open) else {
         return Ok(Transition::unchanged(reply));
     };
@@ -245,13 +224,7 @@ pub fn close_function(
     }
     let mut closed = anchor.clone();
     let mut transition = Transition::unchanged(reply);
-    withdraw(
-        &mut closed,
-        &withdrawal,
-        now_ms,
-        &mut transition.effects,
-        &mut transition.anchors,
-    );
+    withdraw(&mut closed, &withdrawal, now_ms, &mut transition.effects, &mut transition.anchors);
     closed.function_open = false;
     closed.functiontime_secs = 0;
     transition.anchors.insert(0, closed);
@@ -312,22 +285,17 @@ pub fn apply(
     }
     check_caller(guest, guest_id)?;
     check_target(host, host_id)?;
-    let mut transition = Transition::unchanged(StateReply {
-        pk_state: PkState::Apply,
-    });
+    let mut transition = Transition::unchanged(StateReply { pk_state: PkState::Apply });
     transition.effects.lists.push(ListChange::ApplicantAdd {
         host: host_id,
         guest: guest_id,
         at_ms: now_ms,
     });
-    transition
-        .effects
-        .notifications
-        .push(Notification::singer_state(
-            host_id,
-            PkState::Apply,
-            guest_id,
-        ));
+    transition.effects.notifications.push(Notification::singer_state(
+        host_id,
+        PkState::Apply,
+        guest_id,
+    ));
     Ok(transition)
 }
 
@@ -376,10 +344,7 @@ pub fn link(
     if guest.live_popup(now_ms).is_some() {
         return Err(LinkCallError::PopupPending { singer: guest_id });
     }
-    let host_sid = room_of(
-        host,
-        LinkCallError::ConditionsNotMet(GateFailure::FunctionClosed),
-    )?;
+    let host_sid = room_of(host, LinkCallError::ConditionsNotMet(GateFailure::FunctionClosed))?;
     let expires_at_ms = now_ms.saturating_add(config.popup_ms());
     let mut transition = Transition::unchanged(LinkReply {
         pk_state: PkState::Popup,
@@ -390,35 +355,21 @@ pub fn link(
     // A lapsed popup whose expiry job has not run yet is replaced; its host would otherwise
     // never hear that nobody answered (its job will find a different popup and do nothing).
     if let Some(lapsed) = invited.popup.filter(|popup| popup.host != host_id) {
-        transition
-            .effects
-            .notifications
-            .push(Notification::singer_state(
-                lapsed.host,
-                PkState::No,
-                guest_id,
-            ));
-    }
-    invited.popup = Some(Popup {
-        host: host_id,
-        host_sid,
-        popped_at_ms: now_ms,
-        expires_at_ms,
-    });
-    let mut inviting = host.clone();
-    inviting.outgoing_invite = Some(OutgoingInvite {
-        guest: guest_id,
-        expires_at_ms,
-    });
-    transition.anchors = vec![inviting, invited];
-    transition
-        .effects
-        .notifications
-        .push(Notification::singer_state(
+        transition.effects.notifications.push(Notification::singer_state(
+            lapsed.host,
+            PkState::No,
             guest_id,
-            PkState::Popup,
-            host_id,
         ));
+    }
+    invited.popup = Some(Popup { host: host_id, host_sid, popped_at_ms: now_ms, expires_at_ms });
+    let mut inviting = host.clone();
+    inviting.outgoing_invite = Some(OutgoingInvite { guest: guest_id, expires_at_ms });
+    transition.anchors = vec![inviting, invited];
+    transition.effects.notifications.push(Notification::singer_state(
+        guest_id,
+        PkState::Popup,
+        host_id,
+    ));
     transition.effects.timers.push(TimerRequest::PopupExpiry {
         guest: guest_id,
         host: host_id,
@@ -483,80 +434,52 @@ pub fn confirm(
     request: ConfirmRequest,
     now_ms: u64,
 ) -> Result<Transition<ConfirmReply>, LinkCallError> {
-    let ConfirmRequest {
-        guest_id,
-        host_id,
-        decision,
-    } = request;
+    let ConfirmRequest { guest_id, host_id, decision } = request;
     if guest_id == host_id {
         return Err(LinkCallError::SameAnchor { singer: guest_id });
     }
-    let gone = LinkCallError::InvitationGone {
-        guest: guest_id,
-        host: host_id,
-    };
+    let gone = LinkCallError::InvitationGone { guest: guest_id, host: host_id };
     let invited = matching(guest, guest_id).ok_or(gone.clone())?;
     match invited.live_popup(now_ms) {
         Some(popup) if popup.host == host_id => {}
         Some(_) => {
-            return Err(LinkCallError::NotInvited {
-                guest: guest_id,
-                host: host_id,
-            });
+            return Err(LinkCallError::NotInvited { guest: guest_id, host: host_id });
         }
         None => return Err(gone),
     }
     let inviting = matching(host, host_id);
 
-    let ConfirmDecision::Agree {
-        battle_id,
-        placeholder_pkid,
-    } = decision
-    else {
-        let mut transition = Transition::unchanged(ConfirmReply {
-            pk_state: PkState::No,
-            pkid: None,
-            pk: None,
-        });
+    let ConfirmDecision::Agree { battle_id, placeholder_pkid } = decision else {
+        let mut transition =
+            Transition::unchanged(ConfirmReply { pk_state: PkState::No, pkid: None, pk: None });
         let mut refused = invited.clone();
         refused.popup = None;
         transition.anchors.push(refused);
-        if let Some(inviting) = inviting.filter(|host| {
-            host.outgoing_invite
-                .is_some_and(|invite| invite.guest == guest_id)
-        }) {
+        if let Some(inviting) = inviting
+            .filter(|host| host.outgoing_invite.is_some_and(|invite| invite.guest == guest_id))
+        {
             let mut inviting = inviting.clone();
             inviting.outgoing_invite = None;
             transition.anchors.push(inviting);
         }
-        transition
-            .effects
-            .notifications
-            .push(Notification::singer_state(host_id, PkState::No, guest_id));
+        transition.effects.notifications.push(Notification::singer_state(
+            host_id,
+            PkState::No,
+            guest_id,
+        ));
         return Ok(transition);
     };
 
     let inviting = check_target(inviting, host_id)?;
     check_caller(Some(invited), guest_id)?;
     let host_sid = room_of(inviting, LinkCallError::AnchorOffline { singer: host_id })?;
-    let guest_sid = room_of(
-        invited,
-        LinkCallError::ConditionsNotMet(GateFailure::FunctionClosed),
-    )?;
+    let guest_sid = room_of(invited, LinkCallError::ConditionsNotMet(GateFailure::FunctionClosed))?;
 
     let battle = Battle {
         battle_id,
         pkid: placeholder_pkid,
-        host: BattleSide {
-            singer_id: host_id,
-            singer_sid: host_sid,
-            scene: Scene::Pk,
-        },
-        guest: BattleSide {
-            singer_id: guest_id,
-            singer_sid: guest_sid,
-            scene: Scene::Pk,
-        },
+        host: BattleSide { singer_id: host_id, singer_sid: host_sid, scene: Scene::Pk },
+        guest: BattleSide { singer_id: guest_id, singer_sid: guest_sid, scene: Scene::Pk },
         phase: Phase::Linked,
         linked_at_ms: now_ms,
         ever_started: false,
@@ -579,11 +502,7 @@ pub fn confirm(
         && held.is_live(now_ms)
         && held.host != guest_id
     {
-        effects.notifications.push(Notification::singer_state(
-            held.host,
-            PkState::Pking,
-            host_id,
-        ));
+        effects.notifications.push(Notification::singer_state(held.host, PkState::Pking, host_id));
     }
     let mut linked_guest = invited.clone();
     linked_guest.popup = None;
@@ -591,34 +510,22 @@ pub fn confirm(
     linked_guest.outgoing_invite = None;
     linked_guest.battle = Some(battle_id);
 
-    effects.lists.push(ListChange::ApplicantRemove {
-        host: host_id,
-        guest: guest_id,
-    });
-    effects.lists.push(ListChange::ApplicantRemove {
-        host: guest_id,
-        guest: host_id,
-    });
+    effects.lists.push(ListChange::ApplicantRemove { host: host_id, guest: guest_id });
+    effects.lists.push(ListChange::ApplicantRemove { host: guest_id, guest: host_id });
     // In the order of the seed's diagram: scene and singer info to both rooms, then `yes` to the
     // host.
-    effects
-        .notifications
-        .extend(Notification::scenes_of_both_rooms(&battle));
-    effects
-        .notifications
-        .extend(battle.rooms().map(|sid| Notification {
-            target: Target::room(sid.get()),
-            kind: NotificationKind::RoomPkSingerInfo {
-                pkid: placeholder_pkid,
-                host_id,
-                host_sid,
-                guest_id,
-                guest_sid,
-            },
-        }));
-    effects
-        .notifications
-        .push(Notification::singer_state(host_id, PkState::Yes, guest_id));
+    effects.notifications.extend(Notification::scenes_of_both_rooms(&battle));
+    effects.notifications.extend(battle.rooms().map(|sid| Notification {
+        target: Target::room(sid.get()),
+        kind: NotificationKind::RoomPkSingerInfo {
+            pkid: placeholder_pkid,
+            host_id,
+            host_sid,
+            guest_id,
+            guest_sid,
+        },
+    }));
+    effects.notifications.push(Notification::singer_state(host_id, PkState::Yes, guest_id));
     transition.anchors = vec![linked_host, linked_guest];
     transition.battle = Some(battle);
     Ok(transition)
@@ -654,18 +561,18 @@ pub fn on_popup_expired(
     let mut lapsed = invited.clone();
     lapsed.popup = None;
     transition.anchors.push(lapsed);
-    if let Some(inviting) = matching(host, host_id).filter(|host| {
-        host.outgoing_invite
-            .is_some_and(|invite| invite.guest == guest_id)
-    }) {
+    if let Some(inviting) = matching(host, host_id)
+        .filter(|host| host.outgoing_invite.is_some_and(|invite| invite.guest == guest_id))
+    {
         let mut inviting = inviting.clone();
         inviting.outgoing_invite = None;
         transition.anchors.push(inviting);
     }
-    transition
-        .effects
-        .notifications
-        .push(Notification::singer_state(host_id, PkState::No, guest_id));
+    transition.effects.notifications.push(Notification::singer_state(
+        host_id,
+        PkState::No,
+        guest_id,
+    ));
     transition
 }
 
@@ -733,10 +640,9 @@ pub fn singer_come_in_room(
     if !updated.in_room {
         updated.in_room = true;
         if updated.function_open {
-            effects.lists.push(ListChange::OnlineUpsert {
-                singer: request.singer_id,
-                score_ms: now_ms,
-            });
+            effects
+                .lists
+                .push(ListChange::OnlineUpsert { singer: request.singer_id, score_ms: now_ms });
         }
     }
     if live.is_none() {
@@ -748,26 +654,13 @@ pub fn singer_come_in_room(
         live_secs: (popup.expires_at_ms - now_ms).div_ceil(MS_PER_SECOND),
     });
     let reply = SingerComeInRoomReply {
-        functiontime_secs: if current.function_open {
-            current.functiontime_secs
-        } else {
-            0
-        },
+        functiontime_secs: if current.function_open { current.functiontime_secs } else { 0 },
         popup,
         pkid: live.map(|battle| battle.pkid),
         pk: live.map(|battle| battle.pk_info(scores)),
     };
-    let anchors = if updated == *current {
-        Vec::new()
-    } else {
-        vec![updated]
-    };
-    Transition {
-        anchors,
-        battle: None,
-        effects,
-        reply,
-    }
+    let anchors = if updated == *current { Vec::new() } else { vec![updated] };
+    Transition { anchors, battle: None, effects, reply }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -814,20 +707,17 @@ pub fn singer_leave(
         transition.effects = closing.effects;
         transition.battle = Some(closing.battle);
         // The leaver's own release is folded into `leaving` below; keep the partner's.
-        transition.anchors.extend(
-            closing
-                .released
-                .into_iter()
-                .filter(|anchor| anchor.singer_id != singer_id),
-        );
+        transition
+            .anchors
+            .extend(closing.released.into_iter().filter(|anchor| anchor.singer_id != singer_id));
         transition.effects.lists.retain(|change| {
             !matches!(change, ListChange::OnlineUpsert { singer, .. } if *singer == singer_id)
         });
         if let Some(partner) = battle.partner_of(singer_id) {
-            transition.effects.notifications.insert(
-                0,
-                Notification::singer_state(partner, PkState::Over, singer_id),
-            );
+            transition
+                .effects
+                .notifications
+                .insert(0, Notification::singer_state(partner, PkState::Over, singer_id));
         }
     }
     leaving.battle = None;
@@ -860,9 +750,8 @@ pub fn release_anchor(
     }
     let mut released = anchor.clone();
     released.battle = None;
-    let refresh = released.is_online().then_some(ListChange::OnlineUpsert {
-        singer: released.singer_id,
-        score_ms: now_ms,
-    });
+    let refresh = released
+        .is_online()
+        .then_some(ListChange::OnlineUpsert { singer: released.singer_id, score_ms: now_ms });
     Some((released, refresh))
 }

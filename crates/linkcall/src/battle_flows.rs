@@ -54,30 +54,21 @@ pub(crate) fn live_battle_of<'a>(
 /// Which battle a pair request is about: the one the host points at, else the one the guest
 /// points at. The adapter loads it (passing `None` if it vanished) for [`close`].
 pub fn battle_of_pair(host: Option<&Anchor>, guest: Option<&Anchor>) -> Option<BattleId> {
-    host.and_then(|anchor| anchor.battle)
-        .or_else(|| guest.and_then(|anchor| anchor.battle))
+    host.and_then(|anchor| anchor.battle).or_else(|| guest.and_then(|anchor| anchor.battle))
 }
 
 /// The battle, unless there is none or it is closed (026).
 fn open_battle(battle: Option<&Battle>) -> Result<&Battle, LinkCallError> {
-    battle
-        .filter(|battle| !battle.is_closed())
-        .ok_or(LinkCallError::PkOver)
+    battle.filter(|battle| !battle.is_closed()).ok_or(LinkCallError::PkOver)
 }
 
 /// Only the PK's own anchors, each in its own role, may act on it (PERMISSION_DENIED).
 fn check_pair(battle: &Battle, request: PairRequest) -> Result<(), LinkCallError> {
     if battle.host.singer_id != request.host_id {
-        return Err(LinkCallError::NotThisPk {
-            singer: request.host_id,
-            field: "host_id",
-        });
+        return Err(LinkCallError::NotThisPk { singer: request.host_id, field: "host_id" });
     }
     if battle.guest.singer_id != request.guest_id {
-        return Err(LinkCallError::NotThisPk {
-            singer: request.guest_id,
-            field: "guest_id",
-        });
+        return Err(LinkCallError::NotThisPk { singer: request.guest_id, field: "guest_id" });
     }
     Ok(())
 }
@@ -160,10 +151,7 @@ pub fn start(
     let deadline_ms = now_ms.saturating_add(config.pk_ms());
     let mut started = battle.clone();
     started.pkid = pkid;
-    started.phase = Phase::Scoring {
-        from_ms: now_ms,
-        deadline_ms,
-    };
+    started.phase = Phase::Scoring { from_ms: now_ms, deadline_ms };
     started.ever_started = true;
     started.started_at_ms = now_ms;
     started.pk_total_ms = config.pk_ms();
@@ -171,21 +159,14 @@ pub fn start(
     reset_scenes(&mut started);
 
     let pk = started.pk_info(Scores::default());
-    let mut effects = Effects {
-        scores: ScoreAction::Reset,
-        ..Effects::default()
-    };
+    let mut effects = Effects { scores: ScoreAction::Reset, ..Effects::default() };
     effects.notifications.push(Notification::singer_state(
         started.guest.singer_id,
         PkState::Start,
         started.host.singer_id,
     ));
-    effects
-        .notifications
-        .extend(Notification::info_to_both_rooms(&started, pk, &[]));
-    effects
-        .notifications
-        .extend(Notification::scenes_of_both_rooms(&started));
+    effects.notifications.extend(Notification::info_to_both_rooms(&started, pk, &[]));
+    effects.notifications.extend(Notification::scenes_of_both_rooms(&started));
     effects.timers.push(TimerRequest::PhaseDeadline {
         battle: started.battle_id,
         pkid,
@@ -196,11 +177,7 @@ pub fn start(
         anchors: Vec::new(),
         battle: Some(started),
         effects,
-        reply: BattleReply {
-            pk_state: PkState::Start,
-            pkid,
-            pk,
-        },
+        reply: BattleReply { pk_state: PkState::Start, pkid, pk },
     })
 }
 
@@ -223,10 +200,9 @@ pub fn switch_scene(
     singer_id: SingerId,
 ) -> Result<Transition<SwitchSceneReply>, LinkCallError> {
     let battle = open_battle(battle)?;
-    let side = battle.side_of(singer_id).ok_or(LinkCallError::NotThisPk {
-        singer: singer_id,
-        field: "singer_id",
-    })?;
+    let side = battle
+        .side_of(singer_id)
+        .ok_or(LinkCallError::NotThisPk { singer: singer_id, field: "singer_id" })?;
     let mut switched = battle.clone();
     let seat = switched.side_mut(side);
     seat.scene = seat.scene.next();
@@ -240,10 +216,7 @@ pub fn switch_scene(
             pkid: switched.pkid,
         },
     };
-    let reply = SwitchSceneReply {
-        pk_scene: seat.scene,
-        pkid: switched.pkid,
-    };
+    let reply = SwitchSceneReply { pk_scene: seat.scene, pkid: switched.pkid };
     let mut transition = Transition::unchanged(reply);
     transition.effects.notifications.push(notification);
     transition.battle = Some(switched);
@@ -269,10 +242,7 @@ fn settle_scoring(
     let mut counted = battle.clone();
     counted.last_result = Some(result);
     reset_scenes(&mut counted);
-    let mut effects = Effects {
-        settled: Some(settled),
-        ..Effects::default()
-    };
+    let mut effects = Effects { settled: Some(settled), ..Effects::default() };
     counted.phase = if result.winner.is_some() && config.punish_ms() > 0 {
         let punish_deadline_ms = now_ms.saturating_add(config.punish_ms());
         effects.timers.push(TimerRequest::PhaseDeadline {
@@ -281,20 +251,14 @@ fn settle_scoring(
             phase: TimedPhase::Punishment,
             due_ms: punish_deadline_ms,
         });
-        Phase::Punishment {
-            deadline_ms: punish_deadline_ms,
-        }
+        Phase::Punishment { deadline_ms: punish_deadline_ms }
     } else {
         Phase::Linked
     };
     let pk = counted.pk_info(scores);
     let (host, guest) = (counted.host.singer_id, counted.guest.singer_id);
-    effects
-        .notifications
-        .push(Notification::singer_state(host, PkState::Count, guest));
-    effects
-        .notifications
-        .push(Notification::singer_state(guest, PkState::Count, host));
+    effects.notifications.push(Notification::singer_state(host, PkState::Count, guest));
+    effects.notifications.push(Notification::singer_state(guest, PkState::Count, host));
     for anchor in [host, guest] {
         effects.notifications.push(Notification {
             target: Target::singer(anchor.get()),
@@ -305,23 +269,10 @@ fn settle_scoring(
             },
         });
     }
-    effects
-        .notifications
-        .extend(Notification::info_to_both_rooms(&counted, pk, &[]));
-    effects
-        .notifications
-        .extend(Notification::scenes_of_both_rooms(&counted));
-    let reply = BattleReply {
-        pk_state: PkState::Count,
-        pkid: counted.pkid,
-        pk,
-    };
-    Transition {
-        anchors: Vec::new(),
-        battle: Some(counted),
-        effects,
-        reply,
-    }
+    effects.notifications.extend(Notification::info_to_both_rooms(&counted, pk, &[]));
+    effects.notifications.extend(Notification::scenes_of_both_rooms(&counted));
+    let reply = BattleReply { pk_state: PkState::Count, pkid: counted.pkid, pk };
+    Transition { anchors: Vec::new(), battle: Some(counted), effects, reply }
 }
 
 /// Seed §5.1: either anchor (the pair must match) settles the PK once its time is up. Before
@@ -342,14 +293,9 @@ pub fn count(
         Phase::Scoring { deadline_ms, .. } if now_ms < deadline_ms => {
             Err(LinkCallError::TimerStillRunning { deadline_ms })
         }
-        Phase::Scoring { deadline_ms, .. } => Ok(settle_scoring(
-            battle,
-            deadline_ms,
-            scores,
-            EndedBy::Count,
-            config,
-            now_ms,
-        )),
+        Phase::Scoring { deadline_ms, .. } => {
+            Ok(settle_scoring(battle, deadline_ms, scores, EndedBy::Count, config, now_ms))
+        }
         Phase::Punishment { .. } | Phase::Linked => match battle.last_result {
             Some(result) => Err(settled_answer(battle, result)),
             None => Err(LinkCallError::PkNotStarted),
@@ -373,10 +319,8 @@ pub fn on_phase_deadline(
     let Some(battle) = battle.filter(|battle| battle.pkid == pkid) else {
         return Transition::unchanged(TimerOutcome::Stale);
     };
-    let Some((current_phase, deadline_ms)) = battle
-        .phase
-        .deadline()
-        .filter(|(current, _)| *current == phase)
+    let Some((current_phase, deadline_ms)) =
+        battle.phase.deadline().filter(|(current, _)| *current == phase)
     else {
         return Transition::unchanged(TimerOutcome::Stale);
     };
@@ -392,14 +336,8 @@ pub fn on_phase_deadline(
     }
     match current_phase {
         TimedPhase::Scoring => {
-            let settled = settle_scoring(
-                battle,
-                deadline_ms,
-                scores,
-                EndedBy::Deadline,
-                config,
-                now_ms,
-            );
+            let settled =
+                settle_scoring(battle, deadline_ms, scores, EndedBy::Deadline, config, now_ms);
             Transition {
                 anchors: settled.anchors,
                 battle: settled.battle,
@@ -412,10 +350,11 @@ pub fn on_phase_deadline(
             linked.phase = Phase::Linked;
             let pk = linked.pk_info(scores);
             let mut transition = Transition::unchanged(TimerOutcome::Fired);
-            transition
-                .effects
-                .notifications
-                .extend(Notification::info_to_both_rooms(&linked, pk, &[]));
+            transition.effects.notifications.extend(Notification::info_to_both_rooms(
+                &linked,
+                pk,
+                &[],
+            ));
             transition.battle = Some(linked);
             transition
         }
@@ -447,13 +386,9 @@ pub fn add_time(
     let battle = open_battle(battle)?;
     check_pair(battle, request)?;
     let (from_ms, deadline_ms) = match battle.phase {
-        Phase::Scoring {
-            from_ms,
-            deadline_ms,
-        } => (
-            from_ms,
-            deadline_ms.max(now_ms).saturating_add(config.addtime_ms()),
-        ),
+        Phase::Scoring { from_ms, deadline_ms } => {
+            (from_ms, deadline_ms.max(now_ms).saturating_add(config.addtime_ms()))
+        }
         Phase::Punishment { .. } | Phase::Linked if battle.last_result.is_some() => {
             (now_ms, now_ms.saturating_add(config.addtime_ms()))
         }
@@ -462,40 +397,22 @@ pub fn add_time(
     };
     let mut extended = battle.clone();
     extended.pkid = fresh_pkid;
-    extended.phase = Phase::Scoring {
-        from_ms,
-        deadline_ms,
-    };
+    extended.phase = Phase::Scoring { from_ms, deadline_ms };
     extended.last_result = None;
     extended.pk_total_ms = deadline_ms.saturating_sub(extended.started_at_ms);
     reset_scenes(&mut extended);
 
     let pk = extended.pk_info(scores);
     let (host, guest) = (extended.host.singer_id, extended.guest.singer_id);
-    let mut effects = Effects {
-        scores: ScoreAction::CarryOver,
-        ..Effects::default()
-    };
-    effects
-        .notifications
-        .push(Notification::singer_state(host, PkState::AddTime, guest));
-    effects
-        .notifications
-        .push(Notification::singer_state(guest, PkState::AddTime, host));
+    let mut effects = Effects { scores: ScoreAction::CarryOver, ..Effects::default() };
+    effects.notifications.push(Notification::singer_state(host, PkState::AddTime, guest));
+    effects.notifications.push(Notification::singer_state(guest, PkState::AddTime, host));
     effects.notifications.push(Notification {
         target: Target::singer(guest.get()),
-        kind: NotificationKind::SingerPkList {
-            pk_state: PkState::AddTime,
-            pkid: fresh_pkid,
-            pk,
-        },
+        kind: NotificationKind::SingerPkList { pk_state: PkState::AddTime, pkid: fresh_pkid, pk },
     });
-    effects
-        .notifications
-        .extend(Notification::info_to_both_rooms(&extended, pk, &[]));
-    effects
-        .notifications
-        .extend(Notification::scenes_of_both_rooms(&extended));
+    effects.notifications.extend(Notification::info_to_both_rooms(&extended, pk, &[]));
+    effects.notifications.extend(Notification::scenes_of_both_rooms(&extended));
     effects.timers.push(TimerRequest::PhaseDeadline {
         battle: extended.battle_id,
         pkid: fresh_pkid,
@@ -506,11 +423,7 @@ pub fn add_time(
         anchors: Vec::new(),
         battle: Some(extended),
         effects,
-        reply: BattleReply {
-            pk_state: PkState::AddTime,
-            pkid: fresh_pkid,
-            pk,
-        },
+        reply: BattleReply { pk_state: PkState::AddTime, pkid: fresh_pkid, pk },
     })
 }
 
@@ -549,25 +462,16 @@ pub(crate) fn close_live_battle(
     now_ms: u64,
 ) -> Closing {
     let mut closed = battle.clone();
-    let mut effects = Effects {
-        scores: ScoreAction::Delete,
-        ..Effects::default()
-    };
+    let mut effects = Effects { scores: ScoreAction::Delete, ..Effects::default() };
     if let Phase::Scoring { deadline_ms, .. } = battle.phase {
         let (result, settled) = judge(battle, scores, ended_by, deadline_ms.min(now_ms), now_ms);
         closed.last_result = Some(result);
         effects.settled = Some(settled);
     }
-    closed.phase = Phase::Closed {
-        ended_by,
-        at_ms: now_ms,
-    };
+    closed.phase = Phase::Closed { ended_by, at_ms: now_ms };
     let pk = closed.pk_info(scores);
     let mut released = Vec::new();
-    for (anchor, singer) in [
-        (host, battle.host.singer_id),
-        (guest, battle.guest.singer_id),
-    ] {
+    for (anchor, singer) in [(host, battle.host.singer_id), (guest, battle.guest.singer_id)] {
         if let Some((anchor, refresh)) = matching(anchor, singer)
             .and_then(|anchor| release_anchor(anchor, battle.battle_id, now_ms))
         {
@@ -575,15 +479,8 @@ pub(crate) fn close_live_battle(
             effects.lists.extend(refresh);
         }
     }
-    effects
-        .notifications
-        .extend(Notification::info_to_both_rooms(&closed, pk, &[]));
-    Closing {
-        battle: closed,
-        released,
-        effects,
-        pk,
-    }
+    effects.notifications.extend(Notification::info_to_both_rooms(&closed, pk, &[]));
+    Closing { battle: closed, released, effects, pk }
 }
 
 fn closing_transition(closing: Closing, battle: &Battle) -> Transition<CloseReply> {
@@ -640,14 +537,9 @@ fn heal_pointers(
     battle: Option<&Battle>,
     now_ms: u64,
 ) -> Transition<CloseReply> {
-    let mut transition = Transition::unchanged(CloseReply {
-        pk_state: PkState::Over,
-        pkid: None,
-        pk: None,
-    });
-    let stale = battle
-        .map(|battle| battle.battle_id)
-        .or_else(|| battle_of_pair(host, guest));
+    let mut transition =
+        Transition::unchanged(CloseReply { pk_state: PkState::Over, pkid: None, pk: None });
+    let stale = battle.map(|battle| battle.battle_id).or_else(|| battle_of_pair(host, guest));
     if let Some(stale) = stale {
         for anchor in [host, guest].into_iter().flatten() {
             if let Some((released, refresh)) = release_anchor(anchor, stale, now_ms) {

@@ -216,10 +216,7 @@ impl Notification {
     pub(crate) fn singer_state(to: SingerId, pk_state: PkState, about: SingerId) -> Self {
         Self {
             target: Target::singer(to.get()),
-            kind: NotificationKind::SingerState {
-                pk_state,
-                singer_id: about,
-            },
+            kind: NotificationKind::SingerState { pk_state, singer_id: about },
         }
     }
 
@@ -244,11 +241,7 @@ impl Notification {
     ) -> [Self; 2] {
         battle.rooms().map(|sid| Self {
             target: Target::room(sid.get()),
-            kind: NotificationKind::RoomPkInfo {
-                pkid: battle.pkid,
-                pk,
-                users: users.to_vec(),
-            },
+            kind: NotificationKind::RoomPkInfo { pkid: battle.pkid, pk, users: users.to_vec() },
         })
     }
 }
@@ -300,12 +293,7 @@ pub struct Transition<Reply> {
 impl<Reply> Transition<Reply> {
     /// A transition that changes nothing and answers `reply`.
     pub fn unchanged(reply: Reply) -> Self {
-        Self {
-            anchors: Vec::new(),
-            battle: None,
-            effects: Effects::default(),
-            reply,
-        }
+        Self { anchors: Vec::new(), battle: None, effects: Effects::default(), reply }
     }
 
     /// Whether nothing is to be written or emitted.

@@ -97,9 +97,7 @@ impl PkState {
 
     /// Parses the seed's number back.
     pub fn from_number(number: u32) -> Option<PkState> {
-        PkState::ALL
-            .into_iter()
-            .find(|state| state.number() == number)
+        PkState::ALL.into_iter().find(|state| state.number() == number)
     }
 
     /// The seed's name (`offline`, `apply`, ... `over`), for logs and tests.
@@ -261,9 +259,7 @@ impl Anchor {
 
     /// The invitation this anchor sent that can still be answered at `now_ms`, if any.
     pub fn live_outgoing_invite(&self, now_ms: u64) -> Option<&OutgoingInvite> {
-        self.outgoing_invite
-            .as_ref()
-            .filter(|invite| now_ms < invite.expires_at_ms)
+        self.outgoing_invite.as_ref().filter(|invite| now_ms < invite.expires_at_ms)
     }
 
     /// How this anchor is shown in another anchor's list (online list, applicant list): the
@@ -448,10 +444,7 @@ pub struct BattleResult {
 impl BattleResult {
     /// The final scores as [`Scores`].
     pub fn scores(&self) -> Scores {
-        Scores {
-            host: self.host_score,
-            guest: self.guest_score,
-        }
+        Scores { host: self.host_score, guest: self.guest_score }
     }
 }
 
@@ -531,10 +524,7 @@ impl Battle {
     /// adapter writes as a closed window.
     pub fn scoring_window(&self) -> Option<(u64, u64, PkId)> {
         match self.phase {
-            Phase::Scoring {
-                from_ms,
-                deadline_ms,
-            } => Some((from_ms, deadline_ms, self.pkid)),
+            Phase::Scoring { from_ms, deadline_ms } => Some((from_ms, deadline_ms, self.pkid)),
             _ => None,
         }
     }

@@ -46,10 +46,7 @@ pub fn online_list_window(
         Some(rank) if rank < first => first + 1,
         _ => first,
     };
-    ListWindow {
-        start,
-        stop: start + size,
-    }
+    ListWindow { start, stop: start + size }
 }
 
 /// Seed §1.2: one page of the online list for `caller` from the anchors of the window (in list
@@ -88,10 +85,7 @@ pub fn seek_online_list(
 pub fn link_list_window(page_num: u32, config: &LinkCallConfig) -> ListWindow {
     let size = u64::from(config.rows_per_page());
     let start = u64::from(page_num).saturating_mul(size);
-    ListWindow {
-        start,
-        stop: start + size - 1,
-    }
+    ListWindow { start, stop: start + size - 1 }
 }
 
 /// Seed §8: the anchors that applied to the caller, from the window's anchors in list order,
@@ -124,10 +118,7 @@ pub struct PkView {
 /// Seed §6: the PK of `anchor`'s room (`battle` is the one it points at, `scores` its totals).
 pub fn user_seek_pk(anchor: Option<&Anchor>, battle: Option<&Battle>, scores: Scores) -> PkView {
     let live = anchor.and_then(|anchor| live_battle_of(anchor, battle));
-    PkView {
-        pkid: live.map(|battle| battle.pkid),
-        pk: live.map(|battle| battle.pk_info(scores)),
-    }
+    PkView { pkid: live.map(|battle| battle.pkid), pk: live.map(|battle| battle.pk_info(scores)) }
 }
 
 /// Data for `linkcallpk_user_seek_gift_rs`.
@@ -147,14 +138,8 @@ pub fn user_seek_gift(
     board: &[GifterRow],
 ) -> GiftView {
     match anchor.and_then(|anchor| live_battle_of(anchor, battle)) {
-        Some(battle) => GiftView {
-            pkid: Some(battle.pkid),
-            users: top(board),
-        },
-        None => GiftView {
-            pkid: None,
-            users: Vec::new(),
-        },
+        Some(battle) => GiftView { pkid: Some(battle.pkid), users: top(board) },
+        None => GiftView { pkid: None, users: Vec::new() },
     }
 }
 

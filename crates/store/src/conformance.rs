@@ -158,61 +158,33 @@ fn ok<T>(result: StoreResult<T>, what: &str) -> T {
 }
 
 fn put_op(name: &str, value: &[u8]) -> Op {
-    Op::Put {
-        name: name.into(),
-        value: value.to_vec(),
-        ttl: None,
-    }
+    Op::Put { name: name.into(), value: value.to_vec(), ttl: None }
 }
 
 fn put_ttl(name: &str, value: &[u8], ttl: Option<Duration>) -> Op {
-    Op::Put {
-        name: name.into(),
-        value: value.to_vec(),
-        ttl,
-    }
+    Op::Put { name: name.into(), value: value.to_vec(), ttl }
 }
 
 fn zadd_op(name: &str, member: &str, score: f64) -> Op {
-    Op::ZAdd {
-        name: name.into(),
-        member: member.into(),
-        score,
-        ttl: None,
-    }
+    Op::ZAdd { name: name.into(), member: member.into(), score, ttl: None }
 }
 
 fn hset_op(name: &str, fields: &[(&str, &str)]) -> Op {
-    Op::HSet {
-        name: name.into(),
-        fields: strings(fields),
-        ttl: None,
-    }
+    Op::HSet { name: name.into(), fields: strings(fields), ttl: None }
 }
 
 fn strings(fields: &[(&str, &str)]) -> Vec<(String, String)> {
-    fields
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 async fn commit_ok(store: &dyn Store, transaction: Transaction, what: &str) {
     let outcome = ok(store.commit(transaction).await, what);
-    assert_eq!(
-        outcome,
-        CommitOutcome::Committed,
-        "{what}: expected the commit to succeed"
-    );
+    assert_eq!(outcome, CommitOutcome::Committed, "{what}: expected the commit to succeed");
 }
 
 async fn put(store: &dyn Store, tag: &str, name: &str, value: &[u8]) {
-    commit_ok(
-        store,
-        Transaction::new(tag).op(put_op(name, value)),
-        &format!("put {tag}/{name}"),
-    )
-    .await;
+    commit_ok(store, Transaction::new(tag).op(put_op(name, value)), &format!("put {tag}/{name}"))
+        .await;
 }
 
 async fn get(store: &dyn Store, tag: &str, name: &str) -> Option<Versioned> {
@@ -220,26 +192,17 @@ async fn get(store: &dyn Store, tag: &str, name: &str) -> Option<Versioned> {
 }
 
 fn versioned(version: u64, value: &[u8]) -> Option<Versioned> {
-    Some(Versioned {
-        version,
-        value: value.to_vec(),
-    })
+    Some(Versioned { version, value: value.to_vec() })
 }
 
 async fn hash_sorted(store: &dyn Store, tag: &str, name: &str) -> Vec<(String, String)> {
-    let mut fields = ok(
-        store.hash_get_all(tag, name).await,
-        &format!("hash_get_all {tag}/{name}"),
-    );
+    let mut fields = ok(store.hash_get_all(tag, name).await, &format!("hash_get_all {tag}/{name}"));
     fields.sort();
     fields
 }
 
 async fn zall(store: &dyn Store, tag: &str, name: &str, order: Order) -> Vec<(String, f64)> {
-    ok(
-        store.zrange(tag, name, 0, 10_000, order).await,
-        &format!("zrange {tag}/{name}"),
-    )
+    ok(store.zrange(tag, name, 0, 10_000, order).await, &format!("zrange {tag}/{name}"))
 }
 
 fn members(entries: &[(&str, f64)]) -> Vec<(String, f64)> {
@@ -260,12 +223,7 @@ async fn set_window(store: &dyn Store, tag: &str, window: ScoringWindow) {
 }
 
 fn open_window(from_ms: u64, until_ms: u64, epoch: u64) -> ScoringWindow {
-    ScoringWindow {
-        open: true,
-        from_ms,
-        until_ms,
-        epoch,
-    }
+    ScoringWindow { open: true, from_ms, until_ms, epoch }
 }
 
 /// A window open for every `sent_at_ms` the board helpers use.
@@ -285,24 +243,15 @@ fn gift(
         txn_id: txn_id.into(),
         window: WINDOW.into(),
         sent_at_ms,
-        counters: counters
-            .iter()
-            .map(|(h, f, d)| (h.to_string(), f.to_string(), *d))
-            .collect(),
-        boards: boards
-            .iter()
-            .map(|(b, m, d)| (b.to_string(), *m, *d))
-            .collect(),
+        counters: counters.iter().map(|(h, f, d)| (h.to_string(), f.to_string(), *d)).collect(),
+        boards: boards.iter().map(|(b, m, d)| (b.to_string(), *m, *d)).collect(),
         fields: Vec::new(),
         ttl: HOUR,
     }
 }
 
 async fn apply(store: &dyn Store, apply: &ScoreApply) -> ScoreOutcome {
-    ok(
-        store.apply_score(apply).await,
-        &format!("apply_score txn {}", apply.txn_id),
-    )
+    ok(store.apply_score(apply).await, &format!("apply_score txn {}", apply.txn_id))
 }
 
 static NEXT_TXN: AtomicU64 = AtomicU64::new(1);
@@ -310,22 +259,10 @@ static NEXT_TXN: AtomicU64 = AtomicU64::new(1);
 /// Adds `delta` to `member` on board `board` of `tag` through a gift (the only way to add to a
 /// leaderboard); the tag's window must be open (see [`open_board_window`]). Returns the new total.
 async fn board_add(store: &dyn Store, tag: &str, board: &str, member: u64, delta: i64) -> i64 {
-    let txn = format!(
-        "board-add-{}",
-        NEXT_TXN.fetch_add(1, AtomicOrdering::Relaxed)
-    );
-    match apply(
-        store,
-        &gift(tag, &txn, 1000, &[], &[(board, member, delta)]),
-    )
-    .await
-    {
+    let txn = format!("board-add-{}", NEXT_TXN.fetch_add(1, AtomicOrdering::Relaxed));
+    match apply(store, &gift(tag, &txn, 1000, &[], &[(board, member, delta)])).await {
         ScoreOutcome::Applied { boards, .. } => {
-            assert_eq!(
-                boards.len(),
-                1,
-                "Applied must report one board total per board delta"
-            );
+            assert_eq!(boards.len(), 1, "Applied must report one board total per board delta");
             boards[0]
         }
         other => panic!(
@@ -335,20 +272,14 @@ async fn board_add(store: &dyn Store, tag: &str, board: &str, member: u64, delta
 }
 
 async fn page(store: &dyn Store, tag: &str, board: &str) -> Vec<(u64, i64)> {
-    ok(
-        store.board_page(tag, board, 0, 10_000).await,
-        &format!("board_page {tag}/{board}"),
-    )
-    .into_iter()
-    .map(|BoardEntry { member, total }| (member, total))
-    .collect()
+    ok(store.board_page(tag, board, 0, 10_000).await, &format!("board_page {tag}/{board}"))
+        .into_iter()
+        .map(|BoardEntry { member, total }| (member, total))
+        .collect()
 }
 
 async fn total(store: &dyn Store, tag: &str, board: &str, member: u64) -> Option<i64> {
-    ok(
-        store.board_total(tag, board, member).await,
-        &format!("board_total {tag}/{board}/{member}"),
-    )
+    ok(store.board_total(tag, board, member).await, &format!("board_total {tag}/{board}/{member}"))
 }
 
 fn job(id: &str, due_ms: u64) -> Job {
@@ -361,10 +292,7 @@ fn job(id: &str, due_ms: u64) -> Job {
 }
 
 async fn schedule(store: &dyn Store, job: &Job) {
-    ok(
-        store.schedule_job(job).await,
-        &format!("schedule_job {}", job.id),
-    );
+    ok(store.schedule_job(job).await, &format!("schedule_job {}", job.id));
 }
 
 async fn claim(store: &dyn Store, now_ms: u64, limit: usize, ttr: Duration) -> Vec<ClaimedJob> {
@@ -387,10 +315,7 @@ async fn job_count(store: &dyn Store) -> u64 {
 }
 
 async fn all_events(store: &dyn Store) -> Vec<StoredEvent> {
-    ok(
-        store.read_events("0", 100_000, None).await,
-        "read_events from 0",
-    )
+    ok(store.read_events("0", 100_000, None).await, "read_events from 0")
 }
 
 fn payloads(events: &[StoredEvent]) -> Vec<Vec<u8>> {
@@ -434,9 +359,7 @@ async fn outbox_tags_sorted(store: &dyn Store) -> Vec<String> {
 async fn outbox(store: &dyn Store, tag: &str, events: &[&str]) {
     commit_ok(
         store,
-        Transaction::new(tag).op(Op::Outbox {
-            events: bytes(events),
-        }),
+        Transaction::new(tag).op(Op::Outbox { events: bytes(events) }),
         &format!("commit outbox events on {tag}"),
     )
     .await;
@@ -446,10 +369,7 @@ async fn outbox(store: &dyn Store, tag: &str, events: &[&str]) {
 async fn relay_all(store: &dyn Store, tag: &str) -> usize {
     let mut appended = 0;
     for _ in 0..1000 {
-        let n = ok(
-            store.relay_outbox(tag).await,
-            &format!("relay_outbox {tag}"),
-        );
+        let n = ok(store.relay_outbox(tag).await, &format!("relay_outbox {tag}"));
         if n == 0 {
             return appended;
         }
@@ -463,41 +383,24 @@ async fn relay_all(store: &dyn Store, tag: &str) -> usize {
 /// `ping` succeeds on a reachable backend and `backend()` names it.
 pub async fn ping_and_backend(store: &dyn Store) {
     ok(store.ping().await, "ping");
-    assert!(
-        !store.backend().trim().is_empty(),
-        "backend() must return a non-empty name"
-    );
+    assert!(!store.backend().trim().is_empty(), "backend() must return a non-empty name");
 }
 
 /// Every read of something never written returns the "absent" value, not an error.
 pub async fn absent_keys_read_as_empty(store: &dyn Store) {
-    assert_eq!(
-        get(store, "agg:1", "state").await,
-        None,
-        "get of a never-written aggregate"
-    );
+    assert_eq!(get(store, "agg:1", "state").await, None, "get of a never-written aggregate");
     assert_eq!(
         ok(store.get_many(&[]).await, "get_many of nothing"),
         Vec::<Option<Versioned>>::new()
     );
     assert_eq!(
-        ok(
-            store
-                .get_many(&[("agg:1", "state"), ("agg:2", "other")])
-                .await,
-            "get_many absent"
-        ),
+        ok(store.get_many(&[("agg:1", "state"), ("agg:2", "other")]).await, "get_many absent"),
         vec![None, None],
         "get_many of absent aggregates"
     );
+    assert!(hash_sorted(store, "agg:1", "hash").await.is_empty(), "hash_get_all of an absent hash");
     assert!(
-        hash_sorted(store, "agg:1", "hash").await.is_empty(),
-        "hash_get_all of an absent hash"
-    );
-    assert!(
-        zall(store, "agg:1", "zset", Order::Ascending)
-            .await
-            .is_empty(),
+        zall(store, "agg:1", "zset", Order::Ascending).await.is_empty(),
         "zrange of an absent zset"
     );
     assert_eq!(
@@ -505,25 +408,10 @@ pub async fn absent_keys_read_as_empty(store: &dyn Store) {
         None,
         "zscore in an absent zset"
     );
-    assert_eq!(
-        ok(store.zcard("agg:1", "zset").await, "zcard"),
-        0,
-        "zcard of an absent zset"
-    );
-    assert!(
-        page(store, "agg:1", "board").await.is_empty(),
-        "board_page of an absent board"
-    );
-    assert_eq!(
-        total(store, "agg:1", "board", 7).await,
-        None,
-        "board_total on an absent board"
-    );
-    assert_eq!(
-        ok(store.record_get("agg:1", "rec").await, "record_get"),
-        None,
-        "record_get absent"
-    );
+    assert_eq!(ok(store.zcard("agg:1", "zset").await, "zcard"), 0, "zcard of an absent zset");
+    assert!(page(store, "agg:1", "board").await.is_empty(), "board_page of an absent board");
+    assert_eq!(total(store, "agg:1", "board", 7).await, None, "board_total on an absent board");
+    assert_eq!(ok(store.record_get("agg:1", "rec").await, "record_get"), None, "record_get absent");
 }
 
 // ---- aggregates and transactions ---------------------------------------------------------------
@@ -532,47 +420,24 @@ pub async fn absent_keys_read_as_empty(store: &dyn Store) {
 pub async fn put_versions_start_at_one(store: &dyn Store) {
     let tag = "agg:1";
     put(store, tag, "state", b"v1").await;
-    assert_eq!(
-        get(store, tag, "state").await,
-        versioned(1, b"v1"),
-        "after the first Put"
-    );
+    assert_eq!(get(store, tag, "state").await, versioned(1, b"v1"), "after the first Put");
     put(store, tag, "state", b"v2").await;
-    assert_eq!(
-        get(store, tag, "state").await,
-        versioned(2, b"v2"),
-        "after the second Put"
-    );
+    assert_eq!(get(store, tag, "state").await, versioned(2, b"v2"), "after the second Put");
     put(store, tag, "state", b"v3").await;
-    assert_eq!(
-        get(store, tag, "state").await,
-        versioned(3, b"v3"),
-        "after the third Put"
-    );
+    assert_eq!(get(store, tag, "state").await, versioned(3, b"v3"), "after the third Put");
 
     let binary: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
     put(store, tag, "binary", &binary).await;
-    assert_eq!(
-        get(store, tag, "binary").await,
-        versioned(1, &binary),
-        "binary value round trip"
-    );
+    assert_eq!(get(store, tag, "binary").await, versioned(1, &binary), "binary value round trip");
     put(store, tag, "empty", b"").await;
-    assert_eq!(
-        get(store, tag, "empty").await,
-        versioned(1, b""),
-        "empty value round trip"
-    );
+    assert_eq!(get(store, tag, "empty").await, versioned(1, b""), "empty value round trip");
 }
 
 /// `expect_version(name, 0)` holds only while the aggregate does not exist.
 pub async fn version_zero_condition_means_absent(store: &dyn Store) {
     let tag = "agg:1";
-    let create = || {
-        Transaction::new(tag)
-            .expect_version("state", 0)
-            .op(put_op("state", b"created"))
-    };
+    let create =
+        || Transaction::new(tag).expect_version("state", 0).op(put_op("state", b"created"));
     assert_eq!(
         ok(store.commit(create()).await, "create"),
         CommitOutcome::Committed,
@@ -584,10 +449,7 @@ pub async fn version_zero_condition_means_absent(store: &dyn Store) {
     second.ops = vec![put_op("state", b"overwritten")];
     assert_eq!(
         ok(store.commit(second).await, "second create"),
-        CommitOutcome::Conflict {
-            name: "state".into(),
-            actual: 1
-        },
+        CommitOutcome::Conflict { name: "state".into(), actual: 1 },
         "a second create-if-absent must conflict with the actual version"
     );
     assert_eq!(
@@ -596,22 +458,13 @@ pub async fn version_zero_condition_means_absent(store: &dyn Store) {
         "the conflict must not write"
     );
 
-    let on_absent = Transaction::new(tag)
-        .expect_version("other", 1)
-        .op(put_op("other", b"x"));
+    let on_absent = Transaction::new(tag).expect_version("other", 1).op(put_op("other", b"x"));
     assert_eq!(
         ok(store.commit(on_absent).await, "expect 1 on absent"),
-        CommitOutcome::Conflict {
-            name: "other".into(),
-            actual: 0
-        },
+        CommitOutcome::Conflict { name: "other".into(), actual: 0 },
         "expecting version 1 of an absent aggregate must conflict with actual 0"
     );
-    assert_eq!(
-        get(store, tag, "other").await,
-        None,
-        "the conflict must not create the aggregate"
-    );
+    assert_eq!(get(store, tag, "other").await, None, "the conflict must not create the aggregate");
 }
 
 /// A version condition holds only for exactly the current version.
@@ -620,30 +473,16 @@ pub async fn version_condition_must_match_exactly(store: &dyn Store) {
     put(store, tag, "state", b"v1").await;
     put(store, tag, "state", b"v2").await;
     for stale in [0u64, 1, 3, 100] {
-        let txn = Transaction::new(tag)
-            .expect_version("state", stale)
-            .op(put_op("state", b"bad"));
+        let txn = Transaction::new(tag).expect_version("state", stale).op(put_op("state", b"bad"));
         assert_eq!(
             ok(store.commit(txn).await, "stale commit"),
-            CommitOutcome::Conflict {
-                name: "state".into(),
-                actual: 2
-            },
+            CommitOutcome::Conflict { name: "state".into(), actual: 2 },
             "expecting version {stale} when the aggregate is at 2"
         );
     }
-    assert_eq!(
-        get(store, tag, "state").await,
-        versioned(2, b"v2"),
-        "conflicts must not write"
-    );
-    let txn = Transaction::new(tag)
-        .expect_version("state", 2)
-        .op(put_op("state", b"v3"));
-    assert_eq!(
-        ok(store.commit(txn).await, "matching commit"),
-        CommitOutcome::Committed
-    );
+    assert_eq!(get(store, tag, "state").await, versioned(2, b"v2"), "conflicts must not write");
+    let txn = Transaction::new(tag).expect_version("state", 2).op(put_op("state", b"v3"));
+    assert_eq!(ok(store.commit(txn).await, "matching commit"), CommitOutcome::Committed);
     assert_eq!(get(store, tag, "state").await, versioned(3, b"v3"));
 }
 
@@ -659,10 +498,7 @@ pub async fn conflict_names_first_failing_condition(store: &dyn Store) {
         .op(put_op("a", b"changed"));
     assert_eq!(
         ok(store.commit(txn).await, "commit"),
-        CommitOutcome::Conflict {
-            name: "b".into(),
-            actual: 0
-        },
+        CommitOutcome::Conflict { name: "b".into(), actual: 0 },
         "a holds, b (absent) and c (at 1) fail: the conflict must name b"
     );
     let txn = Transaction::new(tag)
@@ -672,17 +508,10 @@ pub async fn conflict_names_first_failing_condition(store: &dyn Store) {
         .op(put_op("a", b"changed"));
     assert_eq!(
         ok(store.commit(txn).await, "commit"),
-        CommitOutcome::Conflict {
-            name: "c".into(),
-            actual: 1
-        },
+        CommitOutcome::Conflict { name: "c".into(), actual: 1 },
         "c is the first failing condition: the conflict must name c with its actual version 1"
     );
-    assert_eq!(
-        get(store, tag, "a").await,
-        versioned(1, b"a"),
-        "conflicts must not write"
-    );
+    assert_eq!(get(store, tag, "a").await, versioned(1, b"a"), "conflicts must not write");
 }
 
 /// A failed condition writes nothing at all, whatever kinds of ops the transaction holds.
@@ -707,85 +536,39 @@ pub async fn conflict_writes_nothing(store: &dyn Store) {
         .expect_version("agg", 7)
         .op(put_op("agg", b"changed"))
         .op(put_op("fresh", b"new"))
-        .op(Op::Delete {
-            name: "victim".into(),
-        })
+        .op(Op::Delete { name: "victim".into() })
         .op(zadd_op("z", "m3", 3.0))
         .op(zadd_op("z", "m1", 10.0))
-        .op(Op::ZRem {
-            name: "z".into(),
-            member: "m2".into(),
-        })
+        .op(Op::ZRem { name: "z".into(), member: "m2".into() })
         .op(hset_op("h", &[("f", "2"), ("g", "3")]))
         .op(Op::DeleteKey { name: "h2".into() })
-        .op(Op::DeleteBoard {
-            name: "rank".into(),
-        })
-        .op(Op::Outbox {
-            events: bytes(&["must not be emitted"]),
-        });
+        .op(Op::DeleteBoard { name: "rank".into() })
+        .op(Op::Outbox { events: bytes(&["must not be emitted"]) });
     assert_eq!(
         ok(store.commit(txn).await, "conflicting commit"),
-        CommitOutcome::Conflict {
-            name: "agg".into(),
-            actual: 1
-        },
+        CommitOutcome::Conflict { name: "agg".into(), actual: 1 },
         "the condition on agg (at 1, expected 7) must fail"
     );
 
-    assert_eq!(
-        get(store, tag, "agg").await,
-        versioned(1, b"original"),
-        "Put must not apply"
-    );
-    assert_eq!(
-        get(store, tag, "fresh").await,
-        None,
-        "Put of a new aggregate must not apply"
-    );
-    assert_eq!(
-        get(store, tag, "victim").await,
-        versioned(1, b"keep me"),
-        "Delete must not apply"
-    );
+    assert_eq!(get(store, tag, "agg").await, versioned(1, b"original"), "Put must not apply");
+    assert_eq!(get(store, tag, "fresh").await, None, "Put of a new aggregate must not apply");
+    assert_eq!(get(store, tag, "victim").await, versioned(1, b"keep me"), "Delete must not apply");
     assert_eq!(
         zall(store, tag, "z", Order::Ascending).await,
         members(&[("m1", 1.0), ("m2", 2.0)]),
         "ZAdd/ZRem must not apply"
     );
-    assert_eq!(
-        hash_sorted(store, tag, "h").await,
-        strings(&[("f", "1")]),
-        "HSet must not apply"
-    );
+    assert_eq!(hash_sorted(store, tag, "h").await, strings(&[("f", "1")]), "HSet must not apply");
     assert_eq!(
         hash_sorted(store, tag, "h2").await,
         strings(&[("x", "1")]),
         "DeleteKey must not apply"
     );
-    assert_eq!(
-        page(store, tag, "rank").await,
-        vec![(7, 5)],
-        "DeleteBoard must not apply"
-    );
-    assert_eq!(
-        total(store, tag, "rank", 7).await,
-        Some(5),
-        "DeleteBoard must not apply"
-    );
-    assert!(
-        outbox_tags_sorted(store).await.is_empty(),
-        "Outbox must not queue anything"
-    );
-    assert_eq!(
-        ok(store.relay_outbox(tag).await, "relay"),
-        0,
-        "Outbox must not queue anything"
-    );
-    assert!(
-        all_events(store).await.is_empty(),
-        "no event may reach the stream"
-    );
+    assert_eq!(page(store, tag, "rank").await, vec![(7, 5)], "DeleteBoard must not apply");
+    assert_eq!(total(store, tag, "rank", 7).await, Some(5), "DeleteBoard must not apply");
+    assert!(outbox_tags_sorted(store).await.is_empty(), "Outbox must not queue anything");
+    assert_eq!(ok(store.relay_outbox(tag).await, "relay"), 0, "Outbox must not queue anything");
+    assert!(all_events(store).await.is_empty(), "no event may reach the stream");
 }
 
 /// A successful transaction applies every kind of op.
@@ -794,9 +577,7 @@ pub async fn commit_applies_every_op(store: &dyn Store) {
     put(store, tag, "victim", b"doomed").await;
     commit_ok(
         store,
-        Transaction::new(tag)
-            .op(zadd_op("z", "m2", 2.0))
-            .op(hset_op("h2", &[("x", "1")])),
+        Transaction::new(tag).op(zadd_op("z", "m2", 2.0)).op(hset_op("h2", &[("x", "1")])),
         "setup",
     )
     .await;
@@ -808,36 +589,19 @@ pub async fn commit_applies_every_op(store: &dyn Store) {
         .expect_version("victim", 1)
         .expect_version("agg", 0)
         .op(put_ttl("agg", b"value", Some(HOUR)))
-        .op(Op::Delete {
-            name: "victim".into(),
-        })
-        .op(Op::ZAdd {
-            name: "z".into(),
-            member: "m1".into(),
-            score: 1.5,
-            ttl: Some(HOUR),
-        })
+        .op(Op::Delete { name: "victim".into() })
+        .op(Op::ZAdd { name: "z".into(), member: "m1".into(), score: 1.5, ttl: Some(HOUR) })
         .op(zadd_op("z", "m3", -2.0))
-        .op(Op::ZRem {
-            name: "z".into(),
-            member: "m2".into(),
-        })
+        .op(Op::ZRem { name: "z".into(), member: "m2".into() })
         .op(Op::HSet {
             name: "h".into(),
             fields: strings(&[("a", "1"), ("b", "two")]),
             ttl: Some(HOUR),
         })
         .op(Op::DeleteKey { name: "h2".into() })
-        .op(Op::DeleteBoard {
-            name: "rank".into(),
-        })
-        .op(Op::Outbox {
-            events: bytes(&["e1", "e2"]),
-        });
-    assert_eq!(
-        ok(store.commit(txn).await, "commit"),
-        CommitOutcome::Committed
-    );
+        .op(Op::DeleteBoard { name: "rank".into() })
+        .op(Op::Outbox { events: bytes(&["e1", "e2"]) });
+    assert_eq!(ok(store.commit(txn).await, "commit"), CommitOutcome::Committed);
 
     assert_eq!(get(store, tag, "agg").await, versioned(1, b"value"), "Put");
     assert_eq!(get(store, tag, "victim").await, None, "Delete");
@@ -846,11 +610,7 @@ pub async fn commit_applies_every_op(store: &dyn Store) {
         members(&[("m3", -2.0), ("m1", 1.5)]),
         "ZAdd/ZRem"
     );
-    assert_eq!(
-        hash_sorted(store, tag, "h").await,
-        strings(&[("a", "1"), ("b", "two")]),
-        "HSet"
-    );
+    assert_eq!(hash_sorted(store, tag, "h").await, strings(&[("a", "1"), ("b", "two")]), "HSet");
     assert!(hash_sorted(store, tag, "h2").await.is_empty(), "DeleteKey");
     assert!(page(store, tag, "rank").await.is_empty(), "DeleteBoard");
     assert_eq!(total(store, tag, "rank", 7).await, None, "DeleteBoard");
@@ -859,16 +619,8 @@ pub async fn commit_applies_every_op(store: &dyn Store) {
         vec![tag.to_string()],
         "Outbox queues in the tag's outbox"
     );
-    assert_eq!(
-        relay_all(store, tag).await,
-        2,
-        "relay of the committed outbox"
-    );
-    assert_eq!(
-        payloads(&all_events(store).await),
-        bytes(&["e1", "e2"]),
-        "relayed events"
-    );
+    assert_eq!(relay_all(store, tag).await, 2, "relay of the committed outbox");
+    assert_eq!(payloads(&all_events(store).await), bytes(&["e1", "e2"]), "relayed events");
 }
 
 /// Ops apply in order; each Put increments the version, even twice in one transaction.
@@ -876,24 +628,16 @@ pub async fn ops_apply_in_order(store: &dyn Store) {
     let tag = "agg:1";
     commit_ok(
         store,
-        Transaction::new(tag)
-            .op(put_op("a", b"1"))
-            .op(put_op("a", b"2")),
+        Transaction::new(tag).op(put_op("a", b"1")).op(put_op("a", b"2")),
         "put twice",
     )
     .await;
-    assert_eq!(
-        get(store, tag, "a").await,
-        versioned(2, b"2"),
-        "two Puts in one transaction"
-    );
+    assert_eq!(get(store, tag, "a").await, versioned(2, b"2"), "two Puts in one transaction");
 
     put(store, tag, "b", b"x").await;
     commit_ok(
         store,
-        Transaction::new(tag)
-            .op(put_op("b", b"y"))
-            .op(Op::Delete { name: "b".into() }),
+        Transaction::new(tag).op(put_op("b", b"y")).op(Op::Delete { name: "b".into() }),
         "put, delete",
     )
     .await;
@@ -901,47 +645,28 @@ pub async fn ops_apply_in_order(store: &dyn Store) {
 
     commit_ok(
         store,
-        Transaction::new(tag)
-            .op(Op::Delete { name: "c".into() })
-            .op(put_op("c", b"z")),
+        Transaction::new(tag).op(Op::Delete { name: "c".into() }).op(put_op("c", b"z")),
         "delete, put",
     )
     .await;
-    assert_eq!(
-        get(store, tag, "c").await,
-        versioned(1, b"z"),
-        "Delete (absent) then Put"
-    );
+    assert_eq!(get(store, tag, "c").await, versioned(1, b"z"), "Delete (absent) then Put");
 
     commit_ok(
         store,
         Transaction::new(tag)
             .op(zadd_op("z", "m", 1.0))
-            .op(Op::ZRem {
-                name: "z".into(),
-                member: "m".into(),
-            }),
+            .op(Op::ZRem { name: "z".into(), member: "m".into() }),
         "zadd, zrem",
     )
     .await;
-    assert_eq!(
-        ok(store.zcard(tag, "z").await, "zcard"),
-        0,
-        "ZAdd then ZRem"
-    );
+    assert_eq!(ok(store.zcard(tag, "z").await, "zcard"), 0, "ZAdd then ZRem");
     commit_ok(
         store,
-        Transaction::new(tag)
-            .op(zadd_op("z", "m", 1.0))
-            .op(zadd_op("z", "m", 3.0)),
+        Transaction::new(tag).op(zadd_op("z", "m", 1.0)).op(zadd_op("z", "m", 3.0)),
         "zadd twice",
     )
     .await;
-    assert_eq!(
-        ok(store.zscore(tag, "z", "m").await, "zscore"),
-        Some(3.0),
-        "the later ZAdd wins"
-    );
+    assert_eq!(ok(store.zscore(tag, "z", "m").await, "zscore"), Some(3.0), "the later ZAdd wins");
 
     commit_ok(
         store,
@@ -952,11 +677,7 @@ pub async fn ops_apply_in_order(store: &dyn Store) {
         "hset, deletekey, hset",
     )
     .await;
-    assert_eq!(
-        hash_sorted(store, tag, "h").await,
-        strings(&[("g", "2")]),
-        "HSet, DeleteKey, HSet"
-    );
+    assert_eq!(hash_sorted(store, tag, "h").await, strings(&[("g", "2")]), "HSet, DeleteKey, HSet");
 }
 
 /// Delete (and DeleteKey) bring the version back to 0: the next Put is version 1 again.
@@ -966,18 +687,12 @@ pub async fn delete_resets_version_to_zero(store: &dyn Store) {
     put(store, tag, "state", b"v2").await;
     commit_ok(
         store,
-        Transaction::new(tag)
-            .expect_version("state", 2)
-            .op(Op::Delete {
-                name: "state".into(),
-            }),
+        Transaction::new(tag).expect_version("state", 2).op(Op::Delete { name: "state".into() }),
         "delete",
     )
     .await;
     assert_eq!(get(store, tag, "state").await, None, "after Delete");
-    let recreate = Transaction::new(tag)
-        .expect_version("state", 0)
-        .op(put_op("state", b"again"));
+    let recreate = Transaction::new(tag).expect_version("state", 0).op(put_op("state", b"again"));
     assert_eq!(
         ok(store.commit(recreate).await, "recreate"),
         CommitOutcome::Committed,
@@ -989,19 +704,9 @@ pub async fn delete_resets_version_to_zero(store: &dyn Store) {
         "versions restart at 1 after Delete"
     );
 
-    commit_ok(
-        store,
-        Transaction::new(tag).op(Op::DeleteKey {
-            name: "state".into(),
-        }),
-        "deletekey",
-    )
-    .await;
-    assert_eq!(
-        get(store, tag, "state").await,
-        None,
-        "after DeleteKey of an aggregate"
-    );
+    commit_ok(store, Transaction::new(tag).op(Op::DeleteKey { name: "state".into() }), "deletekey")
+        .await;
+    assert_eq!(get(store, tag, "state").await, None, "after DeleteKey of an aggregate");
     put(store, tag, "state", b"third life").await;
     assert_eq!(
         get(store, tag, "state").await,
@@ -1013,14 +718,8 @@ pub async fn delete_resets_version_to_zero(store: &dyn Store) {
 /// Tags are separate namespaces, including when tag and name could be confused around ':'.
 pub async fn tags_are_isolated(store: &dyn Store) {
     put(store, "a:1", "state", b"in a:1").await;
-    assert_eq!(
-        get(store, "a:2", "state").await,
-        None,
-        "another tag must not see the aggregate"
-    );
-    let txn = Transaction::new("a:2")
-        .expect_version("state", 0)
-        .op(put_op("state", b"in a:2"));
+    assert_eq!(get(store, "a:2", "state").await, None, "another tag must not see the aggregate");
+    let txn = Transaction::new("a:2").expect_version("state", 0).op(put_op("state", b"in a:2"));
     assert_eq!(
         ok(store.commit(txn).await, "commit"),
         CommitOutcome::Committed,
@@ -1030,56 +729,26 @@ pub async fn tags_are_isolated(store: &dyn Store) {
     assert_eq!(get(store, "a:2", "state").await, versioned(1, b"in a:2"));
 
     put(store, "x", "y:z", b"tag x, name y:z").await;
-    assert_eq!(
-        get(store, "x:y", "z").await,
-        None,
-        "tag x:y name z is not tag x name y:z"
-    );
+    assert_eq!(get(store, "x:y", "z").await, None, "tag x:y name z is not tag x name y:z");
     put(store, "x:y", "z", b"tag x:y, name z").await;
-    assert_eq!(
-        get(store, "x", "y:z").await,
-        versioned(1, b"tag x, name y:z")
-    );
-    assert_eq!(
-        get(store, "x:y", "z").await,
-        versioned(1, b"tag x:y, name z")
-    );
+    assert_eq!(get(store, "x", "y:z").await, versioned(1, b"tag x, name y:z"));
+    assert_eq!(get(store, "x:y", "z").await, versioned(1, b"tag x:y, name z"));
 
     commit_ok(
         store,
-        Transaction::new("a:1")
-            .op(hset_op("h", &[("f", "1")]))
-            .op(zadd_op("z", "m", 1.0)),
+        Transaction::new("a:1").op(hset_op("h", &[("f", "1")])).op(zadd_op("z", "m", 1.0)),
         "writes",
     )
     .await;
-    assert!(
-        hash_sorted(store, "a:2", "h").await.is_empty(),
-        "hashes are per tag"
-    );
-    assert_eq!(
-        ok(store.zcard("a:2", "z").await, "zcard"),
-        0,
-        "sorted sets are per tag"
-    );
+    assert!(hash_sorted(store, "a:2", "h").await.is_empty(), "hashes are per tag");
+    assert_eq!(ok(store.zcard("a:2", "z").await, "zcard"), 0, "sorted sets are per tag");
 
     assert_eq!(ok(store.next_id("a:1", "n").await, "next_id"), 1);
     assert_eq!(ok(store.next_id("a:1", "n").await, "next_id"), 2);
-    assert_eq!(
-        ok(store.next_id("a:2", "n").await, "next_id"),
-        1,
-        "counters are per tag"
-    );
+    assert_eq!(ok(store.next_id("a:2", "n").await, "next_id"), 1, "counters are per tag");
 
-    assert_eq!(
-        ok(store.record_claim("a:1", "r", b"v", HOUR).await, "claim"),
-        None
-    );
-    assert_eq!(
-        ok(store.record_get("a:2", "r").await, "record_get"),
-        None,
-        "records are per tag"
-    );
+    assert_eq!(ok(store.record_claim("a:1", "r", b"v", HOUR).await, "claim"), None);
+    assert_eq!(ok(store.record_get("a:2", "r").await, "record_get"), None, "records are per tag");
 }
 
 /// `get_many` returns one result per requested key, in request order, across tags.
@@ -1118,22 +787,14 @@ pub async fn get_many_across_tags(store: &dyn Store) {
 /// Counters start at 1 and are independent per name.
 pub async fn next_id_starts_at_one_per_counter(store: &dyn Store) {
     for expected in 1..=5u64 {
-        assert_eq!(
-            ok(store.next_id("pk", "ids").await, "next_id"),
-            expected,
-            "counter pk/ids"
-        );
+        assert_eq!(ok(store.next_id("pk", "ids").await, "next_id"), expected, "counter pk/ids");
     }
     assert_eq!(
         ok(store.next_id("pk", "other").await, "next_id"),
         1,
         "a second counter starts at 1"
     );
-    assert_eq!(
-        ok(store.next_id("pk", "ids").await, "next_id"),
-        6,
-        "the first counter continues"
-    );
+    assert_eq!(ok(store.next_id("pk", "ids").await, "next_id"), 6, "the first counter continues");
 }
 
 /// 50 concurrent callers (3 ids each) never see the same value; the values are exactly 1..=150.
@@ -1153,10 +814,7 @@ pub async fn next_id_unique_under_concurrency(store: Arc<dyn Store>) {
     let mut all = Vec::new();
     for task in tasks {
         let ids = task.await.expect("next_id task panicked");
-        assert!(
-            ids.windows(2).all(|w| w[0] < w[1]),
-            "one caller's ids must increase: {ids:?}"
-        );
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "one caller's ids must increase: {ids:?}");
         all.extend(ids);
     }
     all.sort_unstable();
@@ -1202,10 +860,7 @@ pub async fn concurrent_conditional_commits_one_wins(store: Arc<dyn Store>) {
         "exactly one of 20 commits expecting version 1 may win, winners: {winners:?}"
     );
     let winner = format!("writer {}", winners[0]);
-    assert_eq!(
-        get(&*store, "agg:1", "state").await,
-        versioned(2, winner.as_bytes())
-    );
+    assert_eq!(get(&*store, "agg:1", "state").await, versioned(2, winner.as_bytes()));
     assert_eq!(
         zall(&*store, "agg:1", "winners", Order::Ascending).await,
         members(&[(&winner, 1.0)]),
@@ -1218,16 +873,9 @@ pub async fn concurrent_conditional_commits_one_wins(store: Arc<dyn Store>) {
 /// HSet adds and overwrites fields, keeping the others.
 pub async fn hset_merges_and_overwrites_fields(store: &dyn Store) {
     let tag = "pk:1";
-    commit_ok(
-        store,
-        Transaction::new(tag).op(hset_op("h", &[("a", "1"), ("b", "2")])),
-        "hset",
-    )
-    .await;
-    assert_eq!(
-        hash_sorted(store, tag, "h").await,
-        strings(&[("a", "1"), ("b", "2")])
-    );
+    commit_ok(store, Transaction::new(tag).op(hset_op("h", &[("a", "1"), ("b", "2")])), "hset")
+        .await;
+    assert_eq!(hash_sorted(store, tag, "h").await, strings(&[("a", "1"), ("b", "2")]));
     commit_ok(
         store,
         Transaction::new(tag).op(hset_op("h", &[("b", "3"), ("c", "ünï 🎁")])),
@@ -1239,12 +887,8 @@ pub async fn hset_merges_and_overwrites_fields(store: &dyn Store) {
         strings(&[("a", "1"), ("b", "3"), ("c", "ünï 🎁")]),
         "HSet must merge into the existing hash"
     );
-    commit_ok(
-        store,
-        Transaction::new(tag).op(hset_op("h", &[("empty", "")])),
-        "hset empty value",
-    )
-    .await;
+    commit_ok(store, Transaction::new(tag).op(hset_op("h", &[("empty", "")])), "hset empty value")
+        .await;
     assert_eq!(
         hash_sorted(store, tag, "h").await,
         strings(&[("a", "1"), ("b", "3"), ("c", "ünï 🎁"), ("empty", "")]),
@@ -1257,30 +901,15 @@ pub async fn zadd_moves_and_zrem_removes(store: &dyn Store) {
     let tag = "pk:1";
     commit_ok(
         store,
-        Transaction::new(tag)
-            .op(zadd_op("z", "m", 1.0))
-            .op(zadd_op("z", "n", 2.0)),
+        Transaction::new(tag).op(zadd_op("z", "m", 1.0)).op(zadd_op("z", "n", 2.0)),
         "zadd",
     )
     .await;
     assert_eq!(ok(store.zcard(tag, "z").await, "zcard"), 2);
     assert_eq!(ok(store.zscore(tag, "z", "m").await, "zscore"), Some(1.0));
-    commit_ok(
-        store,
-        Transaction::new(tag).op(zadd_op("z", "m", 5.5)),
-        "move",
-    )
-    .await;
-    assert_eq!(
-        ok(store.zscore(tag, "z", "m").await, "zscore"),
-        Some(5.5),
-        "ZAdd moves the member"
-    );
-    assert_eq!(
-        ok(store.zcard(tag, "z").await, "zcard"),
-        2,
-        "moving does not add a member"
-    );
+    commit_ok(store, Transaction::new(tag).op(zadd_op("z", "m", 5.5)), "move").await;
+    assert_eq!(ok(store.zscore(tag, "z", "m").await, "zscore"), Some(5.5), "ZAdd moves the member");
+    assert_eq!(ok(store.zcard(tag, "z").await, "zcard"), 2, "moving does not add a member");
     assert_eq!(
         ok(store.zscore(tag, "z", "absent").await, "zscore"),
         None,
@@ -1288,39 +917,20 @@ pub async fn zadd_moves_and_zrem_removes(store: &dyn Store) {
     );
     commit_ok(
         store,
-        Transaction::new(tag).op(Op::ZRem {
-            name: "z".into(),
-            member: "m".into(),
-        }),
+        Transaction::new(tag).op(Op::ZRem { name: "z".into(), member: "m".into() }),
         "zrem",
     )
     .await;
-    assert_eq!(
-        ok(store.zscore(tag, "z", "m").await, "zscore"),
-        None,
-        "ZRem removes the member"
-    );
+    assert_eq!(ok(store.zscore(tag, "z", "m").await, "zscore"), None, "ZRem removes the member");
     assert_eq!(ok(store.zcard(tag, "z").await, "zcard"), 1);
     commit_ok(
         store,
-        Transaction::new(tag).op(Op::ZRem {
-            name: "z".into(),
-            member: "nobody".into(),
-        }),
+        Transaction::new(tag).op(Op::ZRem { name: "z".into(), member: "nobody".into() }),
         "zrem absent",
     )
     .await;
-    assert_eq!(
-        ok(store.zcard(tag, "z").await, "zcard"),
-        1,
-        "ZRem of a non-member changes nothing"
-    );
-    commit_ok(
-        store,
-        Transaction::new(tag).op(zadd_op("z", "neg", -3.25)),
-        "negative",
-    )
-    .await;
+    assert_eq!(ok(store.zcard(tag, "z").await, "zcard"), 1, "ZRem of a non-member changes nothing");
+    commit_ok(store, Transaction::new(tag).op(zadd_op("z", "neg", -3.25)), "negative").await;
     assert_eq!(
         ok(store.zscore(tag, "z", "neg").await, "zscore"),
         Some(-3.25),
@@ -1381,21 +991,14 @@ pub async fn zrange_pages(store: &dyn Store) {
     let tag = "pk:1";
     fill_ordering_set(store, tag).await;
     let range = |offset, count, order| async move {
-        ok(
-            store.zrange(tag, "z", offset, count, order).await,
-            "zrange page",
-        )
+        ok(store.zrange(tag, "z", offset, count, order).await, "zrange page")
     };
     assert_eq!(
         range(2, 3, Order::Ascending).await,
         members(&[("A", 2.0), ("m-a", 2.0), ("m-ab", 2.0)]),
         "ascending offset 2 count 3"
     );
-    assert_eq!(
-        range(0, 1, Order::Ascending).await,
-        members(&[("low", -1.5)]),
-        "ascending first"
-    );
+    assert_eq!(range(0, 1, Order::Ascending).await, members(&[("low", -1.5)]), "ascending first");
     assert_eq!(
         range(0, 2, Order::Descending).await,
         members(&[("high", 10.0), ("m-b", 2.0)]),
@@ -1406,19 +1009,9 @@ pub async fn zrange_pages(store: &dyn Store) {
         members(&[("frac", 0.25), ("low", -1.5)]),
         "descending tail"
     );
-    assert_eq!(
-        range(6, 1, Order::Ascending).await,
-        members(&[("high", 10.0)]),
-        "last rank"
-    );
-    assert!(
-        range(7, 5, Order::Ascending).await.is_empty(),
-        "offset == len must be empty"
-    );
-    assert!(
-        range(100, 5, Order::Descending).await.is_empty(),
-        "offset past the end must be empty"
-    );
+    assert_eq!(range(6, 1, Order::Ascending).await, members(&[("high", 10.0)]), "last rank");
+    assert!(range(7, 5, Order::Ascending).await.is_empty(), "offset == len must be empty");
+    assert!(range(100, 5, Order::Descending).await.is_empty(), "offset past the end must be empty");
     let mut paged = Vec::new();
     for offset in (0..7).step_by(2) {
         paged.extend(range(offset, 2, Order::Descending).await);
@@ -1444,11 +1037,7 @@ pub async fn page_counts_zero_and_unbounded(store: &dyn Store) {
             "zrange offset 3 count 0"
         );
         assert_eq!(
-            ok(
-                store.zrange(tag, "z", 4, usize::MAX, order).await,
-                "zrange count usize::MAX"
-            )
-            .len(),
+            ok(store.zrange(tag, "z", 4, usize::MAX, order).await, "zrange count usize::MAX").len(),
             3,
             "zrange offset 4 count usize::MAX must return the last 3 ({order:?})"
         );
@@ -1466,23 +1055,11 @@ pub async fn page_counts_zero_and_unbounded(store: &dyn Store) {
         "board_page offset 2 count 0"
     );
     assert_eq!(
-        ok(
-            store.board_page(tag, "rank", 1, usize::MAX).await,
-            "board_page count usize::MAX"
-        ),
+        ok(store.board_page(tag, "rank", 1, usize::MAX).await, "board_page count usize::MAX"),
         vec![
-            BoardEntry {
-                member: 3,
-                total: 3
-            },
-            BoardEntry {
-                member: 2,
-                total: 2
-            },
-            BoardEntry {
-                member: 1,
-                total: 1
-            }
+            BoardEntry { member: 3, total: 3 },
+            BoardEntry { member: 2, total: 2 },
+            BoardEntry { member: 1, total: 1 }
         ],
         "board_page offset 1 count usize::MAX"
     );
@@ -1508,30 +1085,16 @@ pub async fn put_ttl_expires_and_put_without_ttl_persists(store: &dyn Store) {
         "put without ttl",
     )
     .await;
-    assert_eq!(
-        get(store, tag, "short").await,
-        versioned(1, b"s"),
-        "readable before its TTL"
-    );
+    assert_eq!(get(store, tag, "short").await, versioned(1, b"s"), "readable before its TTL");
     sleep(PAST_SHORT_TTL).await;
-    assert_eq!(
-        get(store, tag, "short").await,
-        None,
-        "a Put with TTL {SHORT_TTL:?} must expire"
-    );
+    assert_eq!(get(store, tag, "short").await, None, "a Put with TTL {SHORT_TTL:?} must expire");
     assert_eq!(
         get(store, tag, "persisted").await,
         versioned(2, b"p2"),
         "a Put without TTL must remove the previous TTL (PERSIST)"
     );
-    assert_eq!(
-        get(store, tag, "long").await,
-        versioned(1, b"l"),
-        "a Put with a long TTL stays"
-    );
-    let recreate = Transaction::new(tag)
-        .expect_version("short", 0)
-        .op(put_op("short", b"again"));
+    assert_eq!(get(store, tag, "long").await, versioned(1, b"l"), "a Put with a long TTL stays");
+    let recreate = Transaction::new(tag).expect_version("short", 0).op(put_op("short", b"again"));
     assert_eq!(
         ok(store.commit(recreate).await, "recreate"),
         CommitOutcome::Committed,
@@ -1546,32 +1109,16 @@ pub async fn hash_and_sorted_set_ttl_expire(store: &dyn Store) {
     commit_ok(
         store,
         Transaction::new(tag)
-            .op(Op::HSet {
-                name: "h".into(),
-                fields: strings(&[("f", "1")]),
-                ttl: Some(SHORT_TTL),
-            })
-            .op(Op::ZAdd {
-                name: "z".into(),
-                member: "m".into(),
-                score: 1.0,
-                ttl: Some(SHORT_TTL),
-            })
+            .op(Op::HSet { name: "h".into(), fields: strings(&[("f", "1")]), ttl: Some(SHORT_TTL) })
+            .op(Op::ZAdd { name: "z".into(), member: "m".into(), score: 1.0, ttl: Some(SHORT_TTL) })
             .op(hset_op("h2", &[("f", "1")]))
             .op(zadd_op("z2", "m", 1.0)),
         "writes with ttl",
     )
     .await;
     sleep(PAST_SHORT_TTL).await;
-    assert!(
-        hash_sorted(store, tag, "h").await.is_empty(),
-        "an HSet with TTL must expire"
-    );
-    assert_eq!(
-        ok(store.zcard(tag, "z").await, "zcard"),
-        0,
-        "a ZAdd with TTL must expire"
-    );
+    assert!(hash_sorted(store, tag, "h").await.is_empty(), "an HSet with TTL must expire");
+    assert_eq!(ok(store.zcard(tag, "z").await, "zcard"), 0, "a ZAdd with TTL must expire");
     assert_eq!(
         ok(store.zscore(tag, "z", "m").await, "zscore"),
         None,
@@ -1582,11 +1129,7 @@ pub async fn hash_and_sorted_set_ttl_expire(store: &dyn Store) {
         strings(&[("f", "1")]),
         "an HSet without TTL stays"
     );
-    assert_eq!(
-        ok(store.zcard(tag, "z2").await, "zcard"),
-        1,
-        "a ZAdd without TTL stays"
-    );
+    assert_eq!(ok(store.zcard(tag, "z2").await, "zcard"), 1, "a ZAdd without TTL stays");
 }
 
 // ---- leaderboards ---------------------------------------------------------------------------------
@@ -1598,11 +1141,7 @@ pub async fn board_totals_and_order(store: &dyn Store) {
     assert_eq!(board_add(store, tag, "rank", 1, 5).await, 5);
     assert_eq!(board_add(store, tag, "rank", 2, 3).await, 3);
     assert_eq!(board_add(store, tag, "rank", 3, 7).await, 7);
-    assert_eq!(
-        board_add(store, tag, "rank", 1, 5).await,
-        10,
-        "totals accumulate"
-    );
+    assert_eq!(board_add(store, tag, "rank", 1, 5).await, 10, "totals accumulate");
     assert_eq!(
         page(store, tag, "rank").await,
         vec![(1, 10), (3, 7), (2, 3)],
@@ -1610,33 +1149,17 @@ pub async fn board_totals_and_order(store: &dyn Store) {
     );
     assert_eq!(total(store, tag, "rank", 1).await, Some(10));
     assert_eq!(total(store, tag, "rank", 2).await, Some(3));
-    assert_eq!(
-        total(store, tag, "rank", 4).await,
-        None,
-        "a member never added has no total"
-    );
-    assert!(
-        page(store, tag, "other").await.is_empty(),
-        "boards are per name"
-    );
-    assert!(
-        page(store, "pk:2", "rank").await.is_empty(),
-        "boards are per tag"
-    );
+    assert_eq!(total(store, tag, "rank", 4).await, None, "a member never added has no total");
+    assert!(page(store, tag, "other").await.is_empty(), "boards are per name");
+    assert!(page(store, "pk:2", "rank").await.is_empty(), "boards are per tag");
     let big = 1_000_000_007_i64;
     assert_eq!(
         board_add(store, tag, "rank", u64::from(u32::MAX) + 5, big).await,
         big,
         "large ids and totals"
     );
-    assert_eq!(
-        total(store, tag, "rank", u64::from(u32::MAX) + 5).await,
-        Some(big)
-    );
-    assert_eq!(
-        page(store, tag, "rank").await[0],
-        (u64::from(u32::MAX) + 5, big)
-    );
+    assert_eq!(total(store, tag, "rank", u64::from(u32::MAX) + 5).await, Some(big));
+    assert_eq!(page(store, tag, "rank").await[0], (u64::from(u32::MAX) + 5, big));
 }
 
 /// Among equal totals, whoever reached the total first ranks higher (not by member id).
@@ -1646,17 +1169,9 @@ pub async fn board_ties_broken_by_first_arrival(store: &dyn Store) {
     board_add(store, tag, "rank", 50, 10).await; // 50 reaches 10 first
     board_add(store, tag, "rank", 7, 4).await;
     board_add(store, tag, "rank", 7, 6).await; // 7 reaches 10 second
-    assert_eq!(
-        page(store, tag, "rank").await,
-        vec![(50, 10), (7, 10)],
-        "50 reached 10 before 7"
-    );
+    assert_eq!(page(store, tag, "rank").await, vec![(50, 10), (7, 10)], "50 reached 10 before 7");
     board_add(store, tag, "rank", 90, 10).await; // 90 reaches 10 third
-    assert_eq!(
-        page(store, tag, "rank").await,
-        vec![(50, 10), (7, 10), (90, 10)],
-        "then 90"
-    );
+    assert_eq!(page(store, tag, "rank").await, vec![(50, 10), (7, 10), (90, 10)], "then 90");
     board_add(store, tag, "rank", 7, 1).await;
     assert_eq!(
         page(store, tag, "rank").await,
@@ -1692,42 +1207,18 @@ pub async fn board_paging(store: &dyn Store) {
     }
     let expected: Vec<BoardEntry> = (1..=25u64)
         .rev()
-        .map(|member| BoardEntry {
-            member,
-            total: (member * 10) as i64,
-        })
+        .map(|member| BoardEntry { member, total: (member * 10) as i64 })
         .collect();
     let page_at = |offset, count| async move {
-        ok(
-            store.board_page(tag, "rank", offset, count).await,
-            "board_page",
-        )
+        ok(store.board_page(tag, "rank", offset, count).await, "board_page")
     };
     assert_eq!(page_at(0, 10).await, expected[0..10].to_vec(), "first page");
-    assert_eq!(
-        page_at(10, 10).await,
-        expected[10..20].to_vec(),
-        "second page"
-    );
-    assert_eq!(
-        page_at(20, 10).await,
-        expected[20..25].to_vec(),
-        "last, partial page"
-    );
+    assert_eq!(page_at(10, 10).await, expected[10..20].to_vec(), "second page");
+    assert_eq!(page_at(20, 10).await, expected[20..25].to_vec(), "last, partial page");
     assert_eq!(page_at(24, 1).await, expected[24..25].to_vec(), "last rank");
-    assert!(
-        page_at(25, 10).await.is_empty(),
-        "offset == len must be empty"
-    );
-    assert!(
-        page_at(100, 10).await.is_empty(),
-        "offset past the end must be empty"
-    );
-    assert_eq!(
-        page_at(3, 4).await,
-        expected[3..7].to_vec(),
-        "offset 3 count 4"
-    );
+    assert!(page_at(25, 10).await.is_empty(), "offset == len must be empty");
+    assert!(page_at(100, 10).await.is_empty(), "offset past the end must be empty");
+    assert_eq!(page_at(3, 4).await, expected[3..7].to_vec(), "offset 3 count 4");
 }
 
 /// board_copy copies totals and tie order, replaces the target entirely, keeps arrival order for
@@ -1746,26 +1237,11 @@ pub async fn board_copy_keeps_ties_and_replaces_target(store: &dyn Store) {
     board_add(store, tag, "copy", 7, 100).await;
     board_add(store, tag, "copy", 1234, 5).await;
 
-    ok(
-        store.board_copy(tag, "rank", "copy", HOUR).await,
-        "board_copy",
-    );
+    ok(store.board_copy(tag, "rank", "copy", HOUR).await, "board_copy");
     let source = vec![(50, 10), (7, 10), (90, 10), (3, 4)];
-    assert_eq!(
-        page(store, tag, "copy").await,
-        source,
-        "the copy must keep totals and tie order"
-    );
-    assert_eq!(
-        page(store, tag, "rank").await,
-        source,
-        "the source is unchanged"
-    );
-    assert_eq!(
-        total(store, tag, "copy", 7).await,
-        Some(10),
-        "the target's old total is replaced"
-    );
+    assert_eq!(page(store, tag, "copy").await, source, "the copy must keep totals and tie order");
+    assert_eq!(page(store, tag, "rank").await, source, "the source is unchanged");
+    assert_eq!(total(store, tag, "copy", 7).await, Some(10), "the target's old total is replaced");
     assert_eq!(
         total(store, tag, "copy", 1234).await,
         None,
@@ -1779,15 +1255,8 @@ pub async fn board_copy_keeps_ties_and_replaces_target(store: &dyn Store) {
         "a member reaching a tie on the copy after the copy ranks after those who reached it before"
     );
     assert_eq!(board_add(store, tag, "copy", 90, 1).await, 11);
-    assert_eq!(
-        page(store, tag, "copy").await,
-        vec![(90, 11), (50, 10), (7, 10), (3, 10)]
-    );
-    assert_eq!(
-        page(store, tag, "rank").await,
-        source,
-        "adds on the copy do not touch the source"
-    );
+    assert_eq!(page(store, tag, "copy").await, vec![(90, 11), (50, 10), (7, 10), (3, 10)]);
+    assert_eq!(page(store, tag, "rank").await, source, "adds on the copy do not touch the source");
     assert_eq!(
         board_add(store, tag, "rank", 3, 1).await,
         5,
@@ -1805,24 +1274,13 @@ pub async fn board_copy_of_absent_board_clears_target(store: &dyn Store) {
     let tag = "pk:1";
     open_board_window(store, tag).await;
     board_add(store, tag, "copy", 7, 100).await;
-    ok(
-        store.board_copy(tag, "nothing", "copy", HOUR).await,
-        "board_copy of an absent board",
-    );
+    ok(store.board_copy(tag, "nothing", "copy", HOUR).await, "board_copy of an absent board");
     assert!(
         page(store, tag, "copy").await.is_empty(),
         "the target must be replaced entirely (by nothing)"
     );
-    assert_eq!(
-        total(store, tag, "copy", 7).await,
-        None,
-        "the target must be replaced entirely"
-    );
-    assert_eq!(
-        board_add(store, tag, "copy", 7, 1).await,
-        1,
-        "a later add starts from 0"
-    );
+    assert_eq!(total(store, tag, "copy", 7).await, None, "the target must be replaced entirely");
+    assert_eq!(board_add(store, tag, "copy", 7, 1).await, 1, "a later add starts from 0");
 }
 
 /// board_copy applies its TTL to the copy (not to the source).
@@ -1831,21 +1289,11 @@ pub async fn board_copy_ttl_expires(store: &dyn Store) {
     open_board_window(store, tag).await;
     board_add(store, tag, "rank", 50, 10).await;
     board_add(store, tag, "rank", 7, 10).await;
-    ok(
-        store.board_copy(tag, "rank", "copy", SHORT_TTL).await,
-        "board_copy",
-    );
+    ok(store.board_copy(tag, "rank", "copy", SHORT_TTL).await, "board_copy");
     assert_eq!(page(store, tag, "copy").await, vec![(50, 10), (7, 10)]);
     sleep(PAST_SHORT_TTL).await;
-    assert!(
-        page(store, tag, "copy").await.is_empty(),
-        "the copy must expire after its TTL"
-    );
-    assert_eq!(
-        total(store, tag, "copy", 50).await,
-        None,
-        "the copy must expire after its TTL"
-    );
+    assert!(page(store, tag, "copy").await.is_empty(), "the copy must expire after its TTL");
+    assert_eq!(total(store, tag, "copy", 50).await, None, "the copy must expire after its TTL");
     assert_eq!(
         page(store, tag, "rank").await,
         vec![(50, 10), (7, 10)],
@@ -1862,36 +1310,15 @@ pub async fn delete_board_removes_everything(store: &dyn Store) {
     board_add(store, tag, "other", 1, 3).await;
     commit_ok(
         store,
-        Transaction::new(tag).op(Op::DeleteBoard {
-            name: "rank".into(),
-        }),
+        Transaction::new(tag).op(Op::DeleteBoard { name: "rank".into() }),
         "delete board",
     )
     .await;
-    assert!(
-        page(store, tag, "rank").await.is_empty(),
-        "the deleted board is empty"
-    );
-    assert_eq!(
-        total(store, tag, "rank", 1).await,
-        None,
-        "the deleted board has no totals"
-    );
-    assert_eq!(
-        total(store, tag, "rank", 2).await,
-        None,
-        "the deleted board has no totals"
-    );
-    assert_eq!(
-        page(store, tag, "other").await,
-        vec![(1, 3)],
-        "other boards stay"
-    );
-    assert_eq!(
-        board_add(store, tag, "rank", 2, 5).await,
-        5,
-        "a re-created board starts from 0"
-    );
+    assert!(page(store, tag, "rank").await.is_empty(), "the deleted board is empty");
+    assert_eq!(total(store, tag, "rank", 1).await, None, "the deleted board has no totals");
+    assert_eq!(total(store, tag, "rank", 2).await, None, "the deleted board has no totals");
+    assert_eq!(page(store, tag, "other").await, vec![(1, 3)], "other boards stay");
+    assert_eq!(board_add(store, tag, "rank", 2, 5).await, 5, "a re-created board starts from 0");
     assert_eq!(board_add(store, tag, "rank", 1, 5).await, 5);
     assert_eq!(
         page(store, tag, "rank").await,
@@ -1948,7 +1375,8 @@ pub async fn hash_get_fields_in_order(store: &dyn Store) {
 pub async fn zrank_both_orders(store: &dyn Store) {
     let mut transaction = Transaction::new("zr");
     for (member, score) in [("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 9.0)] {
-        transaction = transaction.op(Op::ZAdd { name: "z".into(), member: member.into(), score, ttl: None });
+        transaction =
+            transaction.op(Op::ZAdd { name: "z".into(), member: member.into(), score, ttl: None });
     }
     ok(store.commit(transaction).await, "commit");
     for (member, ascending, descending) in [("a", 0, 3), ("b", 1, 2), ("c", 2, 1), ("d", 3, 0)] {
@@ -1985,27 +1413,14 @@ pub async fn apply_score_applied_returns_new_values(store: &dyn Store) {
     );
     assert_eq!(
         apply(store, &first).await,
-        ScoreOutcome::Applied {
-            epoch: 7,
-            counters: vec![5, 1, 2, -2],
-            boards: vec![5, 2, 5]
-        },
+        ScoreOutcome::Applied { epoch: 7, counters: vec![5, 1, 2, -2], boards: vec![5, 2, 5] },
         "first gift"
     );
-    let second = gift(
-        tag,
-        "tx2",
-        1501,
-        &[("score", "blue", 3), ("score", "red", 1)],
-        &[("rank", 7, 4)],
-    );
+    let second =
+        gift(tag, "tx2", 1501, &[("score", "blue", 3), ("score", "red", 1)], &[("rank", 7, 4)]);
     assert_eq!(
         apply(store, &second).await,
-        ScoreOutcome::Applied {
-            epoch: 7,
-            counters: vec![5, 6],
-            boards: vec![6]
-        },
+        ScoreOutcome::Applied { epoch: 7, counters: vec![5, 6], boards: vec![6] },
         "second gift: new values in request order"
     );
     assert_eq!(
@@ -2018,11 +1433,7 @@ pub async fn apply_score_applied_returns_new_values(store: &dyn Store) {
         strings(&[("gifts", "1"), ("refunds", "-2")]),
         "counter hash"
     );
-    assert_eq!(
-        page(store, tag, "rank").await,
-        vec![(7, 6), (50, 5)],
-        "board rank"
-    );
+    assert_eq!(page(store, tag, "rank").await, vec![(7, 6), (50, 5)], "board rank");
     assert_eq!(page(store, tag, "fans").await, vec![(50, 5)], "board fans");
 }
 
@@ -2039,11 +1450,7 @@ pub async fn apply_score_duplicate_returns_first_values(store: &dyn Store) {
     );
     assert_eq!(
         apply(store, &first).await,
-        ScoreOutcome::Applied {
-            epoch: 7,
-            counters: vec![5, -3],
-            boards: vec![5]
-        }
+        ScoreOutcome::Applied { epoch: 7, counters: vec![5, -3], boards: vec![5] }
     );
     let second = gift(
         tag,
@@ -2054,17 +1461,9 @@ pub async fn apply_score_duplicate_returns_first_values(store: &dyn Store) {
     );
     assert_eq!(
         apply(store, &second).await,
-        ScoreOutcome::Applied {
-            epoch: 7,
-            counters: vec![8, -4],
-            boards: vec![8]
-        }
+        ScoreOutcome::Applied { epoch: 7, counters: vec![8, -4], boards: vec![8] }
     );
-    let duplicate = ScoreOutcome::Duplicate {
-        epoch: 7,
-        counters: vec![5, -3],
-        boards: vec![5],
-    };
+    let duplicate = ScoreOutcome::Duplicate { epoch: 7, counters: vec![5, -3], boards: vec![5] };
     assert_eq!(
         apply(store, &first).await,
         duplicate,
@@ -2077,17 +1476,9 @@ pub async fn apply_score_duplicate_returns_first_values(store: &dyn Store) {
         &[("score", "red", 100), ("stats", "refunds", 100)],
         &[("rank", 50, 100)],
     );
-    assert_eq!(
-        apply(store, &altered).await,
-        duplicate,
-        "the txn id alone identifies the gift"
-    );
+    assert_eq!(apply(store, &altered).await, duplicate, "the txn id alone identifies the gift");
     altered.counters.push(("other".into(), "x".into(), 1));
-    assert_eq!(
-        apply(store, &altered).await,
-        duplicate,
-        "the txn id alone identifies the gift"
-    );
+    assert_eq!(apply(store, &altered).await, duplicate, "the txn id alone identifies the gift");
     assert_eq!(
         hash_sorted(store, tag, "score").await,
         strings(&[("red", "8")]),
@@ -2098,15 +1489,8 @@ pub async fn apply_score_duplicate_returns_first_values(store: &dyn Store) {
         strings(&[("refunds", "-4")]),
         "duplicates change nothing"
     );
-    assert!(
-        hash_sorted(store, tag, "other").await.is_empty(),
-        "duplicates change nothing"
-    );
-    assert_eq!(
-        page(store, tag, "rank").await,
-        vec![(50, 8)],
-        "duplicates change nothing"
-    );
+    assert!(hash_sorted(store, tag, "other").await.is_empty(), "duplicates change nothing");
+    assert_eq!(page(store, tag, "rank").await, vec![(50, 8)], "duplicates change nothing");
 }
 
 /// The txn check comes first: a repeat is Duplicate even once the window closed or moved.
@@ -2116,44 +1500,19 @@ pub async fn apply_score_duplicate_takes_precedence_over_window(store: &dyn Stor
     let first = gift(tag, "tx1", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
     assert_eq!(
         apply(store, &first).await,
-        ScoreOutcome::Applied {
-            epoch: 7,
-            counters: vec![5],
-            boards: vec![5]
-        }
+        ScoreOutcome::Applied { epoch: 7, counters: vec![5], boards: vec![5] }
     );
-    set_window(
-        store,
-        tag,
-        ScoringWindow {
-            open: false,
-            from_ms: 1000,
-            until_ms: 2000,
-            epoch: 7,
-        },
-    )
-    .await;
-    let duplicate = ScoreOutcome::Duplicate {
-        epoch: 7,
-        counters: vec![5],
-        boards: vec![5],
-    };
-    assert_eq!(
-        apply(store, &first).await,
-        duplicate,
-        "repeat after the window closed"
-    );
+    set_window(store, tag, ScoringWindow { open: false, from_ms: 1000, until_ms: 2000, epoch: 7 })
+        .await;
+    let duplicate = ScoreOutcome::Duplicate { epoch: 7, counters: vec![5], boards: vec![5] };
+    assert_eq!(apply(store, &first).await, duplicate, "repeat after the window closed");
     set_window(store, tag, open_window(5000, 6000, 8)).await;
     assert_eq!(
         apply(store, &first).await,
         duplicate,
         "repeat after the window moved (new epoch, old time)"
     );
-    assert_eq!(
-        hash_sorted(store, tag, "score").await,
-        strings(&[("red", "5")]),
-        "nothing changed"
-    );
+    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "5")]), "nothing changed");
 }
 
 /// Duplicates round-trip empty counter and board lists.
@@ -2161,34 +1520,20 @@ pub async fn apply_score_duplicate_with_empty_parts(store: &dyn Store) {
     let tag = "pk:1";
     set_window(store, tag, open_window(1000, 2000, 3)).await;
     let cases = [
-        (
-            "only-boards",
-            gift(tag, "only-boards", 1500, &[], &[("rank", 1, 5)]),
-        ),
-        (
-            "only-counters",
-            gift(tag, "only-counters", 1500, &[("score", "red", 2)], &[]),
-        ),
+        ("only-boards", gift(tag, "only-boards", 1500, &[], &[("rank", 1, 5)])),
+        ("only-counters", gift(tag, "only-counters", 1500, &[("score", "red", 2)], &[])),
         ("nothing", gift(tag, "nothing", 1500, &[], &[])),
     ];
     let expected = [(vec![], vec![5]), (vec![2], vec![]), (vec![], vec![])];
     for ((name, request), (counters, boards)) in cases.iter().zip(expected) {
         assert_eq!(
             apply(store, request).await,
-            ScoreOutcome::Applied {
-                epoch: 3,
-                counters: counters.clone(),
-                boards: boards.clone()
-            },
+            ScoreOutcome::Applied { epoch: 3, counters: counters.clone(), boards: boards.clone() },
             "first apply of {name}"
         );
         assert_eq!(
             apply(store, request).await,
-            ScoreOutcome::Duplicate {
-                epoch: 3,
-                counters,
-                boards
-            },
+            ScoreOutcome::Duplicate { epoch: 3, counters, boards },
             "repeat of {name}"
         );
     }
@@ -2201,37 +1546,15 @@ pub async fn apply_score_txn_ids_are_per_tag(store: &dyn Store) {
     }
     for tag in ["pk:1", "pk:2"] {
         assert_eq!(
-            apply(
-                store,
-                &gift(
-                    tag,
-                    "shared-txn",
-                    1500,
-                    &[("score", "red", 4)],
-                    &[("rank", 1, 4)]
-                )
-            )
-            .await,
-            ScoreOutcome::Applied {
-                epoch: 9,
-                counters: vec![4],
-                boards: vec![4]
-            },
+            apply(store, &gift(tag, "shared-txn", 1500, &[("score", "red", 4)], &[("rank", 1, 4)]))
+                .await,
+            ScoreOutcome::Applied { epoch: 9, counters: vec![4], boards: vec![4] },
             "the same txn id on {tag}"
         );
     }
     assert!(matches!(
-        apply(
-            store,
-            &gift(
-                "pk:1",
-                "shared-txn",
-                1500,
-                &[("score", "red", 4)],
-                &[("rank", 1, 4)]
-            )
-        )
-        .await,
+        apply(store, &gift("pk:1", "shared-txn", 1500, &[("score", "red", 4)], &[("rank", 1, 4)]))
+            .await,
         ScoreOutcome::Duplicate { .. }
     ));
 }
@@ -2249,22 +1572,9 @@ pub async fn apply_score_outside_window(store: &dyn Store) {
         "no window hash at all"
     );
 
-    set_window(
-        store,
-        tag,
-        ScoringWindow {
-            open: false,
-            from_ms: 1000,
-            until_ms: 2000,
-            epoch: 5,
-        },
-    )
-    .await;
-    assert_eq!(
-        apply(store, &attempt("o2", 1500)).await,
-        ScoreOutcome::Outside,
-        "window closed"
-    );
+    set_window(store, tag, ScoringWindow { open: false, from_ms: 1000, until_ms: 2000, epoch: 5 })
+        .await;
+    assert_eq!(apply(store, &attempt("o2", 1500)).await, ScoreOutcome::Outside, "window closed");
 
     set_window(store, tag, open_window(1000, 2000, 5)).await;
     assert_eq!(
@@ -2272,61 +1582,32 @@ pub async fn apply_score_outside_window(store: &dyn Store) {
         ScoreOutcome::Outside,
         "sent_at before from"
     );
-    assert_eq!(
-        apply(store, &attempt("o4", 2000)).await,
-        ScoreOutcome::Outside,
-        "sent_at == until"
-    );
+    assert_eq!(apply(store, &attempt("o4", 2000)).await, ScoreOutcome::Outside, "sent_at == until");
     assert_eq!(
         apply(store, &attempt("o5", 2500)).await,
         ScoreOutcome::Outside,
         "sent_at after until"
     );
-    assert_eq!(
-        apply(store, &attempt("o6", 0)).await,
-        ScoreOutcome::Outside,
-        "sent_at 0"
-    );
-    assert!(
-        hash_sorted(store, tag, "score").await.is_empty(),
-        "Outside must not touch counters"
-    );
-    assert!(
-        page(store, tag, "rank").await.is_empty(),
-        "Outside must not touch boards"
-    );
+    assert_eq!(apply(store, &attempt("o6", 0)).await, ScoreOutcome::Outside, "sent_at 0");
+    assert!(hash_sorted(store, tag, "score").await.is_empty(), "Outside must not touch counters");
+    assert!(page(store, tag, "rank").await.is_empty(), "Outside must not touch boards");
 
     assert_eq!(
         apply(store, &attempt("in1", 1000)).await,
-        ScoreOutcome::Applied {
-            epoch: 5,
-            counters: vec![1],
-            boards: vec![1]
-        },
+        ScoreOutcome::Applied { epoch: 5, counters: vec![1], boards: vec![1] },
         "sent_at == from counts"
     );
     assert_eq!(
         apply(store, &attempt("in2", 1999)).await,
-        ScoreOutcome::Applied {
-            epoch: 5,
-            counters: vec![2],
-            boards: vec![2]
-        },
+        ScoreOutcome::Applied { epoch: 5, counters: vec![2], boards: vec![2] },
         "sent_at == until - 1 counts"
     );
     assert_eq!(
         apply(store, &attempt("o1", 1500)).await,
-        ScoreOutcome::Applied {
-            epoch: 5,
-            counters: vec![3],
-            boards: vec![3]
-        },
+        ScoreOutcome::Applied { epoch: 5, counters: vec![3], boards: vec![3] },
         "an Outside attempt must not record its txn id: the same txn counts once the window allows it"
     );
-    assert_eq!(
-        hash_sorted(store, tag, "score").await,
-        strings(&[("red", "3")])
-    );
+    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "3")]));
 }
 
 /// Each Applied reports the epoch of the window it counted in.
@@ -2336,11 +1617,7 @@ pub async fn apply_score_reports_window_epoch(store: &dyn Store) {
     let first = gift(tag, "tx1", 1500, &[("score", "red", 1)], &[]);
     assert_eq!(
         apply(store, &first).await,
-        ScoreOutcome::Applied {
-            epoch: 41,
-            counters: vec![1],
-            boards: vec![]
-        }
+        ScoreOutcome::Applied { epoch: 41, counters: vec![1], boards: vec![] }
     );
     set_window(store, tag, open_window(5000, 6000, 42)).await;
     assert_eq!(
@@ -2350,20 +1627,12 @@ pub async fn apply_score_reports_window_epoch(store: &dyn Store) {
     );
     assert_eq!(
         apply(store, &gift(tag, "tx3", 5500, &[("score", "red", 1)], &[])).await,
-        ScoreOutcome::Applied {
-            epoch: 42,
-            counters: vec![2],
-            boards: vec![]
-        },
+        ScoreOutcome::Applied { epoch: 42, counters: vec![2], boards: vec![] },
         "the new epoch is reported"
     );
     assert_eq!(
         apply(store, &first).await,
-        ScoreOutcome::Duplicate {
-            epoch: 41,
-            counters: vec![1],
-            boards: vec![]
-        },
+        ScoreOutcome::Duplicate { epoch: 41, counters: vec![1], boards: vec![] },
         "a duplicate reports the epoch it counted in"
     );
 }
@@ -2377,20 +1646,12 @@ pub async fn apply_score_epoch_keeps_full_u64_precision(store: &dyn Store) {
     let request = gift(tag, "tx1", from, &[("score", "red", 1)], &[]);
     assert_eq!(
         apply(store, &request).await,
-        ScoreOutcome::Applied {
-            epoch,
-            counters: vec![1],
-            boards: vec![]
-        },
+        ScoreOutcome::Applied { epoch, counters: vec![1], boards: vec![] },
         "epoch 2^53+1 must come back exactly"
     );
     assert_eq!(
         apply(store, &request).await,
-        ScoreOutcome::Duplicate {
-            epoch,
-            counters: vec![1],
-            boards: vec![]
-        },
+        ScoreOutcome::Duplicate { epoch, counters: vec![1], boards: vec![] },
         "epoch 2^53+1 must come back exactly from the txn record"
     );
 }
@@ -2403,53 +1664,25 @@ pub async fn apply_score_keys_expire_with_ttl(store: &dyn Store) {
     request.ttl = SHORT_TTL;
     assert_eq!(
         apply(store, &request).await,
-        ScoreOutcome::Applied {
-            epoch: 7,
-            counters: vec![5],
-            boards: vec![5]
-        }
+        ScoreOutcome::Applied { epoch: 7, counters: vec![5], boards: vec![5] }
     );
     sleep(PAST_SHORT_TTL).await;
-    assert!(
-        hash_sorted(store, tag, "score").await.is_empty(),
-        "the counter hash must expire"
-    );
-    assert!(
-        page(store, tag, "rank").await.is_empty(),
-        "the board must expire"
-    );
-    assert_eq!(
-        total(store, tag, "rank", 50).await,
-        None,
-        "the board must expire"
-    );
+    assert!(hash_sorted(store, tag, "score").await.is_empty(), "the counter hash must expire");
+    assert!(page(store, tag, "rank").await.is_empty(), "the board must expire");
+    assert_eq!(total(store, tag, "rank", 50).await, None, "the board must expire");
     assert_eq!(
         apply(store, &request).await,
-        ScoreOutcome::Applied {
-            epoch: 7,
-            counters: vec![5],
-            boards: vec![5]
-        },
+        ScoreOutcome::Applied { epoch: 7, counters: vec![5], boards: vec![5] },
         "the txn record expires with the PK's keys"
     );
-    assert_eq!(
-        hash_sorted(store, tag, "win").await.len(),
-        4,
-        "the window hash keeps its own TTL"
-    );
+    assert_eq!(hash_sorted(store, tag, "win").await.len(), 4, "the window hash keeps its own TTL");
 }
 
 /// 20 concurrent applies of one txn: exactly one Applied, 19 Duplicates with the same values.
 pub async fn apply_score_concurrent_same_txn_applies_once(store: Arc<dyn Store>) {
     let tag = "pk:1";
     set_window(&*store, tag, open_window(1000, 2000, 7)).await;
-    let request = gift(
-        tag,
-        "tx-race",
-        1500,
-        &[("score", "red", 5)],
-        &[("rank", 50, 5)],
-    );
+    let request = gift(tag, "tx-race", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let (store, request) = (store.clone(), request.clone());
@@ -2459,29 +1692,13 @@ pub async fn apply_score_concurrent_same_txn_applies_once(store: Arc<dyn Store>)
     let (mut applied, mut duplicates) = (0, 0);
     for task in tasks {
         match task.await.expect("apply task panicked") {
-            ScoreOutcome::Applied {
-                epoch,
-                counters,
-                boards,
-            } => {
+            ScoreOutcome::Applied { epoch, counters, boards } => {
                 applied += 1;
-                assert_eq!(
-                    (epoch, counters, boards),
-                    (7, vec![5], vec![5]),
-                    "the one Applied"
-                );
+                assert_eq!((epoch, counters, boards), (7, vec![5], vec![5]), "the one Applied");
             }
-            ScoreOutcome::Duplicate {
-                epoch,
-                counters,
-                boards,
-            } => {
+            ScoreOutcome::Duplicate { epoch, counters, boards } => {
                 duplicates += 1;
-                assert_eq!(
-                    (epoch, counters, boards),
-                    (7, vec![5], vec![5]),
-                    "every Duplicate"
-                );
+                assert_eq!((epoch, counters, boards), (7, vec![5], vec![5]), "every Duplicate");
             }
             ScoreOutcome::Outside => panic!("the window is open: Outside is wrong"),
         }
@@ -2491,16 +1708,8 @@ pub async fn apply_score_concurrent_same_txn_applies_once(store: Arc<dyn Store>)
         (1, 19),
         "(Applied, Duplicate) counts of 20 concurrent repeats"
     );
-    assert_eq!(
-        hash_sorted(&*store, tag, "score").await,
-        strings(&[("red", "5")]),
-        "counted once"
-    );
-    assert_eq!(
-        page(&*store, tag, "rank").await,
-        vec![(50, 5)],
-        "counted once"
-    );
+    assert_eq!(hash_sorted(&*store, tag, "score").await, strings(&[("red", "5")]), "counted once");
+    assert_eq!(page(&*store, tag, "rank").await, vec![(50, 5)], "counted once");
 }
 
 /// 20 concurrent distinct gifts all count; each sees a distinct intermediate value.
@@ -2513,13 +1722,7 @@ pub async fn apply_score_concurrent_distinct_txns_all_count(store: Arc<dyn Store
             tokio::spawn(async move {
                 apply(
                     &*store,
-                    &gift(
-                        tag,
-                        &format!("tx{i}"),
-                        1500,
-                        &[("score", "red", 1)],
-                        &[("rank", 50, 1)],
-                    ),
+                    &gift(tag, &format!("tx{i}"), 1500, &[("score", "red", 1)], &[("rank", 50, 1)]),
                 )
                 .await
             })
@@ -2528,9 +1731,7 @@ pub async fn apply_score_concurrent_distinct_txns_all_count(store: Arc<dyn Store
     let (mut counters_seen, mut totals_seen) = (BTreeSet::new(), BTreeSet::new());
     for task in tasks {
         match task.await.expect("apply task panicked") {
-            ScoreOutcome::Applied {
-                counters, boards, ..
-            } => {
+            ScoreOutcome::Applied { counters, boards, .. } => {
                 counters_seen.insert(counters[0]);
                 totals_seen.insert(boards[0]);
             }
@@ -2538,18 +1739,9 @@ pub async fn apply_score_concurrent_distinct_txns_all_count(store: Arc<dyn Store
         }
     }
     let expected: BTreeSet<i64> = (1..=20).collect();
-    assert_eq!(
-        counters_seen, expected,
-        "each Applied must report a distinct new counter value"
-    );
-    assert_eq!(
-        totals_seen, expected,
-        "each Applied must report a distinct new board total"
-    );
-    assert_eq!(
-        hash_sorted(&*store, tag, "score").await,
-        strings(&[("red", "20")])
-    );
+    assert_eq!(counters_seen, expected, "each Applied must report a distinct new counter value");
+    assert_eq!(totals_seen, expected, "each Applied must report a distinct new board total");
+    assert_eq!(hash_sorted(&*store, tag, "score").await, strings(&[("red", "20")]));
     assert_eq!(page(&*store, tag, "rank").await, vec![(50, 20)]);
 }
 
@@ -2584,34 +1776,22 @@ pub async fn record_claim_put_get(store: &dyn Store) {
         ok(store.record_claim(tag, "r", b"x", HOUR).await, "claim"),
         Some(b"third".to_vec())
     );
-    ok(
-        store.record_put(tag, "fresh", b"direct", HOUR).await,
-        "put new",
-    );
+    ok(store.record_put(tag, "fresh", b"direct", HOUR).await, "put new");
     assert_eq!(
         ok(store.record_get(tag, "fresh").await, "get"),
         Some(b"direct".to_vec()),
         "put creates"
     );
     let binary: Vec<u8> = (0..=255u8).collect();
-    assert_eq!(
-        ok(store.record_claim(tag, "bin", &binary, HOUR).await, "claim"),
-        None
-    );
+    assert_eq!(ok(store.record_claim(tag, "bin", &binary, HOUR).await, "claim"), None);
     assert_eq!(
         ok(store.record_get(tag, "bin").await, "get"),
         Some(binary),
         "binary record round trip"
     );
+    assert_eq!(ok(store.record_claim(tag, "empty", b"", HOUR).await, "claim"), None);
     assert_eq!(
-        ok(store.record_claim(tag, "empty", b"", HOUR).await, "claim"),
-        None
-    );
-    assert_eq!(
-        ok(
-            store.record_claim(tag, "empty", b"other", HOUR).await,
-            "claim"
-        ),
+        ok(store.record_claim(tag, "empty", b"other", HOUR).await, "claim"),
         Some(Vec::new()),
         "an empty record is still a record"
     );
@@ -2620,13 +1800,7 @@ pub async fn record_claim_put_get(store: &dyn Store) {
 /// Records expire after their TTL; a claim after expiry creates again.
 pub async fn record_ttl_expires(store: &dyn Store) {
     let tag = "req:1";
-    assert_eq!(
-        ok(
-            store.record_claim(tag, "claimed", b"c", SHORT_TTL).await,
-            "claim"
-        ),
-        None
-    );
+    assert_eq!(ok(store.record_claim(tag, "claimed", b"c", SHORT_TTL).await, "claim"), None);
     ok(store.record_put(tag, "put", b"p", SHORT_TTL).await, "put");
     ok(store.record_put(tag, "long", b"l", HOUR).await, "put");
     sleep(PAST_SHORT_TTL).await;
@@ -2635,21 +1809,14 @@ pub async fn record_ttl_expires(store: &dyn Store) {
         None,
         "a claimed record must expire"
     );
-    assert_eq!(
-        ok(store.record_get(tag, "put").await, "get"),
-        None,
-        "a put record must expire"
-    );
+    assert_eq!(ok(store.record_get(tag, "put").await, "get"), None, "a put record must expire");
     assert_eq!(
         ok(store.record_get(tag, "long").await, "get"),
         Some(b"l".to_vec()),
         "a long TTL stays"
     );
     assert_eq!(
-        ok(
-            store.record_claim(tag, "claimed", b"again", HOUR).await,
-            "claim"
-        ),
+        ok(store.record_claim(tag, "claimed", b"again", HOUR).await, "claim"),
         None,
         "claim after expiry"
     );
@@ -2662,13 +1829,7 @@ pub async fn record_claim_concurrent_single_winner(store: Arc<dyn Store>) {
             let store = store.clone();
             tokio::spawn(async move {
                 let value = format!("claimer {i}").into_bytes();
-                (
-                    value.clone(),
-                    ok(
-                        store.record_claim("req:1", "r", &value, HOUR).await,
-                        "claim",
-                    ),
-                )
+                (value.clone(), ok(store.record_claim("req:1", "r", &value, HOUR).await, "claim"))
             })
         })
         .collect();
@@ -2676,29 +1837,16 @@ pub async fn record_claim_concurrent_single_winner(store: Arc<dyn Store>) {
     for task in tasks {
         results.push(task.await.expect("claim task panicked"));
     }
-    let winners: Vec<&Vec<u8>> = results
-        .iter()
-        .filter(|(_, got)| got.is_none())
-        .map(|(v, _)| v)
-        .collect();
-    assert_eq!(
-        winners.len(),
-        1,
-        "exactly one concurrent claim may create the record"
-    );
+    let winners: Vec<&Vec<u8>> =
+        results.iter().filter(|(_, got)| got.is_none()).map(|(v, _)| v).collect();
+    assert_eq!(winners.len(), 1, "exactly one concurrent claim may create the record");
     let winner = winners[0].clone();
     for (_, got) in &results {
         if let Some(seen) = got {
-            assert_eq!(
-                seen, &winner,
-                "every losing claim must see the winner's value"
-            );
+            assert_eq!(seen, &winner, "every losing claim must see the winner's value");
         }
     }
-    assert_eq!(
-        ok(store.record_get("req:1", "r").await, "get"),
-        Some(winner)
-    );
+    assert_eq!(ok(store.record_get("req:1", "r").await, "get"), Some(winner));
 }
 
 // ---- delay queue -------------------------------------------------------------------------------------
@@ -2711,50 +1859,26 @@ pub async fn jobs_schedule_count_cancel(store: &dyn Store) {
         !ok(store.cancel_job("nope").await, "cancel"),
         "cancelling an unknown job returns false"
     );
-    assert!(
-        claim(store, u64::MAX / 2, 10, TTR).await.is_empty(),
-        "nothing to claim"
-    );
+    assert!(claim(store, u64::MAX / 2, 10, TTR).await.is_empty(), "nothing to claim");
 
     schedule(store, &job("a", 3000)).await;
     schedule(store, &job("b", 1000)).await;
     schedule(store, &job("c", 2000)).await;
     assert_eq!(job_count(store).await, 3);
     assert_eq!(next_due(store).await, Some(1000));
-    let replaced = Job {
-        body: b"replaced".to_vec(),
-        topic: "other.topic".into(),
-        ..job("b", 4000)
-    };
+    let replaced =
+        Job { body: b"replaced".to_vec(), topic: "other.topic".into(), ..job("b", 4000) };
     schedule(store, &replaced).await;
-    assert_eq!(
-        job_count(store).await,
-        3,
-        "re-scheduling an id replaces the job"
-    );
-    assert_eq!(
-        next_due(store).await,
-        Some(2000),
-        "the replaced due time counts"
-    );
-    assert!(
-        ok(store.cancel_job("c").await, "cancel"),
-        "cancelling a scheduled job returns true"
-    );
-    assert!(
-        !ok(store.cancel_job("c").await, "cancel"),
-        "cancelling twice returns false"
-    );
+    assert_eq!(job_count(store).await, 3, "re-scheduling an id replaces the job");
+    assert_eq!(next_due(store).await, Some(2000), "the replaced due time counts");
+    assert!(ok(store.cancel_job("c").await, "cancel"), "cancelling a scheduled job returns true");
+    assert!(!ok(store.cancel_job("c").await, "cancel"), "cancelling twice returns false");
     assert_eq!(job_count(store).await, 2);
     assert_eq!(next_due(store).await, Some(3000));
     let claimed = claim(store, 10_000, 10, TTR).await;
     let mut jobs: Vec<Job> = claimed.iter().map(|c| c.job.clone()).collect();
     jobs.sort_by(|x, y| x.id.cmp(&y.id));
-    assert_eq!(
-        jobs,
-        vec![job("a", 3000), replaced],
-        "claimed jobs are as (re-)scheduled"
-    );
+    assert_eq!(jobs, vec![job("a", 3000), replaced], "claimed jobs are as (re-)scheduled");
 }
 
 /// Only jobs with `due_ms <= now` are claimed (inclusive), with attempt 1.
@@ -2763,42 +1887,19 @@ pub async fn jobs_claim_only_due(store: &dyn Store) {
     for j in [&j1, &j2, &j3] {
         schedule(store, j).await;
     }
-    assert!(
-        claim(store, 999, 10, TTR).await.is_empty(),
-        "nothing is due at 999"
-    );
+    assert!(claim(store, 999, 10, TTR).await.is_empty(), "nothing is due at 999");
     let mut claimed = claim(store, 2000, 10, TTR).await;
     claimed.sort_by(|x, y| x.job.id.cmp(&y.job.id));
-    assert_eq!(
-        claimed.len(),
-        2,
-        "j1 and j2 are due at 2000 (due == now included): {claimed:?}"
-    );
-    assert_eq!(
-        (&claimed[0].job, claimed[0].attempt),
-        (&j1, 1),
-        "first delivery of j1"
-    );
-    assert_eq!(
-        (&claimed[1].job, claimed[1].attempt),
-        (&j2, 1),
-        "first delivery of j2"
-    );
+    assert_eq!(claimed.len(), 2, "j1 and j2 are due at 2000 (due == now included): {claimed:?}");
+    assert_eq!((&claimed[0].job, claimed[0].attempt), (&j1, 1), "first delivery of j1");
+    assert_eq!((&claimed[1].job, claimed[1].attempt), (&j2, 1), "first delivery of j2");
     assert!(
         claim(store, 2500, 10, TTR).await.is_empty(),
         "claimed jobs are hidden and j3 is not due"
     );
     let claimed = claim(store, 3000, 10, TTR).await;
-    assert_eq!(
-        ids_of(&claimed),
-        BTreeSet::from(["j3".to_string()]),
-        "j3 at 3000"
-    );
-    assert_eq!(
-        job_count(store).await,
-        3,
-        "claimed jobs are still counted until finished"
-    );
+    assert_eq!(ids_of(&claimed), BTreeSet::from(["j3".to_string()]), "j3 at 3000");
+    assert_eq!(job_count(store).await, 3, "claimed jobs are still counted until finished");
 }
 
 /// A claimed job is hidden until its TTR and then re-delivered with the next attempt and a new
@@ -2808,20 +1909,9 @@ pub async fn jobs_redelivered_after_ttr(store: &dyn Store) {
     schedule(store, &scheduled).await;
     let first = claim(store, 1000, 10, TTR).await;
     assert_eq!(first.len(), 1);
-    assert_eq!(
-        (&first[0].job, first[0].attempt),
-        (&scheduled, 1),
-        "first delivery"
-    );
-    assert_eq!(
-        next_due(store).await,
-        Some(31_000),
-        "a claimed job is due again at now + ttr"
-    );
-    assert!(
-        claim(store, 30_999, 10, TTR).await.is_empty(),
-        "hidden until now + ttr"
-    );
+    assert_eq!((&first[0].job, first[0].attempt), (&scheduled, 1), "first delivery");
+    assert_eq!(next_due(store).await, Some(31_000), "a claimed job is due again at now + ttr");
+    assert!(claim(store, 30_999, 10, TTR).await.is_empty(), "hidden until now + ttr");
     let second = claim(store, 31_000, 10, TTR).await;
     assert_eq!(second.len(), 1, "re-delivered at now + ttr");
     assert_eq!(
@@ -2829,10 +1919,7 @@ pub async fn jobs_redelivered_after_ttr(store: &dyn Store) {
         (&scheduled, 2),
         "second delivery: the job as scheduled"
     );
-    assert_ne!(
-        second[0].lease, first[0].lease,
-        "a re-delivery has a new lease"
-    );
+    assert_ne!(second[0].lease, first[0].lease, "a re-delivery has a new lease");
     assert_eq!(next_due(store).await, Some(61_000));
     let third = claim(store, 61_000, 10, Duration::from_secs(5)).await;
     assert_eq!(third.len(), 1);
@@ -2841,11 +1928,7 @@ pub async fn jobs_redelivered_after_ttr(store: &dyn Store) {
         third[0].lease != first[0].lease && third[0].lease != second[0].lease,
         "leases are never reused"
     );
-    assert_eq!(
-        next_due(store).await,
-        Some(66_000),
-        "the ttr of each claim counts"
-    );
+    assert_eq!(next_due(store).await, Some(66_000), "the ttr of each claim counts");
     assert_eq!(job_count(store).await, 1);
 }
 
@@ -2864,14 +1947,8 @@ pub async fn jobs_finish_requires_current_lease(store: &dyn Store) {
         Some(61_000),
         "the stale finish does not touch the re-delivery time"
     );
-    assert!(
-        !ok(store.finish_job("j", second.lease + 1000).await, "finish"),
-        "an unknown lease"
-    );
-    assert!(
-        !ok(store.finish_job("other", second.lease).await, "finish"),
-        "an unknown job"
-    );
+    assert!(!ok(store.finish_job("j", second.lease + 1000).await, "finish"), "an unknown lease");
+    assert!(!ok(store.finish_job("other", second.lease).await, "finish"), "an unknown job");
     assert!(
         ok(store.finish_job("j", second.lease).await, "finish"),
         "the current lease finishes the job"
@@ -2893,10 +1970,7 @@ pub async fn jobs_finish_requires_current_lease(store: &dyn Store) {
 pub async fn jobs_reschedule_replaces_claimed_job(store: &dyn Store) {
     schedule(store, &job("j", 1000)).await;
     let old = claim(store, 1000, 10, TTR).await.remove(0);
-    let replacement = Job {
-        body: b"second phase".to_vec(),
-        ..job("j", 5000)
-    };
+    let replacement = Job { body: b"second phase".to_vec(), ..job("j", 5000) };
     schedule(store, &replacement).await;
     assert_eq!(job_count(store).await, 1);
     assert_eq!(
@@ -2909,10 +1983,7 @@ pub async fn jobs_reschedule_replaces_claimed_job(store: &dyn Store) {
         "the old lease must not finish the new job"
     );
     assert_eq!(job_count(store).await, 1, "the re-scheduled job stays");
-    assert!(
-        claim(store, 4999, 10, TTR).await.is_empty(),
-        "not due before its new time"
-    );
+    assert!(claim(store, 4999, 10, TTR).await.is_empty(), "not due before its new time");
     let new = claim(store, 5000, 10, TTR).await;
     assert_eq!(new.len(), 1, "due at its new time");
     assert_eq!(
@@ -2925,10 +1996,7 @@ pub async fn jobs_reschedule_replaces_claimed_job(store: &dyn Store) {
         !ok(store.finish_job("j", old.lease).await, "finish"),
         "the old lease still does nothing"
     );
-    assert!(
-        ok(store.finish_job("j", new[0].lease).await, "finish"),
-        "the new lease finishes it"
-    );
+    assert!(ok(store.finish_job("j", new[0].lease).await, "finish"), "the new lease finishes it");
     assert_eq!(job_count(store).await, 0);
 }
 
@@ -2936,10 +2004,7 @@ pub async fn jobs_reschedule_replaces_claimed_job(store: &dyn Store) {
 pub async fn jobs_cancel_claimed_job(store: &dyn Store) {
     schedule(store, &job("j", 1000)).await;
     let claimed = claim(store, 1000, 10, TTR).await.remove(0);
-    assert!(
-        ok(store.cancel_job("j").await, "cancel"),
-        "cancelling a claimed job returns true"
-    );
+    assert!(ok(store.cancel_job("j").await, "cancel"), "cancelling a claimed job returns true");
     assert_eq!(job_count(store).await, 0);
     assert_eq!(next_due(store).await, None);
     assert!(
@@ -2957,10 +2022,7 @@ pub async fn jobs_claim_limit(store: &dyn Store) {
     for i in 0..12u64 {
         schedule(store, &job(&format!("job-{i}"), 1000 + i)).await;
     }
-    assert!(
-        claim(store, 5000, 0, TTR).await.is_empty(),
-        "limit 0 claims nothing"
-    );
+    assert!(claim(store, 5000, 0, TTR).await.is_empty(), "limit 0 claims nothing");
     let mut seen = BTreeSet::new();
     for expected in [5usize, 5, 2, 0] {
         let claimed = claim(store, 5000, 5, TTR).await;
@@ -2972,11 +2034,7 @@ pub async fn jobs_claim_limit(store: &dyn Store) {
         );
         for c in claimed {
             assert_eq!(c.attempt, 1, "limit 0 must not have claimed {}", c.job.id);
-            assert!(
-                seen.insert(c.job.id.clone()),
-                "{} delivered twice",
-                c.job.id
-            );
+            assert!(seen.insert(c.job.id.clone()), "{} delivered twice", c.job.id);
         }
     }
     assert_eq!(seen.len(), 12);
@@ -2996,11 +2054,7 @@ pub async fn jobs_spread_over_buckets_all_come_back(store: &dyn Store) {
     }
     assert_eq!(job_count(store).await, 90, "job_count sums every bucket");
     let claimed = claim(store, 2000, 1000, TTR).await;
-    assert_eq!(
-        claimed.len(),
-        90,
-        "one claim with a large limit returns every due job"
-    );
+    assert_eq!(claimed.len(), 90, "one claim with a large limit returns every due job");
     assert_eq!(ids_of(&claimed), ids, "every job comes back");
     assert!(claim(store, 2000, 1000, TTR).await.is_empty());
 }
@@ -3016,12 +2070,7 @@ pub async fn jobs_next_due_is_global_minimum(store: &dyn Store) {
     }
     jobs.sort();
     for (index, (due, id)) in jobs.iter().enumerate() {
-        assert_eq!(
-            next_due(store).await,
-            Some(*due),
-            "next_job_due with {} jobs left",
-            40 - index
-        );
+        assert_eq!(next_due(store).await, Some(*due), "next_job_due with {} jobs left", 40 - index);
         assert!(ok(store.cancel_job(id).await, "cancel"), "cancel {id}");
     }
     assert_eq!(next_due(store).await, None);
@@ -3037,12 +2086,7 @@ pub async fn jobs_payload_roundtrip(store: &dyn Store) {
             due_ms: 1000,
             body: (0..=255u8).collect(),
         },
-        Job {
-            id: "with space".into(),
-            topic: "t".into(),
-            due_ms: 1001,
-            body: Vec::new(),
-        },
+        Job { id: "with space".into(), topic: "t".into(), due_ms: 1001, body: Vec::new() },
         Job {
             id: "ünï {braces} 🎁".into(),
             topic: "tópic".into(),
@@ -3059,18 +2103,12 @@ pub async fn jobs_payload_roundtrip(store: &dyn Store) {
     for j in &jobs {
         schedule(store, j).await;
     }
-    let mut claimed: Vec<Job> = claim(store, 2_000_000_000_000, 10, TTR)
-        .await
-        .into_iter()
-        .map(|c| c.job)
-        .collect();
+    let mut claimed: Vec<Job> =
+        claim(store, 2_000_000_000_000, 10, TTR).await.into_iter().map(|c| c.job).collect();
     claimed.sort_by(|x, y| x.id.cmp(&y.id));
     let mut expected = jobs.clone();
     expected.sort_by(|x, y| x.id.cmp(&y.id));
-    assert_eq!(
-        claimed, expected,
-        "claimed jobs must equal the scheduled ones exactly"
-    );
+    assert_eq!(claimed, expected, "claimed jobs must equal the scheduled ones exactly");
 }
 
 /// Two concurrent claimers never receive the same delivery, and together receive every job; after
@@ -3108,15 +2146,9 @@ pub async fn jobs_concurrent_claimers_disjoint(store: Arc<dyn Store>) {
                 *seen.entry(c.job.id).or_default() += 1;
             }
         }
-        let twice: Vec<_> = seen
-            .iter()
-            .filter(|(_, n)| **n > 1)
-            .map(|(id, _)| id.clone())
-            .collect();
-        assert!(
-            twice.is_empty(),
-            "round {round}: jobs delivered more than once: {twice:?}"
-        );
+        let twice: Vec<_> =
+            seen.iter().filter(|(_, n)| **n > 1).map(|(id, _)| id.clone()).collect();
+        assert!(twice.is_empty(), "round {round}: jobs delivered more than once: {twice:?}");
         assert_eq!(
             seen.len(),
             200,
@@ -3139,10 +2171,7 @@ pub async fn events_empty_stream(store: &dyn Store) {
         None,
         "first_event_id of an empty stream"
     );
-    assert!(
-        all_events(store).await.is_empty(),
-        "read from 0 of an empty stream"
-    );
+    assert!(all_events(store).await.is_empty(), "read from 0 of an empty stream");
     assert!(
         ok(store.read_events("0-0", 10, None).await, "read").is_empty(),
         "read after 0-0 of an empty stream"
@@ -3157,15 +2186,8 @@ pub async fn events_empty_stream(store: &dyn Store) {
         "0-0",
         "appending nothing appends nothing"
     );
-    assert_eq!(
-        ok(store.relay_outbox("lc:1").await, "relay"),
-        0,
-        "relaying an empty outbox"
-    );
-    assert!(
-        outbox_tags_sorted(store).await.is_empty(),
-        "no outbox pending"
-    );
+    assert_eq!(ok(store.relay_outbox("lc:1").await, "relay"), 0, "relaying an empty outbox");
+    assert!(outbox_tags_sorted(store).await.is_empty(), "no outbox pending");
 }
 
 /// append_events returns strictly increasing `<ms>-<seq>` ids; the stream holds exactly what was
@@ -3195,30 +2217,14 @@ pub async fn append_events_returns_increasing_ids(store: &dyn Store) {
     assert_eq!(
         events,
         vec![
-            StoredEvent {
-                id: ids1[0].clone(),
-                payload: b"a".to_vec()
-            },
-            StoredEvent {
-                id: ids1[1].clone(),
-                payload: binary
-            },
-            StoredEvent {
-                id: ids1[2].clone(),
-                payload: Vec::new()
-            },
-            StoredEvent {
-                id: ids2[0].clone(),
-                payload: b"d".to_vec()
-            },
+            StoredEvent { id: ids1[0].clone(), payload: b"a".to_vec() },
+            StoredEvent { id: ids1[1].clone(), payload: binary },
+            StoredEvent { id: ids1[2].clone(), payload: Vec::new() },
+            StoredEvent { id: ids2[0].clone(), payload: b"d".to_vec() },
         ],
         "the stream holds the appended events with their ids, in order"
     );
-    assert_eq!(
-        ok(store.last_event_id().await, "last_event_id"),
-        ids2[0],
-        "last_event_id"
-    );
+    assert_eq!(ok(store.last_event_id().await, "last_event_id"), ids2[0], "last_event_id");
     assert_eq!(
         ok(store.first_event_id().await, "first_event_id"),
         Some(ids1[0].clone()),
@@ -3231,9 +2237,8 @@ pub async fn read_events_after_id_and_limit(store: &dyn Store) {
     let mut ids = Vec::new();
     let mut expected = Vec::new();
     for batch in 0..4 {
-        let payloads: Vec<Vec<u8>> = (0..(batch + 1))
-            .map(|i| format!("b{batch}e{i}").into_bytes())
-            .collect();
+        let payloads: Vec<Vec<u8>> =
+            (0..(batch + 1)).map(|i| format!("b{batch}e{i}").into_bytes()).collect();
         ids.extend(ok(store.append_events(&payloads).await, "append"));
         expected.extend(payloads);
     }
@@ -3250,15 +2255,8 @@ pub async fn read_events_after_id_and_limit(store: &dyn Store) {
         ids[4..].to_vec(),
         "events after ids[3]"
     );
-    assert_eq!(
-        payloads(&after3),
-        expected[4..].to_vec(),
-        "payloads after ids[3]"
-    );
-    assert!(
-        read(ids[9].clone(), 100).await.is_empty(),
-        "nothing after the last id"
-    );
+    assert_eq!(payloads(&after3), expected[4..].to_vec(), "payloads after ids[3]");
+    assert!(read(ids[9].clone(), 100).await.is_empty(), "nothing after the last id");
     assert_eq!(
         payloads(&read("0".into(), 4).await),
         expected[..4].to_vec(),
@@ -3299,27 +2297,16 @@ pub async fn read_events_block_waits_for_append(store: Arc<dyn Store>) {
         let store = store.clone();
         tokio::spawn(async move {
             sleep(Duration::from_millis(50)).await;
-            ok(
-                store.append_events(&bytes(&["late-1"])).await,
-                "delayed append",
-            )
+            ok(store.append_events(&bytes(&["late-1"])).await, "delayed append")
         })
     };
     let started = Instant::now();
-    let got = ok(
-        store
-            .read_events(&last, 10, Some(Duration::from_secs(2)))
-            .await,
-        "blocking read",
-    );
+    let got = ok(store.read_events(&last, 10, Some(Duration::from_secs(2))).await, "blocking read");
     let waited = started.elapsed();
     let appended = appender.await.expect("appender panicked");
     assert_eq!(
         got,
-        vec![StoredEvent {
-            id: appended[0].clone(),
-            payload: b"late-1".to_vec()
-        }],
+        vec![StoredEvent { id: appended[0].clone(), payload: b"late-1".to_vec() }],
         "a blocking read on an empty stream must return the event appended while it waited"
     );
     assert!(
@@ -3332,27 +2319,19 @@ pub async fn read_events_block_waits_for_append(store: Arc<dyn Store>) {
         let store = store.clone();
         tokio::spawn(async move {
             sleep(Duration::from_millis(50)).await;
-            ok(
-                store.append_events(&bytes(&["late-2"])).await,
-                "delayed append",
-            )
+            ok(store.append_events(&bytes(&["late-2"])).await, "delayed append")
         })
     };
     let started = Instant::now();
     let got = ok(
-        store
-            .read_events(&appended[0], 10, Some(Duration::from_secs(2)))
-            .await,
+        store.read_events(&appended[0], 10, Some(Duration::from_secs(2))).await,
         "blocking read",
     );
     let waited = started.elapsed();
     let appended2 = appender.await.expect("appender panicked");
     assert_eq!(
         got,
-        vec![StoredEvent {
-            id: appended2[0].clone(),
-            payload: b"late-2".to_vec()
-        }],
+        vec![StoredEvent { id: appended2[0].clone(), payload: b"late-2".to_vec() }],
         "a blocking read must return only the event appended after its id"
     );
     assert!(
@@ -3363,16 +2342,10 @@ pub async fn read_events_block_waits_for_append(store: Arc<dyn Store>) {
     // Events already there: no waiting.
     let started = Instant::now();
     let got = ok(
-        store
-            .read_events("0", 10, Some(Duration::from_secs(2)))
-            .await,
+        store.read_events("0", 10, Some(Duration::from_secs(2))).await,
         "blocking read of existing",
     );
-    assert_eq!(
-        payloads(&got),
-        bytes(&["late-1", "late-2"]),
-        "existing events"
-    );
+    assert_eq!(payloads(&got), bytes(&["late-1", "late-2"]), "existing events");
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "existing events must be returned without blocking"
@@ -3383,10 +2356,7 @@ pub async fn read_events_block_waits_for_append(store: Arc<dyn Store>) {
 pub async fn read_events_block_times_out(store: &dyn Store) {
     let block = Duration::from_millis(200);
     let started = Instant::now();
-    let got = ok(
-        store.read_events("0", 10, Some(block)).await,
-        "blocking read of an empty stream",
-    );
+    let got = ok(store.read_events("0", 10, Some(block)).await, "blocking read of an empty stream");
     let waited = started.elapsed();
     assert!(got.is_empty(), "nothing was appended: {got:?}");
     assert!(
@@ -3400,10 +2370,7 @@ pub async fn read_events_block_times_out(store: &dyn Store) {
 
     let id = ok(store.append_events(&bytes(&["only"])).await, "append").remove(0);
     let started = Instant::now();
-    let got = ok(
-        store.read_events(&id, 10, Some(block)).await,
-        "blocking read after the last id",
-    );
+    let got = ok(store.read_events(&id, 10, Some(block)).await, "blocking read after the last id");
     let waited = started.elapsed();
     assert!(got.is_empty(), "nothing after the last id: {got:?}");
     assert!(
@@ -3417,10 +2384,7 @@ pub async fn read_events_block_times_out(store: &dyn Store) {
 
     let started = Instant::now();
     assert!(ok(store.read_events(&id, 10, None).await, "read").is_empty());
-    assert!(
-        started.elapsed() < Duration::from_millis(150),
-        "a read without block must not wait"
-    );
+    assert!(started.elapsed() < Duration::from_millis(150), "a read without block must not wait");
 }
 
 /// Outbox events reach the stream only through relay_outbox, in order, exactly once.
@@ -3431,17 +2395,13 @@ pub async fn outbox_relay_in_order_exactly_once(store: &dyn Store) {
         store,
         Transaction::new(tag)
             .op(put_op("state", b"s"))
-            .op(Op::Outbox {
-                events: bytes(&["o1", "o2"]),
-            }),
+            .op(Op::Outbox { events: bytes(&["o1", "o2"]) }),
         "c1",
     )
     .await;
     commit_ok(
         store,
-        Transaction::new(tag).op(Op::Outbox {
-            events: vec![binary.clone(), Vec::new()],
-        }),
+        Transaction::new(tag).op(Op::Outbox { events: vec![binary.clone(), Vec::new()] }),
         "c2",
     )
     .await;
@@ -3455,27 +2415,12 @@ pub async fn outbox_relay_in_order_exactly_once(store: &dyn Store) {
         "the tag has a pending outbox"
     );
 
-    assert_eq!(
-        ok(store.relay_outbox(tag).await, "relay"),
-        4,
-        "relay appends every queued event"
-    );
+    assert_eq!(ok(store.relay_outbox(tag).await, "relay"), 4, "relay appends every queued event");
     let expected = vec![b"o1".to_vec(), b"o2".to_vec(), binary, Vec::new()];
-    assert_eq!(
-        payloads(&all_events(store).await),
-        expected,
-        "relayed in order"
-    );
-    assert_eq!(
-        ok(store.relay_outbox(tag).await, "relay"),
-        0,
-        "a second relay appends nothing"
-    );
+    assert_eq!(payloads(&all_events(store).await), expected, "relayed in order");
+    assert_eq!(ok(store.relay_outbox(tag).await, "relay"), 0, "a second relay appends nothing");
     assert_eq!(payloads(&all_events(store).await), expected, "exactly once");
-    assert!(
-        outbox_tags_sorted(store).await.is_empty(),
-        "no pending outbox after the relay"
-    );
+    assert!(outbox_tags_sorted(store).await.is_empty(), "no pending outbox after the relay");
 
     outbox(store, tag, &["o5"]).await;
     ok(store.append_events(&bytes(&["direct"])).await, "append");
@@ -3496,9 +2441,7 @@ pub async fn outbox_with_no_events_is_a_no_op(store: &dyn Store) {
     let tag = "lc:7";
     commit_ok(
         store,
-        Transaction::new(tag)
-            .op(put_op("state", b"s"))
-            .op(Op::Outbox { events: Vec::new() }),
+        Transaction::new(tag).op(put_op("state", b"s")).op(Op::Outbox { events: Vec::new() }),
         "commit",
     )
     .await;
@@ -3507,10 +2450,7 @@ pub async fn outbox_with_no_events_is_a_no_op(store: &dyn Store) {
         versioned(1, b"s"),
         "the rest of the transaction applies"
     );
-    assert!(
-        outbox_tags_sorted(store).await.is_empty(),
-        "an empty Outbox op queues nothing"
-    );
+    assert!(outbox_tags_sorted(store).await.is_empty(), "an empty Outbox op queues nothing");
     assert_eq!(ok(store.relay_outbox(tag).await, "relay"), 0);
     assert!(all_events(store).await.is_empty());
 }
@@ -3520,10 +2460,7 @@ pub async fn outbox_tags_lists_pending_tags(store: &dyn Store) {
     outbox(store, "lc:1", &["a"]).await;
     outbox(store, "pk:2", &["b", "c"]).await;
     put(store, "room:3", "state", b"no events").await;
-    assert_eq!(
-        outbox_tags_sorted(store).await,
-        vec!["lc:1".to_string(), "pk:2".to_string()]
-    );
+    assert_eq!(outbox_tags_sorted(store).await, vec!["lc:1".to_string(), "pk:2".to_string()]);
     assert_eq!(ok(store.relay_outbox("lc:1").await, "relay"), 1);
     assert_eq!(
         outbox_tags_sorted(store).await,
@@ -3539,10 +2476,7 @@ pub async fn outbox_tags_lists_pending_tags(store: &dyn Store) {
     assert_eq!(ok(store.relay_outbox("pk:2").await, "relay"), 2);
     assert_eq!(ok(store.relay_outbox("lc:1").await, "relay"), 1);
     assert!(outbox_tags_sorted(store).await.is_empty());
-    assert_eq!(
-        payloads(&all_events(store).await),
-        bytes(&["a", "b", "c", "d"])
-    );
+    assert_eq!(payloads(&all_events(store).await), bytes(&["a", "b", "c", "d"]));
 }
 
 /// Concurrent relays of one outbox append each event exactly once, in order; their counts add up.
@@ -3566,15 +2500,8 @@ pub async fn outbox_concurrent_relays_append_once(store: Arc<dyn Store>) {
         appended += task.await.expect("relay task panicked");
     }
     appended += relay_all(&*store, tag).await;
-    assert_eq!(
-        appended, 50,
-        "the relays' counts must add up to the 50 queued events"
-    );
-    assert_eq!(
-        payloads(&all_events(&*store).await),
-        expected,
-        "each event exactly once, in order"
-    );
+    assert_eq!(appended, 50, "the relays' counts must add up to the 50 queued events");
+    assert_eq!(payloads(&all_events(&*store).await), expected, "each event exactly once, in order");
     assert!(outbox_tags_sorted(&*store).await.is_empty());
 }
 
@@ -3589,12 +2516,7 @@ pub async fn outbox_relay_concurrent_with_writers(store: Arc<dyn Store>) {
             let store = store.clone();
             tokio::spawn(async move {
                 for i in 0..30 {
-                    outbox(
-                        &*store,
-                        tag,
-                        &[&format!("{tag}/{i}/a"), &format!("{tag}/{i}/b")],
-                    )
-                    .await;
+                    outbox(&*store, tag, &[&format!("{tag}/{i}/a"), &format!("{tag}/{i}/b")]).await;
                     tokio::task::yield_now().await;
                 }
             })
@@ -3624,28 +2546,15 @@ pub async fn outbox_relay_concurrent_with_writers(store: Arc<dyn Store>) {
     for tag in tags {
         appended += relay_all(&*store, tag).await;
     }
-    assert_eq!(
-        appended, 120,
-        "the relays' counts must add up to the 120 queued events"
-    );
+    assert_eq!(appended, 120, "the relays' counts must add up to the 120 queued events");
     let events = payloads(&all_events(&*store).await);
-    assert_eq!(
-        events.len(),
-        120,
-        "every queued event reaches the stream exactly once"
-    );
+    assert_eq!(events.len(), 120, "every queued event reaches the stream exactly once");
     for tag in tags {
-        let mine: Vec<Vec<u8>> = events
-            .iter()
-            .filter(|p| p.starts_with(tag.as_bytes()))
-            .cloned()
-            .collect();
+        let mine: Vec<Vec<u8>> =
+            events.iter().filter(|p| p.starts_with(tag.as_bytes())).cloned().collect();
         let expected: Vec<Vec<u8>> = (0..30)
             .flat_map(|i| {
-                [
-                    format!("{tag}/{i}/a").into_bytes(),
-                    format!("{tag}/{i}/b").into_bytes(),
-                ]
+                [format!("{tag}/{i}/a").into_bytes(), format!("{tag}/{i}/b").into_bytes()]
             })
             .collect();
         assert_eq!(mine, expected, "{tag}'s events exactly once and in order");
@@ -3697,10 +2606,7 @@ async fn next_message(channel: &str, subscription: &mut BoxStream<'static, Strin
 
 /// A subscriber receives what is published on its channel after subscribing, in order.
 pub async fn publish_subscribe_roundtrip(store: &dyn Store) {
-    ok(
-        store.publish("nobody-listens", "x").await,
-        "publish without subscribers",
-    );
+    ok(store.publish("nobody-listens", "x").await, "publish without subscribers");
     let mut subscription = ok(store.subscribe("room:1").await, "subscribe");
     wait_subscribed(store, "room:1", &mut subscription).await;
     for message in ["m1", "m2", "ünï 🎁 {\"json\": true}"] {
@@ -3710,11 +2616,7 @@ pub async fn publish_subscribe_roundtrip(store: &dyn Store) {
     for _ in 0..3 {
         got.push(next_message("room:1", &mut subscription).await);
     }
-    assert_eq!(
-        got,
-        vec!["m1", "m2", "ünï 🎁 {\"json\": true}"],
-        "messages in publish order"
-    );
+    assert_eq!(got, vec!["m1", "m2", "ünï 🎁 {\"json\": true}"], "messages in publish order");
 }
 
 /// Every subscriber of a channel gets each message; other channels' messages are not delivered.
@@ -3727,15 +2629,7 @@ pub async fn pubsub_channels_isolated_and_fanned_out(store: &dyn Store) {
     wait_subscribed(store, "b", &mut b).await;
     ok(store.publish("b", "for-b").await, "publish b");
     ok(store.publish("a", "for-a").await, "publish a");
-    assert_eq!(
-        next_message("a", &mut a1).await,
-        "for-a",
-        "first subscriber of a"
-    );
-    assert_eq!(
-        next_message("a", &mut a2).await,
-        "for-a",
-        "second subscriber of a"
-    );
+    assert_eq!(next_message("a", &mut a1).await, "for-a", "first subscriber of a");
+    assert_eq!(next_message("a", &mut a2).await, "for-a", "second subscriber of a");
     assert_eq!(next_message("b", &mut b).await, "for-b", "subscriber of b");
 }

@@ -286,7 +286,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(String, f64)>>;
 
     /// The rank (0-based) of `member` in sorted set `name` of `tag`, counted in `order`.
-    async fn zrank(&self, tag: &str, name: &str, member: &str, order: Order) -> StoreResult<Option<u64>>;
+    async fn zrank(
+        &self,
+        tag: &str,
+        name: &str,
+        member: &str,
+        order: Order,
+    ) -> StoreResult<Option<u64>>;
 
     /// The score of `member` in sorted set `name` of `tag`.
     async fn zscore(&self, tag: &str, name: &str, member: &str) -> StoreResult<Option<f64>>;
@@ -331,7 +337,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Vec<u8>>>;
 
     /// Overwrites record `name` of `tag`.
-    async fn record_put(&self, tag: &str, name: &str, value: &[u8], ttl: Duration) -> StoreResult<()>;
+    async fn record_put(
+        &self,
+        tag: &str,
+        name: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<()>;
 
     /// Reads record `name` of `tag`.
     async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>>;
@@ -347,8 +359,12 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` jobs due at `now_ms` (including claimed jobs whose TTR ran out).
     /// Each claimed job is hidden until `now_ms + ttr` and then delivered again unless
     /// finished. Two pollers never claim the same delivery.
-    async fn claim_due_jobs(&self, now_ms: u64, limit: usize, ttr: Duration)
-    -> StoreResult<Vec<ClaimedJob>>;
+    async fn claim_due_jobs(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        ttr: Duration,
+    ) -> StoreResult<Vec<ClaimedJob>>;
 
     /// Completes a claimed job: removes it if `lease` is still the current claim (a job that
     /// was re-scheduled or re-claimed meanwhile stays). Returns whether it removed it.

@@ -332,9 +332,7 @@ impl State {
             }
             Op::ZRem { name, member } => {
                 let key = key_of(&name);
-                if let Some(Value::SortedSet(set)) =
-                    self.live(&key).map(|entry| &mut entry.value)
-                {
+                if let Some(Value::SortedSet(set)) = self.live(&key).map(|entry| &mut entry.value) {
                     set.remove(&member);
                     if set.by_member.is_empty() {
                         self.values.remove(&key);
@@ -480,7 +478,13 @@ impl Store for MemoryStore {
         Ok(fields.iter().map(|field| hash.and_then(|hash| hash.get(field).cloned())).collect())
     }
 
-    async fn zrank(&self, tag: &str, name: &str, member: &str, order: Order) -> StoreResult<Option<u64>> {
+    async fn zrank(
+        &self,
+        tag: &str,
+        name: &str,
+        member: &str,
+        order: Order,
+    ) -> StoreResult<Option<u64>> {
         let key = self.key(tag, name);
         let mut state = self.lock();
         let Some(set) = state.read_sorted_set(&key)? else { return Ok(None) };
@@ -503,7 +507,10 @@ impl Store for MemoryStore {
     ) -> StoreResult<Vec<(String, f64)>> {
         let key = self.key(tag, name);
         let mut state = self.lock();
-        Ok(state.read_sorted_set(&key)?.map(|set| set.page(offset, count, order)).unwrap_or_default())
+        Ok(state
+            .read_sorted_set(&key)?
+            .map(|set| set.page(offset, count, order))
+            .unwrap_or_default())
     }
 
     async fn zscore(&self, tag: &str, name: &str, member: &str) -> StoreResult<Option<f64>> {
@@ -541,8 +548,9 @@ impl Store for MemoryStore {
     async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>> {
         let key = self.key(tag, name);
         let mut state = self.lock();
-        let Some(encoded) =
-            state.read_hash(&format!("{key}:m"))?.and_then(|hash| hash.get(&member.to_string()).cloned())
+        let Some(encoded) = state
+            .read_hash(&format!("{key}:m"))?
+            .and_then(|hash| hash.get(&member.to_string()).cloned())
         else {
             return Ok(None);
         };
@@ -560,7 +568,9 @@ impl Store for MemoryStore {
         let seq = state.counter(&format!("{from}:seq"))?;
         state.board_delete(&to);
         if let Some(set) = set {
-            state.values.insert(to.clone(), Entry { value: Value::SortedSet(set), expires_at: None });
+            state
+                .values
+                .insert(to.clone(), Entry { value: Value::SortedSet(set), expires_at: None });
         }
         if let Some(members) = members {
             state
@@ -568,9 +578,10 @@ impl Store for MemoryStore {
                 .insert(format!("{to}:m"), Entry { value: Value::Hash(members), expires_at: None });
         }
         if seq > 0 {
-            state
-                .values
-                .insert(format!("{to}:seq"), Entry { value: Value::Counter(seq), expires_at: None });
+            state.values.insert(
+                format!("{to}:seq"),
+                Entry { value: Value::Counter(seq), expires_at: None },
+            );
         }
         state.board_ttl(&to, Some(ttl));
         Ok(())
@@ -589,7 +600,8 @@ impl Store for MemoryStore {
         let window = state.read_hash(&key_of(&apply.window))?.cloned().unwrap_or_default();
         let number = |field: &str| window.get(field).and_then(|value| value.parse::<u64>().ok());
         let open = window.get("open").is_some_and(|open| open == "1");
-        let (Some(from), Some(until), Some(epoch)) = (number("from"), number("until"), number("epoch"))
+        let (Some(from), Some(until), Some(epoch)) =
+            (number("from"), number("until"), number("epoch"))
         else {
             return Ok(ScoreOutcome::Outside);
         };
@@ -601,10 +613,9 @@ impl Store for MemoryStore {
         for (hash, field, delta) in &apply.counters {
             let key = key_of(hash);
             let entry = state.hash(&key)?.entry(field.clone()).or_insert_with(|| "0".into());
-            let value = entry
-                .parse::<i64>()
-                .map_err(|_| StoreError::Corrupt(format!("counter {key}/{field} is not a number")))?
-                + delta;
+            let value = entry.parse::<i64>().map_err(|_| {
+                StoreError::Corrupt(format!("counter {key}/{field} is not a number"))
+            })? + delta;
             *entry = value.to_string();
             state.set_ttl(&key, ttl);
             counters.push(value);
@@ -620,7 +631,9 @@ impl Store for MemoryStore {
             state.hash(&key)?.insert(field.clone(), value.clone());
             state.set_ttl(&key, ttl);
         }
-        state.hash(&txns_key)?.insert(apply.txn_id.clone(), encode_record(epoch, &counters, &boards));
+        state
+            .hash(&txns_key)?
+            .insert(apply.txn_id.clone(), encode_record(epoch, &counters, &boards));
         state.set_ttl(&txns_key, ttl);
         Ok(ScoreOutcome::Applied { epoch, counters, boards })
     }
@@ -647,11 +660,18 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn record_put(&self, tag: &str, name: &str, value: &[u8], ttl: Duration) -> StoreResult<()> {
+    async fn record_put(
+        &self,
+        tag: &str,
+        name: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<()> {
         let key = self.key(tag, name);
-        self.lock()
-            .values
-            .insert(key, Entry { value: Value::Bytes(value.to_vec()), expires_at: expiry(Some(ttl)) });
+        self.lock().values.insert(
+            key,
+            Entry { value: Value::Bytes(value.to_vec()), expires_at: expiry(Some(ttl)) },
+        );
         Ok(())
     }
 
@@ -674,9 +694,10 @@ impl Store for MemoryStore {
             None => 1,
         };
         state.job_due.insert((job.due_ms, job.id.clone()));
-        state
-            .jobs
-            .insert(job.id.clone(), JobRecord { job: job.clone(), attempt: 0, lease, queued_at: job.due_ms });
+        state.jobs.insert(
+            job.id.clone(),
+            JobRecord { job: job.clone(), attempt: 0, lease, queued_at: job.due_ms },
+        );
         Ok(())
     }
 
@@ -698,8 +719,13 @@ impl Store for MemoryStore {
         ttr: Duration,
     ) -> StoreResult<Vec<ClaimedJob>> {
         let mut state = self.lock();
-        let due: Vec<(u64, String)> =
-            state.job_due.iter().take_while(|(due, _)| *due <= now_ms).take(limit).cloned().collect();
+        let due: Vec<(u64, String)> = state
+            .job_due
+            .iter()
+            .take_while(|(due, _)| *due <= now_ms)
+            .take(limit)
+            .cloned()
+            .collect();
         let redeliver_at = now_ms + ttr.as_millis() as u64;
         let mut claimed = Vec::with_capacity(due.len());
         for entry in due {
@@ -708,7 +734,11 @@ impl Store for MemoryStore {
             record.attempt += 1;
             record.lease += 1;
             record.queued_at = redeliver_at;
-            claimed.push(ClaimedJob { job: record.job.clone(), attempt: record.attempt, lease: record.lease });
+            claimed.push(ClaimedJob {
+                job: record.job.clone(),
+                attempt: record.attempt,
+                lease: record.lease,
+            });
             state.job_due.insert((redeliver_at, entry.1));
         }
         Ok(claimed)
@@ -777,7 +807,8 @@ impl Store for MemoryStore {
             .values
             .iter()
             .filter(|(key, entry)| {
-                key.ends_with(&suffix) && matches!(&entry.value, Value::List(list) if !list.is_empty())
+                key.ends_with(&suffix)
+                    && matches!(&entry.value, Value::List(list) if !list.is_empty())
             })
             .filter_map(|(key, _)| self.shared.keys.tag_of(key).map(str::to_owned))
             .collect())
@@ -846,7 +877,10 @@ impl Store for MemoryStore {
         let receiver = {
             let mut channels =
                 self.shared.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            channels.entry(channel.to_owned()).or_insert_with(|| broadcast::channel(256).0).subscribe()
+            channels
+                .entry(channel.to_owned())
+                .or_insert_with(|| broadcast::channel(256).0)
+                .subscribe()
         };
         Ok(BroadcastStream::new(receiver).filter_map(|message| async move { message.ok() }).boxed())
     }
@@ -886,5 +920,4 @@ mod tests {
         assert_eq!(parse_event_id("0").unwrap(), (0, 0));
         assert!(parse_event_id("x").is_err());
     }
-
 }

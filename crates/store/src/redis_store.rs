@@ -50,25 +50,17 @@ const TXNS: &str = "txns";
 /// rather than loaded as scripts, so each operation stays one EVALSHA.
 mod lua {
     pub const COMMIT: &str = include_str!("../lua/commit.lua");
-    pub const APPLY_SCORE: &str = concat!(
-        include_str!("../lua/board_add.lua"),
-        include_str!("../lua/apply_score.lua")
-    );
+    pub const APPLY_SCORE: &str =
+        concat!(include_str!("../lua/board_add.lua"), include_str!("../lua/apply_score.lua"));
     pub const BOARD_TOTAL: &str = include_str!("../lua/board_total.lua");
     pub const BOARD_COPY: &str = include_str!("../lua/board_copy.lua");
-    pub const SCHEDULE_JOB: &str = concat!(
-        include_str!("../lua/job_record.lua"),
-        include_str!("../lua/schedule_job.lua")
-    );
+    pub const SCHEDULE_JOB: &str =
+        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/schedule_job.lua"));
     pub const CANCEL_JOB: &str = include_str!("../lua/cancel_job.lua");
-    pub const CLAIM_JOBS: &str = concat!(
-        include_str!("../lua/job_record.lua"),
-        include_str!("../lua/claim_jobs.lua")
-    );
-    pub const FINISH_JOB: &str = concat!(
-        include_str!("../lua/job_record.lua"),
-        include_str!("../lua/finish_job.lua")
-    );
+    pub const CLAIM_JOBS: &str =
+        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/claim_jobs.lua"));
+    pub const FINISH_JOB: &str =
+        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/finish_job.lua"));
     pub const RELAY_APPEND: &str = include_str!("../lua/relay_append.lua");
     pub const RELAY_POP: &str = include_str!("../lua/relay_pop.lua");
 }
@@ -186,9 +178,7 @@ impl RedisStore {
         let client = redis::Client::open(url).map_err(redis_error)?;
         let store = RedisStore {
             inner: Arc::new(Inner {
-                shared: (0..SHARED_CONNECTIONS)
-                    .map(|_| Default::default())
-                    .collect(),
+                shared: (0..SHARED_CONNECTIONS).map(|_| Default::default()).collect(),
                 next_shared: AtomicUsize::new(0),
                 connection_config,
                 pool,
@@ -226,11 +216,7 @@ impl RedisStore {
             .map_err(redis_error)?;
         guard.generation += 1;
         guard.connection = Some(connection.clone());
-        Ok(SharedConnection {
-            slot,
-            generation: guard.generation,
-            connection,
-        })
+        Ok(SharedConnection { slot, generation: guard.generation, connection })
     }
 
     /// Maps a failure on a shared connection, retiring the connection when the failure was
@@ -294,10 +280,7 @@ impl RedisStore {
     /// The `due` and `jobs` keys of delay-queue bucket `bucket`.
     fn bucket_keys(&self, bucket: usize) -> (String, String) {
         let tag = format!("{}:{bucket}", reserved::JOB_BUCKET_TAG);
-        (
-            self.key(&tag, reserved::JOB_DUE),
-            self.key(&tag, reserved::JOB_DATA),
-        )
+        (self.key(&tag, reserved::JOB_DUE), self.key(&tag, reserved::JOB_DATA))
     }
 
     fn bucket_of(&self, job_id: &str) -> usize {
@@ -339,9 +322,7 @@ fn reply_bytes(value: Value) -> StoreResult<Option<Vec<u8>>> {
         Value::VerbatimString { text, .. } => Ok(Some(text.into_bytes())),
         Value::Okay => Ok(Some(b"OK".to_vec())),
         Value::Int(number) => Ok(Some(number.to_string().into_bytes())),
-        other => Err(corrupt(format_args!(
-            "expected a string reply, got {other:?}"
-        ))),
+        other => Err(corrupt(format_args!("expected a string reply, got {other:?}"))),
     }
 }
 
@@ -360,8 +341,7 @@ fn reply_int(value: Value) -> StoreResult<i64> {
         Value::Int(number) => Ok(number),
         other => {
             let text = required_string(other)?;
-            text.parse()
-                .map_err(|_| corrupt(format_args!("{text:?} is not an integer")))
+            text.parse().map_err(|_| corrupt(format_args!("{text:?} is not an integer")))
         }
     }
 }
@@ -371,10 +351,7 @@ fn reply_float(value: Value) -> StoreResult<Option<f64>> {
         Value::Double(number) => Ok(Some(number)),
         Value::Int(number) => Ok(Some(number as f64)),
         other => reply_string(other)?
-            .map(|text| {
-                text.parse()
-                    .map_err(|_| corrupt(format_args!("{text:?} is not a score")))
-            })
+            .map(|text| text.parse().map_err(|_| corrupt(format_args!("{text:?} is not a score"))))
             .transpose(),
     }
 }
@@ -383,9 +360,7 @@ fn reply_array(value: Value) -> StoreResult<Vec<Value>> {
     match value {
         Value::Nil => Ok(Vec::new()),
         Value::Array(items) | Value::Set(items) => Ok(items),
-        other => Err(corrupt(format_args!(
-            "expected an array reply, got {other:?}"
-        ))),
+        other => Err(corrupt(format_args!("expected an array reply, got {other:?}"))),
     }
 }
 
@@ -456,9 +431,7 @@ fn board_member_id(encoded: &str) -> StoreResult<u64> {
 /// Totals are integers stored as exact doubles; anything else is not ours.
 fn board_total_of(score: f64) -> StoreResult<i64> {
     if score.fract() != 0.0 || !score.is_finite() {
-        return Err(corrupt(format_args!(
-            "leaderboard total {score} is not an integer"
-        )));
+        return Err(corrupt(format_args!("leaderboard total {score} is not an integer")));
     }
     Ok(score as i64)
 }
@@ -467,18 +440,13 @@ fn board_total_of(score: f64) -> StoreResult<i64> {
 fn decode_score_record(record: &str) -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
     let bad = || corrupt(format_args!("bad gift record {record:?}"));
     let mut parts = record.split('|');
-    let epoch = parts
-        .next()
-        .and_then(|epoch| epoch.parse().ok())
-        .ok_or_else(bad)?;
+    let epoch = parts.next().and_then(|epoch| epoch.parse().ok()).ok_or_else(bad)?;
     let mut numbers = || -> StoreResult<Vec<i64>> {
         let part = parts.next().ok_or_else(bad)?;
         if part.is_empty() {
             return Ok(Vec::new());
         }
-        part.split(',')
-            .map(|number| number.parse().map_err(|_| bad()))
-            .collect()
+        part.split(',').map(|number| number.parse().map_err(|_| bad())).collect()
     };
     let counters = numbers()?;
     let boards = numbers()?;
@@ -515,16 +483,7 @@ fn decode_job(id: String, record: &[u8]) -> StoreResult<ClaimedJob> {
     }
     let (topic, body) = rest.split_at(topic_len);
     let topic = String::from_utf8(topic.to_vec()).map_err(|_| bad())?;
-    Ok(ClaimedJob {
-        job: Job {
-            id,
-            topic,
-            due_ms,
-            body: body.to_vec(),
-        },
-        attempt,
-        lease,
-    })
+    Ok(ClaimedJob { job: Job { id, topic, due_ms, body: body.to_vec() }, attempt, lease })
 }
 
 /// Events of an XRANGE/XREVRANGE reply (or of one stream of an XREAD reply).
@@ -559,9 +518,7 @@ fn decode_xread(value: Value) -> StoreResult<Vec<StoredEvent>> {
             .into_iter()
             .map(|stream| {
                 let mut parts = reply_array(stream)?.into_iter();
-                parts
-                    .nth(1)
-                    .ok_or_else(|| corrupt("XREAD stream without entries"))
+                parts.nth(1).ok_or_else(|| corrupt("XREAD stream without entries"))
             })
             .collect::<StoreResult<_>>()?,
     };
@@ -610,10 +567,7 @@ fn px(ttl: Duration) -> u64 {
 }
 
 fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(millis)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(millis).unwrap_or(0)
 }
 
 /// A sorted-set rank as a command argument (Redis ranks are signed 64-bit).
@@ -642,11 +596,7 @@ struct ScriptKeys<'a> {
 
 impl<'a> ScriptKeys<'a> {
     fn new(keys: &'a Keyspace, tag: &'a str) -> Self {
-        Self {
-            keys,
-            tag,
-            index: HashMap::new(),
-        }
+        Self { keys, tag, index: HashMap::new() }
     }
 
     /// The index of `name`'s key, adding it to the invocation on first use.
@@ -666,9 +616,7 @@ impl Store for RedisStore {
     async fn ping(&self) -> StoreResult<()> {
         match self.query(&redis::cmd("PING")).await? {
             Value::SimpleString(_) | Value::BulkString(_) | Value::Okay => Ok(()),
-            other => Err(StoreError::Unavailable(format!(
-                "unexpected PING reply {other:?}"
-            ))),
+            other => Err(StoreError::Unavailable(format!("unexpected PING reply {other:?}"))),
         }
     }
 
@@ -679,14 +627,8 @@ impl Store for RedisStore {
     // ---- aggregates and transactions ---------------------------------------------------------
 
     async fn get(&self, tag: &str, name: &str) -> StoreResult<Option<Versioned>> {
-        let reply = self
-            .query(
-                redis::cmd("HMGET")
-                    .arg(self.key(tag, name))
-                    .arg("v")
-                    .arg("d"),
-            )
-            .await?;
+        let reply =
+            self.query(redis::cmd("HMGET").arg(self.key(tag, name)).arg("v").arg("d")).await?;
         decode_versioned(reply)
     }
 
@@ -698,11 +640,7 @@ impl Store for RedisStore {
         // round trip.
         let mut pipeline = redis::pipe();
         for (tag, name) in keys {
-            pipeline
-                .cmd("HMGET")
-                .arg(self.key(tag, name))
-                .arg("v")
-                .arg("d");
+            pipeline.cmd("HMGET").arg(self.key(tag, name)).arg("v").arg("d");
         }
         let replies = self.query_pipeline(&pipeline).await?;
         if replies.len() != keys.len() {
@@ -715,10 +653,8 @@ impl Store for RedisStore {
         if transaction.conditions.is_empty() && transaction.ops.is_empty() {
             return Ok(CommitOutcome::Committed);
         }
-        if let Some(Op::ZAdd { name, member, .. }) = transaction
-            .ops
-            .iter()
-            .find(|op| matches!(op, Op::ZAdd { score, .. } if score.is_nan()))
+        if let Some(Op::ZAdd { name, member, .. }) =
+            transaction.ops.iter().find(|op| matches!(op, Op::ZAdd { score, .. } if score.is_nan()))
         {
             // Redis would refuse it half way through the script; refuse it before writing.
             return Err(corrupt(format_args!("NaN score for {member} in {name}")));
@@ -736,22 +672,13 @@ impl Store for RedisStore {
             match op {
                 Op::Put { name, value, ttl } => {
                     let index = keys.of(&mut invocation, name);
-                    invocation
-                        .arg("P")
-                        .arg(index)
-                        .arg(value.as_slice())
-                        .arg(ttl_arg(*ttl));
+                    invocation.arg("P").arg(index).arg(value.as_slice()).arg(ttl_arg(*ttl));
                 }
                 Op::Delete { name } => {
                     let index = keys.of(&mut invocation, name);
                     invocation.arg("D").arg(index);
                 }
-                Op::ZAdd {
-                    name,
-                    member,
-                    score,
-                    ttl,
-                } => {
+                Op::ZAdd { name, member, score, ttl } => {
                     let index = keys.of(&mut invocation, name);
                     // Debug formatting is the shortest exact decimal form, which Redis parses
                     // back to the same double ("inf" included).
@@ -807,36 +734,28 @@ impl Store for RedisStore {
                 };
                 let index = usize::try_from(reply_int(index)?)
                     .map_err(|_| corrupt("negative condition index"))?;
-                let Some(Condition::Version { name, .. }) = index
-                    .checked_sub(1)
-                    .and_then(|index| transaction.conditions.get(index))
+                let Some(Condition::Version { name, .. }) =
+                    index.checked_sub(1).and_then(|index| transaction.conditions.get(index))
                 else {
                     return Err(corrupt("commit conflict on an unknown condition"));
                 };
                 let actual = u64::try_from(reply_int(actual)?)
                     .map_err(|_| corrupt("negative aggregate version"))?;
-                Ok(CommitOutcome::Conflict {
-                    name: name.clone(),
-                    actual,
-                })
+                Ok(CommitOutcome::Conflict { name: name.clone(), actual })
             }
             _ => Err(corrupt("unexpected commit reply")),
         }
     }
 
     async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64> {
-        let reply = self
-            .query(redis::cmd("INCR").arg(self.key(tag, name)))
-            .await?;
+        let reply = self.query(redis::cmd("INCR").arg(self.key(tag, name))).await?;
         u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative counter"))
     }
 
     // ---- plain hashes and sorted sets --------------------------------------------------------
 
     async fn hash_get_all(&self, tag: &str, name: &str) -> StoreResult<Vec<(String, String)>> {
-        let reply = self
-            .query(redis::cmd("HGETALL").arg(self.key(tag, name)))
-            .await?;
+        let reply = self.query(redis::cmd("HGETALL").arg(self.key(tag, name))).await?;
         reply_pairs(reply)?
             .into_iter()
             .map(|(field, value)| Ok((required_string(field)?, required_string(value)?)))
@@ -880,9 +799,7 @@ impl Store for RedisStore {
         if fields.is_empty() {
             return Ok(Vec::new());
         }
-        let reply = self
-            .query(redis::cmd("HMGET").arg(self.key(tag, name)).arg(fields))
-            .await?;
+        let reply = self.query(redis::cmd("HMGET").arg(self.key(tag, name)).arg(fields)).await?;
         match reply {
             redis::Value::Array(values) => values
                 .into_iter()
@@ -906,26 +823,22 @@ impl Store for RedisStore {
             Order::Ascending => "ZRANK",
             Order::Descending => "ZREVRANK",
         };
-        let reply = self
-            .query(redis::cmd(command).arg(self.key(tag, name)).arg(member))
-            .await?;
+        let reply = self.query(redis::cmd(command).arg(self.key(tag, name)).arg(member)).await?;
         match reply {
             redis::Value::Nil => Ok(None),
-            other => u64::try_from(reply_int(other)?).map(Some).map_err(|_| corrupt("negative rank")),
+            other => {
+                u64::try_from(reply_int(other)?).map(Some).map_err(|_| corrupt("negative rank"))
+            }
         }
     }
 
     async fn zscore(&self, tag: &str, name: &str, member: &str) -> StoreResult<Option<f64>> {
-        let reply = self
-            .query(redis::cmd("ZSCORE").arg(self.key(tag, name)).arg(member))
-            .await?;
+        let reply = self.query(redis::cmd("ZSCORE").arg(self.key(tag, name)).arg(member)).await?;
         reply_float(reply)
     }
 
     async fn zcard(&self, tag: &str, name: &str) -> StoreResult<u64> {
-        let reply = self
-            .query(redis::cmd("ZCARD").arg(self.key(tag, name)))
-            .await?;
+        let reply = self.query(redis::cmd("ZCARD").arg(self.key(tag, name))).await?;
         u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative ZCARD"))
     }
 
@@ -940,25 +853,17 @@ impl Store for RedisStore {
     ) -> StoreResult<Vec<BoardEntry>> {
         // Highest total first; equal totals by encoded member descending, which is earliest
         // arrival first (DESIGN.md "Leaderboards").
-        let rows = self
-            .zrange(tag, name, offset, count, Order::Descending)
-            .await?;
+        let rows = self.zrange(tag, name, offset, count, Order::Descending).await?;
         rows.into_iter()
             .map(|(member, total)| {
-                Ok(BoardEntry {
-                    member: board_member_id(&member)?,
-                    total: board_total_of(total)?,
-                })
+                Ok(BoardEntry { member: board_member_id(&member)?, total: board_total_of(total)? })
             })
             .collect()
     }
 
     async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>> {
         let mut invocation = self.scripts().board_total.prepare_invoke();
-        invocation
-            .key(self.key(tag, name))
-            .key(self.key(tag, &format!("{name}:m")))
-            .arg(member);
+        invocation.key(self.key(tag, name)).key(self.key(tag, &format!("{name}:m"))).arg(member);
         let reply = self.run_script(&invocation).await?;
         reply_float(reply)?.map(board_total_of).transpose()
     }
@@ -1021,19 +926,11 @@ impl Store for RedisStore {
             Some("out") => Ok(ScoreOutcome::Outside),
             Some("ok") => {
                 let (epoch, counters, boards) = record()?;
-                Ok(ScoreOutcome::Applied {
-                    epoch,
-                    counters,
-                    boards,
-                })
+                Ok(ScoreOutcome::Applied { epoch, counters, boards })
             }
             Some("dup") => {
                 let (epoch, counters, boards) = record()?;
-                Ok(ScoreOutcome::Duplicate {
-                    epoch,
-                    counters,
-                    boards,
-                })
+                Ok(ScoreOutcome::Duplicate { epoch, counters, boards })
             }
             _ => Err(corrupt("unexpected apply_score reply")),
         }
@@ -1071,21 +968,13 @@ impl Store for RedisStore {
         value: &[u8],
         ttl: Duration,
     ) -> StoreResult<()> {
-        self.query(
-            redis::cmd("SET")
-                .arg(self.key(tag, name))
-                .arg(value)
-                .arg("PX")
-                .arg(px(ttl)),
-        )
-        .await?;
+        self.query(redis::cmd("SET").arg(self.key(tag, name)).arg(value).arg("PX").arg(px(ttl)))
+            .await?;
         Ok(())
     }
 
     async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        let reply = self
-            .query(redis::cmd("GET").arg(self.key(tag, name)))
-            .await?;
+        let reply = self.query(redis::cmd("GET").arg(self.key(tag, name))).await?;
         reply_bytes(reply)
     }
 
@@ -1094,12 +983,7 @@ impl Store for RedisStore {
     async fn schedule_job(&self, job: &Job) -> StoreResult<()> {
         let (due, jobs) = self.bucket_keys(self.bucket_of(&job.id));
         let mut invocation = self.scripts().schedule_job.prepare_invoke();
-        invocation
-            .key(due)
-            .key(jobs)
-            .arg(&job.id)
-            .arg(job.due_ms)
-            .arg(encode_job_rest(job));
+        invocation.key(due).key(jobs).arg(&job.id).arg(job.due_ms).arg(encode_job_rest(job));
         self.run_script(&invocation).await?;
         Ok(())
     }
@@ -1162,21 +1046,14 @@ impl Store for RedisStore {
             .map(|(bucket, count)| {
                 let (due, jobs) = self.bucket_keys(bucket);
                 let mut invocation = self.scripts().claim_jobs.prepare_invoke();
-                invocation
-                    .key(due)
-                    .key(jobs)
-                    .arg(now_ms)
-                    .arg(*count)
-                    .arg(redeliver_at);
+                invocation.key(due).key(jobs).arg(now_ms).arg(*count).arg(redeliver_at);
                 invocation
             })
             .collect();
         // The buckets are claimed concurrently: their scripts are pipelined rather than waiting
         // for each other's round trip.
         let replies = futures::future::try_join_all(
-            invocations
-                .iter()
-                .map(|invocation| self.run_script(invocation)),
+            invocations.iter().map(|invocation| self.run_script(invocation)),
         )
         .await?;
         let mut claimed = Vec::new();
@@ -1191,10 +1068,7 @@ impl Store for RedisStore {
             }
         }
         // Earliest due first, ties by id: the order of one queue, whatever the buckets.
-        claimed.sort_by(|a, b| {
-            a.0.total_cmp(&b.0)
-                .then_with(|| a.1.job.id.cmp(&b.1.job.id))
-        });
+        claimed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.job.id.cmp(&b.1.job.id)));
         Ok(claimed.into_iter().map(|(_, job)| job).collect())
     }
 
@@ -1208,12 +1082,7 @@ impl Store for RedisStore {
     async fn next_job_due(&self) -> StoreResult<Option<u64>> {
         let mut pipeline = redis::pipe();
         for bucket in 0..self.bucket_count() {
-            pipeline
-                .cmd("ZRANGE")
-                .arg(self.bucket_keys(bucket).0)
-                .arg(0)
-                .arg(0)
-                .arg("WITHSCORES");
+            pipeline.cmd("ZRANGE").arg(self.bucket_keys(bucket).0).arg(0).arg(0).arg("WITHSCORES");
         }
         let replies = self.query_pipeline(&pipeline).await?;
         let mut earliest: Option<f64> = None;
@@ -1249,14 +1118,8 @@ impl Store for RedisStore {
         let seen = self.key(reserved::EVENTS_TAG, reserved::EVENTS_SEEN);
         let stream = self.stream_key();
         let retention = self.retention();
-        let first = self
-            .query(
-                redis::cmd("LRANGE")
-                    .arg(&outbox)
-                    .arg(0)
-                    .arg(rank(RELAY_BATCH - 1)),
-            )
-            .await?;
+        let first =
+            self.query(redis::cmd("LRANGE").arg(&outbox).arg(0).arg(rank(RELAY_BATCH - 1))).await?;
         let mut batch = reply_array(first)?;
         let mut appended = 0usize;
         while !batch.is_empty() {
@@ -1331,9 +1194,7 @@ impl Store for RedisStore {
                 }
             }
             let next = required_string(next)?;
-            cursor = next
-                .parse()
-                .map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
+            cursor = next.parse().map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
             if cursor == 0 {
                 break;
             }
@@ -1421,21 +1282,13 @@ impl Store for RedisStore {
                     .arg(1),
             )
             .await?;
-        Ok(decode_events(reply)?
-            .pop()
-            .map(|event| event.id)
-            .unwrap_or_else(|| "0-0".into()))
+        Ok(decode_events(reply)?.pop().map(|event| event.id).unwrap_or_else(|| "0-0".into()))
     }
 
     async fn first_event_id(&self) -> StoreResult<Option<String>> {
         let reply = self
             .query(
-                redis::cmd("XRANGE")
-                    .arg(self.stream_key())
-                    .arg("-")
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(1),
+                redis::cmd("XRANGE").arg(self.stream_key()).arg("-").arg("+").arg("COUNT").arg(1),
             )
             .await?;
         Ok(decode_events(reply)?.pop().map(|event| event.id))
@@ -1488,9 +1341,7 @@ mod tests {
 
     async fn store_with(options: StoreOptions) -> RedisStore {
         let prefix = format!("t{:016x}", rand::random::<u64>());
-        RedisStore::connect(URL, &prefix, options)
-            .await
-            .expect("local redis for tests")
+        RedisStore::connect(URL, &prefix, options).await.expect("local redis for tests")
     }
 
     async fn store() -> RedisStore {
@@ -1513,11 +1364,8 @@ mod tests {
                 .await
                 .expect("scan");
             for key in keys {
-                let _: i64 = redis::cmd("DEL")
-                    .arg(key)
-                    .query_async(&mut connection)
-                    .await
-                    .expect("del");
+                let _: i64 =
+                    redis::cmd("DEL").arg(key).query_async(&mut connection).await.expect("del");
             }
             cursor = next;
             if cursor == 0 {
@@ -1533,13 +1381,7 @@ mod tests {
     fn open_window(from_ms: u64, until_ms: u64, epoch: u64) -> Op {
         Op::HSet {
             name: "window".into(),
-            fields: ScoringWindow {
-                open: true,
-                from_ms,
-                until_ms,
-                epoch,
-            }
-            .fields(),
+            fields: ScoringWindow { open: true, from_ms, until_ms, epoch }.fields(),
             ttl: None,
         }
     }
@@ -1565,53 +1407,22 @@ mod tests {
         let store = store().await;
         let first = Transaction::new("lc:1")
             .expect_version("agg", 0)
-            .op(Op::Put {
-                name: "agg".into(),
-                value: every_byte(),
-                ttl: None,
-            })
-            .op(Op::ZAdd {
-                name: "idx".into(),
-                member: "a".into(),
-                score: 1.5,
-                ttl: None,
-            });
+            .op(Op::Put { name: "agg".into(), value: every_byte(), ttl: None })
+            .op(Op::ZAdd { name: "idx".into(), member: "a".into(), score: 1.5, ttl: None });
         assert_eq!(store.commit(first).await.unwrap(), CommitOutcome::Committed);
         let stored = store.get("lc:1", "agg").await.unwrap().unwrap();
-        assert_eq!(
-            stored,
-            Versioned {
-                version: 1,
-                value: every_byte()
-            }
-        );
+        assert_eq!(stored, Versioned { version: 1, value: every_byte() });
 
         let stale = Transaction::new("lc:1")
-            .op(Op::ZAdd {
-                name: "idx".into(),
-                member: "b".into(),
-                score: 2.0,
-                ttl: None,
-            })
+            .op(Op::ZAdd { name: "idx".into(), member: "b".into(), score: 2.0, ttl: None })
             .expect_version("other", 0)
             .expect_version("agg", 0)
-            .op(Op::Put {
-                name: "agg".into(),
-                value: b"lost".to_vec(),
-                ttl: None,
-            });
+            .op(Op::Put { name: "agg".into(), value: b"lost".to_vec(), ttl: None });
         assert_eq!(
             store.commit(stale).await.unwrap(),
-            CommitOutcome::Conflict {
-                name: "agg".into(),
-                actual: 1
-            }
+            CommitOutcome::Conflict { name: "agg".into(), actual: 1 }
         );
-        assert_eq!(
-            store.zcard("lc:1", "idx").await.unwrap(),
-            1,
-            "a conflict writes nothing"
-        );
+        assert_eq!(store.zcard("lc:1", "idx").await.unwrap(), 1, "a conflict writes nothing");
 
         let second = Transaction::new("lc:1")
             .expect_version("agg", 1)
@@ -1620,62 +1431,23 @@ mod tests {
                 value: Vec::new(),
                 ttl: Some(Duration::from_secs(60)),
             })
-            .op(Op::HSet {
-                name: "h".into(),
-                fields: vec![("f".into(), "v".into())],
-                ttl: None,
-            });
-        assert_eq!(
-            store.commit(second).await.unwrap(),
-            CommitOutcome::Committed
-        );
-        let many = store
-            .get_many(&[("lc:1", "agg"), ("lc:2", "agg")])
-            .await
-            .unwrap();
-        assert_eq!(
-            many,
-            vec![
-                Some(Versioned {
-                    version: 2,
-                    value: Vec::new()
-                }),
-                None
-            ]
-        );
-        assert_eq!(
-            store.hash_get_all("lc:1", "h").await.unwrap(),
-            vec![("f".into(), "v".into())]
-        );
+            .op(Op::HSet { name: "h".into(), fields: vec![("f".into(), "v".into())], ttl: None });
+        assert_eq!(store.commit(second).await.unwrap(), CommitOutcome::Committed);
+        let many = store.get_many(&[("lc:1", "agg"), ("lc:2", "agg")]).await.unwrap();
+        assert_eq!(many, vec![Some(Versioned { version: 2, value: Vec::new() }), None]);
+        assert_eq!(store.hash_get_all("lc:1", "h").await.unwrap(), vec![("f".into(), "v".into())]);
 
         // A put on a key of another type is refused before anything is written.
         let wrong = Transaction::new("lc:1")
-            .op(Op::ZRem {
-                name: "idx".into(),
-                member: "a".into(),
-            })
-            .op(Op::Put {
-                name: "h2".into(),
-                value: b"x".to_vec(),
-                ttl: None,
-            })
-            .op(Op::Put {
-                name: "idx".into(),
-                value: b"x".to_vec(),
-                ttl: None,
-            });
-        assert!(matches!(
-            store.commit(wrong).await,
-            Err(StoreError::Corrupt(_))
-        ));
+            .op(Op::ZRem { name: "idx".into(), member: "a".into() })
+            .op(Op::Put { name: "h2".into(), value: b"x".to_vec(), ttl: None })
+            .op(Op::Put { name: "idx".into(), value: b"x".to_vec(), ttl: None });
+        assert!(matches!(store.commit(wrong).await, Err(StoreError::Corrupt(_))));
         assert_eq!(store.zcard("lc:1", "idx").await.unwrap(), 1);
         assert_eq!(store.get("lc:1", "h2").await.unwrap(), None);
 
         let delete = Transaction::new("lc:1").op(Op::Delete { name: "agg".into() });
-        assert_eq!(
-            store.commit(delete).await.unwrap(),
-            CommitOutcome::Committed
-        );
+        assert_eq!(store.commit(delete).await.unwrap(), CommitOutcome::Committed);
         assert_eq!(store.get("lc:1", "agg").await.unwrap(), None);
         assert_eq!(store.next_id("lc:1", "ids").await.unwrap(), 1);
         assert_eq!(store.next_id("lc:1", "ids").await.unwrap(), 2);
@@ -1695,31 +1467,13 @@ mod tests {
             });
         }
         store.commit(transaction).await.unwrap();
-        let ascending = store
-            .zrange("t", "z", 0, 10, Order::Ascending)
-            .await
-            .unwrap();
-        let names: Vec<&str> = ascending
-            .iter()
-            .map(|(member, _)| member.as_str())
-            .collect();
+        let ascending = store.zrange("t", "z", 0, 10, Order::Ascending).await.unwrap();
+        let names: Vec<&str> = ascending.iter().map(|(member, _)| member.as_str()).collect();
         assert_eq!(names, ["c", "a", "b", "d"]);
         assert_eq!(ascending[3].1, f64::INFINITY);
-        let descending = store
-            .zrange("t", "z", 1, 2, Order::Descending)
-            .await
-            .unwrap();
-        assert_eq!(
-            descending,
-            vec![("b".to_string(), 1.0), ("a".to_string(), 1.0)]
-        );
-        assert!(
-            store
-                .zrange("t", "z", 0, 0, Order::Ascending)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        let descending = store.zrange("t", "z", 1, 2, Order::Descending).await.unwrap();
+        assert_eq!(descending, vec![("b".to_string(), 1.0), ("a".to_string(), 1.0)]);
+        assert!(store.zrange("t", "z", 0, 0, Order::Ascending).await.unwrap().is_empty());
         assert_eq!(store.zscore("t", "z", "c").await.unwrap(), Some(0.5));
         assert_eq!(store.zscore("t", "z", "x").await.unwrap(), None);
         cleanup(&store).await;
@@ -1728,85 +1482,41 @@ mod tests {
     #[tokio::test]
     async fn leaderboard_ties_go_to_the_first_arrival() {
         let store = store().await;
-        store
-            .commit(Transaction::new("pk:1").op(open_window(0, 1_000, 7)))
-            .await
-            .unwrap();
+        store.commit(Transaction::new("pk:1").op(open_window(0, 1_000, 7))).await.unwrap();
         // 1 and 2 both reach 100, 1 first; 3 reaches 150; then 1 reaches 150 after 3.
         for (txn, member, value) in [("g1", 1, 100), ("g2", 2, 60), ("g3", 2, 40), ("g4", 3, 150)] {
-            store
-                .apply_score(&gift(txn, 10, member, value))
-                .await
-                .unwrap();
+            store.apply_score(&gift(txn, 10, member, value)).await.unwrap();
         }
         let page = store.board_page("pk:1", "board", 0, 10).await.unwrap();
-        let order: Vec<(u64, i64)> = page
-            .iter()
-            .map(|entry| (entry.member, entry.total))
-            .collect();
+        let order: Vec<(u64, i64)> = page.iter().map(|entry| (entry.member, entry.total)).collect();
         assert_eq!(order, [(3, 150), (1, 100), (2, 100)]);
         store.apply_score(&gift("g5", 10, 1, 50)).await.unwrap();
         let page = store.board_page("pk:1", "board", 0, 10).await.unwrap();
-        let order: Vec<(u64, i64)> = page
-            .iter()
-            .map(|entry| (entry.member, entry.total))
-            .collect();
+        let order: Vec<(u64, i64)> = page.iter().map(|entry| (entry.member, entry.total)).collect();
         assert_eq!(order, [(3, 150), (1, 150), (2, 100)]);
-        assert_eq!(
-            store.board_total("pk:1", "board", 2).await.unwrap(),
-            Some(100)
-        );
+        assert_eq!(store.board_total("pk:1", "board", 2).await.unwrap(), Some(100));
         assert_eq!(store.board_total("pk:1", "board", 9).await.unwrap(), None);
         assert_eq!(
             store.board_page("pk:1", "board", 1, 1).await.unwrap(),
-            vec![BoardEntry {
-                member: 1,
-                total: 150
-            }]
+            vec![BoardEntry { member: 1, total: 150 }]
         );
 
-        store
-            .board_copy("pk:1", "board", "board2", Duration::from_secs(60))
-            .await
-            .unwrap();
-        assert_eq!(
-            store.board_page("pk:1", "board2", 0, 10).await.unwrap(),
-            page
-        );
+        store.board_copy("pk:1", "board", "board2", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(store.board_page("pk:1", "board2", 0, 10).await.unwrap(), page);
         // The copy keeps the arrival counter: a later tie still ranks after the earlier ones.
         let mut later = gift("g6", 10, 4, 150);
         later.boards = vec![("board2".into(), 4, 150)];
         store.apply_score(&later).await.unwrap();
         let copied = store.board_page("pk:1", "board2", 0, 10).await.unwrap();
-        assert_eq!(
-            copied.iter().map(|entry| entry.member).collect::<Vec<_>>(),
-            [3, 1, 4, 2]
-        );
+        assert_eq!(copied.iter().map(|entry| entry.member).collect::<Vec<_>>(), [3, 1, 4, 2]);
         // Copying an absent board empties the target.
+        store.board_copy("pk:1", "missing", "board2", Duration::from_secs(60)).await.unwrap();
+        assert!(store.board_page("pk:1", "board2", 0, 10).await.unwrap().is_empty());
         store
-            .board_copy("pk:1", "missing", "board2", Duration::from_secs(60))
+            .commit(Transaction::new("pk:1").op(Op::DeleteBoard { name: "board".into() }))
             .await
             .unwrap();
-        assert!(
-            store
-                .board_page("pk:1", "board2", 0, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        store
-            .commit(Transaction::new("pk:1").op(Op::DeleteBoard {
-                name: "board".into(),
-            }))
-            .await
-            .unwrap();
-        assert!(
-            store
-                .board_page("pk:1", "board", 0, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(store.board_page("pk:1", "board", 0, 10).await.unwrap().is_empty());
         assert_eq!(store.board_total("pk:1", "board", 1).await.unwrap(), None);
         cleanup(&store).await;
     }
@@ -1814,14 +1524,8 @@ mod tests {
     #[tokio::test]
     async fn apply_score_applies_once_and_only_inside_the_window() {
         let store = store().await;
-        assert_eq!(
-            store.apply_score(&gift("g0", 10, 1, 5)).await.unwrap(),
-            ScoreOutcome::Outside
-        );
-        store
-            .commit(Transaction::new("pk:1").op(open_window(100, 200, 42)))
-            .await
-            .unwrap();
+        assert_eq!(store.apply_score(&gift("g0", 10, 1, 5)).await.unwrap(), ScoreOutcome::Outside);
+        store.commit(Transaction::new("pk:1").op(open_window(100, 200, 42))).await.unwrap();
         for sent_at in [99, 200, 5_000] {
             assert_eq!(
                 store.apply_score(&gift("g0", sent_at, 1, 5)).await.unwrap(),
@@ -1831,16 +1535,9 @@ mod tests {
         let applied = store.apply_score(&gift("g1", 100, 1, 5)).await.unwrap();
         assert_eq!(
             applied,
-            ScoreOutcome::Applied {
-                epoch: 42,
-                counters: vec![5, 1],
-                boards: vec![5]
-            }
+            ScoreOutcome::Applied { epoch: 42, counters: vec![5, 1], boards: vec![5] }
         );
-        let applied = store
-            .apply_score(&gift("g2", 199, 1, 1_000_000_000_000))
-            .await
-            .unwrap();
+        let applied = store.apply_score(&gift("g2", 199, 1, 1_000_000_000_000)).await.unwrap();
         assert_eq!(
             applied,
             ScoreOutcome::Applied {
@@ -1851,26 +1548,13 @@ mod tests {
         );
         assert_eq!(
             store.apply_score(&gift("g1", 100, 1, 5)).await.unwrap(),
-            ScoreOutcome::Duplicate {
-                epoch: 42,
-                counters: vec![5, 1],
-                boards: vec![5]
-            }
+            ScoreOutcome::Duplicate { epoch: 42, counters: vec![5, 1], boards: vec![5] }
         );
-        let hash: HashMap<String, String> = store
-            .hash_get_all("pk:1", "score")
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
+        let hash: HashMap<String, String> =
+            store.hash_get_all("pk:1", "score").await.unwrap().into_iter().collect();
         assert_eq!(hash.get("host").map(String::as_str), Some("1000000000005"));
         // Closing the window stops gifts whatever their time; duplicates still answer.
-        let closed = ScoringWindow {
-            open: false,
-            from_ms: 100,
-            until_ms: 200,
-            epoch: 42,
-        };
+        let closed = ScoringWindow { open: false, from_ms: 100, until_ms: 200, epoch: 42 };
         store
             .commit(Transaction::new("pk:1").op(Op::HSet {
                 name: "window".into(),
@@ -1879,10 +1563,7 @@ mod tests {
             }))
             .await
             .unwrap();
-        assert_eq!(
-            store.apply_score(&gift("g3", 150, 1, 5)).await.unwrap(),
-            ScoreOutcome::Outside
-        );
+        assert_eq!(store.apply_score(&gift("g3", 150, 1, 5)).await.unwrap(), ScoreOutcome::Outside);
         assert!(matches!(
             store.apply_score(&gift("g2", 150, 1, 5)).await.unwrap(),
             ScoreOutcome::Duplicate { .. }
@@ -1894,33 +1575,16 @@ mod tests {
     async fn records_are_claimed_once() {
         let store = store().await;
         let ttl = Duration::from_secs(60);
-        assert_eq!(
-            store
-                .record_claim("r", "k", &every_byte(), ttl)
-                .await
-                .unwrap(),
-            None
-        );
-        assert_eq!(
-            store.record_claim("r", "k", b"other", ttl).await.unwrap(),
-            Some(every_byte())
-        );
+        assert_eq!(store.record_claim("r", "k", &every_byte(), ttl).await.unwrap(), None);
+        assert_eq!(store.record_claim("r", "k", b"other", ttl).await.unwrap(), Some(every_byte()));
         store.record_put("r", "k", b"new", ttl).await.unwrap();
-        assert_eq!(
-            store.record_get("r", "k").await.unwrap(),
-            Some(b"new".to_vec())
-        );
+        assert_eq!(store.record_get("r", "k").await.unwrap(), Some(b"new".to_vec()));
         assert_eq!(store.record_get("r", "absent").await.unwrap(), None);
         cleanup(&store).await;
     }
 
     fn job(id: &str, due_ms: u64) -> Job {
-        Job {
-            id: id.into(),
-            topic: "topic with spaces".into(),
-            due_ms,
-            body: every_byte(),
-        }
+        Job { id: id.into(), topic: "topic with spaces".into(), due_ms, body: every_byte() }
     }
 
     #[tokio::test]
@@ -1942,18 +1606,9 @@ mod tests {
         assert_eq!(claimed[0].attempt, 1);
         let first_lease = claimed[0].lease;
         let rest = store.claim_due_jobs(1_500, 10, ttr).await.unwrap();
-        assert_eq!(
-            rest.iter()
-                .map(|claim| claim.job.id.as_str())
-                .collect::<Vec<_>>(),
-            ["c"]
-        );
+        assert_eq!(rest.iter().map(|claim| claim.job.id.as_str()).collect::<Vec<_>>(), ["c"]);
         assert!(
-            store
-                .claim_due_jobs(1_999, 10, ttr)
-                .await
-                .unwrap()
-                .is_empty(),
+            store.claim_due_jobs(1_999, 10, ttr).await.unwrap().is_empty(),
             "claimed jobs are hidden"
         );
 
@@ -1985,10 +1640,7 @@ mod tests {
     async fn concurrent_pollers_never_claim_the_same_delivery() {
         let store = store().await;
         for index in 0..60 {
-            store
-                .schedule_job(&job(&format!("j{index}"), 1_000 + index))
-                .await
-                .unwrap();
+            store.schedule_job(&job(&format!("j{index}"), 1_000 + index)).await.unwrap();
         }
         let pollers = (0..4).map(|_| {
             let store = store.clone();
@@ -1996,10 +1648,7 @@ mod tests {
                 let mut claimed = Vec::new();
                 for _ in 0..10 {
                     claimed.extend(
-                        store
-                            .claim_due_jobs(2_000, 7, Duration::from_secs(60))
-                            .await
-                            .unwrap(),
+                        store.claim_due_jobs(2_000, 7, Duration::from_secs(60)).await.unwrap(),
                     );
                 }
                 claimed
@@ -2022,9 +1671,7 @@ mod tests {
             .map(|index| [index.to_be_bytes().as_slice(), &[0, 255, b'\n']].concat())
             .collect();
         for chunk in payloads.chunks(50) {
-            let transaction = Transaction::new("lc:9").op(Op::Outbox {
-                events: chunk.to_vec(),
-            });
+            let transaction = Transaction::new("lc:9").op(Op::Outbox { events: chunk.to_vec() });
             store.commit(transaction).await.unwrap();
         }
         assert_eq!(store.outbox_tags().await.unwrap(), ["lc:9"]);
@@ -2050,40 +1697,20 @@ mod tests {
         let store = store().await;
         assert_eq!(store.last_event_id().await.unwrap(), "0-0");
         assert_eq!(store.first_event_id().await.unwrap(), None);
-        let ids = store
-            .append_events(&[b"one".to_vec(), b"two".to_vec(), every_byte()])
-            .await
-            .unwrap();
+        let ids =
+            store.append_events(&[b"one".to_vec(), b"two".to_vec(), every_byte()]).await.unwrap();
         assert_eq!(ids.len(), 3);
-        assert_eq!(
-            store.first_event_id().await.unwrap().as_deref(),
-            Some(ids[0].as_str())
-        );
+        assert_eq!(store.first_event_id().await.unwrap().as_deref(), Some(ids[0].as_str()));
         assert_eq!(store.last_event_id().await.unwrap(), ids[2]);
         let after_first = store.read_events(&ids[0], 10, None).await.unwrap();
         assert_eq!(
-            after_first
-                .iter()
-                .map(|event| &event.id)
-                .collect::<Vec<_>>(),
+            after_first.iter().map(|event| &event.id).collect::<Vec<_>>(),
             [&ids[1], &ids[2]]
         );
         assert_eq!(after_first[1].payload, every_byte());
         let limited = store.read_events("0", 1, None).await.unwrap();
-        assert_eq!(
-            limited,
-            vec![StoredEvent {
-                id: ids[0].clone(),
-                payload: b"one".to_vec()
-            }]
-        );
-        assert!(
-            store
-                .read_events(&ids[2], 10, None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_eq!(limited, vec![StoredEvent { id: ids[0].clone(), payload: b"one".to_vec() }]);
+        assert!(store.read_events(&ids[2], 10, None).await.unwrap().is_empty());
         assert!(matches!(
             store.read_events("nonsense", 10, None).await,
             Err(StoreError::Corrupt(_))
@@ -2104,21 +1731,13 @@ mod tests {
             let store = store.clone();
             let after = ids[2].clone();
             tokio::spawn(async move {
-                store
-                    .read_events(&after, 10, Some(Duration::from_secs(5)))
-                    .await
+                store.read_events(&after, 10, Some(Duration::from_secs(5))).await
             })
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
         let new = store.append_events(&[b"four".to_vec()]).await.unwrap();
         let woken = reader.await.unwrap().unwrap();
-        assert_eq!(
-            woken,
-            vec![StoredEvent {
-                id: new[0].clone(),
-                payload: b"four".to_vec()
-            }]
-        );
+        assert_eq!(woken, vec![StoredEvent { id: new[0].clone(), payload: b"four".to_vec() }]);
         cleanup(&store).await;
     }
 
@@ -2140,9 +1759,7 @@ mod tests {
         let store = store().await;
         let mut messages = store.subscribe("config").await.unwrap();
         store.publish("config", "changed").await.unwrap();
-        let message = tokio::time::timeout(Duration::from_secs(2), messages.next())
-            .await
-            .unwrap();
+        let message = tokio::time::timeout(Duration::from_secs(2), messages.next()).await.unwrap();
         assert_eq!(message.as_deref(), Some("changed"));
     }
 
@@ -2156,16 +1773,10 @@ mod tests {
             ttl: None,
         });
         store.commit(transaction).await.unwrap();
-        assert!(matches!(
-            store.get("x", "z").await,
-            Err(StoreError::Corrupt(_))
-        ));
+        assert!(matches!(store.get("x", "z").await, Err(StoreError::Corrupt(_))));
         let many = store.get_many(&[("x", "absent"), ("x", "z")]).await;
         assert!(matches!(many, Err(StoreError::Corrupt(_))), "{many:?}");
-        assert!(matches!(
-            store.hash_get_all("x", "z").await,
-            Err(StoreError::Corrupt(_))
-        ));
+        assert!(matches!(store.hash_get_all("x", "z").await, Err(StoreError::Corrupt(_))));
         cleanup(&store).await;
     }
 
@@ -2175,13 +1786,8 @@ mod tests {
         let mut ids = Vec::new();
         for _ in 0..SHARED_CONNECTIONS {
             ids.push(
-                reply_int(
-                    store
-                        .query(&redis::cmd("CLIENT").arg("ID").to_owned())
-                        .await
-                        .unwrap(),
-                )
-                .unwrap(),
+                reply_int(store.query(&redis::cmd("CLIENT").arg("ID").to_owned()).await.unwrap())
+                    .unwrap(),
             );
         }
         let killer = redis::Client::open(URL).unwrap();
@@ -2224,14 +1830,7 @@ mod tests {
         let mut record = b"3 9 ".to_vec();
         record.extend(encode_job_rest(&job));
         let claimed = decode_job("x".into(), &record).unwrap();
-        assert_eq!(
-            claimed,
-            ClaimedJob {
-                job,
-                attempt: 3,
-                lease: 9
-            }
-        );
+        assert_eq!(claimed, ClaimedJob { job, attempt: 3, lease: 9 });
         assert!(decode_job("x".into(), b"3 9 12 99 short").is_err());
     }
 

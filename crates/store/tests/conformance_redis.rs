@@ -11,9 +11,8 @@ async fn redis_store() -> Arc<dyn Store> {
     let url = std::env::var("LIVEPK_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
     let prefix = format!("t{:016x}", rand::random::<u64>());
-    let store = RedisStore::connect(&url, &prefix, StoreOptions::default())
-        .await
-        .unwrap_or_else(|error| {
+    let store =
+        RedisStore::connect(&url, &prefix, StoreOptions::default()).await.unwrap_or_else(|error| {
             panic!("cannot connect to Redis at {url} (set LIVEPK_TEST_REDIS_URL): {error}")
         });
     if let Err(error) = store.ping().await {

@@ -54,17 +54,25 @@ pub fn pk_info(info: &PkInfo, host_sid: u64, guest_sid: u64) -> proto::Linkcallp
 }
 
 fn battle_pk_info(info: &PkInfo, battle: Option<&Battle>) -> proto::LinkcallpkPkInfo {
-    let (host_sid, guest_sid) = battle.map_or((0, 0), |battle| (battle.host.singer_sid.get(), battle.guest.singer_sid.get()));
+    let (host_sid, guest_sid) = battle
+        .map_or((0, 0), |battle| (battle.host.singer_sid.get(), battle.guest.singer_sid.get()));
     pk_info(info, host_sid, guest_sid)
 }
 
 /// `repeated pk` as the seed sends it: empty or one entry.
-pub fn pk_list(info: Option<&PkInfo>, host_sid: u64, guest_sid: u64) -> Vec<proto::LinkcallpkPkInfo> {
+pub fn pk_list(
+    info: Option<&PkInfo>,
+    host_sid: u64,
+    guest_sid: u64,
+) -> Vec<proto::LinkcallpkPkInfo> {
     info.map(|info| pk_info(info, host_sid, guest_sid)).into_iter().collect()
 }
 
 /// One row of an anchor list.
-pub fn singer_info(row: &ListedSinger, profiles: &HashMap<SingerId, SingerProfile>) -> proto::LinkcallpkSingerInfo {
+pub fn singer_info(
+    row: &ListedSinger,
+    profiles: &HashMap<SingerId, SingerProfile>,
+) -> proto::LinkcallpkSingerInfo {
     let profile = profiles.get(&row.singer_id).cloned().unwrap_or_default();
     proto::LinkcallpkSingerInfo {
         pk_state: state(row.pk_state),
@@ -78,7 +86,11 @@ pub fn singer_info(row: &ListedSinger, profiles: &HashMap<SingerId, SingerProfil
 }
 
 /// An anchor as `h_singer` / `g_singer`.
-pub fn pk_singer(singer: SingerId, sid: u64, profiles: &HashMap<SingerId, SingerProfile>) -> proto::PkSingerInfo {
+pub fn pk_singer(
+    singer: SingerId,
+    sid: u64,
+    profiles: &HashMap<SingerId, SingerProfile>,
+) -> proto::PkSingerInfo {
     let profile = profiles.get(&singer).cloned().unwrap_or_default();
     proto::PkSingerInfo {
         singer_id: singer.get(),
@@ -91,7 +103,10 @@ pub fn pk_singer(singer: SingerId, sid: u64, profiles: &HashMap<SingerId, Singer
 }
 
 /// A gifter row.
-pub fn user_info(row: &GifterRow, profiles: &HashMap<UserId, GifterProfile>) -> proto::LinkcallpkUserInfo {
+pub fn user_info(
+    row: &GifterRow,
+    profiles: &HashMap<UserId, GifterProfile>,
+) -> proto::LinkcallpkUserInfo {
     let profile = profiles.get(&row.user_id).cloned().unwrap_or_default();
     proto::LinkcallpkUserInfo {
         user_gift: row.user_gift,
@@ -132,11 +147,14 @@ pub async fn notification_events(
     now_ms: u64,
 ) -> Result<Vec<Vec<u8>>, ServiceError> {
     let singers: Vec<SingerId> = notifications.iter().flat_map(singers_of).collect();
-    let profiles = if singers.is_empty() { HashMap::new() } else { adapter.singer_profiles(&singers).await? };
+    let profiles =
+        if singers.is_empty() { HashMap::new() } else { adapter.singer_profiles(&singers).await? };
     let users: Vec<UserId> = notifications
         .iter()
         .flat_map(|notification| match &notification.kind {
-            NotificationKind::RoomPkInfo { users, .. } => users.iter().map(|row| row.user_id).collect(),
+            NotificationKind::RoomPkInfo { users, .. } => {
+                users.iter().map(|row| row.user_id).collect()
+            }
             _ => Vec::new(),
         })
         .collect();
@@ -149,8 +167,10 @@ pub async fn notification_events(
     if let Some(battle) = battle
         && notifications.iter().any(|n| matches!(n.kind, NotificationKind::SingerPkList { .. }))
     {
-        let host = adapter.board(battle, battle.host.singer_id, livepk_linkcall::TOP_GIFTERS).await?;
-        let guest = adapter.board(battle, battle.guest.singer_id, livepk_linkcall::TOP_GIFTERS).await?;
+        let host =
+            adapter.board(battle, battle.host.singer_id, livepk_linkcall::TOP_GIFTERS).await?;
+        let guest =
+            adapter.board(battle, battle.guest.singer_id, livepk_linkcall::TOP_GIFTERS).await?;
         let ids: Vec<UserId> = host.iter().chain(&guest).map(|row| row.user_id).collect();
         let profiles = adapter.gifter_profiles(battle.battle_id, &ids).await?;
         boards = Some((host, guest, profiles));
@@ -159,7 +179,11 @@ pub async fn notification_events(
     let mut events = Vec::with_capacity(notifications.len());
     for notification in notifications {
         let profile = |singer: &SingerId| profiles.get(singer).cloned().unwrap_or_default();
-        let pkid = notification.kind.pkid().or(battle.map(|battle| battle.pkid)).map_or(0, |pkid| pkid.get());
+        let pkid = notification
+            .kind
+            .pkid()
+            .or(battle.map(|battle| battle.pkid))
+            .map_or(0, |pkid| pkid.get());
         let payload = match &notification.kind {
             NotificationKind::SingerState { pk_state, singer_id } => {
                 let about = profile(singer_id);
@@ -185,13 +209,15 @@ pub async fn notification_events(
                     pkid: pkid.get(),
                 })
             }
-            NotificationKind::RoomPkInfo { pkid, pk, users } => Payload::LinkcallpkRoomPkInfoNt(proto::LinkcallpkRoomPkInfoNt {
-                time_now,
-                pkid: pkid.get(),
-                pk: vec![battle_pk_info(pk, battle)],
-                user: users.iter().map(|row| user_info(row, &gifters)).collect(),
-                singer_id: if users.is_empty() { 0 } else { board_owner },
-            }),
+            NotificationKind::RoomPkInfo { pkid, pk, users } => {
+                Payload::LinkcallpkRoomPkInfoNt(proto::LinkcallpkRoomPkInfoNt {
+                    time_now,
+                    pkid: pkid.get(),
+                    pk: vec![battle_pk_info(pk, battle)],
+                    user: users.iter().map(|row| user_info(row, &gifters)).collect(),
+                    singer_id: if users.is_empty() { 0 } else { board_owner },
+                })
+            }
             NotificationKind::RoomPkSingerInfo { pkid, host_id, host_sid, guest_id, guest_sid } => {
                 Payload::LinkcallpkRoomPkSingerInfoNt(proto::LinkcallpkRoomPkSingerInfoNt {
                     h_singer: vec![pk_singer(*host_id, host_sid.get(), &profiles)],
@@ -254,8 +280,18 @@ pub fn record_of(settled: &Settled, now_ms: u64) -> livepk_sql::PkRecord {
         mode: Mode::LinkCall,
         pkid: settled.pkid,
         participants: vec![
-            livepk_sql::Participant { id: settled.host.get(), sid: 0, side: "host".into(), score: settled.host_score },
-            livepk_sql::Participant { id: settled.guest.get(), sid: 0, side: "guest".into(), score: settled.guest_score },
+            livepk_sql::Participant {
+                id: settled.host.get(),
+                sid: 0,
+                side: "host".into(),
+                score: settled.host_score,
+            },
+            livepk_sql::Participant {
+                id: settled.guest.get(),
+                sid: 0,
+                side: "guest".into(),
+                score: settled.guest_score,
+            },
         ],
         winner_id: settled.winner.map_or(0, SingerId::get),
         start_ms: settled.start_ms,

@@ -40,14 +40,24 @@ fn room(field: &str, raw: u64) -> Result<RoomSid, ServiceError> {
 }
 
 /// Parses the (host, guest) pair every battle request names, with their rooms.
-fn pair(host_id: u64, host_sid: u64, guest_id: u64, guest_sid: u64) -> Result<(PairRequest, u64, u64), ServiceError> {
-    let request = PairRequest { host_id: singer("host_id", host_id)?, guest_id: singer("guest_id", guest_id)? };
+fn pair(
+    host_id: u64,
+    host_sid: u64,
+    guest_id: u64,
+    guest_sid: u64,
+) -> Result<(PairRequest, u64, u64), ServiceError> {
+    let request = PairRequest {
+        host_id: singer("host_id", host_id)?,
+        guest_id: singer("guest_id", guest_id)?,
+    };
     Ok((request, room("host_sid", host_sid)?.get(), room("guest_sid", guest_sid)?.get()))
 }
 
 fn text(field: &str, value: &str) -> Result<(), ServiceError> {
     if value.len() > MAX_TEXT_LEN {
-        return Err(InvalidArgument::new(field, format!("must be at most {MAX_TEXT_LEN} bytes")).into());
+        return Err(
+            InvalidArgument::new(field, format!("must be at most {MAX_TEXT_LEN} bytes")).into()
+        );
     }
     Ok(())
 }
@@ -93,7 +103,10 @@ impl LinkCallService {
     async fn load_pair(&self, request: PairRequest) -> Result<(Snapshot, Scores), ServiceError> {
         let mut snapshot = Snapshot::default();
         self.adapter.load_anchors(&mut snapshot, &[request.host_id, request.guest_id]).await?;
-        let battle = domain::battle_of_pair(snapshot.anchor(request.host_id), snapshot.anchor(request.guest_id));
+        let battle = domain::battle_of_pair(
+            snapshot.anchor(request.host_id),
+            snapshot.anchor(request.guest_id),
+        );
         self.adapter.load_battle(&mut snapshot, battle).await?;
         let scores = self.adapter.snapshot_scores(&snapshot).await?;
         Ok((snapshot, scores))
@@ -101,7 +114,11 @@ impl LinkCallService {
 
     /// Loads what withdrawing `singer` from linkcall touches: its lists, the anchors of the
     /// invitations it holds or sent, its battle and its partner.
-    async fn load_withdrawal(&self, singer: SingerId, lists: &Side<Lists>) -> Result<(Snapshot, Scores), ServiceError> {
+    async fn load_withdrawal(
+        &self,
+        singer: SingerId,
+        lists: &Side<Lists>,
+    ) -> Result<(Snapshot, Scores), ServiceError> {
         let (mut snapshot, scores) = self.load_with_battle(singer).await?;
         let mut related = Vec::new();
         if let Some(anchor) = snapshot.anchor(singer) {
@@ -119,28 +136,46 @@ impl LinkCallService {
         Ok((snapshot, scores))
     }
 
-    fn withdrawal<'a>(snapshot: &'a Snapshot, anchor: Option<&Anchor>, lists: &'a Lists) -> domain::Withdrawal<'a> {
+    fn withdrawal<'a>(
+        snapshot: &'a Snapshot,
+        anchor: Option<&Anchor>,
+        lists: &'a Lists,
+    ) -> domain::Withdrawal<'a> {
         domain::Withdrawal {
             applicants: &lists.applicants,
             applied_to: &lists.applied_to,
-            invited_guest: anchor.and_then(|anchor| anchor.outgoing_invite).and_then(|invite| snapshot.anchor(invite.guest)),
-            inviting_host: anchor.and_then(|anchor| anchor.popup).and_then(|popup| snapshot.anchor(popup.host)),
+            invited_guest: anchor
+                .and_then(|anchor| anchor.outgoing_invite)
+                .and_then(|invite| snapshot.anchor(invite.guest)),
+            inviting_host: anchor
+                .and_then(|anchor| anchor.popup)
+                .and_then(|popup| snapshot.anchor(popup.host)),
         }
     }
 
-    async fn profiles(&self, singers: &[SingerId]) -> Result<HashMap<SingerId, SingerProfile>, ServiceError> {
+    async fn profiles(
+        &self,
+        singers: &[SingerId],
+    ) -> Result<HashMap<SingerId, SingerProfile>, ServiceError> {
         self.adapter.singer_profiles(singers).await
     }
 
     /// Anchor rows of a list, with profiles.
-    async fn listed(&self, rows: &[domain::ListedSinger]) -> Result<Vec<proto::LinkcallpkSingerInfo>, ServiceError> {
+    async fn listed(
+        &self,
+        rows: &[domain::ListedSinger],
+    ) -> Result<Vec<proto::LinkcallpkSingerInfo>, ServiceError> {
         let ids: Vec<SingerId> = rows.iter().map(|row| row.singer_id).collect();
         let profiles = self.profiles(&ids).await?;
         Ok(rows.iter().map(|row| singer_info(row, &profiles)).collect())
     }
 
     /// Gifter rows of a battle, with profiles.
-    async fn gifters(&self, battle: BattleId, rows: &[domain::GifterRow]) -> Result<Vec<proto::LinkcallpkUserInfo>, ServiceError> {
+    async fn gifters(
+        &self,
+        battle: BattleId,
+        rows: &[domain::GifterRow],
+    ) -> Result<Vec<proto::LinkcallpkUserInfo>, ServiceError> {
         let ids: Vec<_> = rows.iter().map(|row| row.user_id).collect();
         let profiles = self.adapter.gifter_profiles(battle, &ids).await?;
         Ok(rows.iter().map(|row| user_info(row, &profiles)).collect())
@@ -174,7 +209,10 @@ fn activity_to_proto(activity: Activity) -> i32 {
 #[tonic::async_trait]
 impl LinkCallPk for LinkCallService {
     /// 1.1: an anchor switches the linkcall function on (star gate, whitelist) or off.
-    async fn open_function(&self, request: Request<proto::OpenFunctionRequest>) -> Answer<proto::OpenFunctionResponse> {
+    async fn open_function(
+        &self,
+        request: Request<proto::OpenFunctionRequest>,
+    ) -> Answer<proto::OpenFunctionResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         let singer_sid = room("singer_sid", request.singer_sid)?;
@@ -182,9 +220,18 @@ impl LinkCallPk for LinkCallService {
         let reply = match request.pk_open {
             1 => {
                 let config = adapter.config().await?;
-                let star = self.profiles(&[singer_id]).await?.get(&singer_id).map_or(0, |profile| profile.star);
+                let star = self
+                    .profiles(&[singer_id])
+                    .await?
+                    .get(&singer_id)
+                    .map_or(0, |profile| profile.star);
                 let whitelisted = config.whitelist_enabled
-                    && adapter.core.database.whitelist_contains(singer_id).await.map_err(ServiceError::from)?;
+                    && adapter
+                        .core
+                        .database
+                        .whitelist_contains(singer_id)
+                        .await
+                        .map_err(ServiceError::from)?;
                 let gate = OpenGate { singer_star: star, singer_whitelisted: whitelisted };
                 let open = domain::OpenFunctionRequest { singer_id, singer_sid };
                 adapter
@@ -194,7 +241,15 @@ impl LinkCallPk for LinkCallService {
                             adapter.load_anchors(&mut snapshot, &[singer_id]).await?;
                             Ok((snapshot, Scores::default()))
                         },
-                        |snapshot, _, now_ms| Ok(domain::open_function(snapshot.anchor(singer_id), open, gate, &config, now_ms)?),
+                        |snapshot, _, now_ms| {
+                            Ok(domain::open_function(
+                                snapshot.anchor(singer_id),
+                                open,
+                                gate,
+                                &config,
+                                now_ms,
+                            )?)
+                        },
                     )
                     .await?
             }
@@ -213,7 +268,13 @@ impl LinkCallPk for LinkCallService {
                     )
                     .await?
             }
-            _ => return Err(ServiceError::from(InvalidArgument::new("pk_open", "must be 0 (off) or 1 (on)")).into()),
+            _ => {
+                return Err(ServiceError::from(InvalidArgument::new(
+                    "pk_open",
+                    "must be 0 (off) or 1 (on)",
+                ))
+                .into());
+            }
         };
         Ok(Response::new(proto::OpenFunctionResponse {
             singer_id: singer_id.get(),
@@ -223,7 +284,10 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// 1.2: the anchors the caller may apply to, most recently available first.
-    async fn seek_online_list(&self, request: Request<proto::SeekOnlineListRequest>) -> Answer<proto::SeekOnlineListResponse> {
+    async fn seek_online_list(
+        &self,
+        request: Request<proto::SeekOnlineListRequest>,
+    ) -> Answer<proto::SeekOnlineListResponse> {
         let request = request.into_inner();
         let caller = singer("singer_id", request.singer_id)?;
         room("singer_sid", request.singer_sid)?;
@@ -233,7 +297,8 @@ impl LinkCallPk for LinkCallService {
         let ids = self.adapter.online_page(window.start, window.stop).await?;
         let anchors = self.anchors_in_order(&ids).await?;
         let applied_to = self.adapter.applied_to(caller).await?;
-        let rows = domain::seek_online_list(caller, &anchors, &applied_to, &config, self.adapter.now_ms());
+        let rows =
+            domain::seek_online_list(caller, &anchors, &applied_to, &config, self.adapter.now_ms());
         Ok(Response::new(proto::SeekOnlineListResponse {
             singer_id: caller.get(),
             time_now: self.now_secs(),
@@ -244,7 +309,8 @@ impl LinkCallPk for LinkCallService {
     /// 2: the guest applies to a host (the host is told `apply`).
     async fn apply(&self, request: Request<proto::ApplyRequest>) -> Answer<proto::ApplyResponse> {
         let request = request.into_inner();
-        let (_, _, _) = pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
+        let (_, _, _) =
+            pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
         let guest_id = SingerId::from_trusted(request.guest_id);
         let host_id = SingerId::from_trusted(request.host_id);
         let adapter = &self.adapter;
@@ -257,7 +323,12 @@ impl LinkCallPk for LinkCallService {
                 },
                 |snapshot, _, now_ms| {
                     let apply = domain::ApplyRequest { guest_id, host_id };
-                    Ok(domain::apply(snapshot.anchor(guest_id), snapshot.anchor(host_id), apply, now_ms)?)
+                    Ok(domain::apply(
+                        snapshot.anchor(guest_id),
+                        snapshot.anchor(host_id),
+                        apply,
+                        now_ms,
+                    )?)
                 },
             )
             .await?;
@@ -272,7 +343,8 @@ impl LinkCallPk for LinkCallService {
     /// 3.1: the host invites the guest: one popup on the guest, or the guest's busy state.
     async fn link(&self, request: Request<proto::LinkRequest>) -> Answer<proto::LinkResponse> {
         let request = request.into_inner();
-        let (link, _, _) = pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
+        let (link, _, _) =
+            pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
         let config = self.adapter.config().await?;
         let adapter = &self.adapter;
         let reply = adapter
@@ -283,8 +355,15 @@ impl LinkCallPk for LinkCallService {
                     Ok((snapshot, Scores::default()))
                 },
                 |snapshot, _, now_ms| {
-                    let request = domain::LinkRequest { host_id: link.host_id, guest_id: link.guest_id };
-                    Ok(domain::link(snapshot.anchor(link.host_id), snapshot.anchor(link.guest_id), request, &config, now_ms)?)
+                    let request =
+                        domain::LinkRequest { host_id: link.host_id, guest_id: link.guest_id };
+                    Ok(domain::link(
+                        snapshot.anchor(link.host_id),
+                        snapshot.anchor(link.guest_id),
+                        request,
+                        &config,
+                        now_ms,
+                    )?)
                 },
             )
             .await?;
@@ -297,13 +376,23 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// 3.2: the invited guest agrees (a placeholder pkid, both rooms on scene 0) or refuses.
-    async fn confirm(&self, request: Request<proto::ConfirmRequest>) -> Answer<proto::ConfirmResponse> {
+    async fn confirm(
+        &self,
+        request: Request<proto::ConfirmRequest>,
+    ) -> Answer<proto::ConfirmResponse> {
         let request = request.into_inner();
-        let (pair, host_sid, guest_sid) = pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
+        let (pair, host_sid, guest_sid) =
+            pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
         let agree = match proto::ConfirmCode::try_from(request.code) {
             Ok(proto::ConfirmCode::Agree) => true,
             Ok(proto::ConfirmCode::Refuse) => false,
-            _ => return Err(ServiceError::from(InvalidArgument::new("code", "must be 1 (agree) or 2 (refuse)")).into()),
+            _ => {
+                return Err(ServiceError::from(InvalidArgument::new(
+                    "code",
+                    "must be 1 (agree) or 2 (refuse)",
+                ))
+                .into());
+            }
         };
         let adapter = &self.adapter;
         let ids: Side<(BattleId, PkId)> = Side::new();
@@ -325,13 +414,27 @@ impl LinkCallPk for LinkCallService {
                 },
                 |snapshot, _, now_ms| {
                     let decision = match (agree, ids.get()) {
-                        (true, Some((battle_id, placeholder_pkid))) => ConfirmDecision::Agree { battle_id, placeholder_pkid },
+                        (true, Some((battle_id, placeholder_pkid))) => {
+                            ConfirmDecision::Agree { battle_id, placeholder_pkid }
+                        }
                         // Not invited: any decision fails the same way in the domain.
-                        (true, None) => ConfirmDecision::Agree { battle_id: BattleId::new(0), placeholder_pkid: PkId::from_trusted(u64::MAX) },
+                        (true, None) => ConfirmDecision::Agree {
+                            battle_id: BattleId::new(0),
+                            placeholder_pkid: PkId::from_trusted(u64::MAX),
+                        },
                         (false, _) => ConfirmDecision::Refuse,
                     };
-                    let confirm = domain::ConfirmRequest { guest_id: pair.guest_id, host_id: pair.host_id, decision };
-                    Ok(domain::confirm(snapshot.anchor(pair.guest_id), snapshot.anchor(pair.host_id), confirm, now_ms)?)
+                    let confirm = domain::ConfirmRequest {
+                        guest_id: pair.guest_id,
+                        host_id: pair.host_id,
+                        decision,
+                    };
+                    Ok(domain::confirm(
+                        snapshot.anchor(pair.guest_id),
+                        snapshot.anchor(pair.host_id),
+                        confirm,
+                        now_ms,
+                    )?)
                 },
             )
             .await?;
@@ -349,7 +452,8 @@ impl LinkCallPk for LinkCallService {
     /// 4.1: the host starts the scoring phase (the first start keeps the placeholder pkid).
     async fn start(&self, request: Request<proto::StartRequest>) -> Answer<proto::StartResponse> {
         let request = request.into_inner();
-        let (pair, host_sid, guest_sid) = pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
+        let (pair, host_sid, guest_sid) =
+            pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
         let config = self.adapter.config().await?;
         let adapter = &self.adapter;
         let fresh: Side<PkId> = Side::new();
@@ -358,12 +462,15 @@ impl LinkCallPk for LinkCallService {
             .run(
                 || async move {
                     let (snapshot, scores) = self.load_pair(pair).await?;
-                    if snapshot.battle().is_some_and(|battle| battle.next_start_needs_fresh_pkid()) {
+                    if snapshot.battle().is_some_and(|battle| battle.next_start_needs_fresh_pkid())
+                    {
                         fresh.set(adapter.next_pkid().await?);
                     }
                     Ok((snapshot, scores))
                 },
-                |snapshot, _, now_ms| Ok(domain::start(snapshot.battle(), pair, fresh.get(), &config, now_ms)?),
+                |snapshot, _, now_ms| {
+                    Ok(domain::start(snapshot.battle(), pair, fresh.get(), &config, now_ms)?)
+                },
             )
             .await?;
         Ok(Response::new(proto::StartResponse {
@@ -376,13 +483,19 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// 4.2: an anchor turns its own room's view: pk -> host -> guest -> pk.
-    async fn switch_scene(&self, request: Request<proto::SwitchSceneRequest>) -> Answer<proto::SwitchSceneResponse> {
+    async fn switch_scene(
+        &self,
+        request: Request<proto::SwitchSceneRequest>,
+    ) -> Answer<proto::SwitchSceneResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         room("singer_sid", request.singer_sid)?;
         let reply = self
             .adapter
-            .run(|| self.load_with_battle(singer_id), |snapshot, _, _| Ok(domain::switch_scene(snapshot.battle(), singer_id)?))
+            .run(
+                || self.load_with_battle(singer_id),
+                |snapshot, _, _| Ok(domain::switch_scene(snapshot.battle(), singer_id)?),
+            )
             .await?;
         Ok(Response::new(proto::SwitchSceneResponse {
             singer_id: singer_id.get(),
@@ -395,11 +508,17 @@ impl LinkCallPk for LinkCallService {
     /// 5.1: settle at the deadline (either anchor; the first wins, the second gets 024).
     async fn count(&self, request: Request<proto::CountRequest>) -> Answer<proto::CountResponse> {
         let request = request.into_inner();
-        let (pair, host_sid, guest_sid) = pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
+        let (pair, host_sid, guest_sid) =
+            pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
         let config = self.adapter.config().await?;
         let reply = self
             .adapter
-            .run(|| self.load_pair(pair), |snapshot, scores, now_ms| Ok(domain::count(snapshot.battle(), pair, scores, &config, now_ms)?))
+            .run(
+                || self.load_pair(pair),
+                |snapshot, scores, now_ms| {
+                    Ok(domain::count(snapshot.battle(), pair, scores, &config, now_ms)?)
+                },
+            )
             .await?;
         Ok(Response::new(proto::CountResponse {
             time_now: self.now_secs(),
@@ -410,9 +529,13 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// 5.2: extend: a new pkid continues the scores and boards.
-    async fn add_time(&self, request: Request<proto::AddTimeRequest>) -> Answer<proto::AddTimeResponse> {
+    async fn add_time(
+        &self,
+        request: Request<proto::AddTimeRequest>,
+    ) -> Answer<proto::AddTimeResponse> {
         let request = request.into_inner();
-        let (pair, host_sid, guest_sid) = pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
+        let (pair, host_sid, guest_sid) =
+            pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
         let config = self.adapter.config().await?;
         let adapter = &self.adapter;
         let fresh: Side<PkId> = Side::new();
@@ -445,13 +568,15 @@ impl LinkCallPk for LinkCallService {
     /// 5.3: end the link (settling early if scoring); pkid 0 and zeros with nothing to close.
     async fn close(&self, request: Request<proto::CloseRequest>) -> Answer<proto::CloseResponse> {
         let request = request.into_inner();
-        let (pair, host_sid, guest_sid) = pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
+        let (pair, host_sid, guest_sid) =
+            pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
         let reply = self
             .adapter
             .run(
                 || self.load_pair(pair),
                 |snapshot, scores, now_ms| {
-                    let (host, guest) = (snapshot.anchor(pair.host_id), snapshot.anchor(pair.guest_id));
+                    let (host, guest) =
+                        (snapshot.anchor(pair.host_id), snapshot.anchor(pair.guest_id));
                     Ok(domain::close(host, guest, snapshot.battle(), pair, scores, now_ms)?)
                 },
             )
@@ -466,7 +591,10 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// 6: a viewer asks for the PK of a room.
-    async fn user_seek_pk(&self, request: Request<proto::UserSeekPkRequest>) -> Answer<proto::UserSeekPkResponse> {
+    async fn user_seek_pk(
+        &self,
+        request: Request<proto::UserSeekPkRequest>,
+    ) -> Answer<proto::UserSeekPkResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         room("singer_sid", request.singer_sid)?;
@@ -482,7 +610,10 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// 7: a viewer asks for an anchor's top 5 gifters in the current PK.
-    async fn user_seek_gift(&self, request: Request<proto::UserSeekGiftRequest>) -> Answer<proto::UserSeekGiftResponse> {
+    async fn user_seek_gift(
+        &self,
+        request: Request<proto::UserSeekGiftRequest>,
+    ) -> Answer<proto::UserSeekGiftResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         room("singer_sid", request.singer_sid)?;
@@ -493,7 +624,9 @@ impl LinkCallPk for LinkCallService {
         };
         let view = domain::user_seek_gift(snapshot.anchor(singer_id), snapshot.battle(), &board);
         let users = match snapshot.battle() {
-            Some(battle) if view.pkid.is_some() => self.gifters(battle.battle_id, &view.users).await?,
+            Some(battle) if view.pkid.is_some() => {
+                self.gifters(battle.battle_id, &view.users).await?
+            }
             _ => Vec::new(),
         };
         Ok(Response::new(proto::UserSeekGiftResponse {
@@ -505,7 +638,10 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// 8: an anchor pages through the anchors who applied to it.
-    async fn seek_link_list(&self, request: Request<proto::SeekLinkListRequest>) -> Answer<proto::SeekLinkListResponse> {
+    async fn seek_link_list(
+        &self,
+        request: Request<proto::SeekLinkListRequest>,
+    ) -> Answer<proto::SeekLinkListResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         room("singer_sid", request.singer_sid)?;
@@ -522,7 +658,10 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// 9: a viewer enters a room: everything to draw the PK at once.
-    async fn user_come_in_room(&self, request: Request<proto::UserComeInRoomRequest>) -> Answer<proto::UserComeInRoomResponse> {
+    async fn user_come_in_room(
+        &self,
+        request: Request<proto::UserComeInRoomRequest>,
+    ) -> Answer<proto::UserComeInRoomResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         room("singer_sid", request.singer_sid)?;
@@ -534,9 +673,16 @@ impl LinkCallPk for LinkCallService {
             ),
             None => (Vec::new(), Vec::new()),
         };
-        let view = domain::user_come_in_room(snapshot.anchor(singer_id), snapshot.battle(), scores, &host_board, &guest_board);
+        let view = domain::user_come_in_room(
+            snapshot.anchor(singer_id),
+            snapshot.battle(),
+            scores,
+            &host_board,
+            &guest_board,
+        );
         let (host_sid, guest_sid) = sids(&snapshot);
-        let singers: Vec<SingerId> = view.host.iter().chain(&view.guest).map(|(id, _)| *id).collect();
+        let singers: Vec<SingerId> =
+            view.host.iter().chain(&view.guest).map(|(id, _)| *id).collect();
         let profiles = self.profiles(&singers).await?;
         let (h_users, g_users) = match snapshot.battle() {
             Some(battle) if view.pkid.is_some() => (
@@ -550,15 +696,26 @@ impl LinkCallPk for LinkCallService {
             time_now: self.now_secs(),
             pkid: view.pkid.map_or(0, PkId::get),
             pk: pk_list(view.pk.as_ref(), host_sid, guest_sid),
-            h_singer: view.host.iter().map(|(id, sid)| pk_singer(*id, sid.get(), &profiles)).collect(),
-            g_singer: view.guest.iter().map(|(id, sid)| pk_singer(*id, sid.get(), &profiles)).collect(),
+            h_singer: view
+                .host
+                .iter()
+                .map(|(id, sid)| pk_singer(*id, sid.get(), &profiles))
+                .collect(),
+            g_singer: view
+                .guest
+                .iter()
+                .map(|(id, sid)| pk_singer(*id, sid.get(), &profiles))
+                .collect(),
             h_users,
             g_users,
         }))
     }
 
     /// 11: an anchor (re)enters its room: its function time, pending popup, and PK.
-    async fn singer_come_in_room(&self, request: Request<proto::SingerComeInRoomRequest>) -> Answer<proto::SingerComeInRoomResponse> {
+    async fn singer_come_in_room(
+        &self,
+        request: Request<proto::SingerComeInRoomRequest>,
+    ) -> Answer<proto::SingerComeInRoomResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         let singer_sid = room("singer_sid", request.singer_sid)?;
@@ -574,7 +731,13 @@ impl LinkCallPk for LinkCallService {
                     Ok(loaded)
                 },
                 |snapshot, scores, now_ms| {
-                    Ok(domain::singer_come_in_room(snapshot.anchor(singer_id), snapshot.battle(), comein, scores, now_ms))
+                    Ok(domain::singer_come_in_room(
+                        snapshot.anchor(singer_id),
+                        snapshot.battle(),
+                        comein,
+                        scores,
+                        now_ms,
+                    ))
                 },
             )
             .await?;
@@ -592,7 +755,10 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// 12: the leave event: close the PK, tell applicants `offline`, drop from every list.
-    async fn singer_leave(&self, request: Request<proto::SingerLeaveRequest>) -> Answer<proto::SingerLeaveResponse> {
+    async fn singer_leave(
+        &self,
+        request: Request<proto::SingerLeaveRequest>,
+    ) -> Answer<proto::SingerLeaveResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         room("singer_sid", request.singer_sid)?;
@@ -608,13 +774,20 @@ impl LinkCallPk for LinkCallService {
                     let battle = snapshot.battle();
                     let context = domain::LeaveContext {
                         battle,
-                        partner: battle.and_then(|battle| battle.partner_of(singer_id)).and_then(|partner| snapshot.anchor(partner)),
+                        partner: battle
+                            .and_then(|battle| battle.partner_of(singer_id))
+                            .and_then(|partner| snapshot.anchor(partner)),
                         withdrawal: Self::withdrawal(snapshot, anchor, &lists),
                         scores,
                     };
                     let transition = domain::singer_leave(anchor, singer_id, context, now_ms);
                     let settled = transition.effects.settled;
-                    Ok(Transition { anchors: transition.anchors, battle: transition.battle, effects: transition.effects, reply: settled })
+                    Ok(Transition {
+                        anchors: transition.anchors,
+                        battle: transition.battle,
+                        effects: transition.effects,
+                        reply: settled,
+                    })
                 },
             )
             .await?;
@@ -639,7 +812,10 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// The external game / 电锯 busy flags behind 028 / 029.
-    async fn set_singer_activity(&self, request: Request<proto::SetSingerActivityRequest>) -> Answer<proto::SetSingerActivityResponse> {
+    async fn set_singer_activity(
+        &self,
+        request: Request<proto::SetSingerActivityRequest>,
+    ) -> Answer<proto::SetSingerActivityResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         let activity = activity(request.activity)?;
@@ -651,7 +827,9 @@ impl LinkCallPk for LinkCallService {
                     adapter.load_anchors(&mut snapshot, &[singer_id]).await?;
                     Ok((snapshot, Scores::default()))
                 },
-                |snapshot, _, _| Ok(domain::set_singer_activity(snapshot.anchor(singer_id), singer_id, activity)),
+                |snapshot, _, _| {
+                    Ok(domain::set_singer_activity(snapshot.anchor(singer_id), singer_id, activity))
+                },
             )
             .await?;
         Ok(Response::new(proto::SetSingerActivityResponse {
@@ -662,7 +840,10 @@ impl LinkCallPk for LinkCallService {
     }
 
     /// Seed §B.1: the anchor's profile, refreshed at login and kept 3 days.
-    async fn refresh_singer_profile(&self, request: Request<proto::RefreshSingerProfileRequest>) -> Answer<proto::RefreshSingerProfileResponse> {
+    async fn refresh_singer_profile(
+        &self,
+        request: Request<proto::RefreshSingerProfileRequest>,
+    ) -> Answer<proto::RefreshSingerProfileResponse> {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         let singer_sid = room("singer_sid", request.singer_sid)?;
@@ -677,9 +858,9 @@ impl LinkCallPk for LinkCallService {
         };
         self.adapter.refresh_profile(singer_id, &profile).await?;
         let (snapshot, _) = self.load_with_battle(singer_id).await?;
-        let pk_state = snapshot
-            .anchor(singer_id)
-            .map_or(PkState::Offline, |anchor| anchor.listed_state(self.adapter.now_ms(), PkState::Apply));
+        let pk_state = snapshot.anchor(singer_id).map_or(PkState::Offline, |anchor| {
+            anchor.listed_state(self.adapter.now_ms(), PkState::Apply)
+        });
         Ok(Response::new(proto::RefreshSingerProfileResponse {
             singer: Some(proto::LinkcallpkSingerInfo {
                 pk_state: state(pk_state),
@@ -697,5 +878,7 @@ impl LinkCallPk for LinkCallService {
 
 /// The rooms of the snapshot's battle.
 fn sids(snapshot: &Snapshot) -> (u64, u64) {
-    snapshot.battle().map_or((0, 0), |battle| (battle.host.singer_sid.get(), battle.guest.singer_sid.get()))
+    snapshot
+        .battle()
+        .map_or((0, 0), |battle| (battle.host.singer_sid.get(), battle.guest.singer_sid.get()))
 }

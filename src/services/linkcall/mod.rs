@@ -237,7 +237,9 @@ impl LinkCallAdapter {
     /// The battle tunables from the hot settings.
     pub async fn config(&self) -> Result<LinkCallConfig, ServiceError> {
         let values = self.core.settings.snapshot().await?;
-        let get = |key: ConfigKey| values.get(&key).copied().unwrap_or_else(|| key.default_value()).max(0) as u64;
+        let get = |key: ConfigKey| {
+            values.get(&key).copied().unwrap_or_else(|| key.default_value()).max(0) as u64
+        };
         Ok(LinkCallConfig {
             min_star: get(ConfigKey::LinkCallMinStar) as u32,
             whitelist_enabled: get(ConfigKey::LinkCallWhitelistEnabled) == 1,
@@ -252,9 +254,16 @@ impl LinkCallAdapter {
     // ---- reading ----------------------------------------------------------------------------
 
     /// Reads anchors into `snapshot` (one round trip).
-    pub async fn load_anchors(&self, snapshot: &mut Snapshot, singers: &[SingerId]) -> Result<(), ServiceError> {
-        let wanted: Vec<SingerId> =
-            singers.iter().copied().filter(|singer| !snapshot.anchors.contains_key(singer)).collect();
+    pub async fn load_anchors(
+        &self,
+        snapshot: &mut Snapshot,
+        singers: &[SingerId],
+    ) -> Result<(), ServiceError> {
+        let wanted: Vec<SingerId> = singers
+            .iter()
+            .copied()
+            .filter(|singer| !snapshot.anchors.contains_key(singer))
+            .collect();
         if wanted.is_empty() {
             return Ok(());
         }
@@ -263,7 +272,9 @@ impl LinkCallAdapter {
         let read = self.core.store.get_many(&keys).await?;
         for (singer, versioned) in wanted.into_iter().zip(read) {
             let entry = match versioned {
-                Some(versioned) => (Some(decode::<Anchor>("anchor", &versioned.value)?), versioned.version),
+                Some(versioned) => {
+                    (Some(decode::<Anchor>("anchor", &versioned.value)?), versioned.version)
+                }
                 None => (None, 0),
             };
             snapshot.anchors.insert(singer, entry);
@@ -272,13 +283,19 @@ impl LinkCallAdapter {
     }
 
     /// Reads battle `battle` into `snapshot`.
-    pub async fn load_battle(&self, snapshot: &mut Snapshot, battle: Option<BattleId>) -> Result<(), ServiceError> {
+    pub async fn load_battle(
+        &self,
+        snapshot: &mut Snapshot,
+        battle: Option<BattleId>,
+    ) -> Result<(), ServiceError> {
         let Some(battle) = battle else { return Ok(()) };
         if snapshot.battle().is_some_and(|read| read.battle_id == battle) {
             return Ok(());
         }
         snapshot.battle = match self.core.store.get(&battle_tag(battle), BATTLE).await? {
-            Some(versioned) => Some((decode::<Battle>("battle", &versioned.value)?, versioned.version)),
+            Some(versioned) => {
+                Some((decode::<Battle>("battle", &versioned.value)?, versioned.version))
+            }
             None => None,
         };
         Ok(())
@@ -287,8 +304,11 @@ impl LinkCallAdapter {
     /// The side totals of a battle.
     pub async fn scores(&self, battle: &Battle) -> Result<Scores, ServiceError> {
         let fields = [battle.host.singer_id.to_string(), battle.guest.singer_id.to_string()];
-        let values = self.core.store.hash_get_fields(&battle_tag(battle.battle_id), SCORE, &fields).await?;
-        let number = |value: &Option<String>| value.as_deref().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0).max(0) as u64;
+        let values =
+            self.core.store.hash_get_fields(&battle_tag(battle.battle_id), SCORE, &fields).await?;
+        let number = |value: &Option<String>| {
+            value.as_deref().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0).max(0) as u64
+        };
         Ok(Scores { host: number(&values[0]), guest: number(&values[1]) })
     }
 
@@ -301,30 +321,50 @@ impl LinkCallAdapter {
     }
 
     /// The top `count` gifters of `singer`'s side of `battle`.
-    pub async fn board(&self, battle: &Battle, singer: SingerId, count: usize) -> Result<Vec<GifterRow>, ServiceError> {
-        let rows = self.core.store.board_page(&battle_tag(battle.battle_id), &board_name(singer), 0, count).await?;
+    pub async fn board(
+        &self,
+        battle: &Battle,
+        singer: SingerId,
+        count: usize,
+    ) -> Result<Vec<GifterRow>, ServiceError> {
+        let rows = self
+            .core
+            .store
+            .board_page(&battle_tag(battle.battle_id), &board_name(singer), 0, count)
+            .await?;
         Ok(rows
             .into_iter()
             .filter(|row| row.member != 0)
-            .map(|row| GifterRow { user_id: UserId::from_trusted(row.member), user_gift: row.total.max(0) as u64 })
+            .map(|row| GifterRow {
+                user_id: UserId::from_trusted(row.member),
+                user_gift: row.total.max(0) as u64,
+            })
             .collect())
     }
 
     /// Profiles of gifters of `battle`.
-    pub async fn gifter_profiles(&self, battle: BattleId, users: &[UserId]) -> Result<HashMap<UserId, GifterProfile>, ServiceError> {
+    pub async fn gifter_profiles(
+        &self,
+        battle: BattleId,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, GifterProfile>, ServiceError> {
         let fields: Vec<String> = users.iter().map(|user| user.to_string()).collect();
         let values = self.core.store.hash_get_fields(&battle_tag(battle), USERS, &fields).await?;
         let mut profiles = HashMap::new();
         for (user, value) in users.iter().zip(values) {
             if let Some(value) = value {
-                profiles.insert(*user, decode::<GifterProfile>("gifter profile", value.as_bytes())?);
+                profiles
+                    .insert(*user, decode::<GifterProfile>("gifter profile", value.as_bytes())?);
             }
         }
         Ok(profiles)
     }
 
     /// Profiles of anchors (missing ones are left out).
-    pub async fn singer_profiles(&self, singers: &[SingerId]) -> Result<HashMap<SingerId, SingerProfile>, ServiceError> {
+    pub async fn singer_profiles(
+        &self,
+        singers: &[SingerId],
+    ) -> Result<HashMap<SingerId, SingerProfile>, ServiceError> {
         let mut unique = singers.to_vec();
         unique.sort();
         unique.dedup();
@@ -334,14 +374,19 @@ impl LinkCallAdapter {
         let mut profiles = HashMap::new();
         for (singer, versioned) in unique.into_iter().zip(read) {
             if let Some(versioned) = versioned {
-                profiles.insert(singer, decode::<SingerProfile>("singer profile", &versioned.value)?);
+                profiles
+                    .insert(singer, decode::<SingerProfile>("singer profile", &versioned.value)?);
             }
         }
         Ok(profiles)
     }
 
     /// Stores an anchor's profile (seed §B.1: refreshed at every login, kept 3 days).
-    pub async fn refresh_profile(&self, singer: SingerId, profile: &SingerProfile) -> Result<(), ServiceError> {
+    pub async fn refresh_profile(
+        &self,
+        singer: SingerId,
+        profile: &SingerProfile,
+    ) -> Result<(), ServiceError> {
         let transaction = Transaction::new(ANCHORS).op(Op::Put {
             name: profile_name(singer),
             value: encode(profile),
@@ -352,9 +397,18 @@ impl LinkCallAdapter {
     }
 
     /// Members of one of an anchor's application lists, most recent first.
-    pub async fn list_members(&self, name: &str, offset: usize, count: usize) -> Result<Vec<SingerId>, ServiceError> {
+    pub async fn list_members(
+        &self,
+        name: &str,
+        offset: usize,
+        count: usize,
+    ) -> Result<Vec<SingerId>, ServiceError> {
         let rows = self.core.store.zrange(ANCHORS, name, offset, count, Order::Descending).await?;
-        Ok(rows.into_iter().filter_map(|(member, _)| member.parse::<u64>().ok().filter(|id| *id != 0)).map(SingerId::from_trusted).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|(member, _)| member.parse::<u64>().ok().filter(|id| *id != 0))
+            .map(SingerId::from_trusted)
+            .collect())
     }
 
     /// Everyone who applied to `host` (its link list, seed §B.5).
@@ -368,7 +422,11 @@ impl LinkCallAdapter {
     }
 
     /// A page of the online list (ranks `start..=stop_inclusive`), most recent availability first.
-    pub async fn online_page(&self, start: u64, stop_inclusive: u64) -> Result<Vec<SingerId>, ServiceError> {
+    pub async fn online_page(
+        &self,
+        start: u64,
+        stop_inclusive: u64,
+    ) -> Result<Vec<SingerId>, ServiceError> {
         let count = stop_inclusive.saturating_sub(start) + 1;
         self.list_members(ONLINE, start as usize, count as usize).await
     }
@@ -379,7 +437,12 @@ impl LinkCallAdapter {
     }
 
     /// A page of `host`'s applicants.
-    pub async fn applicants_page(&self, host: SingerId, start: u64, stop_inclusive: u64) -> Result<Vec<SingerId>, ServiceError> {
+    pub async fn applicants_page(
+        &self,
+        host: SingerId,
+        start: u64,
+        stop_inclusive: u64,
+    ) -> Result<Vec<SingerId>, ServiceError> {
         let count = stop_inclusive.saturating_sub(start) + 1;
         self.list_members(&applicants_name(host), start as usize, count as usize).await
     }
@@ -451,7 +514,12 @@ impl LinkCallAdapter {
     }
 
     /// Commits a transition (see the crate documentation of `livepk-linkcall`, step 4).
-    async fn commit<Reply>(&self, snapshot: &Snapshot, transition: &Transition<Reply>, now_ms: u64) -> Result<Committed, ServiceError> {
+    async fn commit<Reply>(
+        &self,
+        snapshot: &Snapshot,
+        transition: &Transition<Reply>,
+        now_ms: u64,
+    ) -> Result<Committed, ServiceError> {
         let effects = &transition.effects;
         // Deadlines first: a job whose commit then fails finds its state moved on and does
         // nothing, while a commit whose job was never scheduled would leave a PK without end.
@@ -462,11 +530,19 @@ impl LinkCallAdapter {
             // Safety net for the SQL record; the record is also written right after the commit.
             self.core
                 .timers
-                .schedule(TOPIC_RECORD, &format!("lc.record:{}", settled.pkid), now_ms + 2_000, encode(settled))
+                .schedule(
+                    TOPIC_RECORD,
+                    &format!("lc.record:{}", settled.pkid),
+                    now_ms + 2_000,
+                    encode(settled),
+                )
                 .await?;
         }
 
-        let battle_is_new = transition.battle.as_ref().is_some_and(|battle| snapshot.battle_version(battle.battle_id) == 0);
+        let battle_is_new = transition
+            .battle
+            .as_ref()
+            .is_some_and(|battle| snapshot.battle_version(battle.battle_id) == 0);
         let anchors_change = !transition.anchors.is_empty() || !effects.lists.is_empty();
         // A closed or changed battle is the truth, so its notifications go with it; a new battle
         // only becomes real when the anchors point at it, so Confirm's go with the anchors.
@@ -474,18 +550,32 @@ impl LinkCallAdapter {
         let events = if effects.notifications.is_empty() {
             Vec::new()
         } else {
-            convert::notification_events(self, &effects.notifications, transition.battle.as_ref().or(snapshot.battle()), 0, now_ms).await?
+            convert::notification_events(
+                self,
+                &effects.notifications,
+                transition.battle.as_ref().or(snapshot.battle()),
+                0,
+                now_ms,
+            )
+            .await?
         };
 
         let mut relay = Vec::new();
         if let Some(battle) = &transition.battle {
             let tag = battle_tag(battle.battle_id);
             let window = match battle.scoring_window() {
-                Some((from_ms, until_ms, pkid)) => ScoringWindow { open: true, from_ms, until_ms, epoch: pkid.get() },
-                None => ScoringWindow { open: false, from_ms: 0, until_ms: 0, epoch: battle.pkid.get() },
+                Some((from_ms, until_ms, pkid)) => {
+                    ScoringWindow { open: true, from_ms, until_ms, epoch: pkid.get() }
+                }
+                None => {
+                    ScoringWindow { open: false, from_ms: 0, until_ms: 0, epoch: battle.pkid.get() }
+                }
             };
             let mut ops = Vec::new();
-            if matches!(effects.scores, livepk_linkcall::ScoreAction::Reset | livepk_linkcall::ScoreAction::Delete) {
+            if matches!(
+                effects.scores,
+                livepk_linkcall::ScoreAction::Reset | livepk_linkcall::ScoreAction::Delete
+            ) {
                 ops.push(Op::DeleteKey { name: SCORE.into() });
                 ops.push(Op::DeleteKey { name: USERS.into() });
                 for singer in [battle.host.singer_id, battle.guest.singer_id] {
@@ -493,11 +583,16 @@ impl LinkCallAdapter {
                 }
             }
             ops.push(Op::Put { name: BATTLE.into(), value: encode(battle), ttl: Some(STATE_TTL) });
-            ops.push(Op::HSet { name: WINDOW.into(), fields: window.fields(), ttl: Some(STATE_TTL) });
+            ops.push(Op::HSet {
+                name: WINDOW.into(),
+                fields: window.fields(),
+                ttl: Some(STATE_TTL),
+            });
             if notify_with_battle && !events.is_empty() {
                 ops.push(Op::Outbox { events: events.clone() });
             }
-            let mut transaction = Transaction::new(tag.clone()).expect_version(BATTLE, snapshot.battle_version(battle.battle_id));
+            let mut transaction = Transaction::new(tag.clone())
+                .expect_version(BATTLE, snapshot.battle_version(battle.battle_id));
             transaction.ops = ops;
             if self.core.store.commit(transaction).await? != CommitOutcome::Committed {
                 return Ok(Committed::Conflict);
@@ -510,8 +605,15 @@ impl LinkCallAdapter {
             let mut transaction = Transaction::new(ANCHORS);
             for anchor in &transition.anchors {
                 transaction = transaction
-                    .expect_version(anchor_name(anchor.singer_id), snapshot.anchor_version(anchor.singer_id))
-                    .op(Op::Put { name: anchor_name(anchor.singer_id), value: encode(anchor), ttl: Some(STATE_TTL) });
+                    .expect_version(
+                        anchor_name(anchor.singer_id),
+                        snapshot.anchor_version(anchor.singer_id),
+                    )
+                    .op(Op::Put {
+                        name: anchor_name(anchor.singer_id),
+                        value: encode(anchor),
+                        ttl: Some(STATE_TTL),
+                    });
             }
             for change in &effects.lists {
                 transaction.ops.extend(list_ops(change));
@@ -542,7 +644,12 @@ impl LinkCallAdapter {
         let result = self
             .core
             .store
-            .record_put(ANCHORS, &format!("pkid:{}", battle.pkid), battle.battle_id.get().to_string().as_bytes(), STATE_TTL)
+            .record_put(
+                ANCHORS,
+                &format!("pkid:{}", battle.pkid),
+                battle.battle_id.get().to_string().as_bytes(),
+                STATE_TTL,
+            )
             .await;
         if let Err(error) = result {
             tracing::warn!(pkid = %battle.pkid, %error, "pkid index write failed");
@@ -551,7 +658,9 @@ impl LinkCallAdapter {
 
     async fn schedule_timer(&self, timer: &TimerRequest) -> Result<(), ServiceError> {
         let (topic, id, due_ms) = match timer {
-            TimerRequest::PopupExpiry { guest, host, due_ms } => (TOPIC_POPUP, format!("lc.popup:{guest}:{host}:{due_ms}"), *due_ms),
+            TimerRequest::PopupExpiry { guest, host, due_ms } => {
+                (TOPIC_POPUP, format!("lc.popup:{guest}:{host}:{due_ms}"), *due_ms)
+            }
             TimerRequest::PhaseDeadline { battle, pkid, phase, due_ms } => {
                 let phase = match phase {
                     TimedPhase::Scoring => "scoring",
@@ -579,7 +688,11 @@ impl LinkCallAdapter {
 
     /// Closes battle `pkid` on an operator's order. Returns the settled record, if the close
     /// settled a PK.
-    pub async fn force_close(&self, pkid: PkId, reason: &str) -> Result<Option<livepk_sql::PkRecord>, ServiceError> {
+    pub async fn force_close(
+        &self,
+        pkid: PkId,
+        reason: &str,
+    ) -> Result<Option<livepk_sql::PkRecord>, ServiceError> {
         let battle_id = self
             .core
             .store
@@ -587,7 +700,12 @@ impl LinkCallAdapter {
             .await?
             .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok())
             .map(BattleId::new)
-            .ok_or_else(|| ServiceError::from(InvalidArgument::new("pkid", format!("no linkcall pk {pkid} is known"))))?;
+            .ok_or_else(|| {
+                ServiceError::from(InvalidArgument::new(
+                    "pkid",
+                    format!("no linkcall pk {pkid} is known"),
+                ))
+            })?;
         tracing::warn!(%pkid, reason, "admin force-closes a linkcall pk");
         let settled = self
             .run(
@@ -595,19 +713,37 @@ impl LinkCallAdapter {
                     let mut snapshot = Snapshot::default();
                     self.load_battle(&mut snapshot, Some(battle_id)).await?;
                     if let Some(battle) = snapshot.battle().cloned() {
-                        self.load_anchors(&mut snapshot, &[battle.host.singer_id, battle.guest.singer_id]).await?;
+                        self.load_anchors(
+                            &mut snapshot,
+                            &[battle.host.singer_id, battle.guest.singer_id],
+                        )
+                        .await?;
                     }
                     let scores = self.snapshot_scores(&snapshot).await?;
                     Ok((snapshot, scores))
                 },
                 |snapshot, scores, now_ms| {
                     let (host, guest) = match snapshot.battle() {
-                        Some(battle) => (snapshot.anchor(battle.host.singer_id), snapshot.anchor(battle.guest.singer_id)),
+                        Some(battle) => (
+                            snapshot.anchor(battle.host.singer_id),
+                            snapshot.anchor(battle.guest.singer_id),
+                        ),
                         None => (None, None),
                     };
-                    let transition = livepk_linkcall::admin_close(snapshot.battle(), host, guest, scores, now_ms);
+                    let transition = livepk_linkcall::admin_close(
+                        snapshot.battle(),
+                        host,
+                        guest,
+                        scores,
+                        now_ms,
+                    );
                     let settled = transition.effects.settled;
-                    Ok(Transition { anchors: transition.anchors, battle: transition.battle, effects: transition.effects, reply: settled })
+                    Ok(Transition {
+                        anchors: transition.anchors,
+                        battle: transition.battle,
+                        effects: transition.effects,
+                        reply: settled,
+                    })
                 },
             )
             .await?;
@@ -620,12 +756,29 @@ fn list_ops(change: &ListChange) -> Vec<Op> {
     let ttl = Some(STATE_TTL);
     match *change {
         ListChange::OnlineUpsert { singer, score_ms } => {
-            vec![Op::ZAdd { name: ONLINE.into(), member: singer.to_string(), score: score_ms as f64, ttl }]
+            vec![Op::ZAdd {
+                name: ONLINE.into(),
+                member: singer.to_string(),
+                score: score_ms as f64,
+                ttl,
+            }]
         }
-        ListChange::OnlineRemove { singer } => vec![Op::ZRem { name: ONLINE.into(), member: singer.to_string() }],
+        ListChange::OnlineRemove { singer } => {
+            vec![Op::ZRem { name: ONLINE.into(), member: singer.to_string() }]
+        }
         ListChange::ApplicantAdd { host, guest, at_ms } => vec![
-            Op::ZAdd { name: applicants_name(host), member: guest.to_string(), score: at_ms as f64, ttl },
-            Op::ZAdd { name: applied_name(guest), member: host.to_string(), score: at_ms as f64, ttl },
+            Op::ZAdd {
+                name: applicants_name(host),
+                member: guest.to_string(),
+                score: at_ms as f64,
+                ttl,
+            },
+            Op::ZAdd {
+                name: applied_name(guest),
+                member: host.to_string(),
+                score: at_ms as f64,
+                ttl,
+            },
         ],
         ListChange::ApplicantRemove { host, guest } => vec![
             Op::ZRem { name: applicants_name(host), member: guest.to_string() },
@@ -646,19 +799,22 @@ impl GiftConsumer for LinkCallAdapter {
         // One read on the hot path: the receiver's anchor says which session it is in. The
         // session's script checks the scoring window by the gift's own time, so a stale
         // pointer cannot count a gift where it does not belong.
-        let Some(versioned) = self.core.store.get(ANCHORS, &anchor_name(gift.receiver_id)).await? else {
+        let Some(versioned) = self.core.store.get(ANCHORS, &anchor_name(gift.receiver_id)).await?
+        else {
             return Ok(Vec::new());
         };
         let anchor: Anchor = decode("anchor", &versioned.value)?;
         let Some(battle_id) = anchor.battle else { return Ok(Vec::new()) };
         let mut snapshot = Snapshot::default();
         self.load_battle(&mut snapshot, Some(battle_id)).await?;
-        let Some(battle) = snapshot.battle().filter(|battle| battle.scoring_window().is_some()) else {
+        let Some(battle) = snapshot.battle().filter(|battle| battle.scoring_window().is_some())
+        else {
             return Ok(Vec::new());
         };
         let side = side_word(battle, gift.receiver_id);
         let battle = battle_id;
-        let value_per_point = self.core.settings.get(ConfigKey::ScoreValuePerPoint).await?.max(1) as u64;
+        let value_per_point =
+            self.core.settings.get(ConfigKey::ScoreValuePerPoint).await?.max(1) as u64;
         let points = gift.points(value_per_point);
         if points == 0 {
             return Ok(Vec::new());
@@ -685,7 +841,11 @@ impl GiftConsumer for LinkCallAdapter {
                 sent_at_ms: gift.sent_at_ms,
                 counters: vec![(SCORE.into(), receiver, points)],
                 boards: vec![(board_name(gift.receiver_id), sender.user_id.get(), points)],
-                fields: vec![(USERS.into(), sender.user_id.to_string(), String::from_utf8(encode(&profile)).unwrap_or_default())],
+                fields: vec![(
+                    USERS.into(),
+                    sender.user_id.to_string(),
+                    String::from_utf8(encode(&profile)).unwrap_or_default(),
+                )],
                 ttl: STATE_TTL,
             },
         }])
@@ -696,7 +856,9 @@ impl GiftConsumer for LinkCallAdapter {
 impl ScoreNotifier for LinkCallAdapter {
     async fn score_events(&self, key: &str, users: &[u64]) -> Result<Vec<Vec<u8>>, ServiceError> {
         let Some((battle, receiver)) = key.split_once('|') else { return Ok(Vec::new()) };
-        let (Ok(battle), Ok(receiver)) = (battle.parse::<u64>(), receiver.parse::<u64>()) else { return Ok(Vec::new()) };
+        let (Ok(battle), Ok(receiver)) = (battle.parse::<u64>(), receiver.parse::<u64>()) else {
+            return Ok(Vec::new());
+        };
         let mut snapshot = Snapshot::default();
         self.load_battle(&mut snapshot, Some(BattleId::new(battle))).await?;
         let Some(battle) = snapshot.battle() else { return Ok(Vec::new()) };
@@ -710,7 +872,10 @@ impl ScoreNotifier for LinkCallAdapter {
         let mut rows = Vec::new();
         for user in users.iter().rev().take(MAX_USERS_PER_NOTIFICATION) {
             if let Some(total) = self.core.store.board_total(&tag, &board, *user).await? {
-                rows.push(GifterRow { user_id: UserId::from_trusted((*user).max(1)), user_gift: total.max(0) as u64 });
+                rows.push(GifterRow {
+                    user_id: UserId::from_trusted((*user).max(1)),
+                    user_gift: total.max(0) as u64,
+                });
             }
         }
         rows.sort_by_key(|row| std::cmp::Reverse(row.user_gift));
@@ -734,7 +899,9 @@ impl TimerHandler for LinkCallAdapter {
                     .and_then(|battle| battle.last_result)
                     .is_some_and(|result| result.pkid == settled.pkid);
                 if committed && !self.write_record(&settled).await {
-                    return Err(ServiceError::Store(livepk_store::StoreError::Unavailable("sql record write failed".into())));
+                    return Err(ServiceError::Store(livepk_store::StoreError::Unavailable(
+                        "sql record write failed".into(),
+                    )));
                 }
                 Ok(())
             }
@@ -750,7 +917,13 @@ impl TimerHandler for LinkCallAdapter {
                                 Ok((snapshot, Scores::default()))
                             },
                             |snapshot, _, now_ms| {
-                                Ok(livepk_linkcall::on_popup_expired(snapshot.anchor(guest), snapshot.anchor(host), guest, host, now_ms))
+                                Ok(livepk_linkcall::on_popup_expired(
+                                    snapshot.anchor(guest),
+                                    snapshot.anchor(host),
+                                    guest,
+                                    host,
+                                    now_ms,
+                                ))
                             },
                         )
                         .await?;
@@ -764,7 +937,14 @@ impl TimerHandler for LinkCallAdapter {
                                 Ok((snapshot, scores))
                             },
                             |snapshot, scores, now_ms| {
-                                Ok(livepk_linkcall::on_phase_deadline(snapshot.battle(), pkid, phase, scores, &config, now_ms))
+                                Ok(livepk_linkcall::on_phase_deadline(
+                                    snapshot.battle(),
+                                    pkid,
+                                    phase,
+                                    scores,
+                                    &config,
+                                    now_ms,
+                                ))
                             },
                         )
                         .await?;

@@ -34,13 +34,7 @@ fn each_error_has_its_seed_code_kind_and_field() {
     };
     let s = singer(HOST);
     /// (error, business code, kind, field, pk_state carried in the response)
-    type Row = (
-        LinkCallError,
-        u32,
-        ErrorKind,
-        Option<&'static str>,
-        Option<PkState>,
-    );
+    type Row = (LinkCallError, u32, ErrorKind, Option<&'static str>, Option<PkState>);
     let rows: Vec<Row> = vec![
         (
             LinkCallError::SameAnchor { singer: s },
@@ -50,10 +44,7 @@ fn each_error_has_its_seed_code_kind_and_field() {
             None,
         ),
         (
-            LinkCallError::NotThisPk {
-                singer: s,
-                field: "host_id",
-            },
+            LinkCallError::NotThisPk { singer: s, field: "host_id" },
             codes::INVALID_PARAMETER,
             ErrorKind::PermissionDenied,
             Some("host_id"),
@@ -101,13 +92,7 @@ fn each_error_has_its_seed_code_kind_and_field() {
             None,
             Some(PkState::Pking),
         ),
-        (
-            LinkCallError::PkOver,
-            codes::PK_OVER,
-            ErrorKind::FailedPrecondition,
-            None,
-            None,
-        ),
+        (LinkCallError::PkOver, codes::PK_OVER, ErrorKind::FailedPrecondition, None, None),
         (
             LinkCallError::PkNotStarted,
             codes::PK_NOT_STARTED,
@@ -159,10 +144,7 @@ fn each_error_has_its_seed_code_kind_and_field() {
         assert!(!error.to_string().is_empty());
     }
     // The internal pkid code is hidden from callers behind 020.
-    assert_eq!(
-        codes::public(LinkCallError::FreshPkidMissing.business_code()),
-        codes::SERVER_ERROR
-    );
+    assert_eq!(codes::public(LinkCallError::FreshPkidMissing.business_code()), codes::SERVER_ERROR);
 }
 
 #[test]
@@ -174,20 +156,11 @@ fn a_rematch_without_a_fresh_pkid_is_an_internal_error() {
     world.link(HOST, GUEST).unwrap();
     world.agree(GUEST, HOST).unwrap();
     let battle = world.battle_of(HOST).unwrap().clone();
-    let pair = PairRequest {
-        host_id: singer(HOST),
-        guest_id: singer(GUEST),
-    };
+    let pair = PairRequest { host_id: singer(HOST), guest_id: singer(GUEST) };
     // The first start needs no fresh pkid and ignores one given anyway.
     assert!(!battle.next_start_needs_fresh_pkid());
-    let first = start(
-        Some(&battle),
-        pair,
-        Some(PkId::from_trusted(99)),
-        &world.config,
-        world.now,
-    )
-    .unwrap();
+    let first =
+        start(Some(&battle), pair, Some(PkId::from_trusted(99)), &world.config, world.now).unwrap();
     assert_eq!(first.reply.pkid, battle.pkid);
     world.commit(first);
     world.advance_secs(360);
@@ -226,10 +199,7 @@ fn notification_kinds_name_the_seed_messages() {
     let pkid = PkId::from_trusted(1);
     let kinds = [
         (
-            NotificationKind::SingerState {
-                pk_state: PkState::Apply,
-                singer_id: singer(1),
-            },
+            NotificationKind::SingerState { pk_state: PkState::Apply, singer_id: singer(1) },
             "linkcallpk_singer_state_nt",
             None,
         ),
@@ -244,11 +214,7 @@ fn notification_kinds_name_the_seed_messages() {
             Some(pkid),
         ),
         (
-            NotificationKind::RoomPkInfo {
-                pkid,
-                pk: some_pk_info(),
-                users: Vec::new(),
-            },
+            NotificationKind::RoomPkInfo { pkid, pk: some_pk_info(), users: Vec::new() },
             "linkcallpk_room_pk_info_nt",
             Some(pkid),
         ),
@@ -264,11 +230,7 @@ fn notification_kinds_name_the_seed_messages() {
             Some(pkid),
         ),
         (
-            NotificationKind::SingerPkList {
-                pk_state: PkState::Count,
-                pkid,
-                pk: some_pk_info(),
-            },
+            NotificationKind::SingerPkList { pk_state: PkState::Count, pkid, pk: some_pk_info() },
             "linkcallpk_singer_pklist_nt",
             Some(pkid),
         ),
@@ -296,8 +258,5 @@ fn aggregates_survive_an_encoding_round_trip() {
     assert_eq!(serde_json::from_slice::<Anchor>(&encoded).unwrap(), anchor);
     let effects = world.last.clone();
     let encoded = serde_json::to_vec(&effects).unwrap();
-    assert_eq!(
-        serde_json::from_slice::<Effects>(&encoded).unwrap(),
-        effects
-    );
+    assert_eq!(serde_json::from_slice::<Effects>(&encoded).unwrap(), effects);
 }

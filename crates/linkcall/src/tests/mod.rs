@@ -82,9 +82,7 @@ impl World {
 
     /// The battle `raw` points at, if it exists.
     pub fn battle_of(&self, raw: u64) -> Option<&Battle> {
-        self.anchor(raw)
-            .and_then(|anchor| anchor.battle)
-            .and_then(|id| self.battles.get(&id))
+        self.anchor(raw).and_then(|anchor| anchor.battle).and_then(|id| self.battles.get(&id))
     }
 
     pub fn latest_battle(&self) -> Option<&Battle> {
@@ -92,10 +90,7 @@ impl World {
     }
 
     fn scores_of(&self, battle: Option<&Battle>) -> Scores {
-        battle
-            .and_then(|battle| self.scores.get(&battle.battle_id))
-            .copied()
-            .unwrap_or_default()
+        battle.and_then(|battle| self.scores.get(&battle.battle_id)).copied().unwrap_or_default()
     }
 
     fn allocate_pkid(&mut self) -> PkId {
@@ -107,11 +102,7 @@ impl World {
     pub fn commit<R>(&mut self, transition: Transition<R>) -> R {
         let mut seen = Vec::new();
         for anchor in transition.anchors {
-            assert!(
-                !seen.contains(&anchor.singer_id),
-                "anchor {} written twice",
-                anchor.singer_id
-            );
+            assert!(!seen.contains(&anchor.singer_id), "anchor {} written twice", anchor.singer_id);
             seen.push(anchor.singer_id);
             self.anchors.insert(anchor.singer_id, anchor);
         }
@@ -128,11 +119,7 @@ impl World {
             }
             self.battles.insert(battle.battle_id, battle);
         } else {
-            assert_eq!(
-                effects.scores,
-                ScoreAction::Untouched,
-                "score action without a battle"
-            );
+            assert_eq!(effects.scores, ScoreAction::Untouched, "score action without a battle");
         }
         for change in &effects.lists {
             match *change {
@@ -173,18 +160,12 @@ impl World {
     // -- commands ----------------------------------------------------------------------------
 
     pub fn open(&mut self, raw: u64) -> Outcome<OpenFunctionReply> {
-        let gate = OpenGate {
-            singer_star: 5,
-            singer_whitelisted: true,
-        };
+        let gate = OpenGate { singer_star: 5, singer_whitelisted: true };
         self.open_with(raw, gate)
     }
 
     pub fn open_with(&mut self, raw: u64, gate: OpenGate) -> Outcome<OpenFunctionReply> {
-        let request = OpenFunctionRequest {
-            singer_id: singer(raw),
-            singer_sid: sid_of(raw),
-        };
+        let request = OpenFunctionRequest { singer_id: singer(raw), singer_sid: sid_of(raw) };
         let outcome = open_function(self.anchor(raw), request, gate, &self.config, self.now);
         self.run(outcome)
     }
@@ -236,26 +217,14 @@ impl World {
     }
 
     pub fn apply(&mut self, guest: u64, host: u64) -> Outcome<StateReply> {
-        let request = ApplyRequest {
-            guest_id: singer(guest),
-            host_id: singer(host),
-        };
+        let request = ApplyRequest { guest_id: singer(guest), host_id: singer(host) };
         let outcome = apply(self.anchor(guest), self.anchor(host), request, self.now);
         self.run(outcome)
     }
 
     pub fn link(&mut self, host: u64, guest: u64) -> Outcome<LinkReply> {
-        let request = LinkRequest {
-            host_id: singer(host),
-            guest_id: singer(guest),
-        };
-        let outcome = link(
-            self.anchor(host),
-            self.anchor(guest),
-            request,
-            &self.config,
-            self.now,
-        );
+        let request = LinkRequest { host_id: singer(host), guest_id: singer(guest) };
+        let outcome = link(self.anchor(host), self.anchor(guest), request, &self.config, self.now);
         self.run(outcome)
     }
 
@@ -264,10 +233,7 @@ impl World {
         self.next_battle += 1;
         let battle_id = BattleId::new(self.next_battle);
         let placeholder_pkid = self.allocate_pkid();
-        let decision = ConfirmDecision::Agree {
-            battle_id,
-            placeholder_pkid,
-        };
+        let decision = ConfirmDecision::Agree { battle_id, placeholder_pkid };
         self.confirm_with(guest, host, decision)
     }
 
@@ -281,20 +247,13 @@ impl World {
         host: u64,
         decision: ConfirmDecision,
     ) -> Outcome<ConfirmReply> {
-        let request = ConfirmRequest {
-            guest_id: singer(guest),
-            host_id: singer(host),
-            decision,
-        };
+        let request = ConfirmRequest { guest_id: singer(guest), host_id: singer(host), decision };
         let outcome = confirm(self.anchor(guest), self.anchor(host), request, self.now);
         self.run(outcome)
     }
 
     fn pair(host: u64, guest: u64) -> PairRequest {
-        PairRequest {
-            host_id: singer(host),
-            guest_id: singer(guest),
-        }
+        PairRequest { host_id: singer(host), guest_id: singer(guest) }
     }
 
     pub fn start(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
@@ -303,13 +262,8 @@ impl World {
             Some(battle) if battle.next_start_needs_fresh_pkid() => Some(self.allocate_pkid()),
             _ => None,
         };
-        let outcome = start(
-            battle.as_ref(),
-            Self::pair(host, guest),
-            fresh,
-            &self.config,
-            self.now,
-        );
+        let outcome =
+            start(battle.as_ref(), Self::pair(host, guest), fresh, &self.config, self.now);
         self.run(outcome)
     }
 
@@ -322,13 +276,8 @@ impl World {
     pub fn count(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
         let battle = self.battle_of(host).cloned();
         let scores = self.scores_of(battle.as_ref());
-        let outcome = count(
-            battle.as_ref(),
-            Self::pair(host, guest),
-            scores,
-            &self.config,
-            self.now,
-        );
+        let outcome =
+            count(battle.as_ref(), Self::pair(host, guest), scores, &self.config, self.now);
         self.run(outcome)
     }
 
@@ -351,14 +300,8 @@ impl World {
         let (host_anchor, guest_anchor) = (self.anchor(host), self.anchor(guest));
         let battle = battle_of_pair(host_anchor, guest_anchor).and_then(|id| self.battles.get(&id));
         let scores = self.scores_of(battle);
-        let outcome = close(
-            host_anchor,
-            guest_anchor,
-            battle,
-            Self::pair(host, guest),
-            scores,
-            self.now,
-        );
+        let outcome =
+            close(host_anchor, guest_anchor, battle, Self::pair(host, guest), scores, self.now);
         self.run(outcome)
     }
 
@@ -400,10 +343,7 @@ impl World {
 
     pub fn come_in(&mut self, raw: u64) -> SingerComeInRoomReply {
         let battle = self.battle_of(raw).cloned();
-        let request = SingerComeInRoomRequest {
-            singer_id: singer(raw),
-            singer_sid: sid_of(raw),
-        };
+        let request = SingerComeInRoomRequest { singer_id: singer(raw), singer_sid: sid_of(raw) };
         let transition = singer_come_in_room(
             self.anchor(raw),
             battle.as_ref(),
@@ -453,9 +393,7 @@ impl World {
             };
             let job = self.timers.remove(index);
             let outcome = self.fire(job);
-            fired_effects
-                .notifications
-                .append(&mut self.last.notifications);
+            fired_effects.notifications.append(&mut self.last.notifications);
             fired_effects.settled = fired_effects.settled.or(self.last.settled);
             outcomes.push(outcome);
         }
@@ -476,12 +414,7 @@ impl World {
                 );
                 self.commit(transition)
             }
-            TimerRequest::PhaseDeadline {
-                battle,
-                pkid,
-                phase,
-                ..
-            } => {
+            TimerRequest::PhaseDeadline { battle, pkid, phase, .. } => {
                 let battle = self.battles.get(&battle);
                 let transition = on_phase_deadline(
                     battle,
@@ -499,9 +432,8 @@ impl World {
     // -- rendering ---------------------------------------------------------------------------
 
     pub fn anchor_state(&self, raw: u64) -> &'static str {
-        self.anchor(raw).map_or("-", |anchor| {
-            anchor.listed_state(self.now, PkState::Apply).as_str()
-        })
+        self.anchor(raw)
+            .map_or("-", |anchor| anchor.listed_state(self.now, PkState::Apply).as_str())
     }
 
     pub fn battle_summary(&self) -> String {
@@ -513,13 +445,7 @@ impl World {
 
     /// `battle | h:state g:state | nts [| settled(by) h:g]` after the last command.
     pub fn summary(&self) -> String {
-        let nts = self
-            .last
-            .notifications
-            .iter()
-            .map(render)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let nts = self.last.notifications.iter().map(render).collect::<Vec<_>>().join(" ");
         let mut line = format!(
             "{} | h:{} g:{} | {}",
             self.battle_summary(),

@@ -4,10 +4,7 @@ use super::*;
 
 #[test]
 fn online_list_pages_leave_the_caller_out_without_skipping_anyone() {
-    let config = LinkCallConfig {
-        page_size: 3,
-        ..LinkCallConfig::default()
-    };
+    let config = LinkCallConfig { page_size: 3, ..LinkCallConfig::default() };
     // The list, newest first: anchors 11..=18; the caller (14) ranks 3.
     let list: Vec<Anchor> = (11..=18)
         .map(|raw| {
@@ -31,14 +28,8 @@ fn online_list_pages_leave_the_caller_out_without_skipping_anyone() {
     }
     assert_eq!(seen, vec![11, 12, 13, 15, 16, 17, 18]);
     // Not listed at all: plain pages, one extra row read.
-    assert_eq!(
-        online_list_window(1, &config, None),
-        ListWindow { start: 3, stop: 6 }
-    );
-    assert_eq!(
-        link_list_window(2, &config),
-        ListWindow { start: 6, stop: 8 }
-    );
+    assert_eq!(online_list_window(1, &config, None), ListWindow { start: 3, stop: 6 });
+    assert_eq!(link_list_window(2, &config), ListWindow { start: 6, stop: 8 });
 }
 
 #[test]
@@ -60,15 +51,10 @@ fn listed_anchors_show_why_they_cannot_be_linked() {
         .map(|raw| world.anchors[&singer(*raw)].clone())
         .chain([gone])
         .collect();
-    let config = LinkCallConfig {
-        page_size: 20,
-        ..LinkCallConfig::default()
-    };
+    let config = LinkCallConfig { page_size: 20, ..LinkCallConfig::default() };
     let rows = seek_online_list(singer(8), &window, &[singer(7)], &config, world.now);
-    let states: Vec<(u64, &str)> = rows
-        .iter()
-        .map(|row| (row.singer_id.get(), row.pk_state.as_str()))
-        .collect();
+    let states: Vec<(u64, &str)> =
+        rows.iter().map(|row| (row.singer_id.get(), row.pk_state.as_str())).collect();
     assert_eq!(
         states,
         vec![
@@ -82,10 +68,7 @@ fn listed_anchors_show_why_they_cannot_be_linked() {
         ]
     );
     let applicants = seek_link_list(
-        &[
-            world.anchors[&singer(8)].clone(),
-            world.anchors[&singer(3)].clone(),
-        ],
+        &[world.anchors[&singer(8)].clone(), world.anchors[&singer(3)].clone()],
         &config,
         world.now,
     );
@@ -106,39 +89,23 @@ fn singer_come_in_room_rebuilds_function_popup_and_pk() {
     assert_eq!(reply.functiontime_secs, START_MS / 1000);
     assert_eq!(
         reply.popup,
-        Some(PopupView {
-            host: singer(HOST),
-            popped_at_secs: START_MS / 1000 + 2,
-            live_secs: 11
-        })
+        Some(PopupView { host: singer(HOST), popped_at_secs: START_MS / 1000 + 2, live_secs: 11 })
     );
     assert_eq!(reply.pkid, None);
-    assert!(
-        world.last.is_empty(),
-        "a reconnect while in the room changes nothing"
-    );
+    assert!(world.last.is_empty(), "a reconnect while in the room changes nothing");
 
     world.agree(GUEST, HOST).unwrap();
     let reply = world.come_in(HOST);
     assert_eq!(reply.popup, None);
     assert_eq!(reply.pkid, Some(PkId::from_trusted(1)));
     let pk = reply.pk.unwrap();
-    assert_eq!(
-        (pk.starttime_secs, pk.pkalltime_secs, pk.phase),
-        (0, 0, PhaseName::Linked)
-    );
+    assert_eq!((pk.starttime_secs, pk.pkalltime_secs, pk.phase), (0, 0, PhaseName::Linked));
     world.start(HOST, GUEST).unwrap();
     world.gift(GUEST, 9);
     let pk = world.come_in(GUEST).pk.unwrap();
-    assert_eq!(
-        (pk.host_gift, pk.guest_gift, pk.phase),
-        (0, 9, PhaseName::Scoring)
-    );
+    assert_eq!((pk.host_gift, pk.guest_gift, pk.phase), (0, 9, PhaseName::Scoring));
     assert_eq!(pk.phase_deadline_ms, world.now + 360_000);
-    assert_eq!(
-        pk.starttime_secs + pk.pkalltime_secs,
-        pk.phase_deadline_ms / 1000
-    );
+    assert_eq!(pk.starttime_secs + pk.pkalltime_secs, pk.phase_deadline_ms / 1000);
 
     // After the leave event, coming back is a new broadcast: back at the top of the list.
     world.close(HOST, GUEST).unwrap();
@@ -159,24 +126,14 @@ fn user_views_show_the_rooms_pk_and_top_five() {
     for raw in [HOST, GUEST] {
         world.open(raw).unwrap();
     }
-    let board: Vec<GifterRow> = (1..=7)
-        .map(|raw| GifterRow {
-            user_id: user(raw),
-            user_gift: 100 - raw,
-        })
-        .collect();
+    let board: Vec<GifterRow> =
+        (1..=7).map(|raw| GifterRow { user_id: user(raw), user_gift: 100 - raw }).collect();
     let host = world.anchors[&singer(HOST)].clone();
     let empty = user_come_in_room(Some(&host), None, Scores::default(), &board, &board);
-    assert_eq!(
-        (empty.pkid, empty.pk, empty.host, empty.host_users.len()),
-        (None, None, None, 0)
-    );
+    assert_eq!((empty.pkid, empty.pk, empty.host, empty.host_users.len()), (None, None, None, 0));
     assert_eq!(
         user_seek_gift(Some(&host), None, &board),
-        GiftView {
-            pkid: None,
-            users: Vec::new()
-        }
+        GiftView { pkid: None, users: Vec::new() }
     );
 
     world.link(HOST, GUEST).unwrap();
@@ -196,12 +153,7 @@ fn user_views_show_the_rooms_pk_and_top_five() {
     assert_eq!(view.pk.unwrap().host_gift, 4);
     let seek = user_seek_pk(Some(&guest), Some(&battle), scores);
     assert_eq!(seek.pk, view.pk);
-    assert_eq!(
-        user_seek_gift(Some(&guest), Some(&battle), &board)
-            .users
-            .len(),
-        TOP_GIFTERS
-    );
+    assert_eq!(user_seek_gift(Some(&guest), Some(&battle), &board).users.len(), TOP_GIFTERS);
     // A battle the anchor does not point at is not its room's PK.
     let other = Anchor::new(singer(OTHER));
     assert_eq!(user_seek_pk(Some(&other), Some(&battle), scores).pkid, None);
@@ -227,10 +179,7 @@ fn gifts_count_only_while_scoring_and_reset_or_carry_as_the_seed_says() {
     assert!(world.gift(HOST, 5));
     assert!(world.gift(GUEST, 2));
     world.advance_secs(360);
-    assert!(
-        !world.gift(HOST, 1),
-        "the window ends at the deadline even before the job runs"
-    );
+    assert!(!world.gift(HOST, 1), "the window ends at the deadline even before the job runs");
     world.fire_due_timers();
     assert_eq!(world.battle_summary(), "punishment#1");
     assert!(!world.gift(GUEST, 50), "punishment does not score");
@@ -252,10 +201,7 @@ fn gifts_count_only_while_scoring_and_reset_or_carry_as_the_seed_says() {
     let reply = world.start(HOST, GUEST).unwrap();
     assert_eq!(reply.pkid, PkId::from_trusted(3));
     assert_eq!(world.last.scores, ScoreAction::Reset);
-    assert_eq!(
-        world.scores[&world.battle_of(HOST).unwrap().battle_id],
-        Scores::default()
-    );
+    assert_eq!(world.scores[&world.battle_of(HOST).unwrap().battle_id], Scores::default());
     // Close drops the score keys.
     world.close(HOST, GUEST).unwrap();
     assert_eq!(world.last.scores, ScoreAction::Delete);
@@ -288,14 +234,8 @@ fn the_whole_story_keeps_the_lists_in_step() {
     assert_eq!(world.online[&singer(GUEST)], world.now);
     // The host leaves: its applicant (3) is told, every list forgets it.
     world.leave(HOST);
-    assert_eq!(
-        world.summary(),
-        "closed#1 | h:offline g:apply | state(offline)>s3"
-    );
+    assert_eq!(world.summary(), "closed#1 | h:offline g:apply | state(offline)>s3");
     assert!(world.applications.is_empty());
     assert!(!world.online.contains_key(&singer(HOST)));
-    assert!(
-        world.anchors[&singer(HOST)].function_open,
-        "the switch survives the leave"
-    );
+    assert!(world.anchors[&singer(HOST)].function_open, "the switch survives the leave");
 }

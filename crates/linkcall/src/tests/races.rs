@@ -34,10 +34,7 @@ fn both_anchors_count_first_wins_second_gets_024_with_the_same_result() {
     assert_eq!(second.pk_state(), Some(PkState::Count));
     assert_eq!(world.settled.len(), 1, "one record per settled pkid");
     // The deadline job, arriving last, finds the PK already settled.
-    assert_eq!(
-        world.fire_due_timers(),
-        vec![TimerOutcome::Stale, TimerOutcome::Stale]
-    );
+    assert_eq!(world.fire_due_timers(), vec![TimerOutcome::Stale, TimerOutcome::Stale]);
     assert_eq!(world.settled.len(), 1);
 }
 
@@ -53,10 +50,7 @@ fn the_deadline_job_first_then_a_count_answers_the_jobs_result() {
     let error = world.count(HOST, GUEST).unwrap_err();
     let answer = error.settled_answer().unwrap();
     assert_eq!(answer.result.ended_by, EndedBy::Deadline);
-    assert_eq!(
-        (answer.result.host_score, answer.result.guest_score),
-        (5, 0)
-    );
+    assert_eq!((answer.result.host_score, answer.result.guest_score), (5, 0));
     assert_eq!(world.settled.len(), 1);
 }
 
@@ -74,12 +68,7 @@ fn close_racing_the_deadline_settles_exactly_once() {
     assert_eq!(record.host_score, 4);
     // Scoring ended at the deadline even though the close came a second later.
     assert_eq!(record.end_ms, START_MS + 360_000);
-    assert!(
-        world
-            .fire_due_timers()
-            .iter()
-            .all(|outcome| *outcome == TimerOutcome::Stale)
-    );
+    assert!(world.fire_due_timers().iter().all(|outcome| *outcome == TimerOutcome::Stale));
     assert_eq!(world.settled.len(), 1);
 
     // The deadline job commits first: Close closes a settled PK and records nothing more.
@@ -108,18 +97,12 @@ fn two_hosts_linking_the_same_guest_second_gets_030() {
     assert_eq!(short_code(&second), "030");
     assert_eq!(second.pk_state(), Some(PkState::Popup));
     // The popup holds the first host only.
-    assert_eq!(
-        world.anchors[&singer(GUEST)].popup.unwrap().host,
-        singer(HOST)
-    );
+    assert_eq!(world.anchors[&singer(GUEST)].popup.unwrap().host, singer(HOST));
     // Once it lapses, the second host gets through.
     world.advance_secs(15);
     world.fire_due_timers();
     world.link(OTHER, GUEST).unwrap();
-    assert_eq!(
-        world.anchors[&singer(GUEST)].popup.unwrap().host,
-        singer(OTHER)
-    );
+    assert_eq!(world.anchors[&singer(GUEST)].popup.unwrap().host, singer(OTHER));
 }
 
 #[test]
@@ -156,10 +139,7 @@ fn confirm_first_then_the_popup_job_does_nothing() {
     world.agree(GUEST, HOST).unwrap();
     world.advance_secs(1);
     assert_eq!(world.fire_due_timers(), vec![TimerOutcome::Stale]);
-    assert!(
-        world.last.notifications.is_empty(),
-        "the host must not hear `no` after `yes`"
-    );
+    assert!(world.last.notifications.is_empty(), "the host must not hear `no` after `yes`");
 }
 
 #[test]
@@ -188,28 +168,20 @@ fn a_release_that_lost_its_anchor_write_can_be_redone_alone() {
         Some(&host),
         Some(&guest),
         Some(&battle),
-        PairRequest {
-            host_id: singer(HOST),
-            guest_id: singer(GUEST),
-        },
+        PairRequest { host_id: singer(HOST), guest_id: singer(GUEST) },
         Scores::default(),
         world.now,
     )
     .unwrap();
     // The adapter wrote the battle, then the anchors' compare-and-set failed because the guest
     // changed meanwhile (here: its busy flag). It reloads the anchors and redoes the release.
-    world
-        .battles
-        .insert(battle.battle_id, transition.battle.clone().unwrap());
+    world.battles.insert(battle.battle_id, transition.battle.clone().unwrap());
     world.activity(GUEST, Activity::Game);
     for raw in [HOST, GUEST] {
         let fresh = world.anchors[&singer(raw)].clone();
         let (released, refresh) = release_anchor(&fresh, battle.battle_id, world.now).unwrap();
         assert_eq!(released.battle, None);
-        assert_eq!(
-            released.activity, fresh.activity,
-            "the concurrent change survives"
-        );
+        assert_eq!(released.activity, fresh.activity, "the concurrent change survives");
         assert!(refresh.is_some());
         world.anchors.insert(released.singer_id, released.clone());
         // Redoing it again is a no-op.
@@ -222,13 +194,8 @@ fn a_pointer_left_to_a_closed_battle_is_healed_by_close_and_by_coming_in() {
     let mut world = scoring();
     let battle_id = world.battle_of(HOST).unwrap().battle_id;
     // The battle was closed but the anchors' write never happened (crash between the steps).
-    let closed = admin_close(
-        world.battles.get(&battle_id),
-        None,
-        None,
-        Scores::default(),
-        world.now,
-    );
+    let closed =
+        admin_close(world.battles.get(&battle_id), None, None, Scores::default(), world.now);
     assert!(closed.anchors.is_empty());
     world.commit(closed);
     assert_eq!(world.anchors[&singer(HOST)].battle, Some(battle_id));
@@ -299,16 +266,10 @@ fn withdrawing_writes_each_neighbour_once() {
             popped_at_ms: world.now,
             expires_at_ms,
         });
-        anchor.outgoing_invite = Some(OutgoingInvite {
-            guest: singer(other),
-            expires_at_ms,
-        });
+        anchor.outgoing_invite = Some(OutgoingInvite { guest: singer(other), expires_at_ms });
     }
     world.leave(HOST); // World::commit asserts no anchor is written twice
     let guest = &world.anchors[&singer(GUEST)];
     assert_eq!((guest.popup, guest.outgoing_invite), (None, None));
-    assert_eq!(
-        world.summary(),
-        "none | h:offline g:apply | state(offline)>s2"
-    );
+    assert_eq!(world.summary(), "none | h:offline g:apply | state(offline)>s2");
 }

@@ -99,10 +99,7 @@ fn given(state: Given) -> World {
                     if state != Given::Scoring {
                         world.advance_secs(360);
                     }
-                    if matches!(
-                        state,
-                        Given::Punishment | Given::Draw | Given::PunishmentOver
-                    ) {
+                    if matches!(state, Given::Punishment | Given::Draw | Given::PunishmentOver) {
                         world.fire_due_timers();
                     }
                     if state == Given::PunishmentOver {
@@ -165,38 +162,14 @@ enum Cmd {
 
 use Cmd::*;
 
-const LINK: Cmd = Link {
-    host: HOST,
-    guest: GUEST,
-};
-const APPLY: Cmd = Apply {
-    guest: GUEST,
-    host: HOST,
-};
-const AGREE: Cmd = Agree {
-    guest: GUEST,
-    host: HOST,
-};
-const REFUSE: Cmd = Refuse {
-    guest: GUEST,
-    host: HOST,
-};
-const START: Cmd = Start {
-    host: HOST,
-    guest: GUEST,
-};
-const COUNT: Cmd = Count {
-    host: HOST,
-    guest: GUEST,
-};
-const ADD_TIME: Cmd = AddTime {
-    host: HOST,
-    guest: GUEST,
-};
-const CLOSE: Cmd = Close {
-    host: HOST,
-    guest: GUEST,
-};
+const LINK: Cmd = Link { host: HOST, guest: GUEST };
+const APPLY: Cmd = Apply { guest: GUEST, host: HOST };
+const AGREE: Cmd = Agree { guest: GUEST, host: HOST };
+const REFUSE: Cmd = Refuse { guest: GUEST, host: HOST };
+const START: Cmd = Start { host: HOST, guest: GUEST };
+const COUNT: Cmd = Count { host: HOST, guest: GUEST };
+const ADD_TIME: Cmd = AddTime { host: HOST, guest: GUEST };
+const CLOSE: Cmd = Close { host: HOST, guest: GUEST };
 
 fn execute(world: &mut World, command: Cmd) -> Result<(), LinkCallError> {
     match command {
@@ -412,14 +385,9 @@ fn every_state_and_command_pair_behaves_as_the_table_says() {
 #[test]
 fn the_table_covers_every_linkcall_error_code_of_seed_section_a() {
     // 020 and the internal 011-016 are the adapter's; 014 (no fresh pkid) is tested in errors.rs.
-    for code in [
-        "021", "022", "023", "024", "025", "026", "027", "028", "029", "030", "031",
-    ] {
+    for code in ["021", "022", "023", "024", "025", "026", "027", "028", "029", "030", "031"] {
         let expected = format!("err {code}");
-        assert!(
-            ROWS.iter().any(|(_, _, outcome)| *outcome == expected),
-            "no row answers {code}"
-        );
+        assert!(ROWS.iter().any(|(_, _, outcome)| *outcome == expected), "no row answers {code}");
     }
 }
 
@@ -437,13 +405,8 @@ fn the_open_gate_checks_star_level_then_whitelist() {
         let mut world = World::new();
         world.config.min_star = min_star;
         world.config.whitelist_enabled = whitelist_enabled;
-        let outcome = world.open_with(
-            HOST,
-            OpenGate {
-                singer_star: star,
-                singer_whitelisted: whitelisted,
-            },
-        );
+        let outcome =
+            world.open_with(HOST, OpenGate { singer_star: star, singer_whitelisted: whitelisted });
         let actual = match outcome {
             Ok(reply) => {
                 assert!(reply.open_state);

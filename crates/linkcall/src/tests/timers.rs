@@ -61,10 +61,7 @@ fn an_early_popup_job_asks_to_be_delivered_again_at_the_expiry() {
     world.advance_secs(3);
     assert_eq!(world.fire(job), TimerOutcome::Rescheduled);
     assert_eq!(world.timers, vec![job]);
-    assert_eq!(
-        world.anchors[&singer(GUEST)].popup.unwrap().host,
-        singer(HOST)
-    );
+    assert_eq!(world.anchors[&singer(GUEST)].popup.unwrap().host, singer(HOST));
 }
 
 #[test]
@@ -89,15 +86,8 @@ fn a_popup_job_after_an_answer_or_a_new_popup_does_nothing_wrong() {
     assert_eq!(world.fire(old_job), TimerOutcome::Rescheduled);
     assert_eq!(world.timers.len(), 2);
     world.advance_secs(15);
-    assert_eq!(
-        world.fire_due_timers(),
-        vec![TimerOutcome::Fired, TimerOutcome::Stale]
-    );
-    assert_eq!(
-        world.last.notifications.len(),
-        1,
-        "the host hears `no` once"
-    );
+    assert_eq!(world.fire_due_timers(), vec![TimerOutcome::Fired, TimerOutcome::Stale]);
+    assert_eq!(world.last.notifications.len(), 1, "the host hears `no` once");
 
     // Replaced by another host's popup: the old job is stale.
     let mut world = open_pair();
@@ -107,10 +97,7 @@ fn a_popup_job_after_an_answer_or_a_new_popup_does_nothing_wrong() {
     world.advance_secs(16);
     world.link(OTHER, GUEST).unwrap();
     assert_eq!(world.fire(job), TimerOutcome::Stale);
-    assert_eq!(
-        world.anchors[&singer(GUEST)].popup.unwrap().host,
-        singer(OTHER)
-    );
+    assert_eq!(world.anchors[&singer(GUEST)].popup.unwrap().host, singer(OTHER));
 }
 
 fn scoring_world() -> World {
@@ -141,12 +128,7 @@ fn a_scoring_job_for_a_superseded_pkid_does_nothing() {
     let old_job = phase_job(&world, TimedPhase::Scoring);
     world.advance_secs(100);
     let extended = world.add_time(HOST, GUEST).unwrap();
-    let TimerRequest::PhaseDeadline {
-        due_ms: old_due, ..
-    } = old_job
-    else {
-        unreachable!()
-    };
+    let TimerRequest::PhaseDeadline { due_ms: old_due, .. } = old_job else { unreachable!() };
     // The deadline moved by addtime_seconds; pkalltime grew with it; starttime stayed.
     assert_eq!(extended.pk.phase_deadline_ms, old_due + 60_000);
     assert_eq!(extended.pk.pkalltime_secs, 360 + 60);
@@ -185,12 +167,8 @@ fn a_phase_job_for_another_phase_or_a_gone_battle_does_nothing() {
     };
     assert_eq!(world.fire(unknown), TimerOutcome::Stale);
     world.close(HOST, GUEST).unwrap();
-    let scoring = TimerRequest::PhaseDeadline {
-        battle,
-        pkid,
-        phase: TimedPhase::Scoring,
-        due_ms: world.now,
-    };
+    let scoring =
+        TimerRequest::PhaseDeadline { battle, pkid, phase: TimedPhase::Scoring, due_ms: world.now };
     assert_eq!(world.fire(scoring), TimerOutcome::Stale);
 }
 
@@ -231,9 +209,6 @@ fn with_punishment_set_to_zero_a_win_goes_straight_back_to_linked() {
     assert_eq!(world.settled[0].winner, Some(singer(HOST)));
     assert!(!world.timers.iter().any(|timer| matches!(
         timer,
-        TimerRequest::PhaseDeadline {
-            phase: TimedPhase::Punishment,
-            ..
-        }
+        TimerRequest::PhaseDeadline { phase: TimedPhase::Punishment, .. }
     )));
 }

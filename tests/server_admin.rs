@@ -1,0 +1,163 @@
+//! `pk.admin.v1.Admin` end to end: hot config (validation, units, cross-replica invalidation),
+//! the anchor whitelist and settled PK records, on a fresh SQLite file per test.
+
+mod common;
+
+use common::{TestServer, TestServerOptions, assert_invalid_argument};
+use livepk::pb::admin::{
+    AddWhitelistRequest, GetConfigRequest, GetPkRecordRequest, ListPkRecordsRequest, ListWhitelistRequest,
+    RemoveWhitelistRequest, SetConfigRequest,
+};
+use livepk::pb::common::Mode;
+
+const DEFAULTS: &[(&str, &str)] = &[
+    ("linkcall.min_star", "0"),
+    ("linkcall.whitelist_enabled", "0"),
+    ("linkcall.page_size", "10"),
+    ("linkcall.popup_seconds", "15"),
+    ("linkcall.pk_seconds", "360"),
+    ("linkcall.punish_seconds", "120"),
+    ("linkcall.addtime_seconds", "180"),
+    ("score.value_per_point", "1"),
+    ("events.score_coalesce_ms", "500"),
+];
+
+async fn config_value(server: &TestServer, key: &str) -> String {
+    let entries = server.admin().get_config(GetConfigRequest { key: key.into() }).await.unwrap().into_inner().entries;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].key, key);
+    entries[0].value.clone()
+}
+
+fn set(key: &str, value: &str) -> SetConfigRequest {
+    SetConfigRequest { key: key.into(), value: value.into() }
+}
+
+#[tokio::test]
+async fn get_config_lists_the_nine_keys_with_defaults() {
+    let server = TestServer::start().await;
+    let entries = server.admin().get_config(GetConfigRequest::default()).await.unwrap().into_inner().entries;
+    let mut got: Vec<(&str, &str)> = entries.iter().map(|entry| (entry.key.as_str(), entry.value.as_str())).collect();
+    got.sort();
+    let mut expected = DEFAULTS.to_vec();
+    expected.sort();
+    assert_eq!(got, expected);
+    assert!(entries.iter().all(|entry| !entry.description.is_empty()), "{entries:?}");
+    let status = server.admin().get_config(GetConfigRequest { key: "no.such_key".into() }).await.unwrap_err();
+    assert_invalid_argument(&status, "key");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn set_config_accepts_durations_and_rejects_bad_values() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin();
+    let entry = admin.set_config(set("linkcall.pk_seconds", "2m")).await.unwrap().into_inner().entry.unwrap();
+    assert_eq!((entry.key.as_str(), entry.value.as_str()), ("linkcall.pk_seconds", "120"));
+    assert_eq!(config_value(&server, "linkcall.pk_seconds").await, "120");
+    admin.set_config(set("linkcall.popup_seconds", "1")).await.expect("1 s is the shortest duration");
+    admin.set_config(set("linkcall.punish_seconds", "24h")).await.expect("24 h is the longest duration");
+
+    for (key, value) in [
+        ("linkcall.pk_seconds", "0"),
+        ("linkcall.pk_seconds", "90000"),
+        ("linkcall.pk_seconds", "25h"),
+        ("linkcall.pk_seconds", "soon"),
+        ("linkcall.min_star", "5m"),
+        ("no.such_key", "1"),
+    ] {
+        let status = admin.set_config(set(key, value)).await.expect_err(&format!("{key}={value}"));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{key}={value}: {status:?}");
+        assert_eq!(
+            common::error_metadata(&status).get("code").map(String::as_str),
+            Some("403400021"),
+            "{key}={value}"
+        );
+    }
+    // Rejected values changed nothing.
+    assert_eq!(config_value(&server, "linkcall.pk_seconds").await, "120");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_change_on_one_replica_is_seen_at_once_by_another() {
+    let a = TestServer::start().await;
+    let b = TestServer::start_with(TestServerOptions {
+        key_prefix: Some(a.key_prefix.clone()),
+        database_url: Some(a.database_url.clone()),
+        ..Default::default()
+    })
+    .await;
+    // Warm B's 60 s cache first.
+    assert_eq!(config_value(&b, "linkcall.pk_seconds").await, "360");
+
+    a.admin().set_config(set("linkcall.pk_seconds", "2m")).await.unwrap();
+    // Pub/sub delivery is asynchronous but fast; allow it a moment, far below the 60 s TTL.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let value = config_value(&b, "linkcall.pk_seconds").await;
+        if value == "120" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "replica B still serves {value} (stale cache)");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+#[tokio::test]
+async fn whitelist_add_list_remove() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin();
+    let first = admin.add_whitelist(AddWhitelistRequest { singer_id: 501, note: "star".into() }).await.unwrap().into_inner();
+    assert!(first.added);
+    assert_eq!(first.entry.as_ref().map(|entry| entry.singer_id), Some(501));
+    let again = admin.add_whitelist(AddWhitelistRequest { singer_id: 501, note: "star".into() }).await.unwrap().into_inner();
+    assert!(!again.added, "adding a listed anchor again is a no-op");
+    admin.add_whitelist(AddWhitelistRequest { singer_id: 502, note: String::new() }).await.unwrap();
+
+    let list = admin.list_whitelist(ListWhitelistRequest::default()).await.unwrap().into_inner();
+    assert_eq!(list.total, 2);
+    let mut ids: Vec<u64> = list.entries.iter().map(|entry| entry.singer_id).collect();
+    ids.sort();
+    assert_eq!(ids, [501, 502]);
+
+    assert!(admin.remove_whitelist(RemoveWhitelistRequest { singer_id: 501 }).await.unwrap().into_inner().removed);
+    assert!(!admin.remove_whitelist(RemoveWhitelistRequest { singer_id: 501 }).await.unwrap().into_inner().removed);
+    let list = admin.list_whitelist(ListWhitelistRequest::default()).await.unwrap().into_inner();
+    assert_eq!(list.total, 1);
+    assert_eq!(list.entries.iter().map(|entry| entry.singer_id).collect::<Vec<_>>(), [502]);
+
+    let status = admin.add_whitelist(AddWhitelistRequest { singer_id: 0, note: String::new() }).await.unwrap_err();
+    assert_invalid_argument(&status, "singer_id");
+    let status = admin.list_whitelist(ListWhitelistRequest { page_num: 0, page_size: 1000 }).await.unwrap_err();
+    assert_invalid_argument(&status, "page_size");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn pk_records_are_empty_and_unknown_ones_not_found() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin();
+    let status = admin
+        .get_pk_record(GetPkRecordRequest { mode: Mode::Linkcall as i32, pkid: 987_654 })
+        .await
+        .expect_err("no record was settled");
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    let status = admin.get_pk_record(GetPkRecordRequest { mode: Mode::Linkcall as i32, pkid: 0 }).await.unwrap_err();
+    assert_invalid_argument(&status, "pkid");
+    let status = admin.get_pk_record(GetPkRecordRequest { mode: 0, pkid: 1 }).await.unwrap_err();
+    assert_invalid_argument(&status, "mode");
+
+    let list = admin.list_pk_records(ListPkRecordsRequest::default()).await.unwrap().into_inner();
+    assert!(list.records.is_empty());
+    assert_eq!(list.total, 0);
+    let list = admin
+        .list_pk_records(ListPkRecordsRequest { mode: Mode::Linkcall as i32, singer_id: 5, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(list.records.is_empty());
+    server.shutdown().await;
+}
