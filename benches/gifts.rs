@@ -1,1 +1,1079 @@
-fn main() {}
+//! Gift benchmark (issue 3, last bullet). Not a test: `cargo bench --bench gifts`.
+//!
+//! Starts the real server in this process (`livepk::run`, real Redis, fresh key prefix, temp
+//! SQLite, no auth, no metrics listener), opens `BENCH_BATTLES` LinkCallPk battles over gRPC and
+//! drives `Gifts.RecordGift` into them. Next to it, in the same run and on the same battles, it
+//! measures a floor: the same Redis work the gift path does (HMGET anchor, HMGET battle,
+//! SET NX GET record, EVALSHA apply_score, SET record) issued straight at Redis through
+//! `livepk_store::RedisStore`, with the same concurrency and no gRPC.
+//!
+//! Rows:
+//! * `floor: store calls, closed`   — the Redis work alone, closed loop;
+//! * `ledger in-process, closed`    — `GiftLedger::record` called directly (the service minus
+//!   gRPC/HTTP2/tower), a diagnostic row;
+//! * `service gRPC, closed`         — `RecordGift` over gRPC, closed loop;
+//! * `floor @R/s open`, `service gRPC @R/s open` — fixed arrival rate, latency measured from the
+//!   scheduled send time (no coordinated omission).
+//!
+//! The server and the load generator run on two separate tokio runtimes (threads `srv-*` and
+//! `gen-*`) so the CPU each burns can be told apart; Redis's CPU comes from `INFO cpu`. On the
+//! 2-core machine all three share the same two cores.
+//!
+//! Environment: BENCH_SECONDS (10), BENCH_WARMUP (1), BENCH_CONCURRENCY (256 in flight),
+//! BENCH_CHANNELS (8 HTTP/2 connections), BENCH_BATTLES (50), BENCH_USERS (1000),
+//! BENCH_RATE (5000), BENCH_SERVER_WORKERS / BENCH_CLIENT_WORKERS (cores),
+//! BENCH_LISTENER_NODELAY (0: the listener as main.rs makes it), BENCH_LEDGER (1),
+//! BENCH_REDIS_BENCHMARK (1), BENCH_CLEANUP (1), LIVEPK_TEST_REDIS_URL.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use livepk::pb::admin::SetConfigRequest;
+use livepk::pb::admin::admin_client::AdminClient;
+use livepk::pb::common::UserProfile;
+use livepk::pb::gift::RecordGiftRequest;
+use livepk::pb::gift::gifts_client::GiftsClient;
+use livepk::pb::linkcall::link_call_pk_client::LinkCallPkClient;
+use livepk::pb::linkcall::{
+    ConfirmCode, ConfirmRequest, LinkRequest, OpenFunctionRequest, RefreshSingerProfileRequest,
+    SingerComeInRoomRequest, StartRequest, UserSeekPkRequest,
+};
+use livepk::runtime::ledger::{ScoreChange, ScoreTarget};
+use livepk::services::linkcall::{GifterProfile, side_word};
+use livepk_core::{Mode, SingerId};
+use livepk_linkcall::{Anchor, Battle};
+use livepk_store::{RedisStore, ScoreApply, ScoreOutcome, Store, StoreOptions};
+use serde::Serialize;
+use tokio::runtime::Handle;
+use tonic::transport::{Channel, Endpoint};
+
+/// Each gift: gift_count 1 x unit_value 10 = 10 points (score.value_per_point = 1).
+const UNIT_VALUE: u64 = 10;
+const POINTS: i64 = 10;
+/// First anchor id; anchors are FIRST_ANCHOR .. FIRST_ANCHOR + 2 * battles.
+const FIRST_ANCHOR: u64 = 10_000;
+/// First viewer id.
+const FIRST_USER: u64 = 500_000;
+/// Same as the service (src/services/linkcall/mod.rs STATE_TTL, runtime GIFT_RECORD_TTL).
+const STATE_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+
+// ---- options ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Options {
+    seconds: f64,
+    warmup: f64,
+    concurrency: usize,
+    channels: usize,
+    battles: usize,
+    users: u64,
+    rate: u64,
+    server_workers: usize,
+    client_workers: usize,
+    listener_nodelay: bool,
+    ledger: bool,
+    redis_benchmark: bool,
+    cleanup: bool,
+    redis_url: String,
+}
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value:?} is not a valid value")),
+        _ => default,
+    }
+}
+
+impl Options {
+    fn from_env() -> Options {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Options {
+            seconds: env("BENCH_SECONDS", 10.0),
+            warmup: env("BENCH_WARMUP", 1.0),
+            concurrency: env("BENCH_CONCURRENCY", 256usize).max(1),
+            channels: env("BENCH_CHANNELS", 8usize).max(1),
+            battles: env("BENCH_BATTLES", 50usize).max(1),
+            users: env("BENCH_USERS", 1000u64).max(1),
+            rate: env("BENCH_RATE", 5000u64).max(1),
+            server_workers: env("BENCH_SERVER_WORKERS", cores).max(1),
+            client_workers: env("BENCH_CLIENT_WORKERS", cores).max(1),
+            listener_nodelay: env("BENCH_LISTENER_NODELAY", 0u8) != 0,
+            ledger: env("BENCH_LEDGER", 1u8) != 0,
+            redis_benchmark: env("BENCH_REDIS_BENCHMARK", 1u8) != 0,
+            cleanup: env("BENCH_CLEANUP", 1u8) != 0,
+            redis_url: std::env::var("LIVEPK_TEST_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        }
+    }
+}
+
+// ---- small helpers ---------------------------------------------------------------------------
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as u64
+}
+
+/// SplitMix64: a cheap, stateless mix so that gift `seq` always picks the same sender/receiver.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The gift with sequence number `seq` of phase `phase`: a random sender among the users, a
+/// random receiver among the anchors.
+fn gift_request(phase: &str, seq: u64, anchors: &[u64], users: u64) -> RecordGiftRequest {
+    let r = mix(seq ^ 0xA5A5_0000_0000_0000);
+    let receiver = anchors[(r % anchors.len() as u64) as usize];
+    let sender = FIRST_USER + (r >> 32) % users;
+    RecordGiftRequest {
+        gift_txn_id: format!("{phase}-{seq}"),
+        sender: Some(UserProfile {
+            user_id: sender,
+            user_nick: format!("fan{sender}"),
+            user_icon: format!("https://img.example.com/u/{sender}.png"),
+            user_level: (sender % 50) as u32,
+            user_wealth: (sender % 20) as u32,
+        }),
+        receiver_id: receiver,
+        room_sid: receiver * 10,
+        gift_id: 7,
+        gift_count: 1,
+        unit_value: UNIT_VALUE,
+        sent_at_ms: now_ms(),
+        show_id: None,
+    }
+}
+
+/// What one gift call ended in.
+enum Outcome {
+    /// Applied to a running PK (one change, not a duplicate).
+    Counted,
+    /// Answered, but no PK counted it (a setup problem).
+    Unscored,
+    /// Failed.
+    Failed(String),
+}
+
+type GiftFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+/// Sends gift number `seq`.
+type Driver = Arc<dyn Fn(u64) -> GiftFuture + Send + Sync>;
+
+// ---- CPU accounting --------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    /// Seconds of CPU of the server runtime's threads.
+    srv: f64,
+    /// Seconds of CPU of the load generator runtime's threads.
+    gen_: f64,
+    /// Seconds of CPU of the rest of this process.
+    other: f64,
+    /// Seconds of CPU of redis-server (INFO cpu), if readable.
+    redis: Option<f64>,
+}
+
+fn clock_ticks() -> f64 {
+    // CLK_TCK is 100 on every Linux this runs on; `getconf` confirms it when available.
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn cpu_now(redis_url: &str, ticks: f64) -> Cpu {
+    let mut cpu = Cpu::default();
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+            let comm = &stat[open + 1..close];
+            let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+            // After "(comm) ": state is field 3, utime 14, stime 15 -> indexes 11 and 12.
+            let used = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+                + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            let seconds = used / ticks;
+            if comm.starts_with("srv") {
+                cpu.srv += seconds;
+            } else if comm.starts_with("gen") {
+                cpu.gen_ += seconds;
+            } else {
+                cpu.other += seconds;
+            }
+        }
+    }
+    cpu.redis = redis_info(redis_url, "cpu").and_then(|info| {
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|value| value.trim().parse::<f64>().ok())
+        };
+        Some(field("used_cpu_sys:")? + field("used_cpu_user:")?)
+    });
+    cpu
+}
+
+fn redis_info(redis_url: &str, section: &str) -> Option<String> {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-u", redis_url, "INFO", section])
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Calls per Redis command since start (INFO commandstats).
+fn redis_calls(redis_url: &str) -> HashMap<String, u64> {
+    let mut calls = HashMap::new();
+    if let Some(info) = redis_info(redis_url, "commandstats") {
+        for line in info.lines() {
+            let Some(rest) = line.strip_prefix("cmdstat_") else { continue };
+            let Some((name, stats)) = rest.split_once(':') else { continue };
+            let count = stats
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("calls="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            calls.insert(name.to_owned(), count);
+        }
+    }
+    calls
+}
+
+// ---- phases ----------------------------------------------------------------------------------
+
+/// What one measured phase did.
+struct Phase {
+    name: String,
+    counted: u64,
+    unscored: u64,
+    failed: u64,
+    first_error: Option<String>,
+    elapsed: Duration,
+    /// Latencies in microseconds, sorted.
+    latencies: Vec<u32>,
+    cpu_srv: f64,
+    cpu_gen: f64,
+    cpu_redis: Option<f64>,
+    redis_calls: Vec<(String, u64)>,
+    /// Open loop only: the largest delay between a scheduled send and the send.
+    dispatch_lag: Option<Duration>,
+}
+
+impl Phase {
+    fn answered(&self) -> u64 {
+        self.counted + self.unscored
+    }
+    fn rate(&self) -> f64 {
+        self.answered() as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile_ms(&self, q: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((q * self.latencies.len() as f64).ceil() as usize).clamp(1, self.latencies.len());
+        f64::from(self.latencies[rank - 1]) / 1000.0
+    }
+    fn max_ms(&self) -> f64 {
+        self.latencies.last().map_or(f64::NAN, |v| f64::from(*v) / 1000.0)
+    }
+}
+
+/// Raw per-call results before aggregation.
+#[derive(Default)]
+struct Tally {
+    counted: u64,
+    unscored: u64,
+    failed: u64,
+    first_error: Option<String>,
+    latencies: Vec<u32>,
+}
+
+impl Tally {
+    fn add(&mut self, outcome: Outcome, latency: Duration) {
+        match outcome {
+            Outcome::Counted => self.counted += 1,
+            Outcome::Unscored => self.unscored += 1,
+            Outcome::Failed(error) => {
+                self.failed += 1;
+                self.first_error.get_or_insert(error);
+                return;
+            }
+        }
+        self.latencies.push(latency.as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+    fn merge(&mut self, other: Tally) {
+        self.counted += other.counted;
+        self.unscored += other.unscored;
+        self.failed += other.failed;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.latencies.extend(other.latencies);
+    }
+}
+
+/// Counters shared across phases (for the correctness check at the end).
+#[derive(Default)]
+struct Totals {
+    /// Gifts each phase's callers saw counted.
+    counted: AtomicU64,
+    /// Gifts whose call failed (their effect is unknown).
+    failed: AtomicU64,
+}
+
+struct Meter<'a> {
+    redis_url: &'a str,
+    ticks: f64,
+}
+
+impl Meter<'_> {
+    fn start(&self) -> (Cpu, HashMap<String, u64>) {
+        (cpu_now(self.redis_url, self.ticks), redis_calls(self.redis_url))
+    }
+    fn finish(
+        &self,
+        name: String,
+        tally: Tally,
+        elapsed: Duration,
+        before: (Cpu, HashMap<String, u64>),
+        dispatch_lag: Option<Duration>,
+        totals: &Totals,
+    ) -> Phase {
+        let cpu = cpu_now(self.redis_url, self.ticks);
+        let calls = redis_calls(self.redis_url);
+        let mut redis_calls: Vec<(String, u64)> = calls
+            .iter()
+            .map(|(name, count)| (name.clone(), count - before.1.get(name).copied().unwrap_or(0)))
+            .filter(|(_, count)| *count > 0)
+            .collect();
+        redis_calls.sort_by(|a, b| b.1.cmp(&a.1));
+        totals.counted.fetch_add(tally.counted, Ordering::Relaxed);
+        totals.failed.fetch_add(tally.failed, Ordering::Relaxed);
+        let mut latencies = tally.latencies;
+        latencies.sort_unstable();
+        Phase {
+            name,
+            counted: tally.counted,
+            unscored: tally.unscored,
+            failed: tally.failed,
+            first_error: tally.first_error,
+            elapsed,
+            latencies,
+            cpu_srv: cpu.srv - before.0.srv,
+            cpu_gen: cpu.gen_ - before.0.gen_,
+            cpu_redis: cpu.redis.zip(before.0.redis).map(|(after, before)| after - before),
+            redis_calls,
+            dispatch_lag,
+        }
+    }
+}
+
+/// `concurrency` callers on `handle`, each sending its next gift as soon as the previous one is
+/// answered, for `duration`.
+async fn closed_loop(
+    handle: &Handle,
+    driver: &Driver,
+    concurrency: usize,
+    duration: Duration,
+    seq: &Arc<AtomicU64>,
+) -> (Tally, Duration) {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let driver = driver.clone();
+            let seq = seq.clone();
+            handle.spawn(async move {
+                let mut tally = Tally::default();
+                while Instant::now() < deadline {
+                    let n = seq.fetch_add(1, Ordering::Relaxed);
+                    let sent = Instant::now();
+                    let outcome = driver(n).await;
+                    tally.add(outcome, sent.elapsed());
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for worker in workers {
+        tally.merge(worker.await.expect("closed-loop worker panicked"));
+    }
+    (tally, started.elapsed())
+}
+
+/// Gifts sent at a fixed `rate` for `duration`, whatever the answers do; each latency runs from
+/// the gift's scheduled send time, so a stall counts against every gift scheduled behind it.
+async fn open_loop(
+    handle: &Handle,
+    driver: &Driver,
+    rate: u64,
+    duration: Duration,
+    seq: &Arc<AtomicU64>,
+) -> (Tally, Duration, Duration) {
+    let total = (rate as f64 * duration.as_secs_f64()).round() as u64;
+    let step_ns = 1_000_000_000f64 / rate as f64;
+    let driver = driver.clone();
+    let seq = seq.clone();
+    let dispatcher = handle.spawn(async move {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(Outcome, Duration)>();
+        let start = Instant::now() + Duration::from_millis(5);
+        let mut lag = Duration::ZERO;
+        for i in 0..total {
+            let at = start + Duration::from_nanos((i as f64 * step_ns) as u64);
+            if at > Instant::now() {
+                tokio::time::sleep_until(at.into()).await;
+            }
+            lag = lag.max(Instant::now().saturating_duration_since(at));
+            let driver = driver.clone();
+            let sender = sender.clone();
+            let n = seq.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let outcome = driver(n).await;
+                let _ = sender.send((outcome, at.elapsed()));
+            });
+        }
+        drop(sender);
+        let mut tally = Tally::default();
+        while let Some((outcome, latency)) = receiver.recv().await {
+            tally.add(outcome, latency);
+        }
+        (tally, start.elapsed(), lag)
+    });
+    dispatcher.await.expect("open-loop dispatcher panicked")
+}
+
+// ---- the server and its battles ----------------------------------------------------------------
+
+struct Server {
+    addr: std::net::SocketAddr,
+    key_prefix: String,
+    config: livepk::config::Config,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), livepk::ServeError>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts `livepk::run` on the server runtime. The listener is created there too, so accepted
+/// connections are driven by the server's own threads.
+async fn start_server(srv: &Handle, options: &Options) -> Server {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database_url = format!("sqlite://{}/livepk.db?mode=rwc", dir.path().display());
+    let key_prefix = format!("bgift{:012x}", rand::random::<u64>() >> 16);
+    let nodelay = options.listener_nodelay;
+    let listener = srv
+        .spawn(async move {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+            if nodelay {
+                socket.set_nodelay(true).expect("TCP_NODELAY");
+            }
+            socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind 127.0.0.1:0");
+            socket.listen(1024).expect("listen")
+        })
+        .await
+        .expect("bind task");
+    let addr = listener.local_addr().expect("local address");
+    let mut config = livepk::config::Config {
+        listen: addr,
+        metrics_listen: None,
+        redis_url: Some(options.redis_url.clone()),
+        key_prefix: key_prefix.clone(),
+        database_url: database_url.clone(),
+        auth_token: None,
+        admin_token: None,
+        ..livepk::config::Config::default()
+    };
+    config.limits.max_concurrent_requests = 100_000;
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let task = srv.spawn(livepk::run(listener, config.clone(), async move {
+        let _ = stop.await;
+    }));
+    let server = Server {
+        addr,
+        key_prefix,
+        config,
+        shutdown: Some(shutdown),
+        task,
+        _dir: dir,
+    };
+    // Wait until it answers.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        assert!(!server.task.is_finished(), "the server stopped during start-up (is Redis running?)");
+        if let Ok(channel) = endpoint(addr).connect().await {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+            let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+            if let Ok(response) = health.check(request).await
+                && response.into_inner().status
+                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            {
+                return server;
+            }
+        }
+        assert!(Instant::now() < deadline, "the server did not answer SERVING in 15 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn endpoint(addr: std::net::SocketAddr) -> Endpoint {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+}
+
+/// One anchor pair in a running PK.
+struct Pair {
+    host: u64,
+    guest: u64,
+    pkid: u64,
+}
+
+fn sid(singer: u64) -> u64 {
+    singer * 10
+}
+
+/// Opens `count` battles (pk_seconds 3600) over gRPC, as a gateway would.
+async fn open_battles(channel: &Channel, count: usize) -> Vec<Pair> {
+    let mut admin = AdminClient::new(channel.clone());
+    admin
+        .set_config(SetConfigRequest { key: "linkcall.pk_seconds".into(), value: "3600s".into() })
+        .await
+        .expect("SetConfig linkcall.pk_seconds");
+    let opened = (0..count).map(|i| {
+        let mut lc = LinkCallPkClient::new(channel.clone());
+        async move {
+            let host = FIRST_ANCHOR + 2 * i as u64;
+            let guest = host + 1;
+            for singer in [host, guest] {
+                lc.refresh_singer_profile(RefreshSingerProfileRequest {
+                    singer_id: singer,
+                    singer_sid: sid(singer),
+                    singer_nick: format!("anchor {singer}"),
+                    singer_icon: format!("https://img.example.com/a/{singer}.png"),
+                    singer_level: 10,
+                    singer_star: 3,
+                })
+                .await
+                .expect("RefreshSingerProfile");
+                lc.singer_come_in_room(SingerComeInRoomRequest { singer_id: singer, singer_sid: sid(singer) })
+                    .await
+                    .expect("SingerComeInRoom");
+                lc.open_function(OpenFunctionRequest { singer_id: singer, singer_sid: sid(singer), pk_open: 1 })
+                    .await
+                    .expect("OpenFunction");
+            }
+            lc.link(LinkRequest { host_id: host, host_sid: sid(host), guest_id: guest, guest_sid: sid(guest) })
+                .await
+                .expect("Link");
+            lc.confirm(ConfirmRequest {
+                guest_id: guest,
+                guest_sid: sid(guest),
+                host_id: host,
+                host_sid: sid(host),
+                code: ConfirmCode::Agree as i32,
+            })
+            .await
+            .expect("Confirm agree");
+            let started = lc
+                .start(StartRequest { host_id: host, host_sid: sid(host), guest_id: guest, guest_sid: sid(guest) })
+                .await
+                .expect("Start")
+                .into_inner();
+            Pair { host, guest, pkid: started.pkid }
+        }
+    });
+    let pairs = futures::future::join_all(opened).await;
+    assert!(pairs.iter().all(|pair| pair.pkid != 0), "every Start must answer a pkid");
+    pairs
+}
+
+/// Sum of both sides' totals over every battle, read back through UserSeekPk.
+async fn total_points(channel: &Channel, pairs: &[Pair]) -> i64 {
+    let mut lc = LinkCallPkClient::new(channel.clone());
+    let mut total = 0i64;
+    for pair in pairs {
+        let answer = lc
+            .user_seek_pk(UserSeekPkRequest { singer_id: pair.host, singer_sid: sid(pair.host) })
+            .await
+            .expect("UserSeekPk")
+            .into_inner();
+        let info = answer.pk.first().unwrap_or_else(|| panic!("battle of {} has no pk info", pair.host));
+        assert_eq!(answer.pkid, pair.pkid, "pkid of {} changed during the run", pair.host);
+        assert_eq!((info.host_id, info.guest_id), (pair.host, pair.guest));
+        total += (info.host_gift + info.guest_gift) as i64;
+    }
+    total
+}
+
+// ---- drivers ---------------------------------------------------------------------------------
+
+fn service_driver(channels: Vec<Channel>, anchors: Arc<Vec<u64>>, users: u64, phase: &'static str) -> Driver {
+    let clients: Arc<Vec<GiftsClient<Channel>>> = Arc::new(channels.into_iter().map(GiftsClient::new).collect());
+    Arc::new(move |seq| {
+        let mut client = clients[(seq % clients.len() as u64) as usize].clone();
+        let request = gift_request(phase, seq, &anchors, users);
+        Box::pin(async move {
+            match client.record_gift(request).await {
+                Ok(response) => {
+                    let response = response.into_inner();
+                    if !response.duplicate && response.changes.len() == 1 {
+                        Outcome::Counted
+                    } else {
+                        Outcome::Unscored
+                    }
+                }
+                Err(status) => Outcome::Failed(format!("{:?}: {}", status.code(), status.message())),
+            }
+        })
+    })
+}
+
+fn ledger_driver(ledger: Arc<livepk::runtime::ledger::GiftLedger>, anchors: Arc<Vec<u64>>, users: u64) -> Driver {
+    Arc::new(move |seq| {
+        let ledger = ledger.clone();
+        let request = gift_request("ledger", seq, &anchors, users);
+        Box::pin(async move {
+            let gift = match livepk::services::gifts::parse_gift(request) {
+                Ok(gift) => gift,
+                Err(error) => return Outcome::Failed(error.to_string()),
+            };
+            match ledger.record(&gift).await {
+                Ok(outcome) if !outcome.duplicate && outcome.changes.len() == 1 => Outcome::Counted,
+                Ok(_) => Outcome::Unscored,
+                Err(error) => Outcome::Failed(error.to_string()),
+            }
+        })
+    })
+}
+
+/// The idempotency record the ledger writes, with the same encoding (serde's external tagging
+/// of `GiftRecord`), so the floor moves the same bytes.
+#[derive(Serialize)]
+enum FloorRecord<'a> {
+    Pending { targets: &'a [ScoreTarget] },
+    Done { changes: &'a [ScoreChange] },
+}
+
+/// The gift path's Redis work, straight at the store: the LinkCall consumer's two reads and
+/// the ledger's claim, apply and put, in the same order, with the same keys and payloads.
+async fn floor_gift(store: &RedisStore, request: RecordGiftRequest) -> Result<bool, String> {
+    let error = |e: livepk_store::StoreError| e.to_string();
+    let receiver = request.receiver_id;
+    let Some(anchor) = store.get("lc", &format!("anchor:{receiver}")).await.map_err(error)? else {
+        return Ok(false);
+    };
+    let anchor: Anchor = serde_json::from_slice(&anchor.value).map_err(|e| e.to_string())?;
+    let Some(battle_id) = anchor.battle else { return Ok(false) };
+    let tag = format!("lc:{}", battle_id.get());
+    let Some(battle) = store.get(&tag, "battle").await.map_err(error)? else { return Ok(false) };
+    let battle: Battle = serde_json::from_slice(&battle.value).map_err(|e| e.to_string())?;
+    if battle.scoring_window().is_none() {
+        return Ok(false);
+    }
+    let singer = SingerId::from_trusted(receiver);
+    let side = side_word(&battle, singer);
+    let sender = request.sender.expect("sender");
+    let profile = GifterProfile {
+        nick: sender.user_nick,
+        icon: sender.user_icon,
+        level: sender.user_level,
+        wealth: sender.user_wealth,
+    };
+    let targets = vec![ScoreTarget {
+        mode: Mode::LinkCall,
+        receiver_id: receiver,
+        side: side.into(),
+        notify_key: format!("{}|{}", battle_id.get(), receiver),
+        apply: ScoreApply {
+            tag: tag.clone(),
+            txn_id: request.gift_txn_id.clone(),
+            window: "window".into(),
+            sent_at_ms: request.sent_at_ms,
+            counters: vec![("score".into(), receiver.to_string(), POINTS)],
+            boards: vec![(format!("board:{receiver}"), sender.user_id, POINTS)],
+            fields: vec![(
+                "users".into(),
+                sender.user_id.to_string(),
+                serde_json::to_string(&profile).map_err(|e| e.to_string())?,
+            )],
+            ttl: STATE_TTL,
+        },
+    }];
+    let record_tag = format!("gift:{}", request.gift_txn_id);
+    let pending = serde_json::to_vec(&FloorRecord::Pending { targets: &targets }).map_err(|e| e.to_string())?;
+    if store.record_claim(&record_tag, "record", &pending, STATE_TTL).await.map_err(error)?.is_some() {
+        return Err("record already claimed".into());
+    }
+    let mut changes = Vec::new();
+    for target in &targets {
+        match store.apply_score(&target.apply).await.map_err(error)? {
+            ScoreOutcome::Applied { epoch, counters, boards } => changes.push(ScoreChange {
+                mode: target.mode,
+                pkid: epoch,
+                receiver_id: target.receiver_id,
+                side: target.side.clone(),
+                side_total: counters.first().copied().unwrap_or_default(),
+                sender_total: boards.first().copied().unwrap_or_default(),
+            }),
+            ScoreOutcome::Duplicate { .. } | ScoreOutcome::Outside => {}
+        }
+    }
+    let done = serde_json::to_vec(&FloorRecord::Done { changes: &changes }).map_err(|e| e.to_string())?;
+    store.record_put(&record_tag, "record", &done, STATE_TTL).await.map_err(error)?;
+    Ok(changes.len() == 1)
+}
+
+fn floor_driver(store: Arc<RedisStore>, anchors: Arc<Vec<u64>>, users: u64, phase: &'static str) -> Driver {
+    Arc::new(move |seq| {
+        let store = store.clone();
+        let request = gift_request(phase, seq, &anchors, users);
+        Box::pin(async move {
+            match floor_gift(&store, request).await {
+                Ok(true) => Outcome::Counted,
+                Ok(false) => Outcome::Unscored,
+                Err(error) => Outcome::Failed(error),
+            }
+        })
+    })
+}
+
+// ---- redis-benchmark ------------------------------------------------------------------------
+
+/// `redis-benchmark` GET/SET numbers for the raw round trip, when the tool is installed and the
+/// URL is a plain `redis://host:port`.
+fn redis_benchmark(redis_url: &str, clients: usize) -> Vec<String> {
+    let rest = redis_url.trim_start_matches("redis://");
+    if rest.contains('@') {
+        return vec!["(skipped: the URL carries credentials)".into()];
+    }
+    let host_port = rest.split('/').next().unwrap_or("127.0.0.1:6379");
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "6379"));
+    let mut lines = Vec::new();
+    for pipeline in ["1", "16"] {
+        let output = std::process::Command::new("redis-benchmark")
+            .args(["-h", host, "-p", port, "-q", "-n", "200000", "-c", &clients.to_string(), "-P", pipeline, "-t", "get,set"])
+            .output();
+        match output {
+            Ok(output) if output.status.success() => {
+                for line in String::from_utf8_lossy(&output.stdout).lines() {
+                    // -q prints progress with carriage returns; keep the final part of each line.
+                    let line = line.rsplit('\r').next().unwrap_or(line).trim();
+                    if !line.is_empty() {
+                        lines.push(format!("-P {pipeline:<2} -c {clients}: {line}"));
+                    }
+                }
+            }
+            _ => return vec!["(redis-benchmark not available)".into()],
+        }
+    }
+    lines
+}
+
+/// Deletes every key under `prefix` (keys also expire on their own after 3 days).
+fn cleanup(redis_url: &str, prefix: &str) -> Option<usize> {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-u", redis_url, "--scan", "--pattern", &format!("{prefix}:*"), "--count", "1000"])
+        .output()
+        .ok()?;
+    let keys: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    for chunk in keys.chunks(500) {
+        let mut command = std::process::Command::new("redis-cli");
+        command.args(["-u", redis_url, "UNLINK"]).args(chunk).stdout(std::process::Stdio::null());
+        command.status().ok()?;
+    }
+    Some(keys.len())
+}
+
+/// Whether a socket accepted from a listener with TCP_NODELAY set has it too (Linux copies it).
+async fn accepted_inherits_nodelay() -> Option<bool> {
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    socket.set_nodelay(true).ok()?;
+    socket.bind("127.0.0.1:0".parse().ok()?).ok()?;
+    let listener = socket.listen(8).ok()?;
+    let addr = listener.local_addr().ok()?;
+    let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+    let _client = client.ok()?;
+    accepted.ok()?.0.nodelay().ok()
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is understood.
+    let options = Options::from_env();
+    let srv = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.server_workers)
+        .thread_name("srv-worker")
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let gen_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.client_workers)
+        .thread_name("gen-worker")
+        .enable_all()
+        .build()
+        .expect("load generator runtime");
+    let srv_handle = srv.handle().clone();
+    gen_rt.block_on(bench(options, srv_handle));
+    srv.shutdown_timeout(Duration::from_secs(5));
+}
+
+async fn bench(options: Options, srv: Handle) {
+    let gen_handle = Handle::current();
+    let ticks = clock_ticks();
+    let meter = Meter { redis_url: &options.redis_url, ticks };
+    let seconds = Duration::from_secs_f64(options.seconds);
+    let warmup = Duration::from_secs_f64(options.warmup);
+    let totals = Totals::default();
+    let seq = Arc::new(AtomicU64::new(0));
+
+    println!("livepk gift benchmark (issue 3)");
+    println!(
+        "machine: {} cores shared by the load generator, the server and redis-server (all on this host); load average at start: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" "),
+    );
+    let redis_version = redis_info(&options.redis_url, "server")
+        .and_then(|info| info.lines().find_map(|l| l.strip_prefix("redis_version:")).map(str::to_owned))
+        .unwrap_or_else(|| "?".into());
+    println!(
+        "settings: {}s per phase (+{}s warm-up), {} in flight over {} HTTP/2 connections, {} battles ({} anchors), {} senders, open loop at {}/s; server runtime {} workers, load generator runtime {} workers; redis {} at {}",
+        options.seconds,
+        options.warmup,
+        options.concurrency,
+        options.channels,
+        options.battles,
+        options.battles * 2,
+        options.users,
+        options.rate,
+        options.server_workers,
+        options.client_workers,
+        redis_version,
+        options.redis_url,
+    );
+    println!(
+        "server listener TCP_NODELAY: {} (livepk::run serves with serve_with_incoming, which ignores tonic's tcp_nodelay; accepted sockets inherit the listener's flag: {})",
+        if options.listener_nodelay { "set by the bench (BENCH_LISTENER_NODELAY=1)" } else { "not set, as src/main.rs" },
+        accepted_inherits_nodelay().await.map_or("unknown".into(), |yes| yes.to_string()),
+    );
+
+    // ---- server and battles ----
+    let server = start_server(&srv, &options).await;
+    let mut channels = Vec::new();
+    for _ in 0..options.channels {
+        channels.push(endpoint(server.addr).connect().await.expect("connect to the server"));
+    }
+    let setup_started = Instant::now();
+    let pairs = open_battles(&channels[0], options.battles).await;
+    let anchors: Arc<Vec<u64>> = Arc::new(pairs.iter().flat_map(|pair| [pair.host, pair.guest]).collect());
+    println!(
+        "setup: {} battles scoring (pk_seconds 3600) in {:.2}s, key prefix {}",
+        pairs.len(),
+        setup_started.elapsed().as_secs_f64(),
+        server.key_prefix
+    );
+    assert_eq!(total_points(&channels[0], &pairs).await, 0, "fresh battles must start at 0");
+
+    // ---- raw Redis round trip ----
+    let benchmark_lines = if options.redis_benchmark {
+        redis_benchmark(&options.redis_url, 50)
+    } else {
+        vec!["(skipped: BENCH_REDIS_BENCHMARK=0)".into()]
+    };
+
+    let mut phases: Vec<Phase> = Vec::new();
+
+    // ---- floor: the same Redis work straight at Redis ----
+    let store = Arc::new(
+        RedisStore::connect(&options.redis_url, &server.key_prefix, StoreOptions::default())
+            .await
+            .expect("Redis must be running"),
+    );
+    let floor = floor_driver(store.clone(), anchors.clone(), options.users, "floor");
+    let (warm, _) = closed_loop(&gen_handle, &floor, options.concurrency, warmup, &seq).await;
+    totals.counted.fetch_add(warm.counted, Ordering::Relaxed);
+    totals.failed.fetch_add(warm.failed, Ordering::Relaxed);
+    let before = meter.start();
+    let (tally, elapsed) = closed_loop(&gen_handle, &floor, options.concurrency, seconds, &seq).await;
+    phases.push(meter.finish("floor: store calls, closed".into(), tally, elapsed, before, None, &totals));
+
+    // ---- the ledger in-process (no gRPC), on the server runtime ----
+    if options.ledger {
+        let config = server.config.clone();
+        let app = srv
+            .spawn(async move {
+                let store = livepk::open_store(&config).await.expect("store");
+                let database = livepk_sql::Database::connect(&config.database_url).await.expect("database");
+                let (_stop_sender, stop) = tokio::sync::watch::channel(false);
+                // The sender is dropped: nothing here waits on `stop`. No background tasks run.
+                livepk::runtime::App::build(config, Arc::new(livepk_core::SystemClock), store, database, stop)
+            })
+            .await
+            .expect("build the ledger");
+        let ledger = ledger_driver(app.ledger.clone(), anchors.clone(), options.users);
+        let (warm, _) = closed_loop(&srv, &ledger, options.concurrency, warmup, &seq).await;
+        totals.counted.fetch_add(warm.counted, Ordering::Relaxed);
+        totals.failed.fetch_add(warm.failed, Ordering::Relaxed);
+        let before = meter.start();
+        let (tally, elapsed) = closed_loop(&srv, &ledger, options.concurrency, seconds, &seq).await;
+        phases.push(meter.finish("ledger in-process, closed".into(), tally, elapsed, before, None, &totals));
+    }
+
+    // ---- the service over gRPC, closed loop ----
+    let service = service_driver(channels.clone(), anchors.clone(), options.users, "svc");
+    let (warm, _) = closed_loop(&gen_handle, &service, options.concurrency, warmup, &seq).await;
+    totals.counted.fetch_add(warm.counted, Ordering::Relaxed);
+    totals.failed.fetch_add(warm.failed, Ordering::Relaxed);
+    let before = meter.start();
+    let (tally, elapsed) = closed_loop(&gen_handle, &service, options.concurrency, seconds, &seq).await;
+    phases.push(meter.finish("service gRPC, closed".into(), tally, elapsed, before, None, &totals));
+
+    // ---- fixed rate: floor, then the service ----
+    let before = meter.start();
+    let (tally, elapsed, lag) = open_loop(&gen_handle, &floor, options.rate, seconds, &seq).await;
+    phases.push(meter.finish(format!("floor @{}/s, open", options.rate), tally, elapsed, before, Some(lag), &totals));
+    let before = meter.start();
+    let (tally, elapsed, lag) = open_loop(&gen_handle, &service, options.rate, seconds, &seq).await;
+    phases.push(meter.finish(
+        format!("service gRPC @{}/s, open", options.rate),
+        tally,
+        elapsed,
+        before,
+        Some(lag),
+        &totals,
+    ));
+
+    // ---- correctness: every counted gift is in the totals exactly once ----
+    let counted = totals.counted.load(Ordering::Relaxed);
+    let failed = totals.failed.load(Ordering::Relaxed);
+    let points = total_points(&channels[0], &pairs).await;
+    let expected = counted as i64 * POINTS;
+
+    // ---- report ----
+    println!();
+    println!("redis-benchmark (raw round trip, for scale; a gift costs 5 round trips):");
+    for line in &benchmark_lines {
+        println!("  {line}");
+    }
+    println!();
+    println!("| scenario                        |  gifts/s | p50 ms | p99 ms | max ms |   gifts | failed |");
+    println!("|---------------------------------|---------:|-------:|-------:|-------:|--------:|-------:|");
+    for phase in &phases {
+        println!(
+            "| {:<31} | {:>8.0} | {:>6.2} | {:>6.2} | {:>6.1} | {:>7} | {:>6} |",
+            phase.name,
+            phase.rate(),
+            phase.percentile_ms(0.50),
+            phase.percentile_ms(0.99),
+            phase.max_ms(),
+            phase.answered(),
+            phase.failed,
+        );
+    }
+    println!();
+    println!("CPU per phase (share of one core; {} cores in all) and Redis commands per gift:", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!("| scenario                        | server | loadgen | redis | CPU us/gift | redis cmds/gift (top) |");
+    println!("|---------------------------------|-------:|--------:|------:|------------:|-----------------------|");
+    for phase in &phases {
+        let secs = phase.elapsed.as_secs_f64();
+        let gifts = phase.answered().max(1) as f64;
+        let redis = phase.cpu_redis.unwrap_or(f64::NAN);
+        let per_gift = (phase.cpu_srv + phase.cpu_gen + phase.cpu_redis.unwrap_or(0.0)) / gifts * 1e6;
+        let calls: Vec<String> = phase
+            .redis_calls
+            .iter()
+            .take(6)
+            .map(|(name, count)| format!("{name} {:.2}", *count as f64 / gifts))
+            .collect();
+        println!(
+            "| {:<31} | {:>5.0}% | {:>6.0}% | {:>4.0}% | {:>11.0} | {} |",
+            phase.name,
+            phase.cpu_srv / secs * 100.0,
+            phase.cpu_gen / secs * 100.0,
+            redis / secs * 100.0,
+            per_gift,
+            calls.join(", "),
+        );
+    }
+    for phase in &phases {
+        if let Some(lag) = phase.dispatch_lag {
+            println!("{}: largest send delay behind schedule {:.1} ms (counted in its latencies)", phase.name, lag.as_secs_f64() * 1000.0);
+        }
+        if phase.unscored > 0 || phase.failed > 0 {
+            println!(
+                "{}: {} answered but not counted by any PK, {} failed (first error: {})",
+                phase.name,
+                phase.unscored,
+                phase.failed,
+                phase.first_error.as_deref().unwrap_or("-")
+            );
+        }
+    }
+
+    let find = |prefix: &str| phases.iter().find(|phase| phase.name.starts_with(prefix));
+    let floor_row = find("floor: store").expect("floor row");
+    let service_row = find("service gRPC, closed").expect("service row");
+    let open_row = find("service gRPC @").expect("open-loop row");
+    let ratio = service_row.rate() / floor_row.rate();
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    println!();
+    println!(
+        "service / floor = {:.0} / {:.0} = {:.2}  (target >= 0.50) {}",
+        service_row.rate(),
+        floor_row.rate(),
+        ratio,
+        verdict(ratio >= 0.5)
+    );
+    println!("service throughput {:.0} gifts/s (target >= 10000) {}", service_row.rate(), verdict(service_row.rate() >= 10_000.0));
+    let open_ok = open_row.percentile_ms(0.99) < 10.0 && open_row.failed == 0;
+    println!(
+        "service p99 at {}/s = {:.2} ms, achieved {:.0}/s (target p99 < 10 ms) {}",
+        options.rate,
+        open_row.percentile_ms(0.99),
+        open_row.rate(),
+        verdict(open_ok)
+    );
+    let exact = points == expected && failed == 0;
+    println!(
+        "correctness: sum of side totals over {} battles = {} points; {} counted gifts x {} = {} {}{}",
+        pairs.len(),
+        points,
+        counted,
+        POINTS,
+        expected,
+        verdict(exact),
+        if failed > 0 { format!(" ({failed} calls failed; their effect is unknown)") } else { String::new() },
+    );
+    println!("note: load generator, server and Redis share the same cores, so every row is a lower bound of what a dedicated server host would do.");
+
+    // ---- shut down ----
+    let mut server = server;
+    if let Some(shutdown) = server.shutdown.take() {
+        let _ = shutdown.send(());
+    }
+    drop(channels);
+    match tokio::time::timeout(Duration::from_secs(15), &mut server.task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(result) => eprintln!("server ended with {result:?}"),
+        Err(_) => eprintln!("server did not stop within 15 s"),
+    }
+    if options.cleanup {
+        match cleanup(&options.redis_url, &server.key_prefix) {
+            Some(count) => println!("cleanup: deleted {count} keys under {}", server.key_prefix),
+            None => println!("cleanup: redis-cli unavailable; keys under {} expire in 3 days", server.key_prefix),
+        }
+    }
+}

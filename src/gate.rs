@@ -155,10 +155,7 @@ where
                 Ok(permit) => Some(permit),
                 Err(_) => {
                     METRICS.shed_requests.with_label_values(&[&method]).inc();
-                    let status = Status::resource_exhausted(
-                        "server at its concurrency limit; retry with backoff",
-                    );
-                    let response = refuse(status, &method);
+                    let response = refuse(ServiceError::Overloaded.into(), &method);
                     return Box::pin(async move { Ok(response) });
                 }
             },

@@ -24,6 +24,15 @@ pub enum ServiceError {
     /// The caller did not present the right token.
     #[error("unauthenticated: {0}")]
     Unauthenticated(String),
+    /// The thing asked for does not exist; `field` is the request field that named it.
+    #[error("not found: {message}")]
+    NotFound { field: &'static str, message: String },
+    /// The server is at its concurrency limit.
+    #[error("server at its concurrency limit; retry with backoff")]
+    Overloaded,
+    /// The server is shutting down; reconnect (to another replica).
+    #[error("server draining; reconnect")]
+    Draining,
 }
 
 impl From<InvalidArgument> for ServiceError {
@@ -63,6 +72,11 @@ impl ServiceError {
             ServiceError::Unauthenticated(_) => {
                 (Code::Unauthenticated, codes::SERVER_ERROR, None, Vec::new())
             }
+            ServiceError::NotFound { field, .. } => {
+                (Code::NotFound, codes::INVALID_PARAMETER, Some((*field).to_owned()), Vec::new())
+            }
+            ServiceError::Overloaded => (Code::ResourceExhausted, codes::SERVER_ERROR, None, Vec::new()),
+            ServiceError::Draining => (Code::Unavailable, codes::SERVER_ERROR, None, Vec::new()),
         }
     }
 

@@ -5,8 +5,8 @@ mod common;
 
 use common::{TestServer, TestServerOptions, assert_invalid_argument};
 use livepk::pb::admin::{
-    AddWhitelistRequest, GetConfigRequest, GetPkRecordRequest, ListPkRecordsRequest, ListWhitelistRequest,
-    RemoveWhitelistRequest, SetConfigRequest,
+    AddWhitelistRequest, GetConfigRequest, GetPkRecordRequest, ListPkRecordsRequest,
+    ListWhitelistRequest, RemoveWhitelistRequest, SetConfigRequest,
 };
 use livepk::pb::common::Mode;
 
@@ -23,7 +23,13 @@ const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 async fn config_value(server: &TestServer, key: &str) -> String {
-    let entries = server.admin().get_config(GetConfigRequest { key: key.into() }).await.unwrap().into_inner().entries;
+    let entries = server
+        .admin()
+        .get_config(GetConfigRequest { key: key.into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0].key, key);
     entries[0].value.clone()
@@ -36,14 +42,20 @@ fn set(key: &str, value: &str) -> SetConfigRequest {
 #[tokio::test]
 async fn get_config_lists_the_nine_keys_with_defaults() {
     let server = TestServer::start().await;
-    let entries = server.admin().get_config(GetConfigRequest::default()).await.unwrap().into_inner().entries;
-    let mut got: Vec<(&str, &str)> = entries.iter().map(|entry| (entry.key.as_str(), entry.value.as_str())).collect();
+    let entries =
+        server.admin().get_config(GetConfigRequest::default()).await.unwrap().into_inner().entries;
+    let mut got: Vec<(&str, &str)> =
+        entries.iter().map(|entry| (entry.key.as_str(), entry.value.as_str())).collect();
     got.sort();
     let mut expected = DEFAULTS.to_vec();
     expected.sort();
     assert_eq!(got, expected);
     assert!(entries.iter().all(|entry| !entry.description.is_empty()), "{entries:?}");
-    let status = server.admin().get_config(GetConfigRequest { key: "no.such_key".into() }).await.unwrap_err();
+    let status = server
+        .admin()
+        .get_config(GetConfigRequest { key: "no.such_key".into() })
+        .await
+        .unwrap_err();
     assert_invalid_argument(&status, "key");
     server.shutdown().await;
 }
@@ -52,11 +64,23 @@ async fn get_config_lists_the_nine_keys_with_defaults() {
 async fn set_config_accepts_durations_and_rejects_bad_values() {
     let server = TestServer::start().await;
     let mut admin = server.admin();
-    let entry = admin.set_config(set("linkcall.pk_seconds", "2m")).await.unwrap().into_inner().entry.unwrap();
+    let entry = admin
+        .set_config(set("linkcall.pk_seconds", "2m"))
+        .await
+        .unwrap()
+        .into_inner()
+        .entry
+        .unwrap();
     assert_eq!((entry.key.as_str(), entry.value.as_str()), ("linkcall.pk_seconds", "120"));
     assert_eq!(config_value(&server, "linkcall.pk_seconds").await, "120");
-    admin.set_config(set("linkcall.popup_seconds", "1")).await.expect("1 s is the shortest duration");
-    admin.set_config(set("linkcall.punish_seconds", "24h")).await.expect("24 h is the longest duration");
+    admin
+        .set_config(set("linkcall.popup_seconds", "1"))
+        .await
+        .expect("1 s is the shortest duration");
+    admin
+        .set_config(set("linkcall.punish_seconds", "24h"))
+        .await
+        .expect("24 h is the longest duration");
 
     for (key, value) in [
         ("linkcall.pk_seconds", "0"),
@@ -99,7 +123,10 @@ async fn a_change_on_one_replica_is_seen_at_once_by_another() {
         if value == "120" {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "replica B still serves {value} (stale cache)");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica B still serves {value} (stale cache)"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     b.shutdown().await;
@@ -110,10 +137,18 @@ async fn a_change_on_one_replica_is_seen_at_once_by_another() {
 async fn whitelist_add_list_remove() {
     let server = TestServer::start().await;
     let mut admin = server.admin();
-    let first = admin.add_whitelist(AddWhitelistRequest { singer_id: 501, note: "star".into() }).await.unwrap().into_inner();
+    let first = admin
+        .add_whitelist(AddWhitelistRequest { singer_id: 501, note: "star".into() })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(first.added);
     assert_eq!(first.entry.as_ref().map(|entry| entry.singer_id), Some(501));
-    let again = admin.add_whitelist(AddWhitelistRequest { singer_id: 501, note: "star".into() }).await.unwrap().into_inner();
+    let again = admin
+        .add_whitelist(AddWhitelistRequest { singer_id: 501, note: "star".into() })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!again.added, "adding a listed anchor again is a no-op");
     admin.add_whitelist(AddWhitelistRequest { singer_id: 502, note: String::new() }).await.unwrap();
 
@@ -123,15 +158,35 @@ async fn whitelist_add_list_remove() {
     ids.sort();
     assert_eq!(ids, [501, 502]);
 
-    assert!(admin.remove_whitelist(RemoveWhitelistRequest { singer_id: 501 }).await.unwrap().into_inner().removed);
-    assert!(!admin.remove_whitelist(RemoveWhitelistRequest { singer_id: 501 }).await.unwrap().into_inner().removed);
+    assert!(
+        admin
+            .remove_whitelist(RemoveWhitelistRequest { singer_id: 501 })
+            .await
+            .unwrap()
+            .into_inner()
+            .removed
+    );
+    assert!(
+        !admin
+            .remove_whitelist(RemoveWhitelistRequest { singer_id: 501 })
+            .await
+            .unwrap()
+            .into_inner()
+            .removed
+    );
     let list = admin.list_whitelist(ListWhitelistRequest::default()).await.unwrap().into_inner();
     assert_eq!(list.total, 1);
     assert_eq!(list.entries.iter().map(|entry| entry.singer_id).collect::<Vec<_>>(), [502]);
 
-    let status = admin.add_whitelist(AddWhitelistRequest { singer_id: 0, note: String::new() }).await.unwrap_err();
+    let status = admin
+        .add_whitelist(AddWhitelistRequest { singer_id: 0, note: String::new() })
+        .await
+        .unwrap_err();
     assert_invalid_argument(&status, "singer_id");
-    let status = admin.list_whitelist(ListWhitelistRequest { page_num: 0, page_size: 1000 }).await.unwrap_err();
+    let status = admin
+        .list_whitelist(ListWhitelistRequest { page_num: 0, page_size: 1000 })
+        .await
+        .unwrap_err();
     assert_invalid_argument(&status, "page_size");
     server.shutdown().await;
 }
@@ -145,7 +200,10 @@ async fn pk_records_are_empty_and_unknown_ones_not_found() {
         .await
         .expect_err("no record was settled");
     assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
-    let status = admin.get_pk_record(GetPkRecordRequest { mode: Mode::Linkcall as i32, pkid: 0 }).await.unwrap_err();
+    let status = admin
+        .get_pk_record(GetPkRecordRequest { mode: Mode::Linkcall as i32, pkid: 0 })
+        .await
+        .unwrap_err();
     assert_invalid_argument(&status, "pkid");
     let status = admin.get_pk_record(GetPkRecordRequest { mode: 0, pkid: 1 }).await.unwrap_err();
     assert_invalid_argument(&status, "mode");
@@ -154,7 +212,11 @@ async fn pk_records_are_empty_and_unknown_ones_not_found() {
     assert!(list.records.is_empty());
     assert_eq!(list.total, 0);
     let list = admin
-        .list_pk_records(ListPkRecordsRequest { mode: Mode::Linkcall as i32, singer_id: 5, ..Default::default() })
+        .list_pk_records(ListPkRecordsRequest {
+            mode: Mode::Linkcall as i32,
+            singer_id: 5,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

@@ -34,7 +34,11 @@ impl Harness {
         self.store.append_events(&payloads).await.expect("append_events")
     }
 
-    async fn subscribe(&self, after: &str, filter: Option<EventFilter>) -> Streaming<SubscribeResponse> {
+    async fn subscribe(
+        &self,
+        after: &str,
+        filter: Option<EventFilter>,
+    ) -> Streaming<SubscribeResponse> {
         self.server
             .events()
             .subscribe(SubscribeRequest { after_event_id: after.into(), filter })
@@ -43,7 +47,12 @@ impl Harness {
             .into_inner()
     }
 
-    async fn fetch(&self, after: &str, limit: u32, filter: Option<EventFilter>) -> livepk::pb::events::FetchResponse {
+    async fn fetch(
+        &self,
+        after: &str,
+        limit: u32,
+        filter: Option<EventFilter>,
+    ) -> livepk::pb::events::FetchResponse {
         self.server
             .events()
             .fetch(FetchRequest { after_event_id: after.into(), limit, filter })
@@ -94,7 +103,10 @@ fn pkids(events: &[Event]) -> Vec<u64> {
 
 /// Appends a sentinel (pkid `u64::MAX`) and reads up to it: returns what came before it. Proves
 /// nothing else (no duplicate, no stray event) was queued on the stream.
-async fn drain_until_sentinel(harness: &Harness, stream: &mut Streaming<SubscribeResponse>) -> Vec<Event> {
+async fn drain_until_sentinel(
+    harness: &Harness,
+    stream: &mut Streaming<SubscribeResponse>,
+) -> Vec<Event> {
     harness.append(&[plain(u64::MAX)]).await;
     let mut before = Vec::new();
     loop {
@@ -141,7 +153,10 @@ async fn subscribe_resumes_after_a_disconnect_without_gaps_or_duplicates() {
     let mut ids: Vec<&str> = rest.iter().map(|event| event.event_id.as_str()).collect();
     ids.dedup();
     assert_eq!(ids.len(), 50, "event ids repeat");
-    assert!(drain_until_sentinel(&harness, &mut stream).await.is_empty(), "more than the remaining 50 arrived");
+    assert!(
+        drain_until_sentinel(&harness, &mut stream).await.is_empty(),
+        "more than the remaining 50 arrived"
+    );
 }
 
 #[tokio::test]
@@ -175,15 +190,30 @@ async fn filters_select_by_mode_type_and_target() {
     harness.append(&assorted()).await;
     let cases: Vec<(&str, EventFilter, Vec<u64>)> = vec![
         ("empty filter", EventFilter::default(), vec![1, 2, 3, 4, 5]),
-        ("mode", EventFilter { modes: vec![Mode::Linkcall as i32], ..Default::default() }, vec![1, 3, 4]),
+        (
+            "mode",
+            EventFilter { modes: vec![Mode::Linkcall as i32], ..Default::default() },
+            vec![1, 3, 4],
+        ),
         (
             "two modes",
-            EventFilter { modes: vec![Mode::Roompk as i32, Mode::Giftpk as i32], ..Default::default() },
+            EventFilter {
+                modes: vec![Mode::Roompk as i32, Mode::Giftpk as i32],
+                ..Default::default()
+            },
             vec![2, 5],
         ),
         ("type", EventFilter { types: vec!["b".into()], ..Default::default() }, vec![2, 3]),
-        ("one room", EventFilter { targets: vec![target(TargetKind::Room, 1)], ..Default::default() }, vec![1, 5]),
-        ("every room", EventFilter { targets: vec![target(TargetKind::Room, 0)], ..Default::default() }, vec![1, 2, 5]),
+        (
+            "one room",
+            EventFilter { targets: vec![target(TargetKind::Room, 1)], ..Default::default() },
+            vec![1, 5],
+        ),
+        (
+            "every room",
+            EventFilter { targets: vec![target(TargetKind::Room, 0)], ..Default::default() },
+            vec![1, 2, 5],
+        ),
         (
             "a singer or any user",
             EventFilter {
@@ -192,10 +222,18 @@ async fn filters_select_by_mode_type_and_target() {
             },
             vec![3, 4],
         ),
-        ("another singer", EventFilter { targets: vec![target(TargetKind::Singer, 6)], ..Default::default() }, vec![]),
+        (
+            "another singer",
+            EventFilter { targets: vec![target(TargetKind::Singer, 6)], ..Default::default() },
+            vec![],
+        ),
         (
             "mode and type",
-            EventFilter { modes: vec![Mode::Linkcall as i32], types: vec!["a".into()], ..Default::default() },
+            EventFilter {
+                modes: vec![Mode::Linkcall as i32],
+                types: vec!["a".into()],
+                ..Default::default()
+            },
             vec![1, 4],
         ),
     ];
@@ -205,21 +243,37 @@ async fn filters_select_by_mode_type_and_target() {
     }
 
     // The same on a Subscribe stream: every room and type "a".
-    let filter = EventFilter { targets: vec![target(TargetKind::Room, 0)], types: vec!["a".into()], ..Default::default() };
+    let filter = EventFilter {
+        targets: vec![target(TargetKind::Room, 0)],
+        types: vec!["a".into()],
+        ..Default::default()
+    };
     let mut stream = harness.subscribe("0", Some(filter)).await;
     assert_eq!(pkids(&take(&mut stream, 2).await), [1, 5]);
-    harness.append(&[event(6, Mode::Roompk, TargetKind::Room, 3, "a"), event(7, Mode::Roompk, TargetKind::User, 3, "a")]).await;
+    harness
+        .append(&[
+            event(6, Mode::Roompk, TargetKind::Room, 3, "a"),
+            event(7, Mode::Roompk, TargetKind::User, 3, "a"),
+        ])
+        .await;
     assert_eq!(pkids(&take(&mut stream, 1).await), [6]);
     // The sentinel is a room event of another type: filtered out too, so use a matching one.
     harness.append(&[event(u64::MAX, Mode::Linkcall, TargetKind::Room, 1, "a")]).await;
-    assert_eq!(next(&mut stream).await.pkid, u64::MAX, "event 7 (a user target) leaked through the filter");
+    assert_eq!(
+        next(&mut stream).await.pkid,
+        u64::MAX,
+        "event 7 (a user target) leaked through the filter"
+    );
 }
 
 #[tokio::test]
 async fn fetch_pages_and_advances_past_filtered_events() {
     let harness = Harness::start().await;
-    let events: Vec<Event> =
-        (1..=25).map(|n| event(n, Mode::Linkcall, TargetKind::Room, 1, if n % 2 == 0 { "even" } else { "odd" })).collect();
+    let events: Vec<Event> = (1..=25)
+        .map(|n| {
+            event(n, Mode::Linkcall, TargetKind::Room, 1, if n % 2 == 0 { "even" } else { "odd" })
+        })
+        .collect();
     let ids = harness.append(&events).await;
 
     let mut cursor = "0".to_owned();
@@ -247,22 +301,31 @@ async fn fetch_pages_and_advances_past_filtered_events() {
     assert_eq!(page.last_event_id, ids[19]);
     let page = harness.fetch(&ids[19], 10, Some(filter.clone())).await;
     assert_eq!(pkids(&page.events), [22, 24]);
-    assert_eq!(page.last_event_id, ids[24], "the cursor advances past a trailing filtered-out event");
+    assert_eq!(
+        page.last_event_id, ids[24],
+        "the cursor advances past a trailing filtered-out event"
+    );
     let odd_only = harness.fetch(&ids[23], 10, Some(filter)).await;
     assert!(odd_only.events.is_empty());
-    assert_eq!(odd_only.last_event_id, ids[24], "a page of only filtered-out events still advances");
+    assert_eq!(
+        odd_only.last_event_id, ids[24],
+        "a page of only filtered-out events still advances"
+    );
 
     // limit 0 means the default page (100): everything here.
     assert_eq!(harness.fetch("0", 0, None).await.events.len(), 25);
 }
 
 #[tokio::test]
-#[ignore = "bug: Fetch with after_event_id \"\" reads from the end of the stream, not from the oldest retained event as events.proto documents"]
 async fn fetch_with_an_empty_position_reads_from_the_oldest_event() {
     let harness = Harness::start().await;
     harness.append(&[plain(1), plain(2)]).await;
     let page = harness.fetch("", 10, None).await;
-    assert_eq!(pkids(&page.events), [1, 2], "events.proto: FetchRequest.after_event_id empty or \"0\" reads from the oldest retained event");
+    assert_eq!(
+        pkids(&page.events),
+        [1, 2],
+        "events.proto: FetchRequest.after_event_id empty or \"0\" reads from the oldest retained event"
+    );
 }
 
 #[tokio::test]
@@ -293,11 +356,14 @@ async fn events_relayed_from_an_outbox_reach_subscribers_once() {
     let harness = Harness::start().await;
     let mut stream = harness.subscribe("", None).await;
     let tag = "lc:4242";
-    let outcome = harness
-        .store
-        .commit(Transaction::new(tag).op(Op::Outbox { events: vec![plain(1).encode_to_vec(), plain(2).encode_to_vec()] }))
-        .await
-        .expect("commit");
+    let outcome =
+        harness
+            .store
+            .commit(Transaction::new(tag).op(Op::Outbox {
+                events: vec![plain(1).encode_to_vec(), plain(2).encode_to_vec()],
+            }))
+            .await
+            .expect("commit");
     assert_eq!(outcome, livepk_store::CommitOutcome::Committed);
     // The server's sweeper may relay it first; either way each event reaches the stream once.
     let relayed = harness.store.relay_outbox(tag).await.expect("relay_outbox");
@@ -330,11 +396,12 @@ async fn a_subscribe_stream_ends_when_the_server_drains() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a draining server ends Subscribe with status OK, events.proto promises UNAVAILABLE"]
 async fn a_subscribe_stream_ends_with_unavailable_when_the_server_drains() {
     match end_of_stream_on_drain().await {
         Err(status) => assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}"),
-        Ok(None) => panic!("events.proto: a draining server ends Subscribe with UNAVAILABLE; it ended with OK"),
+        Ok(None) => panic!(
+            "events.proto: a draining server ends Subscribe with UNAVAILABLE; it ended with OK"
+        ),
         Ok(Some(message)) => panic!("unexpected message while draining: {message:?}"),
     }
 }

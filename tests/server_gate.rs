@@ -51,15 +51,25 @@ async fn tokens_guard_gateway_and_admin_calls_but_not_health() {
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
     let status = gifts.record_gift(with_token(gift(&txn), "wrong")).await.expect_err("wrong token");
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
-    let status = gifts.record_gift(with_token(gift(&txn), "a")).await.expect_err("the admin token is not the gateway's");
+    let status = gifts
+        .record_gift(with_token(gift(&txn), "a"))
+        .await
+        .expect_err("the admin token is not the gateway's");
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
-    let answer = gifts.record_gift(with_token(gift(&txn), "g")).await.expect("the gateway token").into_inner();
+    let answer = gifts
+        .record_gift(with_token(gift(&txn), "g"))
+        .await
+        .expect("the gateway token")
+        .into_inner();
     assert!(!answer.duplicate, "refused calls must not have recorded the gift");
 
     let mut admin = server.admin();
     let status = admin.get_config(GetConfigRequest::default()).await.expect_err("no token");
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
-    let status = admin.get_config(with_token(GetConfigRequest::default(), "g")).await.expect_err("gateway token");
+    let status = admin
+        .get_config(with_token(GetConfigRequest::default(), "g"))
+        .await
+        .expect_err("gateway token");
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
     admin.get_config(with_token(GetConfigRequest::default(), "a")).await.expect("the admin token");
 
@@ -86,7 +96,10 @@ fn grpc_status(response: &http::Response<tonic::body::Body>) -> Option<String> {
 async fn wait_count(counter: &AtomicUsize, value: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     while counter.load(Ordering::SeqCst) < value {
-        assert!(tokio::time::Instant::now() < deadline, "only {counter:?} calls reached the service, wanted {value}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {counter:?} calls reached the service, wanted {value}"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
@@ -111,11 +124,17 @@ async fn the_gate_sheds_calls_beyond_its_limit_but_never_health_checks() {
             }
         })
     };
-    let gate = GateLayer::new(GateOptions { auth_token: None, admin_token: None, max_concurrent_requests: 1 });
+    let gate = GateLayer::new(GateOptions {
+        auth_token: None,
+        admin_token: None,
+        max_concurrent_requests: 1,
+    });
     let mut service = gate.layer(inner);
 
     // The first call takes the only permit and blocks inside the service.
-    let first = tokio::spawn(service.ready().await.unwrap().call(grpc_request("/pk.gift.v1.Gifts/RecordGift")));
+    let first = tokio::spawn(
+        service.ready().await.unwrap().call(grpc_request("/pk.gift.v1.Gifts/RecordGift")),
+    );
     wait_count(&entered, 1).await;
 
     // The second is refused at once, without reaching the service.
@@ -130,22 +149,38 @@ async fn the_gate_sheds_calls_beyond_its_limit_but_never_health_checks() {
     assert_eq!(entered.load(Ordering::SeqCst), 1, "a shed call must not reach the service");
 
     // Health checks (and reflection, open like health) pass through even at the limit.
-    for path in ["/grpc.health.v1.Health/Check", "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] {
-        let response = tokio::time::timeout(Duration::from_secs(1), service.ready().await.unwrap().call(grpc_request(path)))
-            .await
-            .unwrap_or_else(|_| panic!("{path} must not wait for a permit"))
-            .unwrap();
+    for path in [
+        "/grpc.health.v1.Health/Check",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    ] {
+        let response = tokio::time::timeout(
+            Duration::from_secs(1),
+            service.ready().await.unwrap().call(grpc_request(path)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{path} must not wait for a permit"))
+        .unwrap();
         assert_eq!(grpc_status(&response), None, "{path} must not be shed");
     }
     assert_eq!(entered.load(Ordering::SeqCst), 3);
 
     // Releasing the first call frees the permit for the next one.
     release.notify_one();
-    let first = tokio::time::timeout(Duration::from_secs(1), first).await.expect("first call").unwrap().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(1), first)
+        .await
+        .expect("first call")
+        .unwrap()
+        .unwrap();
     assert_eq!(grpc_status(&first), None);
-    let third = tokio::spawn(service.ready().await.unwrap().call(grpc_request("/pk.gift.v1.Gifts/RecordGift")));
+    let third = tokio::spawn(
+        service.ready().await.unwrap().call(grpc_request("/pk.gift.v1.Gifts/RecordGift")),
+    );
     wait_count(&entered, 4).await;
     release.notify_one();
-    let third = tokio::time::timeout(Duration::from_secs(1), third).await.expect("third call").unwrap().unwrap();
+    let third = tokio::time::timeout(Duration::from_secs(1), third)
+        .await
+        .expect("third call")
+        .unwrap()
+        .unwrap();
     assert_eq!(grpc_status(&third), None, "a call after the permit was released must be served");
 }

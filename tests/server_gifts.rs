@@ -89,15 +89,23 @@ fn check_mixed_results(results: &[livepk::pb::gift::GiftResult], ids: &[String])
     assert!(!results[2].duplicate);
     // The repeat of the first gift inside the same call is recognised either way round.
     assert!(results[3].error.is_none(), "{:?}", results[3]);
-    assert!(results[0].duplicate != results[3].duplicate, "one of two equal txn ids is a duplicate: {results:?}");
+    assert!(
+        results[0].duplicate != results[3].duplicate,
+        "one of two equal txn ids is a duplicate: {results:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_batch_reports_each_gift_in_order() {
     let server = TestServer::start().await;
     let (requests, ids) = mixed("batch");
-    let results =
-        server.gifts().record_gift_batch(RecordGiftBatchRequest { gifts: requests }).await.unwrap().into_inner().results;
+    let results = server
+        .gifts()
+        .record_gift_batch(RecordGiftBatchRequest { gifts: requests })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
     check_mixed_results(&results, &ids);
     // The valid ones were really recorded.
     let again = server.gifts().record_gift(gift(&ids[2])).await.unwrap().into_inner();
@@ -113,7 +121,13 @@ async fn a_client_stream_reports_each_gift_in_order() {
     let (requests, ids) = mixed("stream");
     let messages: Vec<RecordGiftsRequest> =
         requests.into_iter().map(|gift| RecordGiftsRequest { gift: Some(gift) }).collect();
-    let results = server.gifts().record_gifts(tokio_stream::iter(messages)).await.unwrap().into_inner().results;
+    let results = server
+        .gifts()
+        .record_gifts(tokio_stream::iter(messages))
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
     check_mixed_results(&results, &ids);
     // In a stream the gifts are applied in order: the repeat is the duplicate.
     assert!(!results[0].duplicate && results[3].duplicate);

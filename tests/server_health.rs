@@ -10,8 +10,13 @@ use livepk::pb::common::UserProfile;
 use livepk::pb::gift::RecordGiftRequest;
 use tonic_health::pb::HealthCheckRequest;
 
-const SERVICES: &[&str] =
-    &["", "pk.gift.v1.Gifts", "pk.events.v1.Events", "pk.admin.v1.Admin", "pk.linkcall.v1.LinkCallPk"];
+const SERVICES: &[&str] = &[
+    "",
+    "pk.gift.v1.Gifts",
+    "pk.events.v1.Events",
+    "pk.admin.v1.Admin",
+    "pk.linkcall.v1.LinkCallPk",
+];
 
 #[tokio::test]
 async fn health_is_serving_for_every_service_then_not_serving_on_shutdown() {
@@ -26,8 +31,10 @@ async fn health_is_serving_for_every_service_then_not_serving_on_shutdown() {
             .status;
         assert_eq!(status, serving(), "Check({service:?})");
     }
+    assert_eq!(server.health_status(livepk::LIVENESS_SERVICE).await, Some(serving()));
 
-    let mut watch = health.watch(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
+    let mut watch =
+        health.watch(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
     let first = watch.message().await.unwrap().expect("Watch sends the current status first");
     assert_eq!(first.status, serving());
 
@@ -83,8 +90,11 @@ async fn wait_health(server: &TestServer, wanted: i32, within: Duration) {
 async fn store_outage_flips_health_and_answers_unavailable_then_recovers() {
     let mut redis = RedisProcess::start().await;
     let port = redis.port;
-    let server =
-        TestServer::start_with(TestServerOptions { redis_url: Some(redis.url()), ..Default::default() }).await;
+    let server = TestServer::start_with(TestServerOptions {
+        redis_url: Some(redis.url()),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(server.health_status("").await, Some(serving()));
     server.gifts().record_gift(gift("before-outage")).await.expect("a gift while Redis is up");
 
@@ -93,19 +103,27 @@ async fn store_outage_flips_health_and_answers_unavailable_then_recovers() {
     for service in SERVICES {
         assert_eq!(server.health_status(service).await, Some(not_serving()), "{service:?}");
     }
+    // Liveness stays SERVING: an unreachable Redis makes the replica unready, not dead.
+    assert_eq!(server.health_status(livepk::LIVENESS_SERVICE).await, Some(serving()));
 
-    let answer = tokio::time::timeout(Duration::from_secs(10), server.gifts().record_gift(gift("during-outage")))
-        .await
-        .expect("RecordGift hung while Redis was down");
+    let answer = tokio::time::timeout(
+        Duration::from_secs(10),
+        server.gifts().record_gift(gift("during-outage")),
+    )
+    .await
+    .expect("RecordGift hung while Redis was down");
     let status = answer.expect_err("RecordGift cannot succeed without Redis");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     assert_eq!(common::error_metadata(&status).get("code").map(String::as_str), Some("403400020"));
 
     let redis = RedisProcess::start_on(port).await;
     wait_health(&server, serving(), Duration::from_secs(5)).await;
-    let answer = tokio::time::timeout(Duration::from_secs(10), server.gifts().record_gift(gift("after-outage")))
-        .await
-        .expect("RecordGift hung after Redis came back");
+    let answer = tokio::time::timeout(
+        Duration::from_secs(10),
+        server.gifts().record_gift(gift("after-outage")),
+    )
+    .await
+    .expect("RecordGift hung after Redis came back");
     assert!(!answer.expect("a gift after Redis came back").into_inner().duplicate);
     server.shutdown().await;
     drop(redis);

@@ -19,7 +19,9 @@ async fn v1(
     server: &TestServer,
     request: tonic_reflection::pb::v1::server_reflection_request::MessageRequest,
 ) -> tonic_reflection::pb::v1::server_reflection_response::MessageResponse {
-    use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_client::ServerReflectionClient};
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    };
     let mut client = ServerReflectionClient::new(server.channel.clone());
     let request = ServerReflectionRequest { host: String::new(), message_request: Some(request) };
     let mut responses = client
@@ -27,7 +29,13 @@ async fn v1(
         .await
         .expect("reflection v1 call")
         .into_inner();
-    responses.message().await.expect("reflection v1 answer").expect("one answer").message_response.unwrap()
+    responses
+        .message()
+        .await
+        .expect("reflection v1 answer")
+        .expect("one answer")
+        .message_response
+        .unwrap()
 }
 
 /// One request/response exchange on v1alpha; returns the response.
@@ -35,7 +43,9 @@ async fn v1alpha(
     server: &TestServer,
     request: tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest,
 ) -> tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse {
-    use tonic_reflection::pb::v1alpha::{ServerReflectionRequest, server_reflection_client::ServerReflectionClient};
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    };
     let mut client = ServerReflectionClient::new(server.channel.clone());
     let request = ServerReflectionRequest { host: String::new(), message_request: Some(request) };
     let mut responses = client
@@ -43,20 +53,31 @@ async fn v1alpha(
         .await
         .expect("reflection v1alpha call")
         .into_inner();
-    responses.message().await.expect("reflection v1alpha answer").expect("one answer").message_response.unwrap()
+    responses
+        .message()
+        .await
+        .expect("reflection v1alpha answer")
+        .expect("one answer")
+        .message_response
+        .unwrap()
 }
 
 fn assert_lists_every_service(version: &str, names: &[String]) {
     for wanted in EXPECTED {
-        assert!(names.iter().any(|name| name == wanted), "{version} list_services lacks {wanted}: {names:?}");
+        assert!(
+            names.iter().any(|name| name == wanted),
+            "{version} list_services lacks {wanted}: {names:?}"
+        );
     }
 }
 
 /// Asserts the descriptor files include the one that declares service `Gifts` in `pk.gift.v1`.
 fn assert_declares_gifts(version: &str, files: &[Vec<u8>]) {
     let found = files.iter().any(|bytes| {
-        let file = prost_types::FileDescriptorProto::decode(bytes.as_slice()).expect("a FileDescriptorProto");
-        file.package() == "pk.gift.v1" && file.service.iter().any(|service| service.name() == "Gifts")
+        let file = prost_types::FileDescriptorProto::decode(bytes.as_slice())
+            .expect("a FileDescriptorProto");
+        file.package() == "pk.gift.v1"
+            && file.service.iter().any(|service| service.name() == "Gifts")
     });
     assert!(found, "{version} file_containing_symbol(pk.gift.v1.Gifts) did not return gift.proto");
 }
@@ -67,7 +88,8 @@ async fn reflection_v1_lists_every_service_and_resolves_symbols() {
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
     let server = TestServer::start().await;
 
-    let MessageResponse::ListServicesResponse(list) = v1(&server, MessageRequest::ListServices(String::new())).await
+    let MessageResponse::ListServicesResponse(list) =
+        v1(&server, MessageRequest::ListServices(String::new())).await
     else {
         panic!("v1 list_services answered something else");
     };
@@ -75,7 +97,9 @@ async fn reflection_v1_lists_every_service_and_resolves_symbols() {
     assert_lists_every_service("v1", &names);
 
     match v1(&server, MessageRequest::FileContainingSymbol("pk.gift.v1.Gifts".into())).await {
-        MessageResponse::FileDescriptorResponse(files) => assert_declares_gifts("v1", &files.file_descriptor_proto),
+        MessageResponse::FileDescriptorResponse(files) => {
+            assert_declares_gifts("v1", &files.file_descriptor_proto)
+        }
         other => panic!("v1 file_containing_symbol answered {other:?}"),
     }
     server.shutdown().await;

@@ -203,7 +203,11 @@ impl Admin for AdminService {
             Some(record) => {
                 Ok(Response::new(GetPkRecordResponse { record: Some(record_to_proto(&record)) }))
             }
-            None => Err(Status::not_found(format!("no settled {} pk {pkid}", mode.as_str()))),
+            None => Err(ServiceError::NotFound {
+                field: "pkid",
+                message: format!("no settled {} pk {pkid}", mode.as_str()),
+            }
+            .into()),
         }
     }
 
@@ -240,10 +244,11 @@ impl Admin for AdminService {
         let record = match mode {
             Mode::LinkCall => self.app.linkcall.force_close(pkid, &request.reason).await?,
             other => {
-                return Err(Status::unimplemented(format!(
-                    "{} battles are not served by this version",
-                    other.as_str()
-                )));
+                return Err(ServiceError::from(InvalidArgument::new(
+                    "mode",
+                    format!("{} battles are not served by this version", other.as_str()),
+                ))
+                .into());
             }
         };
         Ok(Response::new(ForceCloseResponse { record: record.as_ref().map(record_to_proto) }))

@@ -91,10 +91,12 @@ fn decode(stored: StoredEvent) -> Result<Event, ServiceError> {
 }
 
 impl EventsService {
-    /// Resolves "" to the current end of the stream.
-    async fn start_position(&self, raw: &str) -> Result<(u64, u64), ServiceError> {
+    /// Resolves a position; "" means the current end of the stream for `Subscribe` ("from now
+    /// on") and the oldest retained event for `Fetch` (a pull has no "now").
+    async fn start_position(&self, raw: &str, empty_is_now: bool) -> Result<(u64, u64), ServiceError> {
         match parse_position(raw)? {
             Some(position) => Ok(position),
+            None if !empty_is_now => Ok((0, 0)),
             None => {
                 let last = self.app.store.last_event_id().await?;
                 Ok(parse_position(&last)?.unwrap_or((0, 0)))
@@ -115,7 +117,7 @@ impl Events for EventsService {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let request = request.into_inner();
         let filter = request.filter.unwrap_or_default();
-        let mut position = self.start_position(&request.after_event_id).await?;
+        let mut position = self.start_position(&request.after_event_id, true).await?;
         let first = self.app.store.first_event_id().await.map_err(ServiceError::from)?;
         let mut truncated = is_truncated(position, first.as_deref());
 
@@ -128,7 +130,11 @@ impl Events for EventsService {
                 let after = format_position(position);
                 let read = tokio::select! {
                     read = store.read_events(&after, 256, Some(SUBSCRIBE_BLOCK)) => read,
-                    _ = crate::runtime::stopped(&mut stop) => break,
+                    _ = crate::runtime::stopped(&mut stop) => {
+                        // Tell the gateway to reconnect elsewhere with its last id.
+                        let _ = sender.send(Err(ServiceError::Draining.into())).await;
+                        break;
+                    }
                     _ = sender.closed() => break,
                 };
                 let batch = match read {
@@ -186,7 +192,7 @@ impl Events for EventsService {
             limit => limit,
         };
         let filter = request.filter.unwrap_or_default();
-        let position = self.start_position(&request.after_event_id).await?;
+        let position = self.start_position(&request.after_event_id, false).await?;
         let first = self.app.store.first_event_id().await.map_err(ServiceError::from)?;
         let truncated = is_truncated(position, first.as_deref());
         let stored = self

@@ -113,10 +113,11 @@ impl TestServer {
         }
         let clock = options.clock.unwrap_or_else(|| Arc::new(livepk_core::SystemClock));
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(livepk::run_with_clock(listener, config.clone(), clock, async move {
-            // A dropped sender also stops the server.
-            let _ = stop.await;
-        }));
+        let task =
+            tokio::spawn(livepk::run_with_clock(listener, config.clone(), clock, async move {
+                // A dropped sender also stops the server.
+                let _ = stop.await;
+            }));
         let mut server = TestServer {
             addr,
             key_prefix,
@@ -191,7 +192,9 @@ impl TestServer {
     }
 
     /// A health client.
-    pub fn health(&self) -> tonic_health::pb::health_client::HealthClient<tonic::transport::Channel> {
+    pub fn health(
+        &self,
+    ) -> tonic_health::pb::health_client::HealthClient<tonic::transport::Channel> {
         tonic_health::pb::health_client::HealthClient::new(self.channel.clone())
     }
 
@@ -201,7 +204,9 @@ impl TestServer {
     }
 
     /// An Events client (no token).
-    pub fn events(&self) -> livepk::pb::events::events_client::EventsClient<tonic::transport::Channel> {
+    pub fn events(
+        &self,
+    ) -> livepk::pb::events::events_client::EventsClient<tonic::transport::Channel> {
         livepk::pb::events::events_client::EventsClient::new(self.channel.clone())
     }
 
@@ -288,7 +293,16 @@ impl RedisProcess {
     /// Starts `redis-server` on `port` (without persistence) and waits until it answers.
     pub async fn start_on(port: u16) -> RedisProcess {
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -303,7 +317,9 @@ impl RedisProcess {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         let mut backoff = std::time::Duration::from_millis(5);
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten()) {
+            if let Some(status) =
+                self.child.as_mut().and_then(|child| child.try_wait().ok().flatten())
+            {
                 panic!("redis-server on port {} exited at start: {status}", self.port);
             }
             if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await {
@@ -315,7 +331,11 @@ impl RedisProcess {
                     return;
                 }
             }
-            assert!(tokio::time::Instant::now() < deadline, "redis-server on port {} never answered", self.port);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server on port {} never answered",
+                self.port
+            );
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(std::time::Duration::from_millis(100));
         }
