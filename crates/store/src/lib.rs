@@ -9,6 +9,7 @@
 //! Keys are `{prefix}:{tag}:{name}`: every key a multi-key step touches is built from the same
 //! `tag`, which Redis Cluster hashes (the part in braces), so every script runs on one shard.
 
+mod codec;
 pub mod conformance;
 mod keys;
 mod memory;

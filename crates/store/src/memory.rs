@@ -6,7 +6,7 @@
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -14,14 +14,15 @@ use futures::stream::BoxStream;
 use tokio::sync::{Notify, broadcast};
 use tokio_stream::wrappers::BroadcastStream;
 
+use crate::codec::{
+    OUTBOX_ID_LEN, board_member, board_member_id, decode_score_record, encode_score_record,
+    outbox_entry_id, parse_event_id, wall_ms,
+};
 use crate::keys::reserved;
 use crate::{
     BoardEntry, ClaimedJob, CommitOutcome, Condition, Job, Keyspace, Op, Order, ScoreApply,
     ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent, Versioned,
 };
-
-/// Upper bound of the arrival sequence encoded in leaderboard members (see DESIGN.md).
-const BOARD_SEQ_MAX: u64 = 999_999_999_999_999;
 
 /// The in-process store. Cheap to clone; clones share the data.
 #[derive(Clone)]
@@ -150,10 +151,6 @@ impl MemoryStore {
     fn key(&self, tag: &str, name: &str) -> String {
         self.shared.keys.key(tag, name)
     }
-}
-
-fn wall_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn expiry(ttl: Option<Duration>) -> Option<Instant> {
@@ -369,50 +366,6 @@ impl State {
         }
         Ok(())
     }
-}
-
-/// Encodes a leaderboard member so that equal totals sort earliest-arrival first when read
-/// highest first (see DESIGN.md).
-pub(crate) fn board_member(seq: u64, member: u64) -> String {
-    format!("{:015}:{}", BOARD_SEQ_MAX.saturating_sub(seq), member)
-}
-
-/// Recovers the member id from an encoded leaderboard member.
-pub(crate) fn board_member_id(encoded: &str) -> StoreResult<u64> {
-    encoded
-        .rsplit(':')
-        .next()
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("bad leaderboard member {encoded}")))
-}
-
-/// A fresh random id for an outbox entry: 32 lowercase hex characters.
-pub(crate) fn outbox_entry_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
-/// Length of the id that prefixes every outbox entry.
-pub(crate) const OUTBOX_ID_LEN: usize = 32;
-
-fn encode_record(epoch: u64, counters: &[i64], boards: &[i64]) -> String {
-    let join = |values: &[i64]| values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    format!("{epoch}|{}|{}", join(counters), join(boards))
-}
-
-pub(crate) fn decode_score_record(record: &str) -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
-    let corrupt = || StoreError::Corrupt(format!("bad gift record {record}"));
-    let mut parts = record.split('|');
-    let epoch = parts.next().and_then(|epoch| epoch.parse().ok()).ok_or_else(corrupt)?;
-    let mut numbers = || -> StoreResult<Vec<i64>> {
-        let part = parts.next().ok_or_else(corrupt)?;
-        if part.is_empty() {
-            return Ok(Vec::new());
-        }
-        part.split(',').map(|value| value.parse().map_err(|_| corrupt())).collect()
-    };
-    let counters = numbers()?;
-    let boards = numbers()?;
-    Ok((epoch, counters, boards))
 }
 
 #[async_trait]
@@ -633,7 +586,7 @@ impl Store for MemoryStore {
         }
         state
             .hash(&txns_key)?
-            .insert(apply.txn_id.clone(), encode_record(epoch, &counters, &boards));
+            .insert(apply.txn_id.clone(), encode_score_record(epoch, &counters, &boards));
         state.set_ttl(&txns_key, ttl);
         Ok(ScoreOutcome::Applied { epoch, counters, boards })
     }
@@ -883,41 +836,5 @@ impl Store for MemoryStore {
                 .subscribe()
         };
         Ok(BroadcastStream::new(receiver).filter_map(|message| async move { message.ok() }).boxed())
-    }
-}
-
-/// Parses `<ms>-<seq>` (or a bare `<ms>`, or "0") into a comparable pair.
-pub(crate) fn parse_event_id(id: &str) -> StoreResult<(u64, u64)> {
-    let bad = || StoreError::Corrupt(format!("bad event id {id:?}"));
-    let (ms, seq) = match id.split_once('-') {
-        Some((ms, seq)) => (ms, seq),
-        None => (id, "0"),
-    };
-    Ok((ms.parse().map_err(|_| bad())?, seq.parse().map_err(|_| bad())?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn board_members_sort_earliest_first_when_reversed() {
-        let early = board_member(1, 42);
-        let late = board_member(2, 7);
-        assert!(early > late, "descending order must put the earlier arrival first");
-        assert_eq!(board_member_id(&early).unwrap(), 42);
-    }
-
-    #[test]
-    fn score_records_round_trip() {
-        let record = encode_record(9, &[1, -2], &[]);
-        assert_eq!(decode_score_record(&record).unwrap(), (9, vec![1, -2], vec![]));
-    }
-
-    #[test]
-    fn event_ids_compare_numerically() {
-        assert!(parse_event_id("10-0").unwrap() > parse_event_id("9-5").unwrap());
-        assert_eq!(parse_event_id("0").unwrap(), (0, 0));
-        assert!(parse_event_id("x").is_err());
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_redis::{Manager, Pool, Runtime};
@@ -18,6 +18,10 @@ use futures::stream::BoxStream;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Script, ScriptInvocation, Value};
 
+use crate::codec::{
+    OUTBOX_ID_LEN, board_member_id, decode_score_record, fnv1a64, outbox_entry_id, parse_event_id,
+    wall_ms,
+};
 use crate::keys::reserved;
 use crate::{
     BoardEntry, ClaimedJob, CommitOutcome, Condition, Job, Keyspace, Op, Order, ScoreApply,
@@ -40,7 +44,6 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(2);
 /// How many outbox entries one relay round moves (DESIGN.md "Events").
 const RELAY_BATCH: usize = 100;
 /// Length of the random id in front of every outbox entry.
-const OUTBOX_ID_LEN: usize = 32;
 /// Keys SCAN looks at per call when looking for outboxes.
 const SCAN_COUNT: usize = 500;
 /// Name (inside a PK's tag) of the hash of applied gift txn ids (DESIGN.md "ScoreApply").
@@ -420,40 +423,12 @@ fn decode_versioned(value: Value) -> StoreResult<Option<Versioned>> {
     }
 }
 
-/// Recovers the member id from an encoded leaderboard member (`<inverted seq>:<id>`).
-fn board_member_id(encoded: &str) -> StoreResult<u64> {
-    encoded
-        .rsplit_once(':')
-        .and_then(|(_, id)| id.parse().ok())
-        .ok_or_else(|| corrupt(format_args!("bad leaderboard member {encoded:?}")))
-}
-
 /// Totals are integers stored as exact doubles; anything else is not ours.
 fn board_total_of(score: f64) -> StoreResult<i64> {
     if score.fract() != 0.0 || !score.is_finite() {
         return Err(corrupt(format_args!("leaderboard total {score} is not an integer")));
     }
     Ok(score as i64)
-}
-
-/// Decodes the gift record `"<epoch>|<c1>,<c2>|<b1>,<b2>"`.
-fn decode_score_record(record: &str) -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
-    let bad = || corrupt(format_args!("bad gift record {record:?}"));
-    let mut parts = record.split('|');
-    let epoch = parts.next().and_then(|epoch| epoch.parse().ok()).ok_or_else(bad)?;
-    let mut numbers = || -> StoreResult<Vec<i64>> {
-        let part = parts.next().ok_or_else(bad)?;
-        if part.is_empty() {
-            return Ok(Vec::new());
-        }
-        part.split(',').map(|number| number.parse().map_err(|_| bad())).collect()
-    };
-    let counters = numbers()?;
-    let boards = numbers()?;
-    if parts.next().is_some() {
-        return Err(bad());
-    }
-    Ok((epoch, counters, boards))
 }
 
 /// The part of a job record the scripts never rewrite: `"<due ms> <topic length> <topic>"`
@@ -529,28 +504,7 @@ fn decode_xread(value: Value) -> StoreResult<Vec<StoredEvent>> {
     Ok(events)
 }
 
-/// Checks a stream id the way MemoryStore parses it (`<ms>-<seq>`, `<ms>` or "0"), so both
-/// stores reject the same input with the same error.
-fn check_event_id(id: &str) -> StoreResult<()> {
-    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-    if ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok() {
-        Ok(())
-    } else {
-        Err(corrupt(format_args!("bad event id {id:?}")))
-    }
-}
-
 // ---- small encoders ----------------------------------------------------------------------------
-
-/// FNV-1a 64-bit, to spread job ids over delay-queue buckets identically in both stores.
-fn fnv1a64(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -564,10 +518,6 @@ fn ttl_arg(ttl: Option<Duration>) -> String {
 /// Milliseconds for `SET .. PX`, which rejects 0.
 fn px(ttl: Duration) -> u64 {
     millis(ttl).max(1)
-}
-
-fn wall_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(millis).unwrap_or(0)
 }
 
 /// A sorted-set rank as a command argument (Redis ranks are signed 64-bit).
@@ -717,7 +667,7 @@ impl Store for RedisStore {
                     for payload in events {
                         // The id is random here rather than in Lua, whose math.random is
                         // deterministic inside scripts.
-                        let mut entry = format!("{:032x}", rand::random::<u128>()).into_bytes();
+                        let mut entry = outbox_entry_id().into_bytes();
                         entry.extend_from_slice(payload);
                         invocation.arg(entry);
                     }
@@ -1230,7 +1180,7 @@ impl Store for RedisStore {
         limit: usize,
         block: Option<Duration>,
     ) -> StoreResult<Vec<StoredEvent>> {
-        check_event_id(after_id)?;
+        parse_event_id(after_id)?;
         if limit == 0 {
             return Ok(Vec::new());
         }

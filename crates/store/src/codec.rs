@@ -1,0 +1,116 @@
+//! Encodings both stores share, so that the embedded store and Redis cannot drift on them:
+//! leaderboard members, gift records, outbox entry ids, event ids, job buckets.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::{StoreError, StoreResult};
+
+/// Upper bound of the arrival sequence encoded in leaderboard members (see DESIGN.md).
+const BOARD_SEQ_MAX: u64 = 999_999_999_999_999;
+
+/// Length of the id that prefixes every outbox entry.
+pub(crate) const OUTBOX_ID_LEN: usize = 32;
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// Encodes a leaderboard member so that equal totals sort earliest-arrival first when read
+/// highest first (see DESIGN.md "Leaderboards"; `lua/board_add.lua` writes the same shape).
+pub(crate) fn board_member(seq: u64, member: u64) -> String {
+    format!("{:015}:{}", BOARD_SEQ_MAX.saturating_sub(seq), member)
+}
+
+/// Recovers the member id from an encoded leaderboard member.
+pub(crate) fn board_member_id(encoded: &str) -> StoreResult<u64> {
+    encoded
+        .rsplit_once(':')
+        .and_then(|(_, id)| id.parse().ok())
+        .ok_or_else(|| corrupt(format_args!("bad leaderboard member {encoded:?}")))
+}
+
+/// Encodes a gift record `"<epoch>|<c1>,<c2>|<b1>,<b2>"` (as `lua/apply_score.lua` does).
+pub(crate) fn encode_score_record(epoch: u64, counters: &[i64], boards: &[i64]) -> String {
+    let join = |values: &[i64]| values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    format!("{epoch}|{}|{}", join(counters), join(boards))
+}
+
+/// Decodes a gift record written by [`encode_score_record`] or the script.
+pub(crate) fn decode_score_record(record: &str) -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
+    let bad = || corrupt(format_args!("bad gift record {record:?}"));
+    let mut parts = record.split('|');
+    let epoch = parts.next().and_then(|epoch| epoch.parse().ok()).ok_or_else(bad)?;
+    let mut numbers = || -> StoreResult<Vec<i64>> {
+        let part = parts.next().ok_or_else(bad)?;
+        if part.is_empty() {
+            return Ok(Vec::new());
+        }
+        part.split(',').map(|number| number.parse().map_err(|_| bad())).collect()
+    };
+    let counters = numbers()?;
+    let boards = numbers()?;
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok((epoch, counters, boards))
+}
+
+/// A fresh random id for an outbox entry: [`OUTBOX_ID_LEN`] lowercase hex characters.
+pub(crate) fn outbox_entry_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Parses a stream position `<ms>-<seq>` (or a bare `<ms>`, or "0") into a comparable pair.
+pub(crate) fn parse_event_id(id: &str) -> StoreResult<(u64, u64)> {
+    let bad = || corrupt(format_args!("bad event id {id:?}"));
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    Ok((ms.parse().map_err(|_| bad())?, seq.parse().map_err(|_| bad())?))
+}
+
+/// FNV-1a 64-bit, to spread job ids over delay-queue buckets.
+pub(crate) fn fnv1a64(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// Wall-clock ms, only for bookkeeping that needs no injected clock (de-dup retention).
+pub(crate) fn wall_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn board_members_sort_earliest_first_when_reversed() {
+        let early = board_member(1, 42);
+        let late = board_member(2, 7);
+        assert!(early > late, "descending order must put the earlier arrival first");
+        assert_eq!(board_member_id(&early).unwrap(), 42);
+    }
+
+    #[test]
+    fn score_records_round_trip() {
+        let record = encode_score_record(9, &[1, -2], &[]);
+        assert_eq!(decode_score_record(&record).unwrap(), (9, vec![1, -2], vec![]));
+        assert!(decode_score_record("1|2|3|4").is_err());
+    }
+
+    #[test]
+    fn event_ids_compare_numerically() {
+        assert!(parse_event_id("10-0").unwrap() > parse_event_id("9-5").unwrap());
+        assert_eq!(parse_event_id("0").unwrap(), (0, 0));
+        assert!(parse_event_id("x").is_err());
+    }
+
+    #[test]
+    fn fnv_is_stable() {
+        assert_eq!(fnv1a64(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
