@@ -75,7 +75,9 @@ impl ServiceError {
             ServiceError::NotFound { field, .. } => {
                 (Code::NotFound, codes::INVALID_PARAMETER, Some((*field).to_owned()), Vec::new())
             }
-            ServiceError::Overloaded => (Code::ResourceExhausted, codes::SERVER_ERROR, None, Vec::new()),
+            ServiceError::Overloaded => {
+                (Code::ResourceExhausted, codes::SERVER_ERROR, None, Vec::new())
+            }
             ServiceError::Draining => (Code::Unavailable, codes::SERVER_ERROR, None, Vec::new()),
         }
     }

@@ -93,7 +93,11 @@ fn decode(stored: StoredEvent) -> Result<Event, ServiceError> {
 impl EventsService {
     /// Resolves a position; "" means the current end of the stream for `Subscribe` ("from now
     /// on") and the oldest retained event for `Fetch` (a pull has no "now").
-    async fn start_position(&self, raw: &str, empty_is_now: bool) -> Result<(u64, u64), ServiceError> {
+    async fn start_position(
+        &self,
+        raw: &str,
+        empty_is_now: bool,
+    ) -> Result<(u64, u64), ServiceError> {
         match parse_position(raw)? {
             Some(position) => Ok(position),
             None if !empty_is_now => Ok((0, 0)),

@@ -21,9 +21,9 @@ use livepk::pb::gift::gifts_client::GiftsClient;
 use livepk::pb::gift::{RecordGiftRequest, RecordGiftResponse};
 use livepk::pb::linkcall::link_call_pk_client::LinkCallPkClient;
 use livepk::pb::linkcall::{
-    ConfirmCode, ConfirmRequest, ConfirmResponse, LinkRequest, LinkcallpkPkInfo, OpenFunctionRequest,
-    PkPhase, RefreshSingerProfileRequest, SingerComeInRoomRequest, StartRequest, StartResponse,
-    UserSeekPkRequest,
+    ConfirmCode, ConfirmRequest, ConfirmResponse, LinkRequest, LinkcallpkPkInfo,
+    OpenFunctionRequest, PkPhase, RefreshSingerProfileRequest, SingerComeInRoomRequest,
+    StartRequest, StartResponse, UserSeekPkRequest,
 };
 use tonic::transport::Channel;
 
@@ -104,7 +104,8 @@ impl Deployment {
             .expect("endpoint")
             .connect_timeout(Duration::from_secs(1))
             .connect_lazy();
-        let mut server = Server { name: format!("server-{n}"), addr, channel, child: Some(child), log };
+        let mut server =
+            Server { name: format!("server-{n}"), addr, channel, child: Some(child), log };
         server.wait_serving().await;
         server
     }
@@ -134,11 +135,13 @@ impl Server {
         let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
         let mut backoff = Duration::from_millis(10);
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten())
+            if let Some(status) =
+                self.child.as_mut().and_then(|child| child.try_wait().ok().flatten())
             {
                 panic!("{} exited before it was ready ({status}):\n{}", self.name, self.log_tail());
             }
-            let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
+            let mut health =
+                tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
             let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
             if let Ok(Ok(response)) =
                 tokio::time::timeout(Duration::from_secs(1), health.check(request)).await
@@ -253,12 +256,16 @@ impl Server {
 
     /// Waits until `singer`'s PK is in `phase`; returns it.
     pub async fn wait_phase(&self, singer: &Anchor, phase: PkPhase) -> (u64, LinkcallpkPkInfo) {
-        eventually(&format!("anchor {} in phase {phase:?}", singer.id), SETTLE_SLACK, || async move {
-            match self.seek_pk(singer).await {
-                (pkid, Some(pk)) if pk.phase == phase as i32 => Some((pkid, pk)),
-                _ => None,
-            }
-        })
+        eventually(
+            &format!("anchor {} in phase {phase:?}", singer.id),
+            SETTLE_SLACK,
+            || async move {
+                match self.seek_pk(singer).await {
+                    (pkid, Some(pk)) if pk.phase == phase as i32 => Some((pkid, pk)),
+                    _ => None,
+                }
+            },
+        )
         .await
     }
 
@@ -269,7 +276,11 @@ impl Server {
         loop {
             let response = self
                 .events()
-                .fetch(FetchRequest { after_event_id: after.clone(), limit: 1000, filter: Some(linkcall_filter()) })
+                .fetch(FetchRequest {
+                    after_event_id: after.clone(),
+                    limit: 1000,
+                    filter: Some(linkcall_filter()),
+                })
                 .await
                 .expect("Fetch")
                 .into_inner();
@@ -304,7 +315,10 @@ where
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -335,7 +349,10 @@ impl EventLog {
     pub async fn subscribe(server: &Server) -> EventLog {
         let mut stream = server
             .events()
-            .subscribe(SubscribeRequest { after_event_id: "0".into(), filter: Some(linkcall_filter()) })
+            .subscribe(SubscribeRequest {
+                after_event_id: "0".into(),
+                filter: Some(linkcall_filter()),
+            })
             .await
             .expect("Subscribe")
             .into_inner();
@@ -442,7 +459,12 @@ pub fn is_state(event: &Event, to: u64, pk_state: livepk::pb::linkcall::PkState)
 }
 
 /// A pklist nt of `pk_state` for `pkid` to anchor `to`.
-pub fn is_pklist(event: &Event, to: u64, pk_state: livepk::pb::linkcall::PkState, pkid: u64) -> bool {
+pub fn is_pklist(
+    event: &Event,
+    to: u64,
+    pk_state: livepk::pb::linkcall::PkState,
+    pkid: u64,
+) -> bool {
     is(event, "linkcallpk_singer_pklist_nt", TargetKind::Singer, to)
         && pklist_nt(event).is_some_and(|nt| nt.pk_state == pk_state as i32 && nt.pkid == pkid)
 }
@@ -539,7 +561,11 @@ impl Anchor {
     ) -> Result<livepk::pb::linkcall::OpenFunctionResponse, tonic::Status> {
         server
             .linkcall()
-            .open_function(OpenFunctionRequest { singer_id: self.id, singer_sid: self.sid, pk_open: 1 })
+            .open_function(OpenFunctionRequest {
+                singer_id: self.id,
+                singer_sid: self.sid,
+                pk_open: 1,
+            })
             .await
             .map(tonic::Response::into_inner)
     }
@@ -549,10 +575,15 @@ impl Anchor {
         self.refresh(server).await;
         server
             .linkcall()
-            .singer_come_in_room(SingerComeInRoomRequest { singer_id: self.id, singer_sid: self.sid })
+            .singer_come_in_room(SingerComeInRoomRequest {
+                singer_id: self.id,
+                singer_sid: self.sid,
+            })
             .await
             .unwrap_or_else(|status| panic!("SingerComeInRoom {}: {status:?}", self.id));
-        self.open(server).await.unwrap_or_else(|status| panic!("OpenFunction {}: {status:?}", self.id));
+        self.open(server)
+            .await
+            .unwrap_or_else(|status| panic!("OpenFunction {}: {status:?}", self.id));
     }
 }
 
@@ -564,7 +595,12 @@ pub async fn link(
 ) -> Result<livepk::pb::linkcall::LinkResponse, tonic::Status> {
     server
         .linkcall()
-        .link(LinkRequest { host_id: host.id, host_sid: host.sid, guest_id: guest.id, guest_sid: guest.sid })
+        .link(LinkRequest {
+            host_id: host.id,
+            host_sid: host.sid,
+            guest_id: guest.id,
+            guest_sid: guest.sid,
+        })
         .await
         .map(tonic::Response::into_inner)
 }
@@ -590,10 +626,19 @@ pub async fn confirm(
 }
 
 /// `Start` by `host`.
-pub async fn start(server: &Server, host: &Anchor, guest: &Anchor) -> Result<StartResponse, tonic::Status> {
+pub async fn start(
+    server: &Server,
+    host: &Anchor,
+    guest: &Anchor,
+) -> Result<StartResponse, tonic::Status> {
     server
         .linkcall()
-        .start(StartRequest { host_id: host.id, host_sid: host.sid, guest_id: guest.id, guest_sid: guest.sid })
+        .start(StartRequest {
+            host_id: host.id,
+            host_sid: host.sid,
+            guest_id: guest.id,
+            guest_sid: guest.sid,
+        })
         .await
         .map(tonic::Response::into_inner)
 }
@@ -640,7 +685,9 @@ pub async fn close(
 
 /// Link + Confirm agree: returns the placeholder pkid.
 pub async fn pair_up(server: &Server, host: &Anchor, guest: &Anchor) -> u64 {
-    link(server, host, guest).await.unwrap_or_else(|status| panic!("Link {}->{}: {status:?}", host.id, guest.id));
+    link(server, host, guest)
+        .await
+        .unwrap_or_else(|status| panic!("Link {}->{}: {status:?}", host.id, guest.id));
     let confirmed = confirm(server, guest, host, ConfirmCode::Agree)
         .await
         .unwrap_or_else(|status| panic!("Confirm {}<-{}: {status:?}", guest.id, host.id));
@@ -651,7 +698,8 @@ pub async fn pair_up(server: &Server, host: &Anchor, guest: &Anchor) -> u64 {
 /// Link + Confirm + Start: returns the Start response (scoring has begun).
 pub async fn battle(server: &Server, host: &Anchor, guest: &Anchor) -> StartResponse {
     let placeholder = pair_up(server, host, guest).await;
-    let started = start(server, host, guest).await.unwrap_or_else(|status| panic!("Start: {status:?}"));
+    let started =
+        start(server, host, guest).await.unwrap_or_else(|status| panic!("Start: {status:?}"));
     assert_eq!(started.pkid, placeholder, "the first Start reuses the placeholder pkid");
     started
 }
@@ -669,7 +717,13 @@ pub fn user(id: u64) -> UserProfile {
 
 /// `RecordGift` of `value` points (one gift of unit value `value`) from `sender` to `to`, sent
 /// now.
-pub async fn gift(server: &Server, txn: &str, sender: u64, to: &Anchor, value: u64) -> RecordGiftResponse {
+pub async fn gift(
+    server: &Server,
+    txn: &str,
+    sender: u64,
+    to: &Anchor,
+    value: u64,
+) -> RecordGiftResponse {
     server
         .gifts()
         .record_gift(RecordGiftRequest {

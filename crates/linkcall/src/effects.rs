@@ -296,6 +296,16 @@ impl<Reply> Transition<Reply> {
         Self { anchors: Vec::new(), battle: None, effects: Effects::default(), reply }
     }
 
+    /// The same transition with another reply, computed from the old one and the effects
+    /// (for example an adapter answering with the settled record).
+    pub fn map_reply<Other>(
+        self,
+        reply: impl FnOnce(Reply, &Effects) -> Other,
+    ) -> Transition<Other> {
+        let reply = reply(self.reply, &self.effects);
+        Transition { anchors: self.anchors, battle: self.battle, effects: self.effects, reply }
+    }
+
     /// Whether nothing is to be written or emitted.
     pub fn is_noop(&self) -> bool {
         self.anchors.is_empty() && self.battle.is_none() && self.effects.is_empty()

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use livepk_core::{InvalidArgument, PkId, RoomSid, SingerId, gift::MAX_TEXT_LEN};
 use livepk_linkcall::{
     self as domain, Activity, Anchor, BattleId, ConfirmDecision, OpenGate, PairRequest, PkState,
-    Scores, Transition,
+    Scores,
 };
 use tonic::{Request, Response, Status};
 
@@ -780,14 +780,8 @@ impl LinkCallPk for LinkCallService {
                         withdrawal: Self::withdrawal(snapshot, anchor, &lists),
                         scores,
                     };
-                    let transition = domain::singer_leave(anchor, singer_id, context, now_ms);
-                    let settled = transition.effects.settled;
-                    Ok(Transition {
-                        anchors: transition.anchors,
-                        battle: transition.battle,
-                        effects: transition.effects,
-                        reply: settled,
-                    })
+                    Ok(domain::singer_leave(anchor, singer_id, context, now_ms)
+                        .map_reply(|_, effects| effects.settled))
                 },
             )
             .await?;

@@ -730,20 +730,8 @@ impl LinkCallAdapter {
                         ),
                         None => (None, None),
                     };
-                    let transition = livepk_linkcall::admin_close(
-                        snapshot.battle(),
-                        host,
-                        guest,
-                        scores,
-                        now_ms,
-                    );
-                    let settled = transition.effects.settled;
-                    Ok(Transition {
-                        anchors: transition.anchors,
-                        battle: transition.battle,
-                        effects: transition.effects,
-                        reply: settled,
-                    })
+                    Ok(livepk_linkcall::admin_close(snapshot.battle(), host, guest, scores, now_ms)
+                        .map_reply(|_, effects| effects.settled))
                 },
             )
             .await?;
