@@ -332,19 +332,20 @@ async fn linkcall_full_story() {
             winner_id: 0,
         }
     );
-    let scene0 = |room: &Anchor| {
+    let scene = |room: &Anchor, pkid: u64| {
         let (sid, id) = (room.sid, room.id);
         move |e: &Event| {
             is(e, "linkcallpk_room_pk_scene_nt", ROOM, sid)
-                && scene_nt(e).is_some_and(|nt| nt.pk_scene == 0 && nt.singer_id == id)
+                && scene_nt(e)
+                    .is_some_and(|nt| nt.pk_scene == 0 && nt.singer_id == id && nt.pkid == pkid)
         }
     };
     let got = steps
         .expect(
             "confirm",
             vec![
-                ("scene to host room", Box::new(scene0(&host))),
-                ("scene to guest room", Box::new(scene0(&guest))),
+                ("scene to host room", Box::new(scene(&host, p0))),
+                ("scene to guest room", Box::new(scene(&guest, p0))),
                 (
                     "singer info to host room",
                     Box::new(|e| is(e, "linkcallpk_room_pk_singer_info_nt", ROOM, host.sid)),
@@ -436,8 +437,8 @@ async fn linkcall_full_story() {
                 ("START to guest", Box::new(|e| is_state(e, guest.id, PkState::Start))),
                 ("info to host room", Box::new(info_of(&host, p0, PkPhase::Scoring))),
                 ("info to guest room", Box::new(info_of(&guest, p0, PkPhase::Scoring))),
-                ("scene to host room", Box::new(scene0(&host))),
-                ("scene to guest room", Box::new(scene0(&guest))),
+                ("scene to host room", Box::new(scene(&host, p0))),
+                ("scene to guest room", Box::new(scene(&guest, p0))),
             ],
         )
         .await;
@@ -544,8 +545,8 @@ async fn linkcall_full_story() {
                 ("COUNT pklist to guest", Box::new(pklist_to(&guest))),
                 ("info to host room", Box::new(info_of(&host, p0, PkPhase::Punishment))),
                 ("info to guest room", Box::new(info_of(&guest, p0, PkPhase::Punishment))),
-                ("scene to host room", Box::new(scene0(&host))),
-                ("scene to guest room", Box::new(scene0(&guest))),
+                ("scene to host room", Box::new(scene(&host, p0))),
+                ("scene to guest room", Box::new(scene(&guest, p0))),
             ],
         )
         .await;
@@ -632,8 +633,8 @@ async fn linkcall_full_story() {
                 ),
                 ("info to host room", Box::new(info_of(&host, p1, PkPhase::Scoring))),
                 ("info to guest room", Box::new(info_of(&guest, p1, PkPhase::Scoring))),
-                ("scene to host room", Box::new(move |e| scene0(&host)(e) && e.pkid == p1)),
-                ("scene to guest room", Box::new(move |e| scene0(&guest)(e) && e.pkid == p1)),
+                ("scene to host room", Box::new(scene(&host, p1))),
+                ("scene to guest room", Box::new(scene(&guest, p1))),
             ],
         )
         .await;
