@@ -232,19 +232,19 @@ fn redis_info(redis_url: &str, section: &str) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Calls per Redis command since start (INFO commandstats).
-fn redis_calls(redis_url: &str) -> HashMap<String, u64> {
+/// Calls and microseconds per Redis command since start (INFO commandstats). Commands run
+/// inside a script are counted under their own names too (and their time is inside the
+/// script's EVALSHA time).
+fn redis_calls(redis_url: &str) -> HashMap<String, (u64, u64)> {
     let mut calls = HashMap::new();
     if let Some(info) = redis_info(redis_url, "commandstats") {
         for line in info.lines() {
             let Some(rest) = line.strip_prefix("cmdstat_") else { continue };
             let Some((name, stats)) = rest.split_once(':') else { continue };
-            let count = stats
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("calls="))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            calls.insert(name.to_owned(), count);
+            let stat = |key: &str| -> u64 {
+                stats.split(',').find_map(|kv| kv.strip_prefix(key)).and_then(|v| v.parse().ok()).unwrap_or(0)
+            };
+            calls.insert(name.to_owned(), (stat("calls="), stat("usec=")));
         }
     }
     calls
@@ -265,7 +265,8 @@ struct Phase {
     cpu_srv: f64,
     cpu_gen: f64,
     cpu_redis: Option<f64>,
-    redis_calls: Vec<(String, u64)>,
+    /// (command, calls, usec) during the phase, most called first.
+    redis_calls: Vec<(String, u64, u64)>,
     /// Open loop only: the largest delay between a scheduled send and the send.
     dispatch_lag: Option<Duration>,
 }
@@ -338,7 +339,7 @@ struct Meter<'a> {
 }
 
 impl Meter<'_> {
-    fn start(&self) -> (Cpu, HashMap<String, u64>) {
+    fn start(&self) -> (Cpu, HashMap<String, (u64, u64)>) {
         (cpu_now(self.redis_url, self.ticks), redis_calls(self.redis_url))
     }
     fn finish(
@@ -346,16 +347,19 @@ impl Meter<'_> {
         name: String,
         tally: Tally,
         elapsed: Duration,
-        before: (Cpu, HashMap<String, u64>),
+        before: (Cpu, HashMap<String, (u64, u64)>),
         dispatch_lag: Option<Duration>,
         totals: &Totals,
     ) -> Phase {
         let cpu = cpu_now(self.redis_url, self.ticks);
         let calls = redis_calls(self.redis_url);
-        let mut redis_calls: Vec<(String, u64)> = calls
+        let mut redis_calls: Vec<(String, u64, u64)> = calls
             .iter()
-            .map(|(name, count)| (name.clone(), count - before.1.get(name).copied().unwrap_or(0)))
-            .filter(|(_, count)| *count > 0)
+            .map(|(name, (count, usec))| {
+                let (count0, usec0) = before.1.get(name).copied().unwrap_or((0, 0));
+                (name.clone(), count.saturating_sub(count0), usec.saturating_sub(usec0))
+            })
+            .filter(|(_, count, _)| *count > 0)
             .collect();
         redis_calls.sort_by(|a, b| b.1.cmp(&a.1));
         totals.counted.fetch_add(tally.counted, Ordering::Relaxed);
@@ -752,31 +756,95 @@ fn floor_driver(store: Arc<RedisStore>, anchors: Arc<Vec<u64>>, users: u64, phas
 
 // ---- redis-benchmark ------------------------------------------------------------------------
 
-/// `redis-benchmark` GET/SET numbers for the raw round trip, when the tool is installed and the
-/// URL is a plain `redis://host:port`.
-fn redis_benchmark(redis_url: &str, clients: usize) -> Vec<String> {
-    let rest = redis_url.trim_start_matches("redis://");
+/// `(host, port)` of a plain `redis://host:port[/db]` URL (none with credentials).
+fn host_port(redis_url: &str) -> Option<(String, String)> {
+    let rest = redis_url.strip_prefix("redis://")?;
     if rest.contains('@') {
-        return vec!["(skipped: the URL carries credentials)".into()];
+        return None;
     }
-    let host_port = rest.split('/').next().unwrap_or("127.0.0.1:6379");
+    let host_port = rest.split('/').next()?;
     let (host, port) = host_port.split_once(':').unwrap_or((host_port, "6379"));
+    Some((host.to_owned(), port.to_owned()))
+}
+
+/// Runs `redis-benchmark -q` with `args`; the final "... requests per second, p50=..." part of
+/// each result line.
+fn run_redis_benchmark(redis_url: &str, args: &[&str]) -> Option<Vec<String>> {
+    let (host, port) = host_port(redis_url)?;
+    let output = std::process::Command::new("redis-benchmark")
+        .args(["-h", &host, "-p", &port, "-q"])
+        .args(args)
+        .output()
+        .ok()
+        .filter(|output| output.status.success())?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    Some(
+        text.lines()
+            // -q prints progress with carriage returns; keep the final part of each line.
+            .filter_map(|line| line.rsplit('\r').next())
+            .filter_map(|line| {
+                let (name, result) = line.trim().split_once(": ")?;
+                let name = name.split_whitespace().next().unwrap_or(name);
+                result.contains("requests per second").then(|| format!("{name}: {result}"))
+            })
+            .collect(),
+    )
+}
+
+/// `redis-benchmark` GET/SET numbers for the raw round trip.
+fn redis_benchmark(redis_url: &str, clients: usize) -> Vec<String> {
     let mut lines = Vec::new();
     for pipeline in ["1", "16"] {
-        let output = std::process::Command::new("redis-benchmark")
-            .args(["-h", host, "-p", port, "-q", "-n", "200000", "-c", &clients.to_string(), "-P", pipeline, "-t", "get,set"])
-            .output();
-        match output {
-            Ok(output) if output.status.success() => {
-                for line in String::from_utf8_lossy(&output.stdout).lines() {
-                    // -q prints progress with carriage returns; keep the final part of each line.
-                    let line = line.rsplit('\r').next().unwrap_or(line).trim();
-                    if !line.is_empty() {
-                        lines.push(format!("-P {pipeline:<2} -c {clients}: {line}"));
-                    }
-                }
+        let clients = clients.to_string();
+        let args = ["-n", "200000", "-c", &clients, "-P", pipeline, "-t", "get,set"];
+        match run_redis_benchmark(redis_url, &args) {
+            Some(results) => {
+                lines.extend(results.into_iter().map(|line| format!("-c {clients} -P {pipeline:<2} {line}")))
             }
-            _ => return vec!["(redis-benchmark not available)".into()],
+            None => return vec!["(redis-benchmark not available, or the URL carries credentials)".into()],
+        }
+    }
+    lines
+}
+
+/// The gift script exactly as `RedisStore` loads it.
+const APPLY_SCORE_LUA: &str =
+    concat!(include_str!("../crates/store/lua/board_add.lua"), include_str!("../crates/store/lua/apply_score.lua"));
+
+fn redis_cli(redis_url: &str, args: &[&str]) -> Option<String> {
+    let output = std::process::Command::new("redis-cli").args(["-u", redis_url]).args(args).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// The Redis-side ceiling of the gift path: the apply_score script alone, EVALSHA with random
+/// txn ids on an open scratch battle under `prefix` (an existing sender, as most gifts are), as
+/// loaded by the store and, for comparison, without its PEXPIRE calls.
+fn script_benchmark(redis_url: &str, prefix: &str, clients: usize) -> Vec<String> {
+    let key = |name: &str| format!("{prefix}:{{lc:scratch}}:{name}");
+    if redis_cli(redis_url, &["HSET", &key("window"), "open", "1", "from", "0", "until", "99999999999999", "epoch", "1"])
+        .is_none()
+    {
+        return vec!["(redis-cli not available)".into()];
+    }
+    let without_pexpire: String =
+        APPLY_SCORE_LUA.lines().filter(|line| !line.contains("'PEXPIRE'")).map(|line| format!("{line}\n")).collect();
+    let profile = r#"{"nick":"fan500001","icon":"https://img.example.com/u/500001.png","level":1,"wealth":1}"#;
+    let sent_at = now_ms().to_string();
+    let ttl = STATE_TTL.as_millis().to_string();
+    let clients = clients.to_string();
+    let mut lines = Vec::new();
+    for (label, script) in [("apply_score.lua as loaded", APPLY_SCORE_LUA.to_owned()), ("same without PEXPIRE", without_pexpire)]
+    {
+        let Some(sha) = redis_cli(redis_url, &["SCRIPT", "LOAD", &script]) else {
+            return vec!["(SCRIPT LOAD failed)".into()];
+        };
+        let keys = [key("window"), key("txns"), key("score"), key("board:1"), key("board:1:m"), key("board:1:seq"), key("users")];
+        let mut args: Vec<&str> = vec!["-n", "100000", "-c", &clients, "-r", "1000000000", "EVALSHA", &sha, "7"];
+        args.extend(keys.iter().map(String::as_str));
+        args.extend(["__rand_int__", &sent_at, &ttl, "1", "1", "1", "10", "500001", "10", "500001", profile]);
+        match run_redis_benchmark(redis_url, &args) {
+            Some(results) => lines.extend(results.into_iter().map(|line| format!("{label:<26} -c {clients}: {line}"))),
+            None => return vec!["(redis-benchmark not available)".into()],
         }
     }
     lines
@@ -785,7 +853,7 @@ fn redis_benchmark(redis_url: &str, clients: usize) -> Vec<String> {
 /// Deletes every key under `prefix` (keys also expire on their own after 3 days).
 fn cleanup(redis_url: &str, prefix: &str) -> Option<usize> {
     let out = std::process::Command::new("redis-cli")
-        .args(["-u", redis_url, "--scan", "--pattern", &format!("{prefix}:*"), "--count", "1000"])
+        .args(["-u", redis_url, "--scan", "--pattern", &format!("{prefix}:*")])
         .output()
         .ok()?;
     let keys: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
@@ -888,10 +956,10 @@ async fn bench(options: Options, srv: Handle) {
     assert_eq!(total_points(&channels[0], &pairs).await, 0, "fresh battles must start at 0");
 
     // ---- raw Redis round trip ----
-    let benchmark_lines = if options.redis_benchmark {
-        redis_benchmark(&options.redis_url, 50)
+    let (benchmark_lines, script_lines) = if options.redis_benchmark {
+        (redis_benchmark(&options.redis_url, 50), script_benchmark(&options.redis_url, &server.key_prefix, 50))
     } else {
-        vec!["(skipped: BENCH_REDIS_BENCHMARK=0)".into()]
+        (vec!["(skipped: BENCH_REDIS_BENCHMARK=0)".into()], Vec::new())
     };
 
     let mut phases: Vec<Phase> = Vec::new();
@@ -968,6 +1036,12 @@ async fn bench(options: Options, srv: Handle) {
     for line in &benchmark_lines {
         println!("  {line}");
     }
+    if !script_lines.is_empty() {
+        println!("redis-benchmark of the gift script alone (EVALSHA, random txn ids): the Redis-side ceiling of gifts/s");
+        for line in &script_lines {
+            println!("  {line}");
+        }
+    }
     println!();
     println!("| scenario                        |  gifts/s | p50 ms | p99 ms | max ms |   gifts | failed |");
     println!("|---------------------------------|---------:|-------:|-------:|-------:|--------:|-------:|");
@@ -984,29 +1058,43 @@ async fn bench(options: Options, srv: Handle) {
         );
     }
     println!();
-    println!("CPU per phase (share of one core; {} cores in all) and Redis commands per gift:", std::thread::available_parallelism().map_or(0, |n| n.get()));
-    println!("| scenario                        | server | loadgen | redis | CPU us/gift | redis cmds/gift (top) |");
-    println!("|---------------------------------|-------:|--------:|------:|------------:|-----------------------|");
+    println!(
+        "CPU per phase: % of one core ({} cores in all) and microseconds per gift; redis-server from INFO cpu:",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("| scenario                        | server | loadgen | redis | server us/gift | loadgen us/gift | redis us/gift | EVALSHA us/call |");
+    println!("|---------------------------------|-------:|--------:|------:|---------------:|----------------:|--------------:|----------------:|");
     for phase in &phases {
         let secs = phase.elapsed.as_secs_f64();
         let gifts = phase.answered().max(1) as f64;
         let redis = phase.cpu_redis.unwrap_or(f64::NAN);
-        let per_gift = (phase.cpu_srv + phase.cpu_gen + phase.cpu_redis.unwrap_or(0.0)) / gifts * 1e6;
-        let calls: Vec<String> = phase
+        let evalsha = phase
             .redis_calls
             .iter()
-            .take(6)
-            .map(|(name, count)| format!("{name} {:.2}", *count as f64 / gifts))
-            .collect();
+            .find(|(name, _, _)| name == "evalsha")
+            .map_or(f64::NAN, |(_, calls, usec)| *usec as f64 / (*calls).max(1) as f64);
         println!(
-            "| {:<31} | {:>5.0}% | {:>6.0}% | {:>4.0}% | {:>11.0} | {} |",
+            "| {:<31} | {:>5.0}% | {:>6.0}% | {:>4.0}% | {:>14.0} | {:>15.0} | {:>13.0} | {:>15.1} |",
             phase.name,
             phase.cpu_srv / secs * 100.0,
             phase.cpu_gen / secs * 100.0,
             redis / secs * 100.0,
-            per_gift,
-            calls.join(", "),
+            phase.cpu_srv / gifts * 1e6,
+            phase.cpu_gen / gifts * 1e6,
+            redis / gifts * 1e6,
+            evalsha,
         );
+    }
+    println!("Redis commands per gift (calls, inside scripts included):");
+    for phase in &phases {
+        let gifts = phase.answered().max(1) as f64;
+        let calls: Vec<String> = phase
+            .redis_calls
+            .iter()
+            .filter(|(_, count, _)| *count as f64 / gifts >= 0.01)
+            .map(|(name, count, _)| format!("{name} {:.2}", *count as f64 / gifts))
+            .collect();
+        println!("  {:<31} {}", phase.name, calls.join(", "));
     }
     for phase in &phases {
         if let Some(lag) = phase.dispatch_lag {

@@ -12,12 +12,12 @@ use livepk::pb::events::event::Payload;
 use livepk::pb::linkcall::{
     AddTimeRequest, ApplyRequest, ConfirmCode, LinkcallpkPkInfo, LinkcallpkSingerInfo,
     LinkcallpkUserInfo, PkPhase, PkSingerInfo, PkState, SeekLinkListRequest, SeekOnlineListRequest,
-    SingerComeInRoomRequest, SingerLeaveRequest, UserComeInRoomRequest, UserSeekGiftRequest,
+    SingerComeInRoomRequest, SingerLeaveRequest, SwitchSceneRequest, UserComeInRoomRequest,
+    UserSeekGiftRequest,
 };
 use support::*;
 
 const ROOM: TargetKind = TargetKind::Room;
-const SINGER: TargetKind = TargetKind::Singer;
 
 type Pred<'a> = (&'static str, Box<dyn Fn(&Event) -> bool + 'a>);
 
@@ -302,7 +302,7 @@ async fn linkcall_full_story() {
         "{comein:?}"
     );
     assert_eq!(comein.pkid, 0);
-    // The host is listed as busy with its invitation? No: the guest holds the popup.
+    // The guest now holds a popup: the online list shows it as POPUP.
     assert_eq!(online_list(&server, &host).await, vec![listed(&guest, PkState::Popup)]);
 
     // ---- 3.2 Confirm agree ----------------------------------------------------------------------
@@ -526,6 +526,9 @@ async fn linkcall_full_story() {
 
     // ---- 5.1 the automatic count at the deadline --------------------------------------------------
     let (pkid, punished) = server.wait_phase(&host, PkPhase::Punishment).await;
+    // Outside scoring a gift counts for nothing.
+    let late_gift = gift(&server, "story-late", d, &host, 999).await;
+    assert!(!late_gift.duplicate && late_gift.changes.is_empty(), "{late_gift:?}");
     assert!(now_ms() >= scoring.phase_deadline_ms);
     assert_eq!(pkid, p0);
     assert_eq!(
@@ -543,6 +546,14 @@ async fn linkcall_full_story() {
             vec![
                 ("COUNT pklist to host", Box::new(pklist_to(&host))),
                 ("COUNT pklist to guest", Box::new(pklist_to(&guest))),
+                (
+                    "COUNT state to host",
+                    Box::new(|e| is_state(e, host.id, PkState::Count) && e.pkid == p0),
+                ),
+                (
+                    "COUNT state to guest",
+                    Box::new(|e| is_state(e, guest.id, PkState::Count) && e.pkid == p0),
+                ),
                 ("info to host room", Box::new(info_of(&host, p0, PkPhase::Punishment))),
                 ("info to guest room", Box::new(info_of(&guest, p0, PkPhase::Punishment))),
                 ("scene to host room", Box::new(scene(&host, p0))),
@@ -562,7 +573,7 @@ async fn linkcall_full_story() {
             (host_top5.clone(), guest_top.clone())
         );
     }
-    for event in &got[2..4] {
+    for event in &got[4..6] {
         let pk = the_pk(&info_nt(event).unwrap().pk);
         assert_eq!((pk.host_gift, pk.guest_gift, pk.winner_id), (580, 230, host.id));
     }
@@ -570,6 +581,7 @@ async fn linkcall_full_story() {
     // ---- punishment ends -> linked ------------------------------------------------------------------
     let (pkid, relinked) = server.wait_phase(&host, PkPhase::Linked).await;
     assert_eq!((pkid, relinked.phase_deadline_ms), (p0, 0), "{relinked:?}");
+    assert_eq!((relinked.host_gift, relinked.guest_gift, relinked.winner_id), (580, 230, host.id));
     steps
         .expect(
             "punishment ends",
@@ -611,6 +623,7 @@ async fn linkcall_full_story() {
 
     // ---- rematch: a new pkid, scores and boards reset ------------------------------------------------
     server.set_config("linkcall.pk_seconds", "30").await;
+    let rematch_start_ms = now_ms();
     let rematch = start(&server, &host, &guest).await.expect("rematch Start");
     let p1 = rematch.pkid;
     assert!(p1 > p0, "a rematch gets a new pkid: {rematch:?}");
@@ -648,6 +661,41 @@ async fn linkcall_full_story() {
         (p1, 70, 70)
     );
 
+    // A gift sent before this battle started (delivered late) does not count for it.
+    let stale = gift_at(&server, "story-11", b, &guest, 500, rematch_start_ms - 1_000).await;
+    assert!(stale.changes.is_empty(), "{stale:?}");
+    assert_eq!(server.seek_pk(&guest).await.1.unwrap().guest_gift, 70);
+
+    // ---- 4.2 SwitchScene: each anchor turns only its own room 0 -> 1 -> 2 -> 0 --------------------
+    for (anchor, expected) in [(&host, 1), (&guest, 1), (&host, 2), (&host, 0), (&host, 1)] {
+        let switched = lc
+            .clone()
+            .switch_scene(SwitchSceneRequest { singer_id: anchor.id, singer_sid: anchor.sid })
+            .await
+            .expect("SwitchScene")
+            .into_inner();
+        assert_eq!(
+            (switched.singer_id, switched.pk_scene, switched.pkid),
+            (anchor.id, expected, p1),
+            "{switched:?}"
+        );
+        let (sid, id) = (anchor.sid, anchor.id);
+        steps
+            .expect(
+                "switch scene",
+                vec![(
+                    "scene to the anchor's own room",
+                    Box::new(move |e| {
+                        is(e, "linkcallpk_room_pk_scene_nt", ROOM, sid)
+                            && scene_nt(e).is_some_and(|nt| {
+                                nt.singer_id == id && nt.pk_scene == expected && nt.pkid == p1
+                            })
+                    }),
+                )],
+            )
+            .await;
+    }
+
     // ---- 5.2 AddTime: another pkid, scores carried over ------------------------------------------------
     let extended = lc
         .clone()
@@ -678,8 +726,14 @@ async fn linkcall_full_story() {
                     "ADDTIME pklist to guest",
                     Box::new(|e| is_pklist(e, guest.id, PkState::Addtime, p2)),
                 ),
+                (
+                    "ADDTIME state to guest",
+                    Box::new(|e| is_state(e, guest.id, PkState::Addtime) && e.pkid == p2),
+                ),
                 ("info to host room", Box::new(info_of(&host, p2, PkPhase::Scoring))),
                 ("info to guest room", Box::new(info_of(&guest, p2, PkPhase::Scoring))),
+                ("host room back to scene 0", Box::new(scene(&host, p2))),
+                ("guest room back to scene 0", Box::new(scene(&guest, p2))),
             ],
         )
         .await;
@@ -792,6 +846,18 @@ async fn linkcall_full_story() {
             assert_eq!(event.pkid, pkid, "envelope and payload agree: {event:?}");
         }
     }
+    // SwitchScene told only the switching anchor's room, once per switch.
+    let switched: Vec<(u64, u64)> = events
+        .iter()
+        .filter_map(scene_nt)
+        .filter(|nt| nt.pk_scene != 0)
+        .map(|nt| (nt.singer_sid, nt.pk_scene))
+        .collect();
+    assert_eq!(
+        switched,
+        vec![(host.sid, 1), (guest.sid, 1), (host.sid, 2), (host.sid, 1)],
+        "scene nts off the PK view"
+    );
     for anchor in [&host, &guest] {
         assert_eq!(
             count_pklists(&events, anchor.id, p0),

@@ -111,6 +111,120 @@ impl Deployment {
     }
 }
 
+impl Drop for Deployment {
+    /// Best effort: removes every Redis key of the prefix (servers are gone by now: they are
+    /// declared after the deployment and so dropped before it).
+    fn drop(&mut self) {
+        if let Err(error) = delete_prefix(&redis_url(), &self.prefix) {
+            eprintln!("could not clean the Redis keys of {}: {error}", self.prefix);
+        }
+    }
+}
+
+/// Deletes `prefix:*` with SCAN + UNLINK over a plain RESP connection.
+fn delete_prefix(url: &str, prefix: &str) -> std::io::Result<()> {
+    let rest = url.strip_prefix("redis://").unwrap_or(url);
+    let (auth, rest) = match rest.rsplit_once('@') {
+        Some((auth, rest)) => (Some(auth), rest),
+        None => (None, rest),
+    };
+    let (address, db) = match rest.split_once('/') {
+        Some((address, db)) => (address, db),
+        None => (rest, ""),
+    };
+    let stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut resp = Resp { reader: std::io::BufReader::new(stream.try_clone()?), writer: stream };
+    if let Some(auth) = auth {
+        let password = auth.rsplit(':').next().unwrap_or(auth);
+        match auth.split_once(':') {
+            Some((user, _)) if !user.is_empty() => resp.call(&["AUTH", user, password])?,
+            _ => resp.call(&["AUTH", password])?,
+        };
+    }
+    if !db.is_empty() {
+        resp.call(&["SELECT", db])?;
+    }
+    let pattern = format!("{prefix}:*");
+    let mut cursor = "0".to_owned();
+    loop {
+        let reply = resp.call(&["SCAN", &cursor, "MATCH", &pattern, "COUNT", "1000"])?;
+        let Reply::Array(mut parts) = reply else { return Ok(()) };
+        let keys = match parts.pop() {
+            Some(Reply::Array(keys)) => keys,
+            _ => Vec::new(),
+        };
+        cursor = match parts.pop() {
+            Some(Reply::Bulk(next)) => next,
+            _ => "0".into(),
+        };
+        let mut command = vec!["UNLINK".to_owned()];
+        command.extend(keys.into_iter().filter_map(|key| match key {
+            Reply::Bulk(key) => Some(key),
+            _ => None,
+        }));
+        if command.len() > 1 {
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            resp.call(&args)?;
+        }
+        if cursor == "0" {
+            return Ok(());
+        }
+    }
+}
+
+/// A RESP reply, as much of it as the cleanup needs.
+enum Reply {
+    Simple,
+    Bulk(String),
+    Array(Vec<Reply>),
+}
+
+struct Resp {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Resp {
+    fn call(&mut self, args: &[&str]) -> std::io::Result<Reply> {
+        use std::io::Write;
+        let mut command = format!("*{}\r\n", args.len());
+        for arg in args {
+            command.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        self.writer.write_all(command.as_bytes())?;
+        self.read()
+    }
+
+    fn read(&mut self) -> std::io::Result<Reply> {
+        use std::io::{BufRead, Read};
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        let (kind, body) = line.split_at(line.len().min(1));
+        let number = || body.parse::<i64>().unwrap_or(-1);
+        match kind {
+            "+" | ":" => Ok(Reply::Simple),
+            "-" => Err(std::io::Error::other(body.to_owned())),
+            "$" if number() < 0 => Ok(Reply::Simple),
+            "$" => {
+                let mut bytes = vec![0; number() as usize + 2];
+                self.reader.read_exact(&mut bytes)?;
+                bytes.truncate(bytes.len() - 2);
+                Ok(Reply::Bulk(String::from_utf8_lossy(&bytes).into_owned()))
+            }
+            "*" => {
+                let mut items = Vec::new();
+                for _ in 0..number().max(0) {
+                    items.push(self.read()?);
+                }
+                Ok(Reply::Array(items))
+            }
+            _ => Err(std::io::Error::other(format!("unexpected RESP line {line:?}"))),
+        }
+    }
+}
+
 impl Default for Deployment {
     fn default() -> Self {
         Self::new()
@@ -724,6 +838,18 @@ pub async fn gift(
     to: &Anchor,
     value: u64,
 ) -> RecordGiftResponse {
+    gift_at(server, txn, sender, to, value, now_ms()).await
+}
+
+/// `RecordGift` as [`gift`], sent at `sent_at_ms`.
+pub async fn gift_at(
+    server: &Server,
+    txn: &str,
+    sender: u64,
+    to: &Anchor,
+    value: u64,
+    sent_at_ms: u64,
+) -> RecordGiftResponse {
     server
         .gifts()
         .record_gift(RecordGiftRequest {
@@ -734,7 +860,7 @@ pub async fn gift(
             gift_id: 7,
             gift_count: 1,
             unit_value: value,
-            sent_at_ms: now_ms(),
+            sent_at_ms,
             show_id: None,
         })
         .await

@@ -61,7 +61,8 @@ impl Database {
     /// Accepted URLs: `sqlite://path/to/file.db?mode=rwc` (the parent directory is created),
     /// `sqlite::memory:` (tests; one connection, gone when the pool closes), and
     /// `mysql://user:pass@host:port/db` (also `mariadb://`). Safe to call again on a migrated
-    /// database, and from several replicas at once on MySQL (sqlx takes an advisory lock).
+    /// database, and from several replicas at once (MySQL: sqlx takes an advisory lock; SQLite:
+    /// a migration that raced another process is retried).
     pub async fn connect_with(url: &str, options: &DatabaseOptions) -> Result<Database, SqlError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::from_url(url)
@@ -102,7 +103,21 @@ impl Database {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::MySql => &MYSQL_MIGRATIONS,
         };
-        migrator.run(&pool).await?;
+        // SQLite has no advisory lock: replicas starting together on a fresh file race to
+        // create the tables and the losers fail (table exists, database busy). Migrations are
+        // transactional there, so a retry finds them applied and goes through.
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&pool).await {
+                Ok(()) => break,
+                Err(error) if dialect == Dialect::Sqlite && attempt < 5 => {
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, "sqlite migration raced another process; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
 
         let database = Database { pool, dialect };
         database.insert_missing_config_defaults().await?;

@@ -581,11 +581,19 @@ impl LinkCallPk for LinkCallService {
                 },
             )
             .await?;
+        // Seed §5.3: with nothing to close, "pkid=0, and every field of the rs is 0".
+        let Some(pkid) = reply.pkid else {
+            return Ok(Response::new(proto::CloseResponse {
+                time_now: self.now_secs(),
+                pk_state: state(PkState::Offline),
+                ..Default::default()
+            }));
+        };
         Ok(Response::new(proto::CloseResponse {
             host_id: pair.host_id.get(),
             time_now: self.now_secs(),
             pk_state: state(reply.pk_state),
-            pkid: reply.pkid.map_or(0, PkId::get),
+            pkid: pkid.get(),
             pk: pk_list(reply.pk.as_ref(), host_sid, guest_sid),
         }))
     }
