@@ -7,13 +7,17 @@
 //! SET NX GET record, EVALSHA apply_score, SET record) issued straight at Redis through
 //! `livepk_store::RedisStore`, with the same concurrency and no gRPC.
 //!
-//! Rows:
+//! Rows, in the order they run:
 //! * `floor: store calls, closed`   — the Redis work alone, closed loop;
-//! * `ledger in-process, closed`    — `GiftLedger::record` called directly (the service minus
-//!   gRPC/HTTP2/tower), a diagnostic row;
+//! * `diag: ledger in-process`      — `GiftLedger::record` called directly on the server's
+//!   runtime (the service minus gRPC/HTTP2/tower);
 //! * `service gRPC, closed`         — `RecordGift` over gRPC, closed loop;
 //! * `floor @R/s open`, `service gRPC @R/s open` — fixed arrival rate, latency measured from the
-//!   scheduled send time (no coordinated omission).
+//!   scheduled send time (no coordinated omission);
+//! * `diag: gRPC batch xN`          — `RecordGiftBatch` with N gifts per call, same gifts in
+//!   flight (what a batching gateway would get);
+//! * `what-if floor: ...`           — the floor without the battle read and/or without the
+//!   idempotency record: what those round trips cost Redis.
 //!
 //! The server and the load generator run on two separate tokio runtimes (threads `srv-*` and
 //! `gen-*`) so the CPU each burns can be told apart; Redis's CPU comes from `INFO cpu`. On the
@@ -21,8 +25,9 @@
 //!
 //! Environment: BENCH_SECONDS (10), BENCH_WARMUP (1), BENCH_CONCURRENCY (256 in flight),
 //! BENCH_CHANNELS (8 HTTP/2 connections), BENCH_BATTLES (50), BENCH_USERS (1000),
-//! BENCH_RATE (5000), BENCH_SERVER_WORKERS / BENCH_CLIENT_WORKERS (cores),
+//! BENCH_RATE (5000), BENCH_SERVER_WORKERS (cores, as src/main.rs), BENCH_CLIENT_WORKERS (1),
 //! BENCH_LISTENER_NODELAY (0: the listener as main.rs makes it), BENCH_LEDGER (1),
+//! BENCH_BATCH (16; 0 skips the batch row), BENCH_WHATIF (1),
 //! BENCH_REDIS_BENCHMARK (1), BENCH_CLEANUP (1), LIVEPK_TEST_REDIS_URL.
 
 use std::collections::HashMap;
@@ -35,8 +40,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use livepk::pb::admin::SetConfigRequest;
 use livepk::pb::admin::admin_client::AdminClient;
 use livepk::pb::common::UserProfile;
-use livepk::pb::gift::RecordGiftRequest;
 use livepk::pb::gift::gifts_client::GiftsClient;
+use livepk::pb::gift::{RecordGiftBatchRequest, RecordGiftRequest};
 use livepk::pb::linkcall::link_call_pk_client::LinkCallPkClient;
 use livepk::pb::linkcall::{
     ConfirmCode, ConfirmRequest, LinkRequest, OpenFunctionRequest, RefreshSingerProfileRequest,
@@ -76,6 +81,8 @@ struct Options {
     client_workers: usize,
     listener_nodelay: bool,
     ledger: bool,
+    batch: u64,
+    whatif: bool,
     redis_benchmark: bool,
     cleanup: bool,
     redis_url: String,
@@ -83,10 +90,9 @@ struct Options {
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => value
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value:?} is not a valid value")),
+        Ok(value) if !value.trim().is_empty() => {
+            value.trim().parse().unwrap_or_else(|_| panic!("{name}={value:?} is not a valid value"))
+        }
         _ => default,
     }
 }
@@ -103,9 +109,12 @@ impl Options {
             users: env("BENCH_USERS", 1000u64).max(1),
             rate: env("BENCH_RATE", 5000u64).max(1),
             server_workers: env("BENCH_SERVER_WORKERS", cores).max(1),
-            client_workers: env("BENCH_CLIENT_WORKERS", cores).max(1),
+            // One thread is plenty to drive the load, and leaves the cores to the server and Redis.
+            client_workers: env("BENCH_CLIENT_WORKERS", 1usize).max(1),
             listener_nodelay: env("BENCH_LISTENER_NODELAY", 0u8) != 0,
             ledger: env("BENCH_LEDGER", 1u8) != 0,
+            batch: env("BENCH_BATCH", 16u64),
+            whatif: env("BENCH_WHATIF", 1u8) != 0,
             redis_benchmark: env("BENCH_REDIS_BENCHMARK", 1u8) != 0,
             cleanup: env("BENCH_CLEANUP", 1u8) != 0,
             redis_url: std::env::var("LIVEPK_TEST_REDIS_URL")
@@ -163,9 +172,20 @@ enum Outcome {
     Failed(String),
 }
 
-type GiftFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
-/// Sends gift number `seq`.
-type Driver = Arc<dyn Fn(u64) -> GiftFuture + Send + Sync>;
+type GiftFuture = Pin<Box<dyn Future<Output = Vec<Outcome>> + Send>>;
+
+/// Sends gifts `seq .. seq + per_call` in one call and reports each one's outcome.
+#[derive(Clone)]
+struct Driver {
+    per_call: u64,
+    send: Arc<dyn Fn(u64) -> GiftFuture + Send + Sync>,
+}
+
+impl Driver {
+    fn single(send: impl Fn(u64) -> GiftFuture + Send + Sync + 'static) -> Driver {
+        Driver { per_call: 1, send: Arc::new(send) }
+    }
+}
 
 // ---- CPU accounting --------------------------------------------------------------------------
 
@@ -179,6 +199,8 @@ struct Cpu {
     other: f64,
     /// Seconds of CPU of redis-server (INFO cpu), if readable.
     redis: Option<f64>,
+    /// Seconds of CPU every process of the machine used (/proc/stat, all cores).
+    machine: f64,
 }
 
 fn clock_ticks() -> f64 {
@@ -213,6 +235,16 @@ fn cpu_now(redis_url: &str, ticks: f64) -> Cpu {
             }
         }
     }
+    if let Some(line) = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| stat.lines().next().map(str::to_owned))
+    {
+        // cpu user nice system idle iowait irq softirq steal ...
+        let fields: Vec<f64> =
+            line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+        let busy: f64 = [0usize, 1, 2, 5, 6, 7].iter().filter_map(|&i| fields.get(i)).sum();
+        cpu.machine = busy / ticks;
+    }
     cpu.redis = redis_info(redis_url, "cpu").and_then(|info| {
         let field = |name: &str| {
             info.lines()
@@ -242,7 +274,11 @@ fn redis_calls(redis_url: &str) -> HashMap<String, (u64, u64)> {
             let Some(rest) = line.strip_prefix("cmdstat_") else { continue };
             let Some((name, stats)) = rest.split_once(':') else { continue };
             let stat = |key: &str| -> u64 {
-                stats.split(',').find_map(|kv| kv.strip_prefix(key)).and_then(|v| v.parse().ok()).unwrap_or(0)
+                stats
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix(key))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
             };
             calls.insert(name.to_owned(), (stat("calls="), stat("usec=")));
         }
@@ -265,10 +301,15 @@ struct Phase {
     cpu_srv: f64,
     cpu_gen: f64,
     cpu_redis: Option<f64>,
+    /// CPU seconds used by everything else on the machine (other processes, not this one,
+    /// not Redis).
+    cpu_others: f64,
     /// (command, calls, usec) during the phase, most called first.
     redis_calls: Vec<(String, u64, u64)>,
     /// Open loop only: the largest delay between a scheduled send and the send.
     dispatch_lag: Option<Duration>,
+    /// Open loop only: p99 (ms) of the gifts scheduled in each second of the phase.
+    p99_by_second: Vec<f64>,
 }
 
 impl Phase {
@@ -282,7 +323,8 @@ impl Phase {
         if self.latencies.is_empty() {
             return f64::NAN;
         }
-        let rank = ((q * self.latencies.len() as f64).ceil() as usize).clamp(1, self.latencies.len());
+        let rank =
+            ((q * self.latencies.len() as f64).ceil() as usize).clamp(1, self.latencies.len());
         f64::from(self.latencies[rank - 1]) / 1000.0
     }
     fn max_ms(&self) -> f64 {
@@ -298,6 +340,8 @@ struct Tally {
     failed: u64,
     first_error: Option<String>,
     latencies: Vec<u32>,
+    /// Open loop only: (second of the phase the gift was scheduled in, latency in us).
+    timeline: Vec<(u32, u32)>,
 }
 
 impl Tally {
@@ -361,11 +405,26 @@ impl Meter<'_> {
             })
             .filter(|(_, count, _)| *count > 0)
             .collect();
-        redis_calls.sort_by(|a, b| b.1.cmp(&a.1));
+        redis_calls.sort_by_key(|(_, count, _)| std::cmp::Reverse(*count));
         totals.counted.fetch_add(tally.counted, Ordering::Relaxed);
         totals.failed.fetch_add(tally.failed, Ordering::Relaxed);
         let mut latencies = tally.latencies;
         latencies.sort_unstable();
+        let seconds =
+            tally.timeline.iter().map(|(second, _)| *second + 1).max().unwrap_or(0) as usize;
+        let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); seconds];
+        for (second, latency) in tally.timeline {
+            buckets[second as usize].push(latency);
+        }
+        let p99_by_second = buckets
+            .into_iter()
+            .map(|mut bucket| {
+                bucket.sort_unstable();
+                let rank =
+                    ((0.99 * bucket.len() as f64).ceil() as usize).clamp(1, bucket.len().max(1));
+                bucket.get(rank - 1).map_or(f64::NAN, |v| f64::from(*v) / 1000.0)
+            })
+            .collect();
         Phase {
             name,
             counted: tally.counted,
@@ -377,8 +436,13 @@ impl Meter<'_> {
             cpu_srv: cpu.srv - before.0.srv,
             cpu_gen: cpu.gen_ - before.0.gen_,
             cpu_redis: cpu.redis.zip(before.0.redis).map(|(after, before)| after - before),
+            cpu_others: ((cpu.machine - before.0.machine)
+                - (cpu.srv + cpu.gen_ + cpu.other - before.0.srv - before.0.gen_ - before.0.other)
+                - cpu.redis.zip(before.0.redis).map_or(0.0, |(after, before)| after - before))
+            .max(0.0),
             redis_calls,
             dispatch_lag,
+            p99_by_second,
         }
     }
 }
@@ -401,10 +465,13 @@ async fn closed_loop(
             handle.spawn(async move {
                 let mut tally = Tally::default();
                 while Instant::now() < deadline {
-                    let n = seq.fetch_add(1, Ordering::Relaxed);
+                    let n = seq.fetch_add(driver.per_call, Ordering::Relaxed);
                     let sent = Instant::now();
-                    let outcome = driver(n).await;
-                    tally.add(outcome, sent.elapsed());
+                    let outcomes = (driver.send)(n).await;
+                    let latency = sent.elapsed();
+                    for outcome in outcomes {
+                        tally.add(outcome, latency);
+                    }
                 }
                 tally
             })
@@ -426,12 +493,14 @@ async fn open_loop(
     duration: Duration,
     seq: &Arc<AtomicU64>,
 ) -> (Tally, Duration, Duration) {
-    let total = (rate as f64 * duration.as_secs_f64()).round() as u64;
-    let step_ns = 1_000_000_000f64 / rate as f64;
+    let calls_per_second = rate as f64 / driver.per_call as f64;
+    let total = (calls_per_second * duration.as_secs_f64()).round() as u64;
+    let step_ns = 1_000_000_000f64 / calls_per_second;
     let driver = driver.clone();
     let seq = seq.clone();
     let dispatcher = handle.spawn(async move {
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(Outcome, Duration)>();
+        let (sender, mut receiver) =
+            tokio::sync::mpsc::unbounded_channel::<(Vec<Outcome>, Duration, u32)>();
         let start = Instant::now() + Duration::from_millis(5);
         let mut lag = Duration::ZERO;
         for i in 0..total {
@@ -442,16 +511,23 @@ async fn open_loop(
             lag = lag.max(Instant::now().saturating_duration_since(at));
             let driver = driver.clone();
             let sender = sender.clone();
-            let n = seq.fetch_add(1, Ordering::Relaxed);
+            let n = seq.fetch_add(driver.per_call, Ordering::Relaxed);
             tokio::spawn(async move {
-                let outcome = driver(n).await;
-                let _ = sender.send((outcome, at.elapsed()));
+                let outcomes = (driver.send)(n).await;
+                let _ = sender.send((
+                    outcomes,
+                    at.elapsed(),
+                    at.saturating_duration_since(start).as_secs() as u32,
+                ));
             });
         }
         drop(sender);
         let mut tally = Tally::default();
-        while let Some((outcome, latency)) = receiver.recv().await {
-            tally.add(outcome, latency);
+        while let Some((outcomes, latency, second)) = receiver.recv().await {
+            for outcome in outcomes {
+                tally.add(outcome, latency);
+                tally.timeline.push((second, latency.as_micros().min(u128::from(u32::MAX)) as u32));
+            }
         }
         (tally, start.elapsed(), lag)
     });
@@ -504,18 +580,14 @@ async fn start_server(srv: &Handle, options: &Options) -> Server {
     let task = srv.spawn(livepk::run(listener, config.clone(), async move {
         let _ = stop.await;
     }));
-    let server = Server {
-        addr,
-        key_prefix,
-        config,
-        shutdown: Some(shutdown),
-        task,
-        _dir: dir,
-    };
+    let server = Server { addr, key_prefix, config, shutdown: Some(shutdown), task, _dir: dir };
     // Wait until it answers.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        assert!(!server.task.is_finished(), "the server stopped during start-up (is Redis running?)");
+        assert!(
+            !server.task.is_finished(),
+            "the server stopped during start-up (is Redis running?)"
+        );
         if let Ok(channel) = endpoint(addr).connect().await {
             let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
             let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
@@ -572,16 +644,28 @@ async fn open_battles(channel: &Channel, count: usize) -> Vec<Pair> {
                 })
                 .await
                 .expect("RefreshSingerProfile");
-                lc.singer_come_in_room(SingerComeInRoomRequest { singer_id: singer, singer_sid: sid(singer) })
-                    .await
-                    .expect("SingerComeInRoom");
-                lc.open_function(OpenFunctionRequest { singer_id: singer, singer_sid: sid(singer), pk_open: 1 })
-                    .await
-                    .expect("OpenFunction");
-            }
-            lc.link(LinkRequest { host_id: host, host_sid: sid(host), guest_id: guest, guest_sid: sid(guest) })
+                lc.singer_come_in_room(SingerComeInRoomRequest {
+                    singer_id: singer,
+                    singer_sid: sid(singer),
+                })
                 .await
-                .expect("Link");
+                .expect("SingerComeInRoom");
+                lc.open_function(OpenFunctionRequest {
+                    singer_id: singer,
+                    singer_sid: sid(singer),
+                    pk_open: 1,
+                })
+                .await
+                .expect("OpenFunction");
+            }
+            lc.link(LinkRequest {
+                host_id: host,
+                host_sid: sid(host),
+                guest_id: guest,
+                guest_sid: sid(guest),
+            })
+            .await
+            .expect("Link");
             lc.confirm(ConfirmRequest {
                 guest_id: guest,
                 guest_sid: sid(guest),
@@ -592,7 +676,12 @@ async fn open_battles(channel: &Channel, count: usize) -> Vec<Pair> {
             .await
             .expect("Confirm agree");
             let started = lc
-                .start(StartRequest { host_id: host, host_sid: sid(host), guest_id: guest, guest_sid: sid(guest) })
+                .start(StartRequest {
+                    host_id: host,
+                    host_sid: sid(host),
+                    guest_id: guest,
+                    guest_sid: sid(guest),
+                })
                 .await
                 .expect("Start")
                 .into_inner();
@@ -614,7 +703,8 @@ async fn total_points(channel: &Channel, pairs: &[Pair]) -> i64 {
             .await
             .expect("UserSeekPk")
             .into_inner();
-        let info = answer.pk.first().unwrap_or_else(|| panic!("battle of {} has no pk info", pair.host));
+        let info =
+            answer.pk.first().unwrap_or_else(|| panic!("battle of {} has no pk info", pair.host));
         assert_eq!(answer.pkid, pair.pkid, "pkid of {} changed during the run", pair.host);
         assert_eq!((info.host_id, info.guest_id), (pair.host, pair.guest));
         total += (info.host_gift + info.guest_gift) as i64;
@@ -624,13 +714,19 @@ async fn total_points(channel: &Channel, pairs: &[Pair]) -> i64 {
 
 // ---- drivers ---------------------------------------------------------------------------------
 
-fn service_driver(channels: Vec<Channel>, anchors: Arc<Vec<u64>>, users: u64, phase: &'static str) -> Driver {
-    let clients: Arc<Vec<GiftsClient<Channel>>> = Arc::new(channels.into_iter().map(GiftsClient::new).collect());
-    Arc::new(move |seq| {
+fn service_driver(
+    channels: Vec<Channel>,
+    anchors: Arc<Vec<u64>>,
+    users: u64,
+    phase: &'static str,
+) -> Driver {
+    let clients: Arc<Vec<GiftsClient<Channel>>> =
+        Arc::new(channels.into_iter().map(GiftsClient::new).collect());
+    Driver::single(move |seq| {
         let mut client = clients[(seq % clients.len() as u64) as usize].clone();
         let request = gift_request(phase, seq, &anchors, users);
         Box::pin(async move {
-            match client.record_gift(request).await {
+            vec![match client.record_gift(request).await {
                 Ok(response) => {
                     let response = response.into_inner();
                     if !response.duplicate && response.changes.len() == 1 {
@@ -639,26 +735,67 @@ fn service_driver(channels: Vec<Channel>, anchors: Arc<Vec<u64>>, users: u64, ph
                         Outcome::Unscored
                     }
                 }
-                Err(status) => Outcome::Failed(format!("{:?}: {}", status.code(), status.message())),
-            }
+                Err(status) => {
+                    Outcome::Failed(format!("{:?}: {}", status.code(), status.message()))
+                }
+            }]
         })
     })
 }
 
-fn ledger_driver(ledger: Arc<livepk::runtime::ledger::GiftLedger>, anchors: Arc<Vec<u64>>, users: u64) -> Driver {
-    Arc::new(move |seq| {
+/// `RecordGiftBatch` with `batch` gifts per call (a gateway that batches).
+fn batch_driver(channels: Vec<Channel>, anchors: Arc<Vec<u64>>, users: u64, batch: u64) -> Driver {
+    let clients: Arc<Vec<GiftsClient<Channel>>> =
+        Arc::new(channels.into_iter().map(GiftsClient::new).collect());
+    Driver {
+        per_call: batch,
+        send: Arc::new(move |seq| {
+            let mut client = clients[((seq / batch) % clients.len() as u64) as usize].clone();
+            let gifts =
+                (seq..seq + batch).map(|n| gift_request("batch", n, &anchors, users)).collect();
+            Box::pin(async move {
+                match client.record_gift_batch(RecordGiftBatchRequest { gifts }).await {
+                    Ok(response) => response
+                        .into_inner()
+                        .results
+                        .into_iter()
+                        .map(|result| match result.error {
+                            Some(error) => Outcome::Failed(error.message),
+                            None if !result.duplicate && result.changes.len() == 1 => {
+                                Outcome::Counted
+                            }
+                            None => Outcome::Unscored,
+                        })
+                        .collect(),
+                    Err(status) => (0..batch)
+                        .map(|_| {
+                            Outcome::Failed(format!("{:?}: {}", status.code(), status.message()))
+                        })
+                        .collect(),
+                }
+            })
+        }),
+    }
+}
+
+fn ledger_driver(
+    ledger: Arc<livepk::runtime::ledger::GiftLedger>,
+    anchors: Arc<Vec<u64>>,
+    users: u64,
+) -> Driver {
+    Driver::single(move |seq| {
         let ledger = ledger.clone();
         let request = gift_request("ledger", seq, &anchors, users);
         Box::pin(async move {
             let gift = match livepk::services::gifts::parse_gift(request) {
                 Ok(gift) => gift,
-                Err(error) => return Outcome::Failed(error.to_string()),
+                Err(error) => return vec![Outcome::Failed(error.to_string())],
             };
-            match ledger.record(&gift).await {
+            vec![match ledger.record(&gift).await {
                 Ok(outcome) if !outcome.duplicate && outcome.changes.len() == 1 => Outcome::Counted,
                 Ok(_) => Outcome::Unscored,
                 Err(error) => Outcome::Failed(error.to_string()),
-            }
+            }]
         })
     })
 }
@@ -673,7 +810,23 @@ enum FloorRecord<'a> {
 
 /// The gift path's Redis work, straight at the store: the LinkCall consumer's two reads and
 /// the ledger's claim, apply and put, in the same order, with the same keys and payloads.
-async fn floor_gift(store: &RedisStore, request: RecordGiftRequest) -> Result<bool, String> {
+/// Which parts of the gift path's Redis work the floor issues (the what-if rows drop some).
+#[derive(Debug, Clone, Copy)]
+struct FloorWork {
+    /// HMGET of the battle aggregate (else the side comes from the bench's own table).
+    battle_get: bool,
+    /// SET NX GET / SET of the gift's idempotency record (else apply_score's txns hash alone
+    /// dedups, as it already does per PK).
+    record: bool,
+}
+
+const FULL_WORK: FloorWork = FloorWork { battle_get: true, record: true };
+
+async fn floor_gift(
+    store: &RedisStore,
+    request: RecordGiftRequest,
+    work: FloorWork,
+) -> Result<bool, String> {
     let error = |e: livepk_store::StoreError| e.to_string();
     let receiver = request.receiver_id;
     let Some(anchor) = store.get("lc", &format!("anchor:{receiver}")).await.map_err(error)? else {
@@ -682,13 +835,20 @@ async fn floor_gift(store: &RedisStore, request: RecordGiftRequest) -> Result<bo
     let anchor: Anchor = serde_json::from_slice(&anchor.value).map_err(|e| e.to_string())?;
     let Some(battle_id) = anchor.battle else { return Ok(false) };
     let tag = format!("lc:{}", battle_id.get());
-    let Some(battle) = store.get(&tag, "battle").await.map_err(error)? else { return Ok(false) };
-    let battle: Battle = serde_json::from_slice(&battle.value).map_err(|e| e.to_string())?;
-    if battle.scoring_window().is_none() {
-        return Ok(false);
-    }
-    let singer = SingerId::from_trusted(receiver);
-    let side = side_word(&battle, singer);
+    let side = if work.battle_get {
+        let Some(battle) = store.get(&tag, "battle").await.map_err(error)? else {
+            return Ok(false);
+        };
+        let battle: Battle = serde_json::from_slice(&battle.value).map_err(|e| e.to_string())?;
+        if battle.scoring_window().is_none() {
+            return Ok(false);
+        }
+        side_word(&battle, SingerId::from_trusted(receiver))
+    } else if (receiver - FIRST_ANCHOR).is_multiple_of(2) {
+        "host"
+    } else {
+        "guest"
+    };
     let sender = request.sender.expect("sender");
     let profile = GifterProfile {
         nick: sender.user_nick,
@@ -717,9 +877,17 @@ async fn floor_gift(store: &RedisStore, request: RecordGiftRequest) -> Result<bo
         },
     }];
     let record_tag = format!("gift:{}", request.gift_txn_id);
-    let pending = serde_json::to_vec(&FloorRecord::Pending { targets: &targets }).map_err(|e| e.to_string())?;
-    if store.record_claim(&record_tag, "record", &pending, STATE_TTL).await.map_err(error)?.is_some() {
-        return Err("record already claimed".into());
+    if work.record {
+        let pending = serde_json::to_vec(&FloorRecord::Pending { targets: &targets })
+            .map_err(|e| e.to_string())?;
+        if store
+            .record_claim(&record_tag, "record", &pending, STATE_TTL)
+            .await
+            .map_err(error)?
+            .is_some()
+        {
+            return Err("record already claimed".into());
+        }
     }
     let mut changes = Vec::new();
     for target in &targets {
@@ -735,21 +903,30 @@ async fn floor_gift(store: &RedisStore, request: RecordGiftRequest) -> Result<bo
             ScoreOutcome::Duplicate { .. } | ScoreOutcome::Outside => {}
         }
     }
-    let done = serde_json::to_vec(&FloorRecord::Done { changes: &changes }).map_err(|e| e.to_string())?;
-    store.record_put(&record_tag, "record", &done, STATE_TTL).await.map_err(error)?;
+    if work.record {
+        let done = serde_json::to_vec(&FloorRecord::Done { changes: &changes })
+            .map_err(|e| e.to_string())?;
+        store.record_put(&record_tag, "record", &done, STATE_TTL).await.map_err(error)?;
+    }
     Ok(changes.len() == 1)
 }
 
-fn floor_driver(store: Arc<RedisStore>, anchors: Arc<Vec<u64>>, users: u64, phase: &'static str) -> Driver {
-    Arc::new(move |seq| {
+fn floor_driver(
+    store: Arc<RedisStore>,
+    anchors: Arc<Vec<u64>>,
+    users: u64,
+    phase: &'static str,
+    work: FloorWork,
+) -> Driver {
+    Driver::single(move |seq| {
         let store = store.clone();
         let request = gift_request(phase, seq, &anchors, users);
         Box::pin(async move {
-            match floor_gift(&store, request).await {
+            vec![match floor_gift(&store, request, work).await {
                 Ok(true) => Outcome::Counted,
                 Ok(false) => Outcome::Unscored,
                 Err(error) => Outcome::Failed(error),
-            }
+            }]
         })
     })
 }
@@ -798,21 +975,28 @@ fn redis_benchmark(redis_url: &str, clients: usize) -> Vec<String> {
         let clients = clients.to_string();
         let args = ["-n", "200000", "-c", &clients, "-P", pipeline, "-t", "get,set"];
         match run_redis_benchmark(redis_url, &args) {
-            Some(results) => {
-                lines.extend(results.into_iter().map(|line| format!("-c {clients} -P {pipeline:<2} {line}")))
+            Some(results) => lines.extend(
+                results.into_iter().map(|line| format!("-c {clients} -P {pipeline:<2} {line}")),
+            ),
+            None => {
+                return vec![
+                    "(redis-benchmark not available, or the URL carries credentials)".into(),
+                ];
             }
-            None => return vec!["(redis-benchmark not available, or the URL carries credentials)".into()],
         }
     }
     lines
 }
 
 /// The gift script exactly as `RedisStore` loads it.
-const APPLY_SCORE_LUA: &str =
-    concat!(include_str!("../crates/store/lua/board_add.lua"), include_str!("../crates/store/lua/apply_score.lua"));
+const APPLY_SCORE_LUA: &str = concat!(
+    include_str!("../crates/store/lua/board_add.lua"),
+    include_str!("../crates/store/lua/apply_score.lua")
+);
 
 fn redis_cli(redis_url: &str, args: &[&str]) -> Option<String> {
-    let output = std::process::Command::new("redis-cli").args(["-u", redis_url]).args(args).output().ok()?;
+    let output =
+        std::process::Command::new("redis-cli").args(["-u", redis_url]).args(args).output().ok()?;
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
@@ -821,29 +1005,71 @@ fn redis_cli(redis_url: &str, args: &[&str]) -> Option<String> {
 /// loaded by the store and, for comparison, without its PEXPIRE calls.
 fn script_benchmark(redis_url: &str, prefix: &str, clients: usize) -> Vec<String> {
     let key = |name: &str| format!("{prefix}:{{lc:scratch}}:{name}");
-    if redis_cli(redis_url, &["HSET", &key("window"), "open", "1", "from", "0", "until", "99999999999999", "epoch", "1"])
-        .is_none()
+    if redis_cli(
+        redis_url,
+        &[
+            "HSET",
+            &key("window"),
+            "open",
+            "1",
+            "from",
+            "0",
+            "until",
+            "99999999999999",
+            "epoch",
+            "1",
+        ],
+    )
+    .is_none()
     {
         return vec!["(redis-cli not available)".into()];
     }
-    let without_pexpire: String =
-        APPLY_SCORE_LUA.lines().filter(|line| !line.contains("'PEXPIRE'")).map(|line| format!("{line}\n")).collect();
+    let without_pexpire: String = APPLY_SCORE_LUA
+        .lines()
+        .filter(|line| !line.contains("'PEXPIRE'"))
+        .map(|line| format!("{line}\n"))
+        .collect();
     let profile = r#"{"nick":"fan500001","icon":"https://img.example.com/u/500001.png","level":1,"wealth":1}"#;
     let sent_at = now_ms().to_string();
     let ttl = STATE_TTL.as_millis().to_string();
     let clients = clients.to_string();
     let mut lines = Vec::new();
-    for (label, script) in [("apply_score.lua as loaded", APPLY_SCORE_LUA.to_owned()), ("same without PEXPIRE", without_pexpire)]
-    {
+    for (label, script) in [
+        ("apply_score.lua as loaded", APPLY_SCORE_LUA.to_owned()),
+        ("same without PEXPIRE", without_pexpire),
+    ] {
         let Some(sha) = redis_cli(redis_url, &["SCRIPT", "LOAD", &script]) else {
             return vec!["(SCRIPT LOAD failed)".into()];
         };
-        let keys = [key("window"), key("txns"), key("score"), key("board:1"), key("board:1:m"), key("board:1:seq"), key("users")];
-        let mut args: Vec<&str> = vec!["-n", "100000", "-c", &clients, "-r", "1000000000", "EVALSHA", &sha, "7"];
+        let keys = [
+            key("window"),
+            key("txns"),
+            key("score"),
+            key("board:1"),
+            key("board:1:m"),
+            key("board:1:seq"),
+            key("users"),
+        ];
+        let mut args: Vec<&str> =
+            vec!["-n", "100000", "-c", &clients, "-r", "1000000000", "EVALSHA", &sha, "7"];
         args.extend(keys.iter().map(String::as_str));
-        args.extend(["__rand_int__", &sent_at, &ttl, "1", "1", "1", "10", "500001", "10", "500001", profile]);
+        args.extend([
+            "__rand_int__",
+            &sent_at,
+            &ttl,
+            "1",
+            "1",
+            "1",
+            "10",
+            "500001",
+            "10",
+            "500001",
+            profile,
+        ]);
         match run_redis_benchmark(redis_url, &args) {
-            Some(results) => lines.extend(results.into_iter().map(|line| format!("{label:<26} -c {clients}: {line}"))),
+            Some(results) => lines.extend(
+                results.into_iter().map(|line| format!("{label:<26} -c {clients}: {line}")),
+            ),
             None => return vec!["(redis-benchmark not available)".into()],
         }
     }
@@ -856,7 +1082,8 @@ fn cleanup(redis_url: &str, prefix: &str) -> Option<usize> {
         .args(["-u", redis_url, "--scan", "--pattern", &format!("{prefix}:*")])
         .output()
         .ok()?;
-    let keys: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    let keys: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
     for chunk in keys.chunks(500) {
         let mut command = std::process::Command::new("redis-cli");
         command.args(["-u", redis_url, "UNLINK"]).args(chunk).stdout(std::process::Stdio::null());
@@ -912,10 +1139,17 @@ async fn bench(options: Options, srv: Handle) {
     println!(
         "machine: {} cores shared by the load generator, the server and redis-server (all on this host); load average at start: {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" "),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
     );
     let redis_version = redis_info(&options.redis_url, "server")
-        .and_then(|info| info.lines().find_map(|l| l.strip_prefix("redis_version:")).map(str::to_owned))
+        .and_then(|info| {
+            info.lines().find_map(|l| l.strip_prefix("redis_version:")).map(str::to_owned)
+        })
         .unwrap_or_else(|| "?".into());
     println!(
         "settings: {}s per phase (+{}s warm-up), {} in flight over {} HTTP/2 connections, {} battles ({} anchors), {} senders, open loop at {}/s; server runtime {} workers, load generator runtime {} workers; redis {} at {}",
@@ -934,7 +1168,11 @@ async fn bench(options: Options, srv: Handle) {
     );
     println!(
         "server listener TCP_NODELAY: {} (livepk::run serves with serve_with_incoming, which ignores tonic's tcp_nodelay; accepted sockets inherit the listener's flag: {})",
-        if options.listener_nodelay { "set by the bench (BENCH_LISTENER_NODELAY=1)" } else { "not set, as src/main.rs" },
+        if options.listener_nodelay {
+            "set by the bench (BENCH_LISTENER_NODELAY=1)"
+        } else {
+            "not set, as src/main.rs"
+        },
         accepted_inherits_nodelay().await.map_or("unknown".into(), |yes| yes.to_string()),
     );
 
@@ -946,7 +1184,8 @@ async fn bench(options: Options, srv: Handle) {
     }
     let setup_started = Instant::now();
     let pairs = open_battles(&channels[0], options.battles).await;
-    let anchors: Arc<Vec<u64>> = Arc::new(pairs.iter().flat_map(|pair| [pair.host, pair.guest]).collect());
+    let anchors: Arc<Vec<u64>> =
+        Arc::new(pairs.iter().flat_map(|pair| [pair.host, pair.guest]).collect());
     println!(
         "setup: {} battles scoring (pk_seconds 3600) in {:.2}s, key prefix {}",
         pairs.len(),
@@ -957,12 +1196,21 @@ async fn bench(options: Options, srv: Handle) {
 
     // ---- raw Redis round trip ----
     let (benchmark_lines, script_lines) = if options.redis_benchmark {
-        (redis_benchmark(&options.redis_url, 50), script_benchmark(&options.redis_url, &server.key_prefix, 50))
+        (
+            redis_benchmark(&options.redis_url, 50),
+            script_benchmark(&options.redis_url, &server.key_prefix, 50),
+        )
     } else {
         (vec!["(skipped: BENCH_REDIS_BENCHMARK=0)".into()], Vec::new())
     };
 
     let mut phases: Vec<Phase> = Vec::new();
+    let used_memory = || -> Option<f64> {
+        redis_info(&options.redis_url, "memory")?
+            .lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|value| value.trim().parse().ok())
+    };
 
     // ---- floor: the same Redis work straight at Redis ----
     let store = Arc::new(
@@ -970,13 +1218,21 @@ async fn bench(options: Options, srv: Handle) {
             .await
             .expect("Redis must be running"),
     );
-    let floor = floor_driver(store.clone(), anchors.clone(), options.users, "floor");
+    let floor = floor_driver(store.clone(), anchors.clone(), options.users, "floor", FULL_WORK);
     let (warm, _) = closed_loop(&gen_handle, &floor, options.concurrency, warmup, &seq).await;
     totals.counted.fetch_add(warm.counted, Ordering::Relaxed);
     totals.failed.fetch_add(warm.failed, Ordering::Relaxed);
     let before = meter.start();
-    let (tally, elapsed) = closed_loop(&gen_handle, &floor, options.concurrency, seconds, &seq).await;
-    phases.push(meter.finish("floor: store calls, closed".into(), tally, elapsed, before, None, &totals));
+    let (tally, elapsed) =
+        closed_loop(&gen_handle, &floor, options.concurrency, seconds, &seq).await;
+    phases.push(meter.finish(
+        "floor: store calls, closed".into(),
+        tally,
+        elapsed,
+        before,
+        None,
+        &totals,
+    ));
 
     // ---- the ledger in-process (no gRPC), on the server runtime ----
     if options.ledger {
@@ -984,10 +1240,17 @@ async fn bench(options: Options, srv: Handle) {
         let app = srv
             .spawn(async move {
                 let store = livepk::open_store(&config).await.expect("store");
-                let database = livepk_sql::Database::connect(&config.database_url).await.expect("database");
+                let database =
+                    livepk_sql::Database::connect(&config.database_url).await.expect("database");
                 let (_stop_sender, stop) = tokio::sync::watch::channel(false);
                 // The sender is dropped: nothing here waits on `stop`. No background tasks run.
-                livepk::runtime::App::build(config, Arc::new(livepk_core::SystemClock), store, database, stop)
+                livepk::runtime::App::build(
+                    config,
+                    Arc::new(livepk_core::SystemClock),
+                    store,
+                    database,
+                    stop,
+                )
             })
             .await
             .expect("build the ledger");
@@ -997,7 +1260,14 @@ async fn bench(options: Options, srv: Handle) {
         totals.failed.fetch_add(warm.failed, Ordering::Relaxed);
         let before = meter.start();
         let (tally, elapsed) = closed_loop(&srv, &ledger, options.concurrency, seconds, &seq).await;
-        phases.push(meter.finish("ledger in-process, closed".into(), tally, elapsed, before, None, &totals));
+        phases.push(meter.finish(
+            "diag: ledger in-process, closed".into(),
+            tally,
+            elapsed,
+            before,
+            None,
+            &totals,
+        ));
     }
 
     // ---- the service over gRPC, closed loop ----
@@ -1005,14 +1275,26 @@ async fn bench(options: Options, srv: Handle) {
     let (warm, _) = closed_loop(&gen_handle, &service, options.concurrency, warmup, &seq).await;
     totals.counted.fetch_add(warm.counted, Ordering::Relaxed);
     totals.failed.fetch_add(warm.failed, Ordering::Relaxed);
+    let memory_before = used_memory();
     let before = meter.start();
-    let (tally, elapsed) = closed_loop(&gen_handle, &service, options.concurrency, seconds, &seq).await;
+    let (tally, elapsed) =
+        closed_loop(&gen_handle, &service, options.concurrency, seconds, &seq).await;
+    let memory_per_gift = memory_before
+        .zip(used_memory())
+        .map(|(before, after)| (after - before) / tally.counted.max(1) as f64);
     phases.push(meter.finish("service gRPC, closed".into(), tally, elapsed, before, None, &totals));
 
     // ---- fixed rate: floor, then the service ----
     let before = meter.start();
     let (tally, elapsed, lag) = open_loop(&gen_handle, &floor, options.rate, seconds, &seq).await;
-    phases.push(meter.finish(format!("floor @{}/s, open", options.rate), tally, elapsed, before, Some(lag), &totals));
+    phases.push(meter.finish(
+        format!("floor @{}/s, open", options.rate),
+        tally,
+        elapsed,
+        before,
+        Some(lag),
+        &totals,
+    ));
     let before = meter.start();
     let (tally, elapsed, lag) = open_loop(&gen_handle, &service, options.rate, seconds, &seq).await;
     phases.push(meter.finish(
@@ -1024,11 +1306,58 @@ async fn bench(options: Options, srv: Handle) {
         &totals,
     ));
 
+    // ---- diagnostics: a batching gateway, and lighter Redis work ----
+    if options.batch > 1 {
+        let batch = batch_driver(channels.clone(), anchors.clone(), options.users, options.batch);
+        let callers = (options.concurrency as u64 / options.batch).max(1) as usize;
+        let (warm, _) = closed_loop(&gen_handle, &batch, callers, warmup, &seq).await;
+        totals.counted.fetch_add(warm.counted, Ordering::Relaxed);
+        totals.failed.fetch_add(warm.failed, Ordering::Relaxed);
+        let before = meter.start();
+        let (tally, elapsed) = closed_loop(&gen_handle, &batch, callers, seconds, &seq).await;
+        phases.push(meter.finish(
+            format!("diag: gRPC batch x{}, closed", options.batch),
+            tally,
+            elapsed,
+            before,
+            None,
+            &totals,
+        ));
+    }
+    if options.whatif {
+        let variants = [
+            ("what-if floor: no battle GET", FloorWork { battle_get: false, record: true }),
+            ("what-if floor: no record", FloorWork { battle_get: true, record: false }),
+            ("what-if floor: neither (2 RT)", FloorWork { battle_get: false, record: false }),
+        ];
+        for (name, work) in variants {
+            let driver =
+                floor_driver(store.clone(), anchors.clone(), options.users, "whatif", work);
+            let (warm, _) =
+                closed_loop(&gen_handle, &driver, options.concurrency, warmup, &seq).await;
+            totals.counted.fetch_add(warm.counted, Ordering::Relaxed);
+            totals.failed.fetch_add(warm.failed, Ordering::Relaxed);
+            let before = meter.start();
+            let (tally, elapsed) =
+                closed_loop(&gen_handle, &driver, options.concurrency, seconds, &seq).await;
+            phases.push(meter.finish(name.into(), tally, elapsed, before, None, &totals));
+        }
+    }
+
     // ---- correctness: every counted gift is in the totals exactly once ----
     let counted = totals.counted.load(Ordering::Relaxed);
     let failed = totals.failed.load(Ordering::Relaxed);
     let points = total_points(&channels[0], &pairs).await;
     let expected = counted as i64 * POINTS;
+
+    // ---- the outbox sweeper's SCAN over a keyspace that holds one record per gift ----
+    let keys = redis_cli(&options.redis_url, &["DBSIZE"]).unwrap_or_else(|| "?".into());
+    let scans_before = redis_calls(&options.redis_url).get("scan").map_or(0, |(calls, _)| *calls);
+    let sweep_started = Instant::now();
+    let sweep = store.outbox_tags().await;
+    let sweep_time = sweep_started.elapsed();
+    let scans =
+        redis_calls(&options.redis_url).get("scan").map_or(0, |(calls, _)| *calls) - scans_before;
 
     // ---- report ----
     println!();
@@ -1037,14 +1366,20 @@ async fn bench(options: Options, srv: Handle) {
         println!("  {line}");
     }
     if !script_lines.is_empty() {
-        println!("redis-benchmark of the gift script alone (EVALSHA, random txn ids): the Redis-side ceiling of gifts/s");
+        println!(
+            "redis-benchmark of the gift script alone (EVALSHA, random txn ids): the Redis-side ceiling of gifts/s"
+        );
         for line in &script_lines {
             println!("  {line}");
         }
     }
     println!();
-    println!("| scenario                        |  gifts/s | p50 ms | p99 ms | max ms |   gifts | failed |");
-    println!("|---------------------------------|---------:|-------:|-------:|-------:|--------:|-------:|");
+    println!(
+        "| scenario                        |  gifts/s | p50 ms | p99 ms | max ms |   gifts | failed |"
+    );
+    println!(
+        "|---------------------------------|---------:|-------:|-------:|-------:|--------:|-------:|"
+    );
     for phase in &phases {
         println!(
             "| {:<31} | {:>8.0} | {:>6.2} | {:>6.2} | {:>6.1} | {:>7} | {:>6} |",
@@ -1059,11 +1394,15 @@ async fn bench(options: Options, srv: Handle) {
     }
     println!();
     println!(
-        "CPU per phase: % of one core ({} cores in all) and microseconds per gift; redis-server from INFO cpu:",
+        "CPU per phase: % of one core ({} cores in all; `others` = every other process on the machine) and microseconds per gift; redis-server from INFO cpu:",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("| scenario                        | server | loadgen | redis | server us/gift | loadgen us/gift | redis us/gift | EVALSHA us/call |");
-    println!("|---------------------------------|-------:|--------:|------:|---------------:|----------------:|--------------:|----------------:|");
+    println!(
+        "| scenario                        | server | loadgen | redis | others | server us/gift | loadgen us/gift | redis us/gift | EVALSHA us/call |"
+    );
+    println!(
+        "|---------------------------------|-------:|--------:|------:|-------:|---------------:|----------------:|--------------:|----------------:|"
+    );
     for phase in &phases {
         let secs = phase.elapsed.as_secs_f64();
         let gifts = phase.answered().max(1) as f64;
@@ -1074,11 +1413,12 @@ async fn bench(options: Options, srv: Handle) {
             .find(|(name, _, _)| name == "evalsha")
             .map_or(f64::NAN, |(_, calls, usec)| *usec as f64 / (*calls).max(1) as f64);
         println!(
-            "| {:<31} | {:>5.0}% | {:>6.0}% | {:>4.0}% | {:>14.0} | {:>15.0} | {:>13.0} | {:>15.1} |",
+            "| {:<31} | {:>5.0}% | {:>6.0}% | {:>4.0}% | {:>5.0}% | {:>14.0} | {:>15.0} | {:>13.0} | {:>15.1} |",
             phase.name,
             phase.cpu_srv / secs * 100.0,
             phase.cpu_gen / secs * 100.0,
             redis / secs * 100.0,
+            phase.cpu_others / secs * 100.0,
             phase.cpu_srv / gifts * 1e6,
             phase.cpu_gen / gifts * 1e6,
             redis / gifts * 1e6,
@@ -1098,7 +1438,14 @@ async fn bench(options: Options, srv: Handle) {
     }
     for phase in &phases {
         if let Some(lag) = phase.dispatch_lag {
-            println!("{}: largest send delay behind schedule {:.1} ms (counted in its latencies)", phase.name, lag.as_secs_f64() * 1000.0);
+            println!(
+                "{}: largest send delay behind schedule {:.1} ms (counted in its latencies)",
+                phase.name,
+                lag.as_secs_f64() * 1000.0
+            );
+            let by_second: Vec<String> =
+                phase.p99_by_second.iter().map(|p99| format!("{p99:.1}")).collect();
+            println!("  p99 ms of each second: {}", by_second.join(" "));
         }
         if phase.unscored > 0 || phase.failed > 0 {
             println!(
@@ -1125,7 +1472,11 @@ async fn bench(options: Options, srv: Handle) {
         ratio,
         verdict(ratio >= 0.5)
     );
-    println!("service throughput {:.0} gifts/s (target >= 10000) {}", service_row.rate(), verdict(service_row.rate() >= 10_000.0));
+    println!(
+        "service throughput {:.0} gifts/s (target >= 10000) {}",
+        service_row.rate(),
+        verdict(service_row.rate() >= 10_000.0)
+    );
     let open_ok = open_row.percentile_ms(0.99) < 10.0 && open_row.failed == 0;
     println!(
         "service p99 at {}/s = {:.2} ms, achieved {:.0}/s (target p99 < 10 ms) {}",
@@ -1143,9 +1494,31 @@ async fn bench(options: Options, srv: Handle) {
         POINTS,
         expected,
         verdict(exact),
-        if failed > 0 { format!(" ({failed} calls failed; their effect is unknown)") } else { String::new() },
+        if failed > 0 {
+            format!(" ({failed} calls failed; their effect is unknown)")
+        } else {
+            String::new()
+        },
     );
-    println!("note: load generator, server and Redis share the same cores, so every row is a lower bound of what a dedicated server host would do.");
+    println!(
+        "outbox sweep (each replica, every {} ms): one pass took {:.1} ms and {} SCAN calls over {} keys in the Redis db ({})",
+        server.config.events.sweep_interval_ms,
+        sweep_time.as_secs_f64() * 1000.0,
+        scans,
+        keys,
+        match &sweep {
+            Ok(tags) => format!("{} outboxes", tags.len()),
+            Err(error) => format!("failed: {error}"),
+        }
+    );
+    if let Some(bytes) = memory_per_gift {
+        println!(
+            "redis memory: +{bytes:.0} bytes per gift during the service closed-loop phase (record key, txns hash entry, ...), kept for the 3-day TTL"
+        );
+    }
+    println!(
+        "note: load generator, server and Redis share the same cores, so every row is a lower bound of what a dedicated server host would do."
+    );
 
     // ---- shut down ----
     let mut server = server;
@@ -1161,7 +1534,10 @@ async fn bench(options: Options, srv: Handle) {
     if options.cleanup {
         match cleanup(&options.redis_url, &server.key_prefix) {
             Some(count) => println!("cleanup: deleted {count} keys under {}", server.key_prefix),
-            None => println!("cleanup: redis-cli unavailable; keys under {} expire in 3 days", server.key_prefix),
+            None => println!(
+                "cleanup: redis-cli unavailable; keys under {} expire in 3 days",
+                server.key_prefix
+            ),
         }
     }
 }

@@ -143,12 +143,27 @@ pub async fn run_with_clock(
         .add_service(services::events::server(app.clone()))
         .add_service(services::admin::server(app.clone()))
         .add_service(services::linkcall::grpc::server(app.clone()))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
+        .serve_with_incoming_shutdown(no_delay(TcpListenerStream::new(listener)), drain)
         .await;
     // The server has drained; let background tasks finish their current step.
     let _ = tokio::time::timeout(Duration::from_secs(5), background).await;
     watchdog.abort();
     result.map_err(ServeError::from)
+}
+
+/// Accepted connections with Nagle's algorithm off: small gRPC replies must not wait for the
+/// next packet (tonic's own `tcp_nodelay` does not apply to a caller-supplied listener).
+fn no_delay(
+    incoming: TcpListenerStream,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    incoming.map(|accepted| {
+        accepted.inspect(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        })
+    })
 }
 
 async fn set_health(health: &HealthReporter, status: ServingStatus) {

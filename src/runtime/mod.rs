@@ -32,8 +32,9 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 /// How long a gift's idempotency record is kept: a gateway retry later than this would count
-/// again, so it is far longer than any retry policy.
-pub const GIFT_RECORD_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+/// again, so it is far longer than any retry policy (a day), yet bounded because every gift
+/// keeps one record (a few hundred bytes) for this long.
+pub const GIFT_RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The shared machinery handed to every feature adapter.
 pub struct Core {
