@@ -27,7 +27,8 @@ struct GuardedHandler {
 #[async_trait]
 impl TimerHandler for GuardedHandler {
     async fn fire(&self, job: &Job) -> Result<(), ServiceError> {
-        let expected: u64 = String::from_utf8_lossy(&job.body).parse().expect("test body is a version");
+        let expected: u64 =
+            String::from_utf8_lossy(&job.body).parse().expect("test body is a version");
         let outcome = self
             .store
             .commit(
@@ -60,11 +61,11 @@ fn handler(store: &Arc<dyn Store>) -> Arc<GuardedHandler> {
 /// Creates the aggregate a job guards (version 1) and schedules its deadline.
 async fn arm(store: &Arc<dyn Store>, id: &str, due_ms: u64) {
     let created = store
-        .commit(
-            Transaction::new(format!("agg:{id}"))
-                .expect_version("state", 0)
-                .op(Op::Put { name: "state".into(), value: b"armed".to_vec(), ttl: None }),
-        )
+        .commit(Transaction::new(format!("agg:{id}")).expect_version("state", 0).op(Op::Put {
+            name: "state".into(),
+            value: b"armed".to_vec(),
+            ttl: None,
+        }))
         .await
         .unwrap();
     assert_eq!(created, CommitOutcome::Committed);
@@ -129,7 +130,11 @@ async fn a_deadline_claimed_by_a_dead_replica_fires_once_after_its_ttr() {
         clock.advance_ms(TTR.as_millis() as u64 - 1);
         assert_eq!(survivor.poll_once().await.unwrap(), 0, "{name}: re-delivered before the ttr");
         clock.advance_ms(1);
-        assert_eq!(survivor.poll_once().await.unwrap(), 1, "{name}: not re-delivered after the ttr");
+        assert_eq!(
+            survivor.poll_once().await.unwrap(),
+            1,
+            "{name}: not re-delivered after the ttr"
+        );
         assert_eq!(handler.fired.lock().unwrap().get("orphan"), Some(&1), "{name}");
 
         // The dead replica's late finish (had it come back) must not remove anything now.

@@ -26,12 +26,8 @@ const ALLOWED_ENV: &[&str] = &[
 ];
 
 /// Secret keys: these must not be in the ConfigMap.
-const SECRET_ENV: &[&str] = &[
-    "LIVEPK_AUTH_TOKEN",
-    "LIVEPK_ADMIN_TOKEN",
-    "LIVEPK_REDIS_URL",
-    "LIVEPK_DATABASE_URL",
-];
+const SECRET_ENV: &[&str] =
+    &["LIVEPK_AUTH_TOKEN", "LIVEPK_ADMIN_TOKEN", "LIVEPK_REDIS_URL", "LIVEPK_DATABASE_URL"];
 
 /// Files in deploy/k8s that kustomization.yaml must NOT list.
 const NOT_IN_KUSTOMIZATION: &[&str] = &["kustomization.yaml", "secret.example.yaml"];
@@ -62,12 +58,7 @@ fn yaml_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(k8s_dir())
         .expect("deploy/k8s exists")
         .map(|e| e.expect("dir entry").path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("yaml") | Some("yml")
-            )
-        })
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml") | Some("yml")))
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no YAML files in deploy/k8s");
@@ -89,10 +80,7 @@ fn load_docs() -> Vec<Doc> {
             if value.is_null() {
                 continue; // empty document, e.g. a trailing `---`
             }
-            docs.push(Doc {
-                file: file.clone(),
-                value,
-            });
+            docs.push(Doc { file: file.clone(), value });
         }
     }
     docs
@@ -155,16 +143,10 @@ fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String
 #[test]
 fn every_document_has_api_version_kind_and_name() {
     let docs = load_docs();
-    assert!(
-        docs.len() >= 7,
-        "expected at least 7 documents, got {}",
-        docs.len()
-    );
+    assert!(docs.len() >= 7, "expected at least 7 documents, got {}", docs.len());
     for d in &docs {
         assert!(
-            d.value["apiVersion"]
-                .as_str()
-                .is_some_and(|s| !s.is_empty()),
+            d.value["apiVersion"].as_str().is_some_and(|s| !s.is_empty()),
             "{}: missing apiVersion",
             d.file
         );
@@ -188,10 +170,7 @@ fn every_document_has_api_version_kind_and_name() {
 fn deployment_probes_are_grpc_health_checks_on_the_grpc_port() {
     let docs = load_docs();
     let spec = &deployment(&docs).value["spec"];
-    assert!(
-        spec["replicas"].as_u64().unwrap_or(0) >= 3,
-        "want >= 3 replicas"
-    );
+    assert!(spec["replicas"].as_u64().unwrap_or(0) >= 3, "want >= 3 replicas");
     let c = container(&docs);
     for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
         let grpc = &c[probe]["grpc"];
@@ -208,10 +187,7 @@ fn deployment_probes_are_grpc_health_checks_on_the_grpc_port() {
         );
         // The empty service name asks for the server's overall health.
         if let Some(service) = grpc.get("service") {
-            assert!(
-                service.as_str().is_some(),
-                "{probe}.grpc.service is a string"
-            );
+            assert!(service.as_str().is_some(), "{probe}.grpc.service is a string");
         }
     }
     let pod = &spec["template"]["spec"];
@@ -237,21 +213,12 @@ fn deployment_exposes_grpc_and_metrics_ports_and_sets_resources() {
     assert_eq!(ports.get("metrics"), Some(&METRICS_PORT));
 
     let requests = &c["resources"]["requests"];
-    assert!(
-        requests["cpu"].as_str().is_some(),
-        "cpu request set (the HPA needs it)"
-    );
+    assert!(requests["cpu"].as_str().is_some(), "cpu request set (the HPA needs it)");
     assert!(requests["memory"].as_str().is_some(), "memory request set");
-    assert!(
-        c["resources"]["limits"]["memory"].as_str().is_some(),
-        "memory limit set"
-    );
+    assert!(c["resources"]["limits"]["memory"].as_str().is_some(), "memory limit set");
 
     let ann = string_map(&deployment(&docs).value["spec"]["template"]["metadata"]["annotations"]);
-    assert_eq!(
-        ann.get("prometheus.io/scrape").map(String::as_str),
-        Some("true")
-    );
+    assert_eq!(ann.get("prometheus.io/scrape").map(String::as_str), Some("true"));
     assert_eq!(
         ann.get("prometheus.io/port").map(String::as_str),
         Some(METRICS_PORT.to_string().as_str())
@@ -268,23 +235,16 @@ fn environment_uses_only_documented_livepk_variables() {
     if let Some(env) = c["env"].as_sequence() {
         for e in env {
             let name = e["name"].as_str().expect("env name");
-            assert!(
-                allowed.contains(name),
-                "container env {name} is not a LIVEPK_* setting"
-            );
+            assert!(allowed.contains(name), "container env {name} is not a LIVEPK_* setting");
         }
     }
 
     // envFrom: exactly the ConfigMap and the Secret, both of which must exist.
     let env_from = c["envFrom"].as_sequence().expect("envFrom");
-    let cm_ref: Vec<&str> = env_from
-        .iter()
-        .filter_map(|e| e["configMapRef"]["name"].as_str())
-        .collect();
-    let secret_ref: Vec<&str> = env_from
-        .iter()
-        .filter_map(|e| e["secretRef"]["name"].as_str())
-        .collect();
+    let cm_ref: Vec<&str> =
+        env_from.iter().filter_map(|e| e["configMapRef"]["name"].as_str()).collect();
+    let secret_ref: Vec<&str> =
+        env_from.iter().filter_map(|e| e["secretRef"]["name"].as_str()).collect();
     assert_eq!(cm_ref, ["livepk-config"]);
     assert_eq!(secret_ref, ["livepk-secrets"]);
 
@@ -294,23 +254,11 @@ fn environment_uses_only_documented_livepk_variables() {
         .expect("ConfigMap livepk-config");
     let cm_data = string_map(&cm.value["data"]);
     for key in cm_data.keys() {
-        assert!(
-            allowed.contains(key.as_str()),
-            "ConfigMap key {key} is not a LIVEPK_* setting"
-        );
-        assert!(
-            !SECRET_ENV.contains(&key.as_str()),
-            "{key} belongs in the Secret"
-        );
+        assert!(allowed.contains(key.as_str()), "ConfigMap key {key} is not a LIVEPK_* setting");
+        assert!(!SECRET_ENV.contains(&key.as_str()), "{key} belongs in the Secret");
     }
-    assert_eq!(
-        cm_data.get("LIVEPK_LISTEN").map(String::as_str),
-        Some("0.0.0.0:50051")
-    );
-    assert_eq!(
-        cm_data.get("LIVEPK_METRICS_LISTEN").map(String::as_str),
-        Some("0.0.0.0:9464")
-    );
+    assert_eq!(cm_data.get("LIVEPK_LISTEN").map(String::as_str), Some("0.0.0.0:50051"));
+    assert_eq!(cm_data.get("LIVEPK_METRICS_LISTEN").map(String::as_str), Some("0.0.0.0:9464"));
     assert!(
         matches!(
             cm_data.get("LIVEPK_LOG_FORMAT").map(String::as_str),
@@ -323,21 +271,14 @@ fn environment_uses_only_documented_livepk_variables() {
         .into_iter()
         .find(|d| d.name() == "livepk-secrets")
         .expect("example Secret livepk-secrets");
-    let mut secret_keys: BTreeSet<String> = string_map(&secret.value["stringData"])
-        .into_keys()
-        .collect();
+    let mut secret_keys: BTreeSet<String> =
+        string_map(&secret.value["stringData"]).into_keys().collect();
     secret_keys.extend(string_map(&secret.value["data"]).into_keys());
     for key in &secret_keys {
-        assert!(
-            allowed.contains(key.as_str()),
-            "Secret key {key} is not a LIVEPK_* setting"
-        );
+        assert!(allowed.contains(key.as_str()), "Secret key {key} is not a LIVEPK_* setting");
     }
     let want: BTreeSet<String> = SECRET_ENV.iter().map(|s| s.to_string()).collect();
-    assert_eq!(
-        secret_keys, want,
-        "the example Secret carries every secret setting"
-    );
+    assert_eq!(secret_keys, want, "the example Secret carries every secret setting");
 }
 
 #[test]
@@ -345,29 +286,16 @@ fn service_pdb_and_hpa_target_the_deployment() {
     let docs = load_docs();
     let labels = pod_labels(&docs);
     let selector = string_map(&deployment(&docs).value["spec"]["selector"]["matchLabels"]);
-    assert!(
-        selects(&selector, &labels),
-        "Deployment selector matches its own pods"
-    );
+    assert!(selects(&selector, &labels), "Deployment selector matches its own pods");
 
     let services = find(&docs, "Service");
-    let main = services
-        .iter()
-        .find(|s| s.name() == "livepk")
-        .expect("Service livepk");
+    let main = services.iter().find(|s| s.name() == "livepk").expect("Service livepk");
     let svc_type = main.value["spec"]["type"].as_str().unwrap_or("ClusterIP");
     assert_eq!(svc_type, "ClusterIP");
     for svc in &services {
         let sel = string_map(&svc.value["spec"]["selector"]);
-        assert!(
-            selects(&sel, &labels),
-            "Service {} selects the livepk pods",
-            svc.name()
-        );
-        for p in svc.value["spec"]["ports"]
-            .as_sequence()
-            .expect("service ports")
-        {
+        assert!(selects(&sel, &labels), "Service {} selects the livepk pods", svc.name());
+        for p in svc.value["spec"]["ports"].as_sequence().expect("service ports") {
             let target = &p["targetPort"];
             let ok = match target {
                 Value::String(name) => name == "grpc" || name == "metrics",
@@ -375,24 +303,14 @@ fn service_pdb_and_hpa_target_the_deployment() {
                 Value::Null => [GRPC_PORT, METRICS_PORT].contains(&p["port"].as_u64().unwrap()),
                 _ => false,
             };
-            assert!(
-                ok,
-                "Service {} port {:?} targets a container port",
-                svc.name(),
-                p
-            );
+            assert!(ok, "Service {} port {:?} targets a container port", svc.name(), p);
         }
     }
     let main_ports: BTreeMap<String, u64> = main.value["spec"]["ports"]
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_owned(),
-                p["port"].as_u64().unwrap(),
-            )
-        })
+        .map(|p| (p["name"].as_str().unwrap().to_owned(), p["port"].as_u64().unwrap()))
         .collect();
     assert_eq!(main_ports.get("grpc"), Some(&GRPC_PORT));
     assert_eq!(main_ports.get("metrics"), Some(&METRICS_PORT));
@@ -413,12 +331,8 @@ fn service_pdb_and_hpa_target_the_deployment() {
     let target = &hpa.value["spec"]["scaleTargetRef"];
     assert_eq!(target["kind"].as_str(), Some("Deployment"));
     assert_eq!(target["name"].as_str(), Some(deployment(&docs).name()));
-    let min = hpa.value["spec"]["minReplicas"]
-        .as_u64()
-        .expect("minReplicas");
-    let max = hpa.value["spec"]["maxReplicas"]
-        .as_u64()
-        .expect("maxReplicas");
+    let min = hpa.value["spec"]["minReplicas"].as_u64().expect("minReplicas");
+    let max = hpa.value["spec"]["maxReplicas"].as_u64().expect("maxReplicas");
     assert!(min >= 3 && max >= min, "HPA range {min}..{max}");
     let cpu = hpa.value["spec"]["metrics"]
         .as_sequence()
@@ -426,10 +340,7 @@ fn service_pdb_and_hpa_target_the_deployment() {
         .iter()
         .find(|m| m["resource"]["name"].as_str() == Some("cpu"))
         .expect("HPA scales on CPU");
-    assert_eq!(
-        cpu["resource"]["target"]["averageUtilization"].as_u64(),
-        Some(70)
-    );
+    assert_eq!(cpu["resource"]["target"]["averageUtilization"].as_u64(), Some(70));
 }
 
 #[test]
@@ -448,10 +359,7 @@ fn kustomization_lists_every_manifest_except_the_example_secret() {
         .map(|p| file_name(p))
         .filter(|f| !NOT_IN_KUSTOMIZATION.contains(&f.as_str()))
         .collect();
-    assert_eq!(
-        listed, expected,
-        "kustomization resources vs files in deploy/k8s"
-    );
+    assert_eq!(listed, expected, "kustomization resources vs files in deploy/k8s");
     for f in &listed {
         assert!(k8s_dir().join(f).is_file(), "{f} listed but missing");
     }
@@ -461,15 +369,9 @@ fn kustomization_lists_every_manifest_except_the_example_secret() {
 fn dockerfile_is_multi_stage_and_exposes_the_grpc_port() {
     let text =
         fs::read_to_string(repo().join("deploy").join("Dockerfile")).expect("deploy/Dockerfile");
-    let instructions: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    let froms = instructions
-        .iter()
-        .filter(|l| l.to_ascii_uppercase().starts_with("FROM "))
-        .count();
+    let instructions: Vec<&str> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let froms = instructions.iter().filter(|l| l.to_ascii_uppercase().starts_with("FROM ")).count();
     assert!(froms >= 2, "multi-stage build: {froms} FROM lines");
     let exposed: BTreeSet<u64> = instructions
         .iter()
@@ -505,17 +407,11 @@ fn example_config_parses_and_names_every_setting() {
     assert_eq!(value["metrics_listen"].as_str(), Some("0.0.0.0:9464"));
     assert_eq!(value["key_prefix"].as_str(), Some("livepk"));
     assert_eq!(value["events"]["retention"].as_integer(), Some(100_000));
-    assert_eq!(
-        value["events"]["sweep_interval_ms"].as_integer(),
-        Some(5_000)
-    );
+    assert_eq!(value["events"]["sweep_interval_ms"].as_integer(), Some(5_000));
     assert_eq!(value["timers"]["poll_interval_ms"].as_integer(), Some(50));
     assert_eq!(value["timers"]["ttr_ms"].as_integer(), Some(30_000));
     assert_eq!(value["timers"]["batch"].as_integer(), Some(100));
-    assert_eq!(
-        value["limits"]["max_concurrent_requests"].as_integer(),
-        Some(1024)
-    );
+    assert_eq!(value["limits"]["max_concurrent_requests"].as_integer(), Some(1024));
     // Optional keys are shown commented out; each top-level key names its env override.
     for key in [
         "listen",
@@ -533,13 +429,7 @@ fn example_config_parses_and_names_every_setting() {
         });
         assert!(present, "livepk.example.toml documents {key}");
         let env = format!("LIVEPK_{}", key.to_ascii_uppercase());
-        assert!(
-            ALLOWED_ENV.contains(&env.as_str()),
-            "{env} is a documented variable"
-        );
-        assert!(
-            text.contains(&format!("env: {env}")),
-            "livepk.example.toml names {env}"
-        );
+        assert!(ALLOWED_ENV.contains(&env.as_str()), "{env} is a documented variable");
+        assert!(text.contains(&format!("env: {env}")), "livepk.example.toml names {env}");
     }
 }

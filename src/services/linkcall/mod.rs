@@ -858,10 +858,17 @@ impl ScoreNotifier for LinkCallAdapter {
         let tag = battle_tag(battle.battle_id);
         let board = board_name(receiver);
         let mut rows = Vec::new();
-        for user in users.iter().rev().take(MAX_USERS_PER_NOTIFICATION) {
-            if let Some(total) = self.core.store.board_total(&tag, &board, *user).await? {
+        let changed: Vec<u64> =
+            users.iter().rev().take(MAX_USERS_PER_NOTIFICATION).copied().collect();
+        // Concurrent lookups: the shared connections pipeline them.
+        let totals = futures::future::try_join_all(
+            changed.iter().map(|user| self.core.store.board_total(&tag, &board, *user)),
+        )
+        .await?;
+        for (user, total) in changed.into_iter().zip(totals) {
+            if let Some(total) = total {
                 rows.push(GifterRow {
-                    user_id: UserId::from_trusted((*user).max(1)),
+                    user_id: UserId::from_trusted(user.max(1)),
                     user_gift: total.max(0) as u64,
                 });
             }
