@@ -53,6 +53,11 @@ fn pair(
     Ok((request, room("host_sid", host_sid)?.get(), room("guest_sid", guest_sid)?.get()))
 }
 
+/// Parses the (`singer_id`, `singer_sid`) every room-level request carries.
+fn singer_in_room(singer_id: u64, singer_sid: u64) -> Result<(SingerId, RoomSid), ServiceError> {
+    Ok((singer("singer_id", singer_id)?, room("singer_sid", singer_sid)?))
+}
+
 fn text(field: &str, value: &str) -> Result<(), ServiceError> {
     if value.len() > MAX_TEXT_LEN {
         return Err(
@@ -214,8 +219,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::OpenFunctionRequest>,
     ) -> Answer<proto::OpenFunctionResponse> {
         let request = request.into_inner();
-        let singer_id = singer("singer_id", request.singer_id)?;
-        let singer_sid = room("singer_sid", request.singer_sid)?;
+        let (singer_id, singer_sid) = singer_in_room(request.singer_id, request.singer_sid)?;
         let adapter = &self.adapter;
         let reply = match request.pk_open {
             1 => {
@@ -289,8 +293,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::SeekOnlineListRequest>,
     ) -> Answer<proto::SeekOnlineListResponse> {
         let request = request.into_inner();
-        let caller = singer("singer_id", request.singer_id)?;
-        room("singer_sid", request.singer_sid)?;
+        let (caller, _) = singer_in_room(request.singer_id, request.singer_sid)?;
         let config = self.adapter.config().await?;
         let rank = self.adapter.online_rank(caller).await?;
         let window = domain::online_list_window(request.page_num, &config, rank);
@@ -488,8 +491,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::SwitchSceneRequest>,
     ) -> Answer<proto::SwitchSceneResponse> {
         let request = request.into_inner();
-        let singer_id = singer("singer_id", request.singer_id)?;
-        room("singer_sid", request.singer_sid)?;
+        let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
         let reply = self
             .adapter
             .run(
@@ -604,8 +606,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::UserSeekPkRequest>,
     ) -> Answer<proto::UserSeekPkResponse> {
         let request = request.into_inner();
-        let singer_id = singer("singer_id", request.singer_id)?;
-        room("singer_sid", request.singer_sid)?;
+        let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
         let (snapshot, scores) = self.load_with_battle(singer_id).await?;
         let view = domain::user_seek_pk(snapshot.anchor(singer_id), snapshot.battle(), scores);
         let (host_sid, guest_sid) = sids(&snapshot);
@@ -623,8 +624,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::UserSeekGiftRequest>,
     ) -> Answer<proto::UserSeekGiftResponse> {
         let request = request.into_inner();
-        let singer_id = singer("singer_id", request.singer_id)?;
-        room("singer_sid", request.singer_sid)?;
+        let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
         let (snapshot, _) = self.load_with_battle(singer_id).await?;
         let board = match snapshot.battle() {
             Some(battle) => self.adapter.board(battle, singer_id, domain::TOP_GIFTERS).await?,
@@ -651,8 +651,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::SeekLinkListRequest>,
     ) -> Answer<proto::SeekLinkListResponse> {
         let request = request.into_inner();
-        let singer_id = singer("singer_id", request.singer_id)?;
-        room("singer_sid", request.singer_sid)?;
+        let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
         let config = self.adapter.config().await?;
         let window = domain::link_list_window(request.page_num, &config);
         let ids = self.adapter.applicants_page(singer_id, window.start, window.stop).await?;
@@ -671,8 +670,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::UserComeInRoomRequest>,
     ) -> Answer<proto::UserComeInRoomResponse> {
         let request = request.into_inner();
-        let singer_id = singer("singer_id", request.singer_id)?;
-        room("singer_sid", request.singer_sid)?;
+        let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
         let (snapshot, scores) = self.load_with_battle(singer_id).await?;
         let (host_board, guest_board) = match snapshot.battle() {
             Some(battle) => (
@@ -725,8 +723,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::SingerComeInRoomRequest>,
     ) -> Answer<proto::SingerComeInRoomResponse> {
         let request = request.into_inner();
-        let singer_id = singer("singer_id", request.singer_id)?;
-        let singer_sid = room("singer_sid", request.singer_sid)?;
+        let (singer_id, singer_sid) = singer_in_room(request.singer_id, request.singer_sid)?;
         let comein = domain::SingerComeInRoomRequest { singer_id, singer_sid };
         let sides: Side<(u64, u64)> = Side::new();
         let sides = &sides;
@@ -768,8 +765,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::SingerLeaveRequest>,
     ) -> Answer<proto::SingerLeaveResponse> {
         let request = request.into_inner();
-        let singer_id = singer("singer_id", request.singer_id)?;
-        room("singer_sid", request.singer_sid)?;
+        let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
         let lists = Side::new();
         let lists = &lists;
         let settled = self
@@ -847,8 +843,7 @@ impl LinkCallPk for LinkCallService {
         request: Request<proto::RefreshSingerProfileRequest>,
     ) -> Answer<proto::RefreshSingerProfileResponse> {
         let request = request.into_inner();
-        let singer_id = singer("singer_id", request.singer_id)?;
-        let singer_sid = room("singer_sid", request.singer_sid)?;
+        let (singer_id, singer_sid) = singer_in_room(request.singer_id, request.singer_sid)?;
         text("singer_nick", &request.singer_nick)?;
         text("singer_icon", &request.singer_icon)?;
         let profile = SingerProfile {
