@@ -403,15 +403,28 @@ fn dockerfile_is_multi_stage_and_exposes_the_grpc_port() {
 fn example_config_parses_and_names_every_setting() {
     let text = fs::read_to_string(repo().join("livepk.example.toml")).expect("livepk.example.toml");
     let value: toml::Value = toml::from_str(&text).expect("livepk.example.toml is valid TOML");
-    assert_eq!(value["listen"].as_str(), Some("0.0.0.0:50051"));
-    assert_eq!(value["metrics_listen"].as_str(), Some("0.0.0.0:9464"));
-    assert_eq!(value["key_prefix"].as_str(), Some("livepk"));
-    assert_eq!(value["events"]["retention"].as_integer(), Some(100_000));
-    assert_eq!(value["events"]["sweep_interval_ms"].as_integer(), Some(5_000));
-    assert_eq!(value["timers"]["poll_interval_ms"].as_integer(), Some(50));
-    assert_eq!(value["timers"]["ttr_ms"].as_integer(), Some(30_000));
-    assert_eq!(value["timers"]["batch"].as_integer(), Some(100));
-    assert_eq!(value["limits"]["max_concurrent_requests"].as_integer(), Some(1024));
+    // The example shows the defaults: it must say what the server does without it.
+    let defaults = livepk::config::Config::default();
+    let number = |value: u64| Some(value as i64);
+    assert_eq!(value["listen"].as_str(), Some(defaults.listen.to_string().as_str()));
+    let metrics = defaults.metrics_listen.map(|address| address.to_string());
+    assert_eq!(value["metrics_listen"].as_str(), metrics.as_deref());
+    assert_eq!(value["key_prefix"].as_str(), Some(defaults.key_prefix.as_str()));
+    assert_eq!(value["events"]["retention"].as_integer(), number(defaults.events.retention as u64));
+    assert_eq!(
+        value["events"]["sweep_interval_ms"].as_integer(),
+        number(defaults.events.sweep_interval_ms)
+    );
+    assert_eq!(
+        value["timers"]["poll_interval_ms"].as_integer(),
+        number(defaults.timers.poll_interval_ms)
+    );
+    assert_eq!(value["timers"]["ttr_ms"].as_integer(), number(defaults.timers.ttr_ms));
+    assert_eq!(value["timers"]["batch"].as_integer(), number(defaults.timers.batch as u64));
+    assert_eq!(
+        value["limits"]["max_concurrent_requests"].as_integer(),
+        number(defaults.limits.max_concurrent_requests as u64)
+    );
     // Optional keys are shown commented out; each top-level key names its env override.
     for key in [
         "listen",
