@@ -30,6 +30,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// `text` or `json` (`LIVEPK_LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// Threads serving requests (`LIVEPK_WORKER_THREADS`); 0 = one per core. Fewer than the
+    /// cores leaves room for a Redis or sidecar sharing the host.
+    pub worker_threads: usize,
     /// Event stream settings.
     pub events: EventsConfig,
     /// Delay-queue settings.
@@ -91,6 +94,7 @@ impl Default for Config {
             auth_token: None,
             admin_token: None,
             log_format: LogFormat::Text,
+            worker_threads: 0,
             events: EventsConfig::default(),
             timers: TimersConfig::default(),
             limits: LimitsConfig::default(),
@@ -192,6 +196,13 @@ impl Config {
         if let Some(value) = env("LIVEPK_ADMIN_TOKEN") {
             self.admin_token = non_empty(value);
         }
+        if let Some(value) = env("LIVEPK_WORKER_THREADS").and_then(non_empty) {
+            self.worker_threads = value.trim().parse().map_err(|_| ConfigError::Env {
+                name: "LIVEPK_WORKER_THREADS",
+                value,
+                reason: "must be a whole number (0 = one per core)".into(),
+            })?;
+        }
         if let Some(value) = env("LIVEPK_LOG_FORMAT") {
             self.log_format = match value.as_str() {
                 "text" => LogFormat::Text,
@@ -241,8 +252,10 @@ mod tests {
                 ("LIVEPK_LOG_FORMAT", "json"),
                 ("LIVEPK_METRICS_LISTEN", ""),
                 ("LIVEPK_AUTH_TOKEN", "secret"),
+                ("LIVEPK_WORKER_THREADS", "1"),
             ]))
             .unwrap();
+        assert_eq!(config.worker_threads, 1);
         assert_eq!(config.listen.port(), 6000);
         assert_eq!(config.redis_url.as_deref(), Some("redis://r:6379"));
         assert_eq!(config.log_format, LogFormat::Json);
@@ -251,6 +264,9 @@ mod tests {
 
         let error = Config::default().apply_env(env(&[("LIVEPK_LISTEN", "nope")])).unwrap_err();
         assert!(error.to_string().contains("LIVEPK_LISTEN"));
+        let error =
+            Config::default().apply_env(env(&[("LIVEPK_WORKER_THREADS", "-1")])).unwrap_err();
+        assert!(error.to_string().contains("LIVEPK_WORKER_THREADS"));
         let error = Config::default().apply_env(env(&[("LIVEPK_KEY_PREFIX", "a{b}")])).unwrap_err();
         assert!(error.to_string().contains("LIVEPK_KEY_PREFIX"));
     }

@@ -414,3 +414,44 @@ async fn linkcall_races_gifts_across_the_deadline() {
         .collect();
     assert_eq!(settled, vec![(host_total, guest_total)]);
 }
+
+/// The gift path remembers which battle an anchor scores in (for 2 s). When the anchor closes
+/// that battle and starts another at once, the next gift must still land in the new battle —
+/// the remembered one answers "outside" and the ledger looks again — and never in the old one.
+/// Two servers on one Redis: the one that remembers is not the one that closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn linkcall_races_gift_follows_the_anchor_into_a_new_battle() {
+    let deployment = Deployment::new();
+    let remembers = deployment.spawn().await;
+    let other = deployment.spawn().await;
+    let a = Anchor::new(3501, 7501);
+    let b = Anchor::new(3502, 7502);
+    let c = Anchor::new(3503, 7503);
+    for anchor in [&a, &b, &c] {
+        anchor.online(&remembers).await;
+    }
+    let first = battle(&other, &a, &b).await;
+    let counted = gift(&remembers, "follow-1", 9601, &a, 30).await;
+    assert_eq!(counted.changes.len(), 1, "{counted:?}");
+    assert_eq!(counted.changes[0].pkid, first.pkid);
+
+    close(&other, &a, &a, &b).await.expect("Close");
+    let second = battle(&other, &a, &c).await;
+    assert_ne!(second.pkid, first.pkid);
+    let followed = gift(&remembers, "follow-2", 9602, &a, 5).await;
+    assert!(!followed.duplicate, "{followed:?}");
+    assert_eq!(followed.changes.len(), 1, "the gift must count once: {followed:?}");
+    assert_eq!(followed.changes[0].pkid, second.pkid, "{followed:?}");
+    assert_eq!(followed.changes[0].side_total, 5, "{followed:?}");
+
+    // A retry answers the first outcome; nothing counts twice anywhere.
+    let retried = gift(&remembers, "follow-2", 9602, &a, 5).await;
+    assert!(retried.duplicate, "{retried:?}");
+    assert_eq!(retried.changes, followed.changes);
+    let (_, pk) = remembers.seek_pk(&a).await;
+    let pk = pk.expect("the new battle");
+    assert_eq!((pk.host_gift, pk.guest_gift), (5, 0), "{pk:?}");
+    let record = remembers.wait_record(first.pkid).await;
+    let scores: Vec<i64> = record.participants.iter().map(|p| p.score).collect();
+    assert_eq!(scores, vec![30, 0], "the closed battle keeps only its own gift: {record:?}");
+}

@@ -13,6 +13,13 @@
 //! A retry after a crash anywhere in 2-4 finds the pending record and completes what is
 //! missing; a retry after 4 answers `duplicate` with the first call's outcome without touching
 //! any PK.
+//!
+//! A feature may answer step 1 from a cache of its own ([`Lookup::Cached`]): which PK an
+//! anchor is in changes rarely, and reading it costs round trips on every gift. A cached
+//! answer can only be stale in the safe direction — the stale PK's window (checked by the
+//! gift's own time in step 3) is closed or does not cover the gift — so when a cached step
+//! comes back outside, the ledger asks again with [`Lookup::Fresh`], re-claims the record with
+//! the steps it adds, and applies them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +37,23 @@ use crate::status::ServiceError;
 #[async_trait]
 pub trait GiftConsumer: Send + Sync {
     /// The PKs of this feature that `gift` may score in, now. The store checks each PK's
-    /// scoring window against the gift's own time, so a stale answer is harmless.
-    async fn score_targets(&self, gift: &Gift) -> Result<Vec<ScoreTarget>, ServiceError>;
+    /// scoring window against the gift's own time, so a stale answer never counts a gift where
+    /// it does not belong; with [`Lookup::Cached`] the feature may answer from a cache, and
+    /// must then mark the targets [`ScoreTarget::cached`].
+    async fn score_targets(
+        &self,
+        gift: &Gift,
+        lookup: Lookup,
+    ) -> Result<Vec<ScoreTarget>, ServiceError>;
+}
+
+/// How fresh a [`GiftConsumer`]'s answer must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// A cached answer will do (the ledger asks again if a cached target turns out stale).
+    Cached,
+    /// Read the current state (and refresh any cache).
+    Fresh,
 }
 
 /// One PK a gift may score in.
@@ -49,6 +71,10 @@ pub struct ScoreTarget {
     /// What to add, atomically with the txn id, under the PK's tag. By convention the first
     /// counter is the credited side's total and the first board the sender's total on it.
     pub apply: ScoreApply,
+    /// Answered from the feature's cache: if it comes back outside its window, the ledger asks
+    /// the feature again with [`Lookup::Fresh`]. Not part of the gift's record.
+    #[serde(skip)]
+    pub cached: bool,
 }
 
 /// What a gift changed in one PK.
@@ -121,12 +147,9 @@ impl GiftLedger {
         let tag = record_tag(&gift.gift_txn_id);
         // Resolve first, then claim with one SET NX GET: a new gift costs no extra read, and a
         // retry finds the record (done: answered from it; pending: its own list is finished).
-        let mut targets = Vec::new();
-        for consumer in &self.consumers {
-            targets.extend(consumer.score_targets(gift).await?);
-        }
+        let targets = self.resolve(gift, Lookup::Cached).await?;
         let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
-        let (targets, duplicate) =
+        let (mut targets, duplicate) =
             match self.store.record_claim(&tag, RECORD_NAME, &pending, self.record_ttl).await? {
                 None => (targets, false),
                 Some(existing) => match decode(&existing)? {
@@ -137,37 +160,30 @@ impl GiftLedger {
 
         let mut changes = Vec::with_capacity(targets.len());
         let mut newly_counted = Vec::new();
-        for target in &targets {
-            let outcome = self.store.apply_score(&target.apply).await?;
-            let (epoch, counters, boards, fresh) = match outcome {
-                ScoreOutcome::Applied { epoch, counters, boards } => {
-                    (epoch, counters, boards, true)
-                }
-                ScoreOutcome::Duplicate { epoch, counters, boards } => {
-                    (epoch, counters, boards, false)
-                }
-                ScoreOutcome::Outside => continue,
-            };
-            let change = ScoreChange {
-                mode: target.mode,
-                pkid: epoch,
-                receiver_id: target.receiver_id,
-                side: target.side.clone(),
-                side_total: counters.first().copied().unwrap_or_default(),
-                sender_total: boards.first().copied().unwrap_or_default(),
-            };
-            if fresh {
-                newly_counted.push(target);
+        let stale = self.apply_all(&targets, &mut changes, &mut newly_counted).await?;
+        if stale {
+            // A cached target was outside its window: ask again, and apply what is new (a PK
+            // already tried answers the same again, so it is not tried twice).
+            let added: Vec<ScoreTarget> = self
+                .resolve(gift, Lookup::Fresh)
+                .await?
+                .into_iter()
+                .filter(|fresh| !targets.iter().any(|tried| tried.apply.tag == fresh.apply.tag))
+                .collect();
+            if !added.is_empty() {
+                targets.extend(added.iter().cloned());
+                let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
+                self.store.record_put(&tag, RECORD_NAME, &pending, self.record_ttl).await?;
+                self.apply_all(&added, &mut changes, &mut newly_counted).await?;
             }
-            changes.push(change);
         }
         let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
         self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
 
         // Score notifications are coalesced per PK (by the feature's key) and built from the
         // PK's state when they are sent, so they always carry the latest totals.
-        for target in &newly_counted {
-            self.coalescer.touch(target.mode, &target.notify_key, gift.sender.user_id.get()).await;
+        for (mode, notify_key) in &newly_counted {
+            self.coalescer.touch(*mode, notify_key, gift.sender.user_id.get()).await;
         }
         let outcome = if duplicate {
             "duplicate"
@@ -178,6 +194,54 @@ impl GiftLedger {
         };
         METRICS.gifts.with_label_values(&[outcome]).inc();
         Ok(GiftOutcome { duplicate, changes })
+    }
+
+    /// Every consumer's targets for `gift`.
+    async fn resolve(&self, gift: &Gift, lookup: Lookup) -> Result<Vec<ScoreTarget>, ServiceError> {
+        let mut targets = Vec::new();
+        for consumer in &self.consumers {
+            targets.extend(consumer.score_targets(gift, lookup).await?);
+        }
+        Ok(targets)
+    }
+
+    /// Applies `targets` in order, adding what each changed to `changes` and the ones that
+    /// counted now to `newly_counted` (mode, notify key). True when a cached target was outside
+    /// its window (the cache may be stale).
+    async fn apply_all(
+        &self,
+        targets: &[ScoreTarget],
+        changes: &mut Vec<ScoreChange>,
+        newly_counted: &mut Vec<(Mode, String)>,
+    ) -> Result<bool, ServiceError> {
+        let mut stale = false;
+        for target in targets {
+            let (epoch, counters, boards, fresh) =
+                match self.store.apply_score(&target.apply).await? {
+                    ScoreOutcome::Applied { epoch, counters, boards } => {
+                        (epoch, counters, boards, true)
+                    }
+                    ScoreOutcome::Duplicate { epoch, counters, boards } => {
+                        (epoch, counters, boards, false)
+                    }
+                    ScoreOutcome::Outside => {
+                        stale |= target.cached;
+                        continue;
+                    }
+                };
+            changes.push(ScoreChange {
+                mode: target.mode,
+                pkid: epoch,
+                receiver_id: target.receiver_id,
+                side: target.side.clone(),
+                side_total: counters.first().copied().unwrap_or_default(),
+                sender_total: boards.first().copied().unwrap_or_default(),
+            });
+            if fresh {
+                newly_counted.push((target.mode, target.notify_key.clone()));
+            }
+        }
+        Ok(stale)
     }
 
     fn duplicate(&self, changes: Vec<ScoreChange>) -> GiftOutcome {

@@ -25,38 +25,64 @@ if sent_at < tonumber(window[2]) or sent_at >= tonumber(window[3]) then
   return {'out'}
 end
 
+-- TTLs: a key gets `ttl` when this gift creates it, and every key the gift touches is given
+-- `ttl` again every REFRESH_EVERY arrivals on a board (always, for a gift without a board). A
+-- PEXPIRE per key per gift was a third of the script's cost; a PK's keys are meant to outlive
+-- the PK many times over, so refreshing now and then is enough.
+local REFRESH_EVERY = 64
 local ttl = ARGV[3]
 local counter_count = tonumber(ARGV[4])
 local board_count = tonumber(ARGV[5])
-local counters = {}
-for i = 1, counter_count do
-  local key = KEYS[2 + i]
-  local value = redis.call('HINCRBY', key, ARGV[4 + 2 * i], ARGV[5 + 2 * i])
-  redis.call('PEXPIRE', key, ttl)
-  -- %d, not tostring: Lua would print large integers in exponent notation.
-  counters[i] = string.format('%d', value)
-end
+local refresh = board_count == 0
 local boards = {}
 local first_board_arg = 6 + 2 * counter_count
 for i = 1, board_count do
   local base = 2 + counter_count + 3 * (i - 1)
-  local total = board_add(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3],
+  local total, arrival = board_add(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3],
     ARGV[first_board_arg + 2 * (i - 1)], ARGV[first_board_arg + 2 * (i - 1) + 1])
-  redis.call('PEXPIRE', KEYS[base + 1], ttl)
-  redis.call('PEXPIRE', KEYS[base + 2], ttl)
-  redis.call('PEXPIRE', KEYS[base + 3], ttl)
+  if arrival == 1 or arrival % REFRESH_EVERY == 0 then
+    refresh = true
+  end
   boards[i] = exact(total)
+end
+if refresh then
+  for i = 1, board_count do
+    local base = 2 + counter_count + 3 * (i - 1)
+    redis.call('PEXPIRE', KEYS[base + 1], ttl)
+    redis.call('PEXPIRE', KEYS[base + 2], ttl)
+    redis.call('PEXPIRE', KEYS[base + 3], ttl)
+  end
+end
+
+local counters = {}
+for i = 1, counter_count do
+  local key = KEYS[2 + i]
+  local delta = ARGV[5 + 2 * i]
+  local value = redis.call('HINCRBY', key, ARGV[4 + 2 * i], delta)
+  -- value == delta: the field is new, and the hash may be too.
+  if refresh or value == tonumber(delta) then
+    redis.call('PEXPIRE', key, ttl)
+  end
+  -- %d, not tostring: Lua would print large integers in exponent notation.
+  counters[i] = string.format('%d', value)
 end
 
 local first_field_key = 3 + counter_count + 3 * board_count
 local first_field_arg = first_board_arg + 2 * board_count
 for i = 0, #KEYS - first_field_key do
   local key = KEYS[first_field_key + i]
-  redis.call('HSET', key, ARGV[first_field_arg + 2 * i], ARGV[first_field_arg + 2 * i + 1])
-  redis.call('PEXPIRE', key, ttl)
+  -- HSET answers 1 for a new field (in a hash that may be new too).
+  local added = redis.call('HSET', key, ARGV[first_field_arg + 2 * i], ARGV[first_field_arg + 2 * i + 1])
+  if refresh or added == 1 then
+    redis.call('PEXPIRE', key, ttl)
+  end
 end
 
 record = window[4] .. '|' .. table.concat(counters, ',') .. '|' .. table.concat(boards, ',')
 redis.call('HSET', KEYS[2], ARGV[1], record)
-redis.call('PEXPIRE', KEYS[2], ttl)
+-- txns is only ever created together with a first arrival on a board (its TTL is renewed at
+-- every refresh, and boards expire no later than it), so `refresh` covers it.
+if refresh then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
 return {'ok', record}

@@ -9,7 +9,8 @@ local function exact(number)
 end
 
 -- Adds `delta` to `member` on the board made of `board`, `members` (member -> zset member) and
--- `seq` (arrival counter); returns the new total as a number.
+-- `seq` (arrival counter); returns the new total as a number and this add's arrival number
+-- (1 when the board was just created).
 local function board_add(board, members, seq, member, delta)
   local total = 0
   local previous = redis.call('HGET', members, member)
@@ -23,5 +24,5 @@ local function board_add(board, members, seq, member, delta)
   local encoded = string.format('%015d', 999999999999999 - arrival) .. ':' .. member
   redis.call('ZADD', board, exact(total), encoded)
   redis.call('HSET', members, member, encoded)
-  return total
+  return total, arrival
 end

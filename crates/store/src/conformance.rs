@@ -82,6 +82,7 @@ macro_rules! conformance_tests {
             apply_score_reports_window_epoch,
             apply_score_epoch_keeps_full_u64_precision,
             apply_score_keys_expire_with_ttl,
+            apply_score_keys_live_on_while_gifts_arrive,
             record_claim_put_get,
             record_ttl_expires,
             jobs_schedule_count_cancel,
@@ -1676,6 +1677,39 @@ pub async fn apply_score_keys_expire_with_ttl(store: &dyn Store) {
         "the txn record expires with the PK's keys"
     );
     assert_eq!(hash_sorted(store, tag, "win").await.len(), 4, "the window hash keeps its own TTL");
+}
+
+/// Keys are not renewed on every gift, but often enough: a PK whose gifts keep arriving keeps
+/// every key past the TTL counted from its creation (DESIGN.md "ScoreApply": renewed at least
+/// every 64th arrival on a board).
+pub async fn apply_score_keys_live_on_while_gifts_arrive(store: &dyn Store) {
+    const TTL: Duration = Duration::from_millis(600);
+    let tag = "pk:1";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    let request = |n: u64| {
+        let mut request =
+            gift(tag, &format!("live-{n}"), 1500, &[("score", "red", 1)], &[("rank", n % 3, 1)]);
+        request.fields = vec![("users".into(), (n % 3).to_string(), format!("profile {n}"))];
+        request.ttl = TTL;
+        request
+    };
+    for n in 1..=63 {
+        assert!(matches!(apply(store, &request(n)).await, ScoreOutcome::Applied { .. }));
+    }
+    sleep(Duration::from_millis(350)).await;
+    assert!(matches!(apply(store, &request(64)).await, ScoreOutcome::Applied { .. }));
+    sleep(Duration::from_millis(400)).await;
+    // 750 ms after the keys were created, 400 ms after the 64th arrival.
+    assert_eq!(hash_sorted(store, tag, "score").await, vec![("red".into(), "64".into())]);
+    assert_eq!(page(store, tag, "rank").await.len(), 3, "the board must still be there");
+    assert_eq!(hash_sorted(store, tag, "users").await.len(), 3, "the field hash too");
+    assert!(
+        matches!(apply(store, &request(1)).await, ScoreOutcome::Duplicate { .. }),
+        "the txn record too"
+    );
+    sleep(TTL + Duration::from_millis(300)).await;
+    assert!(hash_sorted(store, tag, "score").await.is_empty(), "then they expire");
+    assert!(page(store, tag, "rank").await.is_empty(), "then they expire");
 }
 
 /// 20 concurrent applies of one txn: exactly one Applied, 19 Duplicates with the same values.

@@ -161,7 +161,8 @@ pub struct ScoreApply {
     /// sender's profile that the leaderboard shows. Not written for a duplicate or an
     /// outside gift.
     pub fields: Vec<(String, String, String)>,
-    /// How long the PK's keys live.
+    /// How long the PK's keys live: given to a key when a gift creates it, and renewed now and
+    /// then while gifts keep arriving (DESIGN.md "ScoreApply"), not necessarily on every gift.
     pub ttl: Duration,
 }
 

@@ -33,7 +33,7 @@ use livepk_store::{CommitOutcome, Job, Op, Order, ScoreApply, ScoringWindow, Tra
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::events::ScoreNotifier;
-use crate::runtime::ledger::{GiftConsumer, ScoreTarget};
+use crate::runtime::ledger::{GiftConsumer, Lookup, ScoreTarget};
 use crate::runtime::timers::TimerHandler;
 use crate::runtime::{Core, FeaturePlugin};
 use crate::status::ServiceError;
@@ -209,12 +209,33 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// The LinkCallPk adapter.
 pub struct LinkCallAdapter {
     core: Arc<Core>,
+    /// Which scoring battle each anchor was last seen in (the gift hot path's cache, see
+    /// [`GiftConsumer::score_targets`]).
+    scoring: std::sync::Mutex<HashMap<SingerId, ScoringEntry>>,
 }
+
+/// An anchor's battle as the gift path last read it, while that battle was scoring.
+#[derive(Debug, Clone, Copy)]
+struct ScoringEntry {
+    battle: BattleId,
+    side: &'static str,
+    /// The scoring window's end when read: later gifts need a fresh read (AddTime moves it).
+    until_ms: u64,
+    /// When it was read (the adapter's clock); entries older than [`SCORING_CACHE_MS`] are
+    /// read again.
+    read_at_ms: u64,
+}
+
+/// How long a cached anchor -> battle answer is used. Correctness does not depend on it (the
+/// gift script checks the window); it bounds how long a stale entry costs an extra round trip.
+const SCORING_CACHE_MS: u64 = 2_000;
+/// Most anchors cached per replica; beyond it the cache is emptied and refilled.
+const SCORING_CACHE_MAX: usize = 100_000;
 
 impl LinkCallAdapter {
     /// An adapter over the shared machinery.
     pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+        Self { core, scoring: std::sync::Mutex::new(HashMap::new()) }
     }
 
     /// What LinkCallPk plugs into the machinery.
@@ -783,24 +804,31 @@ fn list_ops(change: &ListChange) -> Vec<Op> {
 
 #[async_trait]
 impl GiftConsumer for LinkCallAdapter {
-    async fn score_targets(&self, gift: &Gift) -> Result<Vec<ScoreTarget>, ServiceError> {
-        // One read on the hot path: the receiver's anchor says which session it is in. The
-        // session's script checks the scoring window by the gift's own time, so a stale
-        // pointer cannot count a gift where it does not belong.
-        let Some(versioned) = self.core.store.get(ANCHORS, &anchor_name(gift.receiver_id)).await?
-        else {
-            return Ok(Vec::new());
+    async fn score_targets(
+        &self,
+        gift: &Gift,
+        lookup: Lookup,
+    ) -> Result<Vec<ScoreTarget>, ServiceError> {
+        // Which battle the receiver scores in: from the cache when it allows, else two reads
+        // (the anchor says which session it is in, the session whether it is scoring). A
+        // cached battle can only be stale in the safe direction: every path that takes an
+        // anchor out of a battle closes that battle's scoring window first (in the battle's own
+        // commit), and the gift script checks the window by the gift's own time, so a stale
+        // entry answers "outside" and the ledger asks again with `Lookup::Fresh`.
+        let now_ms = self.now_ms();
+        let cached = match lookup {
+            Lookup::Cached => self.cached_scoring(gift.receiver_id, gift.sent_at_ms, now_ms),
+            Lookup::Fresh => None,
         };
-        let anchor: Anchor = decode("anchor", &versioned.value)?;
-        let Some(battle_id) = anchor.battle else { return Ok(Vec::new()) };
-        let mut snapshot = Snapshot::default();
-        self.load_battle(&mut snapshot, Some(battle_id)).await?;
-        let Some(battle) = snapshot.battle().filter(|battle| battle.scoring_window().is_some())
-        else {
-            return Ok(Vec::new());
+        let (entry, from_cache) = match cached {
+            Some(entry) => (entry, true),
+            None => match self.read_scoring(gift.receiver_id, now_ms).await? {
+                Some(entry) => (entry, false),
+                None => return Ok(Vec::new()),
+            },
         };
-        let side = side_word(battle, gift.receiver_id);
-        let battle = battle_id;
+        let battle = entry.battle;
+        let side = entry.side;
         let value_per_point =
             self.core.settings.get(ConfigKey::ScoreValuePerPoint).await?.max(1) as u64;
         let points = gift.points(value_per_point);
@@ -836,7 +864,69 @@ impl GiftConsumer for LinkCallAdapter {
                 )],
                 ttl: STATE_TTL,
             },
+            cached: from_cache,
         }])
+    }
+}
+
+impl LinkCallAdapter {
+    /// The cached scoring battle of `singer`, if a gift sent at `sent_at_ms` may use it.
+    fn cached_scoring(
+        &self,
+        singer: SingerId,
+        sent_at_ms: u64,
+        now_ms: u64,
+    ) -> Option<ScoringEntry> {
+        let cache = self.scoring.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.get(&singer).copied().filter(|entry| {
+            sent_at_ms < entry.until_ms
+                && now_ms >= entry.read_at_ms
+                && now_ms - entry.read_at_ms < SCORING_CACHE_MS
+        })
+    }
+
+    /// Reads which battle `singer` scores in now (two round trips) and caches the answer.
+    async fn read_scoring(
+        &self,
+        singer: SingerId,
+        now_ms: u64,
+    ) -> Result<Option<ScoringEntry>, ServiceError> {
+        let entry = self.read_scoring_uncached(singer, now_ms).await?;
+        let mut cache = self.scoring.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match entry {
+            Some(entry) => {
+                if cache.len() >= SCORING_CACHE_MAX && !cache.contains_key(&singer) {
+                    cache.clear();
+                }
+                cache.insert(singer, entry);
+            }
+            None => {
+                cache.remove(&singer);
+            }
+        }
+        Ok(entry)
+    }
+
+    async fn read_scoring_uncached(
+        &self,
+        singer: SingerId,
+        now_ms: u64,
+    ) -> Result<Option<ScoringEntry>, ServiceError> {
+        let Some(versioned) = self.core.store.get(ANCHORS, &anchor_name(singer)).await? else {
+            return Ok(None);
+        };
+        let anchor: Anchor = decode("anchor", &versioned.value)?;
+        let Some(battle_id) = anchor.battle else { return Ok(None) };
+        let mut snapshot = Snapshot::default();
+        self.load_battle(&mut snapshot, Some(battle_id)).await?;
+        let Some(battle) = snapshot.battle() else { return Ok(None) };
+        let Some((_, until_ms, _)) = battle.scoring_window() else { return Ok(None) };
+        Ok(Some(ScoringEntry {
+            battle: battle_id,
+            side: side_word(battle, singer),
+            until_ms,
+            read_at_ms: now_ms,
+        }))
     }
 }
 
