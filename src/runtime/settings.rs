@@ -3,6 +3,7 @@
 //! changes one (seed 004 §三 难点: stale per-node caches were the bug to avoid).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -20,16 +21,31 @@ pub const CONFIG_CHANNEL: &str = "config-changed";
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// The cached config table.
+///
+/// Every gift reads it, so an expiry must not send every in-flight call to the database at
+/// once: when the copy is merely old, one caller reloads while the others keep using it; when
+/// there is none (start-up, or an operator just changed a value), callers wait for one load.
 pub struct Settings {
     database: Database,
     store: Arc<dyn Store>,
     cache: RwLock<Option<(Instant, HashMap<ConfigKey, i64>)>>,
+    /// Held by the one caller that is loading.
+    loading: tokio::sync::Mutex<()>,
+    /// Bumped by every invalidation, so a load that started before a change does not store
+    /// what it read as fresh.
+    generation: AtomicU64,
 }
 
 impl Settings {
     /// Settings read from `database`, invalidated through `store`'s pub/sub.
     pub fn new(database: Database, store: Arc<dyn Store>) -> Self {
-        Self { database, store, cache: RwLock::new(None) }
+        Self {
+            database,
+            store,
+            cache: RwLock::new(None),
+            loading: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// The current value of `key` (its default when the table has no row).
@@ -48,22 +64,29 @@ impl Settings {
 
     /// Every key's current value.
     pub async fn snapshot(&self) -> Result<HashMap<ConfigKey, i64>, ServiceError> {
+        if let Some((loaded_at, values)) = self.cached() {
+            if loaded_at.elapsed() < CACHE_TTL {
+                return Ok(values);
+            }
+            // Old: one caller reloads, the others go on with the old copy meanwhile.
+            let Ok(_loading) = self.loading.try_lock() else { return Ok(values) };
+            return match self.load().await {
+                Ok(values) => Ok(values),
+                Err(error) => {
+                    // The database is away: a stale value beats failing every battle.
+                    tracing::warn!(%error, "config reload failed; serving the cached values");
+                    Ok(values)
+                }
+            };
+        }
+        // None at all: wait for one load (which another caller may be doing already).
+        let _loading = self.loading.lock().await;
         if let Some((loaded_at, values)) = self.cached()
             && loaded_at.elapsed() < CACHE_TTL
         {
             return Ok(values);
         }
-        match self.load().await {
-            Ok(values) => Ok(values),
-            Err(error) => match self.cached() {
-                // The database is away: a stale value beats failing every battle.
-                Some((_, values)) => {
-                    tracing::warn!(%error, "config reload failed; serving the cached values");
-                    Ok(values)
-                }
-                None => Err(error),
-            },
-        }
+        self.load().await
     }
 
     fn cached(&self) -> Option<(Instant, HashMap<ConfigKey, i64>)> {
@@ -71,6 +94,7 @@ impl Settings {
     }
 
     async fn load(&self) -> Result<HashMap<ConfigKey, i64>, ServiceError> {
+        let generation = self.generation.load(Ordering::SeqCst);
         let mut values: HashMap<ConfigKey, i64> =
             ConfigKey::ALL.into_iter().map(|key| (key, key.default_value())).collect();
         for entry in self.database.all_config().await? {
@@ -78,14 +102,20 @@ impl Settings {
                 values.insert(key, entry.value);
             }
         }
-        *self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Some((Instant::now(), values.clone()));
+        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Checked under the cache lock, which `invalidate` also takes: a change announced
+        // while this load was reading leaves the cache empty for the next caller to reload.
+        if self.generation.load(Ordering::SeqCst) == generation {
+            *cache = Some((Instant::now(), values.clone()));
+        }
         Ok(values)
     }
 
     /// Drops the cached copy; the next read goes to the database.
     pub fn invalidate(&self) {
-        *self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *cache = None;
     }
 
     /// Validates and writes one value, then tells every replica to reload.

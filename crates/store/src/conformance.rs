@@ -1161,6 +1161,19 @@ pub async fn board_totals_and_order(store: &dyn Store) {
     );
     assert_eq!(total(store, tag, "rank", u64::from(u32::MAX) + 5).await, Some(big));
     assert_eq!(page(store, tag, "rank").await[0], (u64::from(u32::MAX) + 5, big));
+    assert_eq!(
+        ok(
+            store.board_totals(tag, "rank", &[2, 4, u64::from(u32::MAX) + 5, 1, 4]).await,
+            "board_totals"
+        ),
+        vec![Some(3), None, Some(big), Some(10), None],
+        "several totals at once, in the order asked, absent members in place"
+    );
+    assert!(ok(store.board_totals(tag, "rank", &[]).await, "board_totals").is_empty());
+    assert_eq!(
+        ok(store.board_totals(tag, "absent", &[1, 2]).await, "board_totals"),
+        vec![None, None]
+    );
 }
 
 /// Among equal totals, whoever reached the total first ranks higher (not by member id).

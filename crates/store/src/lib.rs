@@ -315,7 +315,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<BoardEntry>>;
 
     /// `member`'s total on leaderboard `name` of `tag`.
-    async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>>;
+    async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>> {
+        Ok(self.board_totals(tag, name, &[member]).await?.into_iter().next().flatten())
+    }
+
+    /// Each of `members`' totals on leaderboard `name` of `tag`, in order, read at one moment
+    /// (one round trip): what a score notification lists for the gifters who just gave.
+    async fn board_totals(
+        &self,
+        tag: &str,
+        name: &str,
+        members: &[u64],
+    ) -> StoreResult<Vec<Option<i64>>>;
 
     /// Copies leaderboard `from` onto `to` within one tag, keeping ties in the same order
     /// (used when a battle continues under a new number).

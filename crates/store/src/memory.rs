@@ -49,7 +49,13 @@ struct State {
     last_event: (u64, u64),
     /// Outbox entry ids already appended -> append time (ms).
     seen: HashMap<String, u64>,
+    /// When `seen` was last pruned (ms): pruning walks all of it, so it runs once a minute,
+    /// not on every relay (ids are then remembered up to a minute longer, which is harmless).
+    seen_pruned_at: u64,
 }
+
+/// How often `seen` is pruned of ids older than [`reserved::SEEN_RETENTION_MS`].
+const SEEN_PRUNE_EVERY_MS: u64 = 60_000;
 
 struct Entry {
     value: Value,
@@ -498,18 +504,28 @@ impl Store for MemoryStore {
             .collect()
     }
 
-    async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>> {
+    async fn board_totals(
+        &self,
+        tag: &str,
+        name: &str,
+        members: &[u64],
+    ) -> StoreResult<Vec<Option<i64>>> {
         let key = self.key(tag, name);
         let mut state = self.lock();
-        let Some(encoded) = state
-            .read_hash(&format!("{key}:m"))?
-            .and_then(|hash| hash.get(&member.to_string()).cloned())
-        else {
-            return Ok(None);
-        };
-        Ok(state
-            .read_sorted_set(&key)?
-            .and_then(|set| set.by_member.get(&encoded).map(|total| *total as i64)))
+        let mut totals = Vec::with_capacity(members.len());
+        for member in members {
+            let encoded = state
+                .read_hash(&format!("{key}:m"))?
+                .and_then(|hash| hash.get(&member.to_string()).cloned());
+            let total = match encoded {
+                Some(encoded) => state
+                    .read_sorted_set(&key)?
+                    .and_then(|set| set.by_member.get(&encoded).map(|total| *total as i64)),
+                None => None,
+            };
+            totals.push(total);
+        }
+        Ok(totals)
     }
 
     async fn board_copy(&self, tag: &str, from: &str, to: &str, ttl: Duration) -> StoreResult<()> {
@@ -730,7 +746,10 @@ impl Store for MemoryStore {
             };
             state.values.remove(&key);
             let now = wall_ms();
-            state.seen.retain(|_, at| *at + reserved::SEEN_RETENTION_MS > now);
+            if now.saturating_sub(state.seen_pruned_at) >= SEEN_PRUNE_EVERY_MS {
+                state.seen.retain(|_, at| *at + reserved::SEEN_RETENTION_MS > now);
+                state.seen_pruned_at = now;
+            }
             let mut appended = 0;
             for entry in entries {
                 if entry.len() < OUTBOX_ID_LEN {
@@ -791,13 +810,12 @@ impl Store for MemoryStore {
             let appended = self.shared.appended.notified();
             let events: Vec<StoredEvent> = {
                 let state = self.lock();
-                state
+                // Ids increase along the stream: find the first one after `after` by bisection
+                // rather than by walking (the stream keeps up to `event_retention` events).
+                let start = state
                     .events
-                    .iter()
-                    .filter(|event| parse_event_id(&event.id).is_ok_and(|id| id > after))
-                    .take(limit)
-                    .cloned()
-                    .collect()
+                    .partition_point(|event| parse_event_id(&event.id).is_ok_and(|id| id <= after));
+                state.events.range(start..).take(limit).cloned().collect()
             };
             let Some(deadline) = deadline else { return Ok(events) };
             if !events.is_empty() {

@@ -811,11 +811,28 @@ impl Store for RedisStore {
             .collect()
     }
 
-    async fn board_total(&self, tag: &str, name: &str, member: u64) -> StoreResult<Option<i64>> {
+    async fn board_totals(
+        &self,
+        tag: &str,
+        name: &str,
+        members: &[u64],
+    ) -> StoreResult<Vec<Option<i64>>> {
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut invocation = self.scripts().board_total.prepare_invoke();
-        invocation.key(self.key(tag, name)).key(self.key(tag, &format!("{name}:m"))).arg(member);
-        let reply = self.run_script(&invocation).await?;
-        reply_float(reply)?.map(board_total_of).transpose()
+        invocation.key(self.key(tag, name)).key(self.key(tag, &format!("{name}:m")));
+        for member in members {
+            invocation.arg(*member);
+        }
+        let replies = reply_array(self.run_script(&invocation).await?)?;
+        if replies.len() != members.len() {
+            return Err(corrupt("board totals: one reply per member expected"));
+        }
+        replies
+            .into_iter()
+            .map(|reply| reply_float(reply)?.map(board_total_of).transpose())
+            .collect()
     }
 
     async fn board_copy(&self, tag: &str, from: &str, to: &str, ttl: Duration) -> StoreResult<()> {

@@ -54,6 +54,8 @@ const MAX_ATTEMPTS: usize = 8;
 /// Most changed gifters a score notification lists (the seed's "小人头" are the top 5; a few
 /// more lets clients re-sort).
 const MAX_USERS_PER_NOTIFICATION: usize = 20;
+/// Most changed gifters whose totals one score notification reads to choose those it lists.
+const MAX_CHANGED_READ: usize = 500;
 
 const BATTLE: &str = "battle";
 const WINDOW: &str = "window";
@@ -948,13 +950,9 @@ impl ScoreNotifier for LinkCallAdapter {
         let tag = battle_tag(battle.battle_id);
         let board = board_name(receiver);
         let mut rows = Vec::new();
-        let changed: Vec<u64> =
-            users.iter().rev().take(MAX_USERS_PER_NOTIFICATION).copied().collect();
-        // Concurrent lookups: the shared connections pipeline them.
-        let totals = futures::future::try_join_all(
-            changed.iter().map(|user| self.core.store.board_total(&tag, &board, *user)),
-        )
-        .await?;
+        // The changed gifters with the highest totals (one read for all of them).
+        let changed: Vec<u64> = users.iter().take(MAX_CHANGED_READ).copied().collect();
+        let totals = self.core.store.board_totals(&tag, &board, &changed).await?;
         for (user, total) in changed.into_iter().zip(totals) {
             if let Some(total) = total {
                 rows.push(GifterRow {
@@ -964,6 +962,7 @@ impl ScoreNotifier for LinkCallAdapter {
             }
         }
         rows.sort_by_key(|row| std::cmp::Reverse(row.user_gift));
+        rows.truncate(MAX_USERS_PER_NOTIFICATION);
         let notifications = livepk_linkcall::gift_progress(battle, scores, &rows);
         convert::score_events(self, battle, receiver, &notifications, self.now_ms()).await
     }
