@@ -57,8 +57,9 @@ pub enum LogFormat {
 pub struct EventsConfig {
     /// How many events the stream keeps; a gateway further behind than this misses events.
     pub retention: usize,
-    /// How often (ms) outboxes left behind by a crash are swept into the stream. A sweep scans
-    /// the keyspace, so it is rare: it only matters after a replica died mid-relay.
+    /// How often (ms) outboxes left behind by a crash are swept into the stream. A sweep reads
+    /// the store's index of recently written outboxes (three round trips); only a replica's
+    /// first sweep scans the whole keyspace.
     pub sweep_interval_ms: u64,
 }
 
@@ -104,7 +105,7 @@ impl Default for Config {
 
 impl Default for EventsConfig {
     fn default() -> Self {
-        Self { retention: 100_000, sweep_interval_ms: 15_000 }
+        Self { retention: 100_000, sweep_interval_ms: 5_000 }
     }
 }
 

@@ -6,7 +6,7 @@
 //! Score updates, which a gift storm would otherwise turn into a flood, go through
 //! [`ScoreCoalescer`]: at most one per PK per interval, always carrying the latest totals.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -70,7 +70,7 @@ impl EventBus {
 #[async_trait]
 pub trait ScoreNotifier: Send + Sync {
     /// Encoded events describing PK `key` now, mentioning the `users` whose totals changed
-    /// since the last notification.
+    /// since the last notification (each once, in the order they first gave).
     async fn score_events(&self, key: &str, users: &[u64]) -> Result<Vec<Vec<u8>>, ServiceError>;
 }
 
@@ -81,7 +81,22 @@ pub struct ScoreCoalescer {
     settings: Arc<Settings>,
     notifiers: HashMap<Mode, Arc<dyn ScoreNotifier>>,
     /// (mode, PK key) -> users changed since the last flush.
-    pending: Mutex<HashMap<(Mode, String), BTreeSet<u64>>>,
+    pending: Mutex<HashMap<(Mode, String), ChangedUsers>>,
+}
+
+/// Users whose totals changed, each once, in the order they first gave since the last flush.
+#[derive(Default)]
+struct ChangedUsers {
+    order: Vec<u64>,
+    seen: HashSet<u64>,
+}
+
+impl ChangedUsers {
+    fn insert(&mut self, user: u64) {
+        if self.seen.insert(user) {
+            self.order.push(user);
+        }
+    }
 }
 
 impl ScoreCoalescer {
@@ -112,13 +127,12 @@ impl ScoreCoalescer {
 
     /// Sends one notification per PK changed since the last flush.
     pub async fn flush(&self) {
-        let drained: Vec<((Mode, String), BTreeSet<u64>)> = {
+        let drained: Vec<((Mode, String), ChangedUsers)> = {
             let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             pending.drain().collect()
         };
         for ((mode, key), users) in drained {
-            let users: Vec<u64> = users.into_iter().collect();
-            self.emit(mode, &key, &users).await;
+            self.emit(mode, &key, &users.order).await;
         }
     }
 

@@ -8,18 +8,22 @@
 //!    steps ("pending"); a concurrent or later caller finds it and uses that same list;
 //! 3. each step applies atomically with the gift's txn id inside the PK's tag, so applying a
 //!    step twice changes nothing the second time (it answers "duplicate" with the first values);
-//! 4. the record is then marked "done" with the outcome.
+//! 4. the caller that claimed the record then marks it "done" with the outcome.
 //!
 //! A retry after a crash anywhere in 2-4 finds the pending record and completes what is
-//! missing; a retry after 4 answers `duplicate` with the first call's outcome without touching
-//! any PK.
+//! missing (each such retry does: its answer is rebuilt from the PKs' own txn records); a
+//! retry after 4 answers `duplicate` with the first call's outcome without touching any PK.
 //!
 //! A feature may answer step 1 from a cache of its own ([`Lookup::Cached`]): which PK an
 //! anchor is in changes rarely, and reading it costs round trips on every gift. A cached
 //! answer can only be stale in the safe direction — the stale PK's window (checked by the
 //! gift's own time in step 3) is closed or does not cover the gift — so when a cached step
-//! comes back outside, the ledger asks again with [`Lookup::Fresh`], re-claims the record with
-//! the steps it adds, and applies them.
+//! comes back outside, the ledger asks again with [`Lookup::Fresh`] and applies what that
+//! adds (the steps stay marked cached in the record, so a retry does the same).
+//!
+//! Only the call that claimed the record writes it (the added steps, then "done"); a
+//! concurrent or later call that found it pending only applies, which is idempotent, and
+//! answers. So two calls can never overwrite each other's view of the gift.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,8 +76,9 @@ pub struct ScoreTarget {
     /// counter is the credited side's total and the first board the sender's total on it.
     pub apply: ScoreApply,
     /// Answered from the feature's cache: if it comes back outside its window, the ledger asks
-    /// the feature again with [`Lookup::Fresh`]. Not part of the gift's record.
-    #[serde(skip)]
+    /// the feature again with [`Lookup::Fresh`]. Kept in the gift's pending record, so a retry
+    /// after a failed first call asks again too.
+    #[serde(default)]
     pub cached: bool,
 }
 
@@ -172,13 +177,17 @@ impl GiftLedger {
                 .collect();
             if !added.is_empty() {
                 targets.extend(added.iter().cloned());
-                let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
-                self.store.record_put(&tag, RECORD_NAME, &pending, self.record_ttl).await?;
+                if !duplicate {
+                    let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
+                    self.store.record_put(&tag, RECORD_NAME, &pending, self.record_ttl).await?;
+                }
                 self.apply_all(&added, &mut changes, &mut newly_counted).await?;
             }
         }
-        let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
-        self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
+        if !duplicate {
+            let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
+            self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
+        }
 
         // Score notifications are coalesced per PK (by the feature's key) and built from the
         // PK's state when they are sent, so they always carry the latest totals.

@@ -31,6 +31,9 @@ pub struct Settings {
     cache: RwLock<Option<(Instant, HashMap<ConfigKey, i64>)>>,
     /// Held by the one caller that is loading.
     loading: tokio::sync::Mutex<()>,
+    /// Loads that failed so far, and the last failure: callers that waited behind a failed load
+    /// answer with its error instead of each trying again in turn.
+    failures: std::sync::Mutex<(u64, Option<String>)>,
     /// Bumped by every invalidation, so a load that started before a change does not store
     /// what it read as fresh.
     generation: AtomicU64,
@@ -44,6 +47,7 @@ impl Settings {
             store,
             cache: RwLock::new(None),
             loading: tokio::sync::Mutex::new(()),
+            failures: std::sync::Mutex::new((0, None)),
             generation: AtomicU64::new(0),
         }
     }
@@ -80,13 +84,30 @@ impl Settings {
             };
         }
         // None at all: wait for one load (which another caller may be doing already).
+        let failed_before = self.failed().0;
         let _loading = self.loading.lock().await;
         if let Some((loaded_at, values)) = self.cached()
             && loaded_at.elapsed() < CACHE_TTL
         {
             return Ok(values);
         }
-        self.load().await
+        if let (failed, Some(error)) = self.failed()
+            && failed != failed_before
+        {
+            // The load this caller waited for failed just now; the next caller tries again.
+            return Err(livepk_sql::SqlError::Unavailable(error).into());
+        }
+        let loaded = self.load().await;
+        if let Err(error) = &loaded {
+            let mut failures =
+                self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            *failures = (failures.0 + 1, Some(error.to_string()));
+        }
+        loaded
+    }
+
+    fn failed(&self) -> (u64, Option<String>) {
+        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     fn cached(&self) -> Option<(Instant, HashMap<ConfigKey, i64>)> {

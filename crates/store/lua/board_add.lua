@@ -17,12 +17,16 @@ local function board_add(board, members, seq, member, delta)
   if previous then
     local score = redis.call('ZSCORE', board, previous)
     if score then total = tonumber(score) end
-    redis.call('ZREM', board, previous)
   end
   total = total + tonumber(delta)
   local arrival = redis.call('INCR', seq)
   local encoded = string.format('%015d', 999999999999999 - arrival) .. ':' .. member
+  -- Add before removing: removing the only entry first would delete the key, and with it the
+  -- key's TTL, which the add would not restore.
   redis.call('ZADD', board, exact(total), encoded)
+  if previous then
+    redis.call('ZREM', board, previous)
+  end
   redis.call('HSET', members, member, encoded)
   return total, arrival
 end

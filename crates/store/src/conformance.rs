@@ -83,6 +83,7 @@ macro_rules! conformance_tests {
             apply_score_epoch_keeps_full_u64_precision,
             apply_score_keys_expire_with_ttl,
             apply_score_keys_live_on_while_gifts_arrive,
+            apply_score_single_gifter_board_keeps_its_ttl,
             record_claim_put_get,
             record_ttl_expires,
             jobs_schedule_count_cancel,
@@ -1690,6 +1691,22 @@ pub async fn apply_score_keys_expire_with_ttl(store: &dyn Store) {
         "the txn record expires with the PK's keys"
     );
     assert_eq!(hash_sorted(store, tag, "win").await.len(), 4, "the window hash keeps its own TTL");
+}
+
+/// A board with a single gifter keeps its TTL when that gifter gives again (replacing the only
+/// entry of a sorted set must not delete and re-create the key without a TTL).
+pub async fn apply_score_single_gifter_board_keeps_its_ttl(store: &dyn Store) {
+    let tag = "pk:1";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    for n in 1..=3 {
+        let mut request = gift(tag, &format!("one-{n}"), 1500, &[], &[("rank", 50, 5)]);
+        request.ttl = SHORT_TTL;
+        assert!(matches!(apply(store, &request).await, ScoreOutcome::Applied { .. }));
+    }
+    assert_eq!(page(store, tag, "rank").await, vec![(50, 15)]);
+    sleep(PAST_SHORT_TTL).await;
+    assert!(page(store, tag, "rank").await.is_empty(), "the board must expire");
+    assert_eq!(total(store, tag, "rank", 50).await, None, "its member index too");
 }
 
 /// Keys are not renewed on every gift, but often enough: a PK whose gifts keep arriving keeps

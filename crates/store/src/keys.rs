@@ -48,6 +48,15 @@ pub(crate) mod reserved {
     pub const EVENTS_SEEN: &str = "seen";
     /// Name of a tag's outbox list.
     pub const OUTBOX: &str = "outbox";
+    /// Tag of the index of outboxes that may hold events (Redis only).
+    pub const OUTBOXES_TAG: &str = "outboxes";
+    /// Sorted set of tags whose commit queued events, scored by the time of the latest such
+    /// commit (ms): the sweeper's work list, so it never scans the keyspace after start-up.
+    pub const OUTBOXES_MARKED: &str = "marked";
+    /// How long an empty outbox stays in the index after its last commit with events (ms): a
+    /// commit marks its tag just before it runs, so a mark is only forgotten once no commit
+    /// can still be about to fill that outbox.
+    pub const OUTBOX_MARK_GRACE_MS: u64 = 60_000;
     /// How long an outbox entry id is remembered after its append (ms): far longer than any
     /// crash-and-retry of a relay.
     pub const SEEN_RETENTION_MS: u64 = 24 * 3600 * 1000;

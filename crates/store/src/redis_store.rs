@@ -66,6 +66,7 @@ mod lua {
         concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/finish_job.lua"));
     pub const RELAY_APPEND: &str = include_str!("../lua/relay_append.lua");
     pub const RELAY_POP: &str = include_str!("../lua/relay_pop.lua");
+    pub const OUTBOX_FORGET: &str = include_str!("../lua/outbox_forget.lua");
 }
 
 /// The scripts, hashed once. `redis::Script` sends EVALSHA and falls back to loading the script
@@ -81,6 +82,7 @@ struct Scripts {
     finish_job: Script,
     relay_append: Script,
     relay_pop: Script,
+    outbox_forget: Script,
 }
 
 impl Scripts {
@@ -96,6 +98,7 @@ impl Scripts {
             finish_job: Script::new(lua::FINISH_JOB),
             relay_append: Script::new(lua::RELAY_APPEND),
             relay_pop: Script::new(lua::RELAY_POP),
+            outbox_forget: Script::new(lua::OUTBOX_FORGET),
         }
     }
 }
@@ -123,6 +126,8 @@ struct Inner {
     keys: Keyspace,
     options: StoreOptions,
     scripts: Scripts,
+    /// Whether this process has scanned the keyspace for outboxes once (see `outbox_tags`).
+    scanned_outboxes: std::sync::atomic::AtomicBool,
 }
 
 /// One shared connection, replaced (with a new generation) after a connection-level failure.
@@ -189,6 +194,7 @@ impl RedisStore {
                 keys: Keyspace::new(prefix),
                 options,
                 scripts: Scripts::new(),
+                scanned_outboxes: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         store.ping().await?;
@@ -610,6 +616,21 @@ impl Store for RedisStore {
             return Err(corrupt(format_args!("NaN score for {member} in {name}")));
         }
         let tag = transaction.tag.as_str();
+        if transaction
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::Outbox { events } if !events.is_empty()))
+        {
+            // Before the commit: a crash between the commit and its relay must leave the
+            // outbox where the sweeper looks.
+            self.query(
+                redis::cmd("ZADD")
+                    .arg(self.key(reserved::OUTBOXES_TAG, reserved::OUTBOXES_MARKED))
+                    .arg(wall_ms())
+                    .arg(tag),
+            )
+            .await?;
+        }
         let mut invocation = self.scripts().commit.prepare_invoke();
         let mut keys = ScriptKeys::new(&self.inner.keys, tag);
         invocation.arg(transaction.conditions.len());
@@ -1129,42 +1150,11 @@ impl Store for RedisStore {
     }
 
     async fn outbox_tags(&self) -> StoreResult<Vec<String>> {
-        let pattern = format!(
-            "{}:{{*}}:{}",
-            glob_escape(self.inner.keys.prefix()),
-            glob_escape(reserved::OUTBOX)
-        );
-        let mut tags = BTreeSet::new();
-        let mut cursor = 0u64;
-        loop {
-            let reply = self
-                .query(
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(SCAN_COUNT),
-                )
-                .await?;
-            let mut parts = reply_array(reply)?.into_iter();
-            let (Some(next), Some(keys)) = (parts.next(), parts.next()) else {
-                return Err(corrupt("SCAN reply without cursor and keys"));
-            };
-            for key in reply_array(keys)? {
-                let key = required_string(key)?;
-                // `*` also matches across `}:`, so keep only keys that are exactly an outbox.
-                if let Some(tag) = self.inner.keys.tag_of(&key)
-                    && self.key(tag, reserved::OUTBOX) == key
-                {
-                    tags.insert(tag.to_owned());
-                }
-            }
-            let next = required_string(next)?;
-            cursor = next.parse().map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
-            if cursor == 0 {
-                break;
-            }
+        // The index of marked outboxes, plus one scan of the keyspace per process: that finds
+        // outboxes written before the index existed, and costs a pass over every key only once.
+        let mut tags = self.marked_outbox_tags().await?;
+        if !self.inner.scanned_outboxes.swap(true, Ordering::SeqCst) {
+            tags.extend(self.scan_outbox_tags().await?);
         }
         Ok(tags.into_iter().collect())
     }
@@ -1290,6 +1280,92 @@ impl Store for RedisStore {
             .into_on_message()
             .filter_map(|message| futures::future::ready(message.get_payload::<String>().ok()))
             .boxed())
+    }
+}
+
+impl RedisStore {
+    /// Tags of the outboxes in the index that hold events; forgets those found empty whose last
+    /// mark is older than the grace (unless marked again meanwhile). Three round trips.
+    async fn marked_outbox_tags(&self) -> StoreResult<BTreeSet<String>> {
+        let index = self.key(reserved::OUTBOXES_TAG, reserved::OUTBOXES_MARKED);
+        let reply =
+            self.query(redis::cmd("ZRANGE").arg(&index).arg(0).arg(-1).arg("WITHSCORES")).await?;
+        let mut marks = Vec::new();
+        for (tag, score) in reply_pairs(reply)? {
+            let tag = required_string(tag)?;
+            let score = reply_float(score)?.ok_or_else(|| corrupt("outbox mark without score"))?;
+            marks.push((tag, score as u64));
+        }
+        let mut tags = BTreeSet::new();
+        if marks.is_empty() {
+            return Ok(tags);
+        }
+        let mut lengths = redis::pipe();
+        for (tag, _) in &marks {
+            lengths.cmd("LLEN").arg(self.key(tag, reserved::OUTBOX));
+        }
+        let lengths = self.query_pipeline(&lengths).await?;
+        if lengths.len() != marks.len() {
+            return Err(corrupt("pipeline returned a different number of replies"));
+        }
+        let cutoff = wall_ms().saturating_sub(reserved::OUTBOX_MARK_GRACE_MS);
+        let mut forget = self.scripts().outbox_forget.prepare_invoke();
+        forget.key(&index);
+        let mut forgetting = false;
+        for ((tag, marked_at), length) in marks.into_iter().zip(lengths) {
+            if reply_int(length)? > 0 {
+                tags.insert(tag);
+            } else if marked_at <= cutoff {
+                forget.arg(tag).arg(marked_at);
+                forgetting = true;
+            }
+        }
+        if forgetting {
+            self.run_script(&forget).await?;
+        }
+        Ok(tags)
+    }
+
+    /// Tags of every outbox in the keyspace (SCAN: a pass over every key).
+    async fn scan_outbox_tags(&self) -> StoreResult<BTreeSet<String>> {
+        let pattern = format!(
+            "{}:{{*}}:{}",
+            glob_escape(self.inner.keys.prefix()),
+            glob_escape(reserved::OUTBOX)
+        );
+        let mut tags = BTreeSet::new();
+        let mut cursor = 0u64;
+        loop {
+            let reply = self
+                .query(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(SCAN_COUNT),
+                )
+                .await?;
+            let mut parts = reply_array(reply)?.into_iter();
+            let (Some(next), Some(keys)) = (parts.next(), parts.next()) else {
+                return Err(corrupt("SCAN reply without cursor and keys"));
+            };
+            for key in reply_array(keys)? {
+                let key = required_string(key)?;
+                // `*` also matches across `}:`, so keep only keys that are exactly an outbox.
+                if let Some(tag) = self.inner.keys.tag_of(&key)
+                    && self.key(tag, reserved::OUTBOX) == key
+                {
+                    tags.insert(tag.to_owned());
+                }
+            }
+            let next = required_string(next)?;
+            cursor = next.parse().map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
+            if cursor == 0 {
+                break;
+            }
+        }
+        Ok(tags)
     }
 }
 
@@ -1805,5 +1881,80 @@ mod tests {
     fn fnv_is_stable() {
         assert_eq!(fnv1a64(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    async fn queue_events(store: &RedisStore, tag: &str, events: &[&str]) {
+        let events = events.iter().map(|event| event.as_bytes().to_vec()).collect();
+        let outcome = store.commit(Transaction::new(tag).op(Op::Outbox { events })).await;
+        assert_eq!(outcome.unwrap(), CommitOutcome::Committed);
+    }
+
+    async fn same_prefix(store: &RedisStore) -> RedisStore {
+        RedisStore::connect(URL, store.inner.keys.prefix(), StoreOptions::default())
+            .await
+            .expect("local redis for tests")
+    }
+
+    #[tokio::test]
+    async fn outbox_index_finds_outboxes_without_scanning() {
+        let sweeper = store().await;
+        assert!(sweeper.outbox_tags().await.unwrap().is_empty(), "the first call scans");
+        // Another replica commits events and dies before relaying them.
+        let writer = same_prefix(&sweeper).await;
+        queue_events(&writer, "lc:1", &["a", "b"]).await;
+        // An outbox nobody marked (written before the index existed).
+        let legacy = sweeper.key("lc:2", reserved::OUTBOX);
+        sweeper
+            .query(redis::cmd("RPUSH").arg(&legacy).arg(format!("{:032x}c", 7u128)))
+            .await
+            .unwrap();
+        assert_eq!(
+            sweeper.outbox_tags().await.unwrap(),
+            vec!["lc:1".to_string()],
+            "later calls read the index only"
+        );
+        let restarted = same_prefix(&sweeper).await;
+        assert_eq!(
+            restarted.outbox_tags().await.unwrap(),
+            vec!["lc:1".to_string(), "lc:2".to_string()],
+            "a new process scans once and finds the unmarked outbox too"
+        );
+        assert_eq!(sweeper.relay_outbox("lc:1").await.unwrap(), 2);
+        assert_eq!(sweeper.relay_outbox("lc:2").await.unwrap(), 1);
+        assert!(sweeper.outbox_tags().await.unwrap().is_empty());
+        cleanup(&sweeper).await;
+    }
+
+    #[tokio::test]
+    async fn outbox_index_forgets_empty_outboxes_after_the_grace() {
+        let store = store().await;
+        let index = store.key(reserved::OUTBOXES_TAG, reserved::OUTBOXES_MARKED);
+        let marked = |tag: &'static str| {
+            let (store, index) = (store.clone(), index.clone());
+            async move {
+                let reply = store.query(redis::cmd("ZSCORE").arg(&index).arg(tag)).await.unwrap();
+                reply_float(reply).unwrap().is_some()
+            }
+        };
+        let age = |tag: &'static str| {
+            let (store, index) = (store.clone(), index.clone());
+            async move {
+                let old = wall_ms() - reserved::OUTBOX_MARK_GRACE_MS - 1_000;
+                store.query(redis::cmd("ZADD").arg(&index).arg(old).arg(tag)).await.unwrap();
+            }
+        };
+        assert!(store.outbox_tags().await.unwrap().is_empty());
+        queue_events(&store, "pk:relayed", &["a"]).await;
+        queue_events(&store, "pk:waiting", &["b"]).await;
+        queue_events(&store, "pk:recent", &["c"]).await;
+        assert_eq!(store.relay_outbox("pk:relayed").await.unwrap(), 1);
+        assert_eq!(store.relay_outbox("pk:recent").await.unwrap(), 1);
+        age("pk:relayed").await;
+        age("pk:waiting").await;
+        assert_eq!(store.outbox_tags().await.unwrap(), vec!["pk:waiting".to_string()]);
+        assert!(!marked("pk:relayed").await, "empty and old: forgotten");
+        assert!(marked("pk:waiting").await, "old but still holding events: kept");
+        assert!(marked("pk:recent").await, "empty but recent: a commit may be about to fill it");
+        cleanup(&store).await;
     }
 }

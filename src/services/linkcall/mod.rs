@@ -950,10 +950,11 @@ impl ScoreNotifier for LinkCallAdapter {
         let tag = battle_tag(battle.battle_id);
         let board = board_name(receiver);
         let mut rows = Vec::new();
-        // The changed gifters with the highest totals (one read for all of them).
-        let changed: Vec<u64> = users.iter().take(MAX_CHANGED_READ).copied().collect();
-        let totals = self.core.store.board_totals(&tag, &board, &changed).await?;
-        for (user, total) in changed.into_iter().zip(totals) {
+        // The changed gifters with the highest totals (one read for all of them; beyond
+        // MAX_CHANGED_READ, the latest to start giving).
+        let changed = &users[users.len().saturating_sub(MAX_CHANGED_READ)..];
+        let totals = self.core.store.board_totals(&tag, &board, changed).await?;
+        for (&user, total) in changed.iter().zip(totals) {
             if let Some(total) = total {
                 rows.push(GifterRow {
                     user_id: UserId::from_trusted(user.max(1)),

@@ -1,0 +1,170 @@
+//! The gift ledger's answers from a feature's cache, against a real Redis: a cached PK that
+//! turned out stale is looked up again — also by a retry after the first call failed half way,
+//! and by concurrent calls of the same gift — and the gift counts exactly once, where it
+//! belongs, with every call answering the same changes.
+//!
+//! The feature here is a small consumer of the ledger's own trait (its cached answer is a
+//! closed PK, its fresh one an open PK), so the failure can be injected exactly between the
+//! claim and the fresh look-up.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use livepk::runtime::events::ScoreCoalescer;
+use livepk::runtime::ledger::{GiftConsumer, GiftLedger, Lookup, ScoreTarget};
+use livepk::runtime::settings::Settings;
+use livepk::status::ServiceError;
+use livepk_core::{Gift, GiftId, Mode, RoomSid, SenderProfile, SingerId, UserId};
+use livepk_sql::Database;
+use livepk_store::{Op, ScoreApply, ScoringWindow, Store, StoreError, Transaction};
+
+const SENT_AT: u64 = 1_500;
+const STALE: &str = "pk:stale";
+const FRESH: &str = "pk:fresh";
+
+/// Answers the closed PK from its "cache" and the open one when asked fresh; the fresh look-up
+/// fails while `fail_fresh` is set.
+struct Switching {
+    fail_fresh: AtomicBool,
+}
+
+fn target(tag: &str, gift: &Gift, cached: bool) -> ScoreTarget {
+    ScoreTarget {
+        mode: Mode::LinkCall,
+        receiver_id: gift.receiver_id.get(),
+        side: "host".into(),
+        notify_key: tag.into(),
+        apply: ScoreApply {
+            tag: tag.into(),
+            txn_id: gift.gift_txn_id.clone(),
+            window: "window".into(),
+            sent_at_ms: gift.sent_at_ms,
+            counters: vec![("score".into(), gift.receiver_id.to_string(), 10)],
+            boards: vec![("board".into(), gift.sender.user_id.get(), 10)],
+            fields: Vec::new(),
+            ttl: Duration::from_secs(600),
+        },
+        cached,
+    }
+}
+
+#[async_trait]
+impl GiftConsumer for Switching {
+    async fn score_targets(
+        &self,
+        gift: &Gift,
+        lookup: Lookup,
+    ) -> Result<Vec<ScoreTarget>, ServiceError> {
+        match lookup {
+            Lookup::Cached => Ok(vec![target(STALE, gift, true)]),
+            Lookup::Fresh if self.fail_fresh.load(Ordering::SeqCst) => {
+                Err(ServiceError::Store(StoreError::Unavailable("injected".into())))
+            }
+            Lookup::Fresh => Ok(vec![target(FRESH, gift, false)]),
+        }
+    }
+}
+
+fn gift(txn: &str) -> Gift {
+    Gift {
+        gift_txn_id: txn.into(),
+        sender: SenderProfile {
+            user_id: UserId::from_trusted(42),
+            user_nick: "fan".into(),
+            user_icon: String::new(),
+            user_level: 1,
+            user_wealth: 1,
+        },
+        receiver_id: SingerId::from_trusted(7),
+        room_sid: RoomSid::parse("room_sid", 70).unwrap(),
+        gift_id: GiftId::parse("gift_id", 1).unwrap(),
+        gift_count: 1,
+        unit_value: 10,
+        sent_at_ms: SENT_AT,
+        show_id: None,
+    }
+}
+
+async fn set_window(store: &dyn Store, tag: &str, open: bool) {
+    let window = ScoringWindow { open, from_ms: 1_000, until_ms: 2_000, epoch: 9 };
+    let transaction = Transaction::new(tag).op(Op::HSet {
+        name: "window".into(),
+        fields: window.fields(),
+        ttl: Some(Duration::from_secs(600)),
+    });
+    store.commit(transaction).await.expect("window");
+}
+
+async fn fresh_total(store: &dyn Store) -> i64 {
+    let values = store.hash_get_fields(FRESH, "score", &["7".to_string()]).await.expect("score");
+    values[0].as_deref().map_or(0, |value| value.parse().expect("a number"))
+}
+
+async fn ledger(
+    store: Arc<dyn Store>,
+    consumer: Arc<Switching>,
+) -> (GiftLedger, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}/ledger.db?mode=rwc", dir.path().display());
+    let database = Database::connect(&url).await.expect("sqlite");
+    let settings = Arc::new(Settings::new(database, store.clone()));
+    let coalescer = Arc::new(ScoreCoalescer::new(store.clone(), settings, HashMap::new()));
+    let ledger = GiftLedger::new(store, vec![consumer], coalescer, Duration::from_secs(600));
+    (ledger, dir)
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_fresh_lookup_counts_the_gift_where_it_belongs() {
+    let store = common::redis_store(&common::fresh_prefix()).await;
+    set_window(&*store, STALE, false).await;
+    set_window(&*store, FRESH, true).await;
+    let consumer = Arc::new(Switching { fail_fresh: AtomicBool::new(true) });
+    let (ledger, _dir) = ledger(store.clone(), consumer.clone()).await;
+
+    // The first call claims the record with the cached (stale) PK, then fails to look again.
+    ledger.record(&gift("g1")).await.expect_err("the injected failure");
+    assert_eq!(fresh_total(&*store).await, 0);
+
+    consumer.fail_fresh.store(false, Ordering::SeqCst);
+    let retried = ledger.record(&gift("g1")).await.expect("retry");
+    assert!(retried.duplicate, "the record was claimed by the first call: {retried:?}");
+    assert_eq!(retried.changes.len(), 1, "{retried:?}");
+    assert_eq!((retried.changes[0].side_total, retried.changes[0].sender_total), (10, 10));
+    let again = ledger.record(&gift("g1")).await.expect("second retry");
+    assert_eq!(again, retried, "every retry answers the same");
+    assert_eq!(fresh_total(&*store).await, 10, "counted once, in the open PK");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_of_one_gift_with_a_stale_cache_count_it_once() {
+    let store = common::redis_store(&common::fresh_prefix()).await;
+    set_window(&*store, STALE, false).await;
+    set_window(&*store, FRESH, true).await;
+    let consumer = Arc::new(Switching { fail_fresh: AtomicBool::new(false) });
+    let (ledger, _dir) = ledger(store.clone(), consumer).await;
+    let ledger = Arc::new(ledger);
+
+    let calls = (0..20).map(|_| {
+        let ledger = ledger.clone();
+        tokio::spawn(async move { ledger.record(&gift("g2")).await.expect("record") })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("call panicked"))
+        .collect();
+    assert_eq!(outcomes.iter().filter(|outcome| !outcome.duplicate).count(), 1);
+    for outcome in &outcomes {
+        assert_eq!(outcome.changes, outcomes[0].changes, "one answer for every call");
+        assert_eq!(outcome.changes.len(), 1, "{outcome:?}");
+    }
+    assert_eq!(fresh_total(&*store).await, 10, "counted once");
+    let later = ledger.record(&gift("g2")).await.expect("later retry");
+    assert!(later.duplicate);
+    assert_eq!(later.changes, outcomes[0].changes);
+}
