@@ -91,6 +91,7 @@ struct Options {
     whatif: bool,
     redis_benchmark: bool,
     cleanup: bool,
+    gen_nice: i32,
     redis_url: String,
 }
 
@@ -127,6 +128,7 @@ impl Options {
             whatif: env("BENCH_WHATIF", 1u8) != 0,
             redis_benchmark: env("BENCH_REDIS_BENCHMARK", 1u8) != 0,
             cleanup: env("BENCH_CLEANUP", 1u8) != 0,
+            gen_nice: env("BENCH_GEN_NICE", 0i32),
             redis_url: std::env::var("LIVEPK_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
         }
@@ -1158,9 +1160,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("server runtime");
+    let gen_nice = options.gen_nice;
     let gen_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(options.client_workers)
         .thread_name("gen-worker")
+        .on_thread_start(move || {
+            if gen_nice != 0 {
+                // SAFETY: setpriority has no memory-safety preconditions; `who` 0 is the
+                // calling thread on Linux (each thread is its own task).
+                let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS as _, 0, gen_nice) };
+            }
+        })
         .enable_all()
         .build()
         .expect("load generator runtime");

@@ -31,7 +31,11 @@ const FRESH: &str = "pk:fresh";
 /// fails while `fail_fresh` is set.
 struct Switching {
     fail_fresh: AtomicBool,
+    /// The fresh answer: `FRESH`, or `OTHER` once the anchor has moved on again.
+    moved_on: AtomicBool,
 }
+
+const OTHER: &str = "pk:other";
 
 fn target(tag: &str, gift: &Gift, cached: bool) -> ScoreTarget {
     ScoreTarget {
@@ -64,6 +68,9 @@ impl GiftConsumer for Switching {
             Lookup::Cached => Ok(vec![target(STALE, gift, true)]),
             Lookup::Fresh if self.fail_fresh.load(Ordering::SeqCst) => {
                 Err(ServiceError::Store(StoreError::Unavailable("injected".into())))
+            }
+            Lookup::Fresh if self.moved_on.load(Ordering::SeqCst) => {
+                Ok(vec![target(OTHER, gift, false)])
             }
             Lookup::Fresh => Ok(vec![target(FRESH, gift, false)]),
         }
@@ -123,7 +130,8 @@ async fn a_retry_after_a_failed_fresh_lookup_counts_the_gift_where_it_belongs() 
     let store = common::redis_store(&common::fresh_prefix()).await;
     set_window(&*store, STALE, false).await;
     set_window(&*store, FRESH, true).await;
-    let consumer = Arc::new(Switching { fail_fresh: AtomicBool::new(true) });
+    let consumer =
+        Arc::new(Switching { fail_fresh: AtomicBool::new(true), moved_on: AtomicBool::new(false) });
     let (ledger, _dir) = ledger(store.clone(), consumer.clone()).await;
 
     // The first call claims the record with the cached (stale) PK, then fails to look again.
@@ -135,9 +143,14 @@ async fn a_retry_after_a_failed_fresh_lookup_counts_the_gift_where_it_belongs() 
     assert!(retried.duplicate, "the record was claimed by the first call: {retried:?}");
     assert_eq!(retried.changes.len(), 1, "{retried:?}");
     assert_eq!((retried.changes[0].side_total, retried.changes[0].sender_total), (10, 10));
+    // The anchor moves on to another open PK: later retries still answer from the record.
+    set_window(&*store, OTHER, true).await;
+    consumer.moved_on.store(true, Ordering::SeqCst);
     let again = ledger.record(&gift("g1")).await.expect("second retry");
     assert_eq!(again, retried, "every retry answers the same");
     assert_eq!(fresh_total(&*store).await, 10, "counted once, in the open PK");
+    let other = store.hash_get_fields(OTHER, "score", &["7".to_string()]).await.expect("score");
+    assert_eq!(other, vec![None], "and nowhere else");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -145,7 +158,10 @@ async fn concurrent_calls_of_one_gift_with_a_stale_cache_count_it_once() {
     let store = common::redis_store(&common::fresh_prefix()).await;
     set_window(&*store, STALE, false).await;
     set_window(&*store, FRESH, true).await;
-    let consumer = Arc::new(Switching { fail_fresh: AtomicBool::new(false) });
+    let consumer = Arc::new(Switching {
+        fail_fresh: AtomicBool::new(false),
+        moved_on: AtomicBool::new(false),
+    });
     let (ledger, _dir) = ledger(store.clone(), consumer).await;
     let ledger = Arc::new(ledger);
 

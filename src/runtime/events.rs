@@ -40,11 +40,15 @@ impl EventBus {
         }
     }
 
-    /// Relays every outbox that still holds events. Returns how many events it moved.
+    /// Relays every outbox that still holds events. Returns how many events it moved. One
+    /// outbox that cannot be relayed (logged) does not hold up the others.
     pub async fn sweep(&self) -> Result<usize, ServiceError> {
         let mut moved = 0;
         for tag in self.store.outbox_tags().await? {
-            moved += self.store.relay_outbox(&tag).await?;
+            match self.store.relay_outbox(&tag).await {
+                Ok(count) => moved += count,
+                Err(error) => tracing::warn!(tag, %error, "sweep could not relay this outbox"),
+            }
         }
         Ok(moved)
     }

@@ -8,11 +8,11 @@
 //!    steps ("pending"); a concurrent or later caller finds it and uses that same list;
 //! 3. each step applies atomically with the gift's txn id inside the PK's tag, so applying a
 //!    step twice changes nothing the second time (it answers "duplicate" with the first values);
-//! 4. the caller that claimed the record then marks it "done" with the outcome.
+//! 4. the record is then marked "done" with the outcome.
 //!
 //! A retry after a crash anywhere in 2-4 finds the pending record and completes what is
-//! missing (each such retry does: its answer is rebuilt from the PKs' own txn records); a
-//! retry after 4 answers `duplicate` with the first call's outcome without touching any PK.
+//! missing; a retry after 4 answers `duplicate` with the first call's outcome without touching
+//! any PK.
 //!
 //! A feature may answer step 1 from a cache of its own ([`Lookup::Cached`]): which PK an
 //! anchor is in changes rarely, and reading it costs round trips on every gift. A cached
@@ -21,9 +21,12 @@
 //! comes back outside, the ledger asks again with [`Lookup::Fresh`] and applies what that
 //! adds (the steps stay marked cached in the record, so a retry does the same).
 //!
-//! Only the call that claimed the record writes it (the added steps, then "done"); a
-//! concurrent or later call that found it pending only applies, which is idempotent, and
-//! answers. So two calls can never overwrite each other's view of the gift.
+//! Every call of a gift sees its steps answer alike (a PK that counted it answers "duplicate"
+//! with the same values, and one that did not, for lack of a window covering the gift's time,
+//! never will), so on the plain path they all write the same outcome. When a cached step was
+//! outside, though, calls that ask again at different moments may get different answers; from
+//! there the record only moves by compare-and-set ([`livepk_store::Store::record_swap`]), and a
+//! call that loses the race follows the record instead of overwriting it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,6 +119,17 @@ enum GiftRecord {
     Done { changes: Vec<ScoreChange> },
 }
 
+/// What a call found when the record had moved on under it.
+enum Followed {
+    /// Another call finished the gift: its outcome.
+    Done(Vec<ScoreChange>),
+    /// Another call added targets: the record as read, and its targets.
+    Pending(Vec<u8>, Vec<ScoreTarget>),
+}
+
+/// How often one call follows a record that concurrent calls moved on before it gives up.
+const MAX_RECORD_ROUNDS: usize = 8;
+
 /// Tag under which a gift's record lives (its own slot: it is a single-key record).
 fn record_tag(txn_id: &str) -> String {
     format!("gift:{txn_id}")
@@ -154,44 +168,103 @@ impl GiftLedger {
         // retry finds the record (done: answered from it; pending: its own list is finished).
         let targets = self.resolve(gift, Lookup::Cached).await?;
         let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
-        let (mut targets, duplicate) =
+        let (mut current, mut targets, duplicate) =
             match self.store.record_claim(&tag, RECORD_NAME, &pending, self.record_ttl).await? {
-                None => (targets, false),
+                None => (pending, targets, false),
                 Some(existing) => match decode(&existing)? {
                     GiftRecord::Done { changes } => return Ok(self.duplicate(changes)),
-                    GiftRecord::Pending { targets } => (targets, true),
+                    GiftRecord::Pending { targets } => (existing, targets, true),
                 },
             };
 
-        let mut changes = Vec::with_capacity(targets.len());
         let mut newly_counted = Vec::new();
-        let stale = self.apply_all(&targets, &mut changes, &mut newly_counted).await?;
-        if stale {
-            // A cached target was outside its window: ask again, and apply what is new (a PK
-            // already tried answers the same again, so it is not tried twice).
-            let added: Vec<ScoreTarget> = self
-                .resolve(gift, Lookup::Fresh)
-                .await?
-                .into_iter()
-                .filter(|fresh| !targets.iter().any(|tried| tried.apply.tag == fresh.apply.tag))
-                .collect();
-            if !added.is_empty() {
-                targets.extend(added.iter().cloned());
-                if !duplicate {
-                    let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
-                    self.store.record_put(&tag, RECORD_NAME, &pending, self.record_ttl).await?;
+        for _ in 0..MAX_RECORD_ROUNDS {
+            let mut changes = Vec::with_capacity(targets.len());
+            let stale = self.apply_all(&targets, &mut changes, &mut newly_counted).await?;
+            if stale {
+                // A cached target was outside its window: ask again, and apply what is new (a
+                // PK already tried answers the same again, so it is not tried twice). Calls
+                // whose fresh answers differ must not overwrite each other, so from here on the
+                // record only moves by compare-and-set, and a call that loses follows it.
+                let added: Vec<ScoreTarget> = self
+                    .resolve(gift, Lookup::Fresh)
+                    .await?
+                    .into_iter()
+                    .filter(|fresh| !targets.iter().any(|tried| tried.apply.tag == fresh.apply.tag))
+                    .collect();
+                if !added.is_empty() {
+                    let mut extended = targets.clone();
+                    extended.extend(added.iter().cloned());
+                    let next = encode(&GiftRecord::Pending { targets: extended })?;
+                    let swapped = self
+                        .store
+                        .record_swap(&tag, RECORD_NAME, &current, &next, self.record_ttl)
+                        .await?;
+                    if !swapped {
+                        match self.follow(&tag).await? {
+                            Followed::Done(changes) => {
+                                return Ok(self
+                                    .answer(gift, duplicate, changes, &newly_counted)
+                                    .await);
+                            }
+                            Followed::Pending(bytes, moved) => {
+                                (current, targets) = (bytes, moved);
+                                continue;
+                            }
+                        }
+                    }
+                    current = next;
+                    self.apply_all(&added, &mut changes, &mut newly_counted).await?;
                 }
-                self.apply_all(&added, &mut changes, &mut newly_counted).await?;
+            }
+            let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
+            if !stale {
+                // Every call of this gift sees the same targets answer the same (a PK that
+                // counted it answers "duplicate" with the same values), so they all write the
+                // same outcome: a plain write will do.
+                self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
+                return Ok(self.answer(gift, duplicate, changes, &newly_counted).await);
+            }
+            if self.store.record_swap(&tag, RECORD_NAME, &current, &done, self.record_ttl).await? {
+                return Ok(self.answer(gift, duplicate, changes, &newly_counted).await);
+            }
+            match self.follow(&tag).await? {
+                Followed::Done(changes) => {
+                    return Ok(self.answer(gift, duplicate, changes, &newly_counted).await);
+                }
+                Followed::Pending(bytes, moved) => (current, targets) = (bytes, moved),
             }
         }
-        if !duplicate {
-            let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
-            self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
-        }
+        Err(ServiceError::Store(livepk_store::StoreError::Unavailable(format!(
+            "gift {} kept changing under concurrent calls; retry",
+            gift.gift_txn_id
+        ))))
+    }
 
+    /// Reads a record another call moved on.
+    async fn follow(&self, tag: &str) -> Result<Followed, ServiceError> {
+        match self.store.record_get(tag, RECORD_NAME).await? {
+            Some(bytes) => match decode(&bytes)? {
+                GiftRecord::Done { changes } => Ok(Followed::Done(changes)),
+                GiftRecord::Pending { targets } => Ok(Followed::Pending(bytes, targets)),
+            },
+            None => Err(ServiceError::Store(livepk_store::StoreError::Unavailable(
+                "gift record vanished while being written; retry".into(),
+            ))),
+        }
+    }
+
+    /// Notifies what this call counted and answers.
+    async fn answer(
+        &self,
+        gift: &Gift,
+        duplicate: bool,
+        changes: Vec<ScoreChange>,
+        newly_counted: &[(Mode, String)],
+    ) -> GiftOutcome {
         // Score notifications are coalesced per PK (by the feature's key) and built from the
         // PK's state when they are sent, so they always carry the latest totals.
-        for (mode, notify_key) in &newly_counted {
+        for (mode, notify_key) in newly_counted {
             self.coalescer.touch(*mode, notify_key, gift.sender.user_id.get()).await;
         }
         let outcome = if duplicate {
@@ -202,7 +275,7 @@ impl GiftLedger {
             "applied"
         };
         METRICS.gifts.with_label_values(&[outcome]).inc();
-        Ok(GiftOutcome { duplicate, changes })
+        GiftOutcome { duplicate, changes }
     }
 
     /// Every consumer's targets for `gift`.

@@ -24,7 +24,7 @@ local function board_add(board, members, seq, member, delta)
   -- Add before removing: removing the only entry first would delete the key, and with it the
   -- key's TTL, which the add would not restore.
   redis.call('ZADD', board, exact(total), encoded)
-  if previous then
+  if previous and previous ~= encoded then
     redis.call('ZREM', board, previous)
   end
   redis.call('HSET', members, member, encoded)

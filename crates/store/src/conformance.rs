@@ -85,6 +85,7 @@ macro_rules! conformance_tests {
             apply_score_keys_live_on_while_gifts_arrive,
             apply_score_single_gifter_board_keeps_its_ttl,
             record_claim_put_get,
+            record_swap_only_from_the_expected_value,
             record_ttl_expires,
             jobs_schedule_count_cancel,
             jobs_claim_only_due,
@@ -1812,6 +1813,30 @@ pub async fn apply_score_concurrent_distinct_txns_all_count(store: Arc<dyn Store
 // ---- idempotency records ---------------------------------------------------------------------------
 
 /// claim creates (None) or returns what is there; put overwrites; get reads.
+/// A record is swapped only while it holds exactly the expected bytes.
+pub async fn record_swap_only_from_the_expected_value(store: &dyn Store) {
+    let tag = "req:1";
+    assert!(
+        !ok(store.record_swap(tag, "r", b"pending", b"done", HOUR).await, "swap"),
+        "nothing to swap"
+    );
+    assert_eq!(ok(store.record_get(tag, "r").await, "get"), None, "and nothing created");
+    ok(store.record_claim(tag, "r", b"pending\x00\xff", HOUR).await, "claim");
+    assert!(
+        !ok(store.record_swap(tag, "r", b"pending", b"done", HOUR).await, "swap"),
+        "a prefix is not the value"
+    );
+    assert!(ok(store.record_swap(tag, "r", b"pending\x00\xff", b"done", HOUR).await, "swap"));
+    assert_eq!(ok(store.record_get(tag, "r").await, "get"), Some(b"done".to_vec()));
+    assert!(
+        !ok(store.record_swap(tag, "r", b"pending\x00\xff", b"again", HOUR).await, "swap"),
+        "the second swap from the old value fails"
+    );
+    assert!(ok(store.record_swap(tag, "r", b"done", b"short", SHORT_TTL).await, "swap"));
+    sleep(PAST_SHORT_TTL).await;
+    assert_eq!(ok(store.record_get(tag, "r").await, "get"), None, "with the new TTL");
+}
+
 pub async fn record_claim_put_get(store: &dyn Store) {
     let tag = "req:1";
     assert_eq!(ok(store.record_get(tag, "r").await, "get"), None);

@@ -358,6 +358,17 @@ pub trait Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> StoreResult<()>;
 
+    /// Replaces record `name` of `tag` with `value` only if it still holds `expected`
+    /// (compare-and-set); true when it did.
+    async fn record_swap(
+        &self,
+        tag: &str,
+        name: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<bool>;
+
     /// Reads record `name` of `tag`.
     async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>>;
 

@@ -644,6 +644,29 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn record_swap(
+        &self,
+        tag: &str,
+        name: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        match state.live(&key).map(|entry| &entry.value) {
+            Some(Value::Bytes(existing)) if existing.as_slice() == expected => {
+                state.values.insert(
+                    key,
+                    Entry { value: Value::Bytes(value.to_vec()), expires_at: expiry(Some(ttl)) },
+                );
+                Ok(true)
+            }
+            Some(Value::Bytes(_)) | None => Ok(false),
+            Some(_) => Err(wrong_type(&key)),
+        }
+    }
+
     async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
         let key = self.key(tag, name);
         match self.lock().live(&key).map(|entry| &entry.value) {

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use deadpool_redis::{Manager, Pool, Runtime};
@@ -49,6 +49,9 @@ const SCAN_COUNT: usize = 500;
 /// Name (inside a PK's tag) of the hash of applied gift txn ids (DESIGN.md "ScoreApply").
 const TXNS: &str = "txns";
 
+/// How often a process scans the whole keyspace for outboxes no commit marked.
+const OUTBOX_SCAN_EVERY: Duration = Duration::from_secs(3600);
+
 /// Lua of every multi-key step. The helper files are prepended at compile time (`concat!`)
 /// rather than loaded as scripts, so each operation stays one EVALSHA.
 mod lua {
@@ -66,6 +69,8 @@ mod lua {
         concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/finish_job.lua"));
     pub const RELAY_APPEND: &str = include_str!("../lua/relay_append.lua");
     pub const RELAY_POP: &str = include_str!("../lua/relay_pop.lua");
+    pub const RECORD_SWAP: &str = include_str!("../lua/record_swap.lua");
+    pub const OUTBOX_MARK: &str = include_str!("../lua/outbox_mark.lua");
     pub const OUTBOX_FORGET: &str = include_str!("../lua/outbox_forget.lua");
 }
 
@@ -82,6 +87,8 @@ struct Scripts {
     finish_job: Script,
     relay_append: Script,
     relay_pop: Script,
+    record_swap: Script,
+    outbox_mark: Script,
     outbox_forget: Script,
 }
 
@@ -98,6 +105,8 @@ impl Scripts {
             finish_job: Script::new(lua::FINISH_JOB),
             relay_append: Script::new(lua::RELAY_APPEND),
             relay_pop: Script::new(lua::RELAY_POP),
+            record_swap: Script::new(lua::RECORD_SWAP),
+            outbox_mark: Script::new(lua::OUTBOX_MARK),
             outbox_forget: Script::new(lua::OUTBOX_FORGET),
         }
     }
@@ -126,8 +135,8 @@ struct Inner {
     keys: Keyspace,
     options: StoreOptions,
     scripts: Scripts,
-    /// Whether this process has scanned the keyspace for outboxes once (see `outbox_tags`).
-    scanned_outboxes: std::sync::atomic::AtomicBool,
+    /// When this process last scanned the keyspace for outboxes (see `outbox_tags`).
+    outboxes_scanned_at: std::sync::Mutex<Option<Instant>>,
 }
 
 /// One shared connection, replaced (with a new generation) after a connection-level failure.
@@ -194,7 +203,7 @@ impl RedisStore {
                 keys: Keyspace::new(prefix),
                 options,
                 scripts: Scripts::new(),
-                scanned_outboxes: std::sync::atomic::AtomicBool::new(false),
+                outboxes_scanned_at: std::sync::Mutex::new(None),
             }),
         };
         store.ping().await?;
@@ -623,13 +632,7 @@ impl Store for RedisStore {
         {
             // Before the commit: a crash between the commit and its relay must leave the
             // outbox where the sweeper looks.
-            self.query(
-                redis::cmd("ZADD")
-                    .arg(self.key(reserved::OUTBOXES_TAG, reserved::OUTBOXES_MARKED))
-                    .arg(wall_ms())
-                    .arg(tag),
-            )
-            .await?;
+            self.mark_outbox(tag).await?;
         }
         let mut invocation = self.scripts().commit.prepare_invoke();
         let mut keys = ScriptKeys::new(&self.inner.keys, tag);
@@ -961,6 +964,19 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    async fn record_swap(
+        &self,
+        tag: &str,
+        name: &str,
+        expected: &[u8],
+        value: &[u8],
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let mut swap = self.scripts().record_swap.prepare_invoke();
+        swap.key(self.key(tag, name)).arg(expected).arg(value).arg(px(ttl));
+        Ok(reply_int(self.run_script(&swap).await?)? == 1)
+    }
+
     async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
         let reply = self.query(redis::cmd("GET").arg(self.key(tag, name))).await?;
         reply_bytes(reply)
@@ -1150,13 +1166,27 @@ impl Store for RedisStore {
     }
 
     async fn outbox_tags(&self) -> StoreResult<Vec<String>> {
-        // The index of marked outboxes, plus one scan of the keyspace per process: that finds
-        // outboxes written before the index existed, and costs a pass over every key only once.
-        let mut tags = self.marked_outbox_tags().await?;
-        if !self.inner.scanned_outboxes.swap(true, Ordering::SeqCst) {
-            tags.extend(self.scan_outbox_tags().await?);
+        // The index of marked outboxes, plus a scan of the keyspace when this process starts
+        // and then hourly: that finds outboxes no commit marked (written before the index
+        // existed, or by an older replica during a rolling deploy), and marks them, while a
+        // pass over every key stays rare.
+        let scan_due = self
+            .inner
+            .outboxes_scanned_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_none_or(|at| at.elapsed() >= OUTBOX_SCAN_EVERY);
+        if scan_due {
+            for tag in self.scan_outbox_tags().await? {
+                self.mark_outbox(&tag).await?;
+            }
+            *self
+                .inner
+                .outboxes_scanned_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         }
-        Ok(tags.into_iter().collect())
+        Ok(self.marked_outbox_tags().await?.into_iter().collect())
     }
 
     async fn append_events(&self, payloads: &[Vec<u8>]) -> StoreResult<Vec<String>> {
@@ -1284,6 +1314,14 @@ impl Store for RedisStore {
 }
 
 impl RedisStore {
+    /// Marks `tag`'s outbox in the index (scored by Redis's clock).
+    async fn mark_outbox(&self, tag: &str) -> StoreResult<()> {
+        let mut mark = self.scripts().outbox_mark.prepare_invoke();
+        mark.key(self.key(reserved::OUTBOXES_TAG, reserved::OUTBOXES_MARKED)).arg(tag);
+        self.run_script(&mark).await?;
+        Ok(())
+    }
+
     /// Tags of the outboxes in the index that hold events; forgets those found empty whose last
     /// mark is older than the grace (unless marked again meanwhile). Three round trips.
     async fn marked_outbox_tags(&self) -> StoreResult<BTreeSet<String>> {
@@ -1308,14 +1346,14 @@ impl RedisStore {
         if lengths.len() != marks.len() {
             return Err(corrupt("pipeline returned a different number of replies"));
         }
-        let cutoff = wall_ms().saturating_sub(reserved::OUTBOX_MARK_GRACE_MS);
+        // Empty ones go to the script, which forgets those old enough by Redis's clock.
         let mut forget = self.scripts().outbox_forget.prepare_invoke();
-        forget.key(&index);
+        forget.key(&index).arg(reserved::OUTBOX_MARK_GRACE_MS);
         let mut forgetting = false;
         for ((tag, marked_at), length) in marks.into_iter().zip(lengths) {
             if reply_int(length)? > 0 {
                 tags.insert(tag);
-            } else if marked_at <= cutoff {
+            } else {
                 forget.arg(tag).arg(marked_at);
                 forgetting = true;
             }
@@ -1374,8 +1412,6 @@ mod tests {
     //! Focused checks against the local Redis, each under its own random prefix. The full
     //! semantics are held to MemoryStore's by the conformance suite; these cover what only a
     //! real Redis can get wrong (scripts, concurrency, binary payloads, blocking reads).
-
-    use std::time::Instant;
 
     use super::*;
     use crate::ScoringWindow;
@@ -1919,6 +1955,11 @@ mod tests {
             vec!["lc:1".to_string(), "lc:2".to_string()],
             "a new process scans once and finds the unmarked outbox too"
         );
+        assert_eq!(
+            sweeper.outbox_tags().await.unwrap(),
+            vec!["lc:1".to_string(), "lc:2".to_string()],
+            "and marks it, so every replica's index pass sees it from then on"
+        );
         assert_eq!(sweeper.relay_outbox("lc:1").await.unwrap(), 2);
         assert_eq!(sweeper.relay_outbox("lc:2").await.unwrap(), 1);
         assert!(sweeper.outbox_tags().await.unwrap().is_empty());
@@ -1939,7 +1980,10 @@ mod tests {
         let age = |tag: &'static str| {
             let (store, index) = (store.clone(), index.clone());
             async move {
-                let old = wall_ms() - reserved::OUTBOX_MARK_GRACE_MS - 1_000;
+                // Older by the index's own clock (Redis's), as if marked over a minute ago.
+                let reply = store.query(redis::cmd("ZSCORE").arg(&index).arg(tag)).await.unwrap();
+                let marked_at = reply_float(reply).unwrap().expect("marked") as u64;
+                let old = marked_at - reserved::OUTBOX_MARK_GRACE_MS - 1_000;
                 store.query(redis::cmd("ZADD").arg(&index).arg(old).arg(tag)).await.unwrap();
             }
         };
