@@ -21,9 +21,9 @@
 //! comes back outside, the ledger asks again with [`Lookup::Fresh`] and applies what that
 //! adds (the steps stay marked cached in the record, so a retry does the same).
 //!
-//! Every call of a gift sees its steps answer alike (a PK that counted it answers "duplicate"
-//! with the same values, and one that did not, for lack of a window covering the gift's time,
-//! never will), so on the plain path they all write the same outcome. When a cached step was
+//! Every call of a gift sees its steps answer alike (each PK records its first answer to a
+//! gift — counted, with the values, or outside its window — and repeats it), so on the plain
+//! path they all write the same outcome. When a cached step was
 //! outside, though, calls that ask again at different moments may get different answers; from
 //! there the record only moves by compare-and-set ([`livepk_store::Store::record_swap`]), and a
 //! call that loses the race follows the record instead of overwriting it.
@@ -219,9 +219,9 @@ impl GiftLedger {
             }
             let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
             if !stale {
-                // Every call of this gift sees the same targets answer the same (a PK that
-                // counted it answers "duplicate" with the same values), so they all write the
-                // same outcome: a plain write will do.
+                // Every call of this gift sees the same targets answer the same (each PK
+                // repeats its first answer), so they all write the same outcome: a plain write
+                // will do.
                 self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
                 return Ok(self.answer(gift, duplicate, changes, &newly_counted).await);
             }

@@ -6,23 +6,34 @@
 -- ARGV: [1] txn id, [2] sent_at ms, [3] ttl ms, [4] counter count, [5] board count,
 --       then <field> <delta> per counter, then <member> <delta> per board, then
 --       <field> <value> per written field (their count is what remains of KEYS).
--- Returns {'dup', record} | {'out'} | {'ok', record}, record = "<epoch>|<c1>,..|<b1>,..".
+-- Returns {'dup', record} | {'out'} | {'ok', record}, record = "<epoch>|<c1>,..|<b1>,..";
+-- txns holds each txn id's record, or 'out' when it was judged outside the window.
 
 local record = redis.call('HGET', KEYS[2], ARGV[1])
-if record then
+if record == 'out' then
+  return {'out'}
+elseif record then
   return {'dup', record}
 end
 
+-- An outside answer is as final as a count: it is recorded too, so a later call of the same
+-- gift answers the same even if the window has moved to cover the gift's time meanwhile
+-- (AddTime after a late gift, a window reopened by a concurrent commit).
+local function outside()
+  redis.call('HSET', KEYS[2], ARGV[1], 'out')
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  return {'out'}
+end
 local window = redis.call('HMGET', KEYS[1], 'open', 'from', 'until', 'epoch')
 local function whole(text)
   return text and string.match(text, '^%d+$') ~= nil
 end
 if window[1] ~= '1' or not whole(window[2]) or not whole(window[3]) or not whole(window[4]) then
-  return {'out'}
+  return outside()
 end
 local sent_at = tonumber(ARGV[2])
 if sent_at < tonumber(window[2]) or sent_at >= tonumber(window[3]) then
-  return {'out'}
+  return outside()
 end
 
 -- TTLs: a key gets `ttl` when this gift creates it, and every key the gift touches is given

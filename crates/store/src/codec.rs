@@ -29,6 +29,10 @@ pub(crate) fn board_member_id(encoded: &str) -> StoreResult<u64> {
         .ok_or_else(|| corrupt(format_args!("bad leaderboard member {encoded:?}")))
 }
 
+/// What a PK's txn record holds for a gift judged outside its scoring window (final, like a
+/// count: a later call of the same gift answers the same; `lua/apply_score.lua` writes it too).
+pub(crate) const OUTSIDE_RECORD: &str = "out";
+
 /// Encodes a gift record `"<epoch>|<c1>,<c2>|<b1>,<b2>"` (as `lua/apply_score.lua` does).
 pub(crate) fn encode_score_record(epoch: u64, counters: &[i64], boards: &[i64]) -> String {
     let join = |values: &[i64]| values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");

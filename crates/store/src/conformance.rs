@@ -1576,7 +1576,8 @@ pub async fn apply_score_txn_ids_are_per_tag(store: &dyn Store) {
 }
 
 /// Outside when the window is absent, closed, or the gift's time is before `from` or at/after
-/// `until`; Outside writes nothing (not even the txn record).
+/// `until`; Outside touches no counter or board, but records the txn as outside, so the answer
+/// is final like a count.
 pub async fn apply_score_outside_window(store: &dyn Store) {
     let tag = "pk:1";
     let attempt = |txn: &str, sent_at: u64| {
@@ -1608,6 +1609,25 @@ pub async fn apply_score_outside_window(store: &dyn Store) {
     assert!(hash_sorted(store, tag, "score").await.is_empty(), "Outside must not touch counters");
     assert!(page(store, tag, "rank").await.is_empty(), "Outside must not touch boards");
 
+    // An outside answer is final, like a count: the window moving to cover the gift later
+    // (AddTime after a late gift) does not make the same gift count on a retry.
+    set_window(store, tag, open_window(0, 3000, 5)).await;
+    for txn in ["o1", "o2", "o3", "o5", "o6"] {
+        let sent_at = match txn {
+            "o3" => 999,
+            "o5" => 2500,
+            "o6" => 0,
+            _ => 1500,
+        };
+        assert_eq!(
+            apply(store, &attempt(txn, sent_at)).await,
+            ScoreOutcome::Outside,
+            "{txn} was judged outside once"
+        );
+    }
+    assert!(hash_sorted(store, tag, "score").await.is_empty(), "none of them counted later");
+    set_window(store, tag, open_window(1000, 2000, 5)).await;
+
     assert_eq!(
         apply(store, &attempt("in1", 1000)).await,
         ScoreOutcome::Applied { epoch: 5, counters: vec![1], boards: vec![1] },
@@ -1620,10 +1640,11 @@ pub async fn apply_score_outside_window(store: &dyn Store) {
     );
     assert_eq!(
         apply(store, &attempt("o1", 1500)).await,
-        ScoreOutcome::Applied { epoch: 5, counters: vec![3], boards: vec![3] },
-        "an Outside attempt must not record its txn id: the same txn counts once the window allows it"
+        ScoreOutcome::Outside,
+        "an Outside answer is recorded: the same txn stays outside even where the window now \
+         allows its time"
     );
-    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "3")]));
+    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "2")]));
 }
 
 /// Each Applied reports the epoch of the window it counted in.

@@ -201,7 +201,8 @@ pub enum ScoreOutcome {
     /// The gift had counted before (same txn id, same tag); nothing changed. Values are those
     /// recorded when it first counted.
     Duplicate { epoch: u64, counters: Vec<i64>, boards: Vec<i64> },
-    /// The window was closed, absent, or the gift's time fell outside it; nothing changed.
+    /// The window was closed, absent, or the gift's time fell outside it (now, or when this txn
+    /// was first applied: the answer is recorded and final); no score changed.
     Outside,
 }
 

@@ -15,8 +15,8 @@ use tokio::sync::{Notify, broadcast};
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::codec::{
-    OUTBOX_ID_LEN, board_member, board_member_id, decode_score_record, encode_score_record,
-    outbox_entry_id, parse_event_id, wall_ms,
+    OUTBOX_ID_LEN, OUTSIDE_RECORD, board_member, board_member_id, decode_score_record,
+    encode_score_record, outbox_entry_id, parse_event_id, wall_ms,
 };
 use crate::keys::reserved;
 use crate::{
@@ -563,21 +563,28 @@ impl Store for MemoryStore {
         if let Some(record) =
             state.read_hash(&txns_key)?.and_then(|txns| txns.get(&apply.txn_id).cloned())
         {
+            if record == OUTSIDE_RECORD {
+                return Ok(ScoreOutcome::Outside);
+            }
             let (epoch, counters, boards) = decode_score_record(&record)?;
             return Ok(ScoreOutcome::Duplicate { epoch, counters, boards });
         }
+        let ttl = Some(apply.ttl);
         let window = state.read_hash(&key_of(&apply.window))?.cloned().unwrap_or_default();
         let number = |field: &str| window.get(field).and_then(|value| value.parse::<u64>().ok());
         let open = window.get("open").is_some_and(|open| open == "1");
-        let (Some(from), Some(until), Some(epoch)) =
-            (number("from"), number("until"), number("epoch"))
-        else {
+        let inside = match (number("from"), number("until"), number("epoch")) {
+            (Some(from), Some(until), Some(epoch)) if open => {
+                (from..until).contains(&apply.sent_at_ms).then_some(epoch)
+            }
+            _ => None,
+        };
+        let Some(epoch) = inside else {
+            // Final, like a count (see DESIGN.md "ScoreApply").
+            state.hash(&txns_key)?.insert(apply.txn_id.clone(), OUTSIDE_RECORD.into());
+            state.set_ttl(&txns_key, ttl);
             return Ok(ScoreOutcome::Outside);
         };
-        if !open || apply.sent_at_ms < from || apply.sent_at_ms >= until {
-            return Ok(ScoreOutcome::Outside);
-        }
-        let ttl = Some(apply.ttl);
         let mut counters = Vec::with_capacity(apply.counters.len());
         for (hash, field, delta) in &apply.counters {
             let key = key_of(hash);

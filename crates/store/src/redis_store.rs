@@ -2,8 +2,9 @@
 //!
 //! Single-key operations are plain commands (pipelined when there are several); every step
 //! that touches more than one key is one Lua script from `lua/`, whose keys all share one hash
-//! tag so it also runs on Redis Cluster. Scripts never read the server clock: times come from
-//! the caller, so the injectable clock of the features decides what is due.
+//! tag so it also runs on Redis Cluster. Times that decide what is due or what counts come
+//! from the caller, so the injectable clock of the features decides them; only the outbox
+//! index's marks use Redis's own clock (TIME), to age marks without comparing replicas' clocks.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -51,6 +52,8 @@ const TXNS: &str = "txns";
 
 /// How often a process scans the whole keyspace for outboxes no commit marked.
 const OUTBOX_SCAN_EVERY: Duration = Duration::from_secs(3600);
+/// How soon a failed scan is tried again.
+const OUTBOX_SCAN_RETRY: Duration = Duration::from_secs(60);
 
 /// Lua of every multi-key step. The helper files are prepended at compile time (`concat!`)
 /// rather than loaded as scripts, so each operation stays one EVALSHA.
@@ -1170,23 +1173,30 @@ impl Store for RedisStore {
         // and then hourly: that finds outboxes no commit marked (written before the index
         // existed, or by an older replica during a rolling deploy), and marks them, while a
         // pass over every key stays rare.
-        let scan_due = self
-            .inner
-            .outboxes_scanned_at
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_none_or(|at| at.elapsed() >= OUTBOX_SCAN_EVERY);
-        if scan_due {
-            for tag in self.scan_outbox_tags().await? {
-                self.mark_outbox(&tag).await?;
+        let mut tags = self.marked_outbox_tags().await?;
+        let scanned_at = || {
+            self.inner.outboxes_scanned_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if scanned_at().is_none_or(|at| at.elapsed() >= OUTBOX_SCAN_EVERY) {
+            match self.scan_outbox_tags().await {
+                Ok(found) => {
+                    for tag in found {
+                        if let Err(error) = self.mark_outbox(&tag).await {
+                            tracing::warn!(tag, %error, "could not mark a scanned outbox");
+                        }
+                        tags.insert(tag);
+                    }
+                    *scanned_at() = Some(Instant::now());
+                }
+                Err(error) => {
+                    // The index pass above still stands; scan again in a minute.
+                    tracing::warn!(%error, "outbox keyspace scan failed");
+                    *scanned_at() =
+                        Instant::now().checked_sub(OUTBOX_SCAN_EVERY - OUTBOX_SCAN_RETRY);
+                }
             }
-            *self
-                .inner
-                .outboxes_scanned_at
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         }
-        Ok(self.marked_outbox_tags().await?.into_iter().collect())
+        Ok(tags.into_iter().collect())
     }
 
     async fn append_events(&self, payloads: &[Vec<u8>]) -> StoreResult<Vec<String>> {
