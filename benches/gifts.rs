@@ -15,9 +15,10 @@
 //! * `service gRPC, closed`         — `RecordGift` over gRPC, closed loop;
 //! * `floor @R/s open`, `service gRPC @R/s open` — fixed arrival rate, latency measured from the
 //!   scheduled send time (no coordinated omission);
-//! * BENCH_ROUNDS - 1 more closed-loop pairs, floor then service, printed in their own table:
-//!   this machine's speed drifts by up to 2x between minutes, so the ratio and throughput
-//!   targets are judged on the median of the rounds, each ratio taken within its own pair;
+//! * BENCH_ROUNDS - 1 more rounds (closed-loop floor then service, then the service at the
+//!   fixed rate), printed in their own table: this machine's speed drifts by up to 2x between
+//!   minutes and a single second can stall, so every target is judged on the median of the
+//!   rounds, each ratio taken within its own pair;
 //! * `diag: gRPC batch xN`          — `RecordGiftBatch` with N gifts per call, same gifts in
 //!   flight (what a batching gateway would get);
 //! * `what-if floor: ...`           — the floor with the anchor and battle read on every gift
@@ -1363,14 +1364,20 @@ async fn bench(options: Options, srv: Handle) {
         &totals,
     ));
 
-    // ---- more closed-loop rounds, floor then service, each pair measured together ----
-    let mut rounds = vec![(
-        phases.iter().find(|phase| phase.name.starts_with("floor: store")).map_or(0.0, Phase::rate),
-        phases
-            .iter()
-            .find(|phase| phase.name.starts_with("service gRPC, closed"))
-            .map_or(0.0, Phase::rate),
-    )];
+    // ---- more rounds: closed-loop floor then service, each pair measured together, then the
+    // service at the fixed rate ----
+    let rate_of = |prefix: &str| {
+        phases.iter().find(|phase| phase.name.starts_with(prefix)).map_or(0.0, Phase::rate)
+    };
+    let mut rounds = vec![(rate_of("floor: store"), rate_of("service gRPC, closed"))];
+    let open_p99 = |phase: &Phase| {
+        if phase.failed > 0 { f64::INFINITY } else { phase.percentile_ms(0.99) }
+    };
+    let mut open_rounds: Vec<(f64, Vec<f64>)> = phases
+        .iter()
+        .filter(|phase| phase.name.starts_with("service gRPC @"))
+        .map(|phase| (open_p99(phase), phase.p99_by_second.clone()))
+        .collect();
     for round in 2..=options.rounds {
         let mut rates = Vec::new();
         for (driver, name) in [(&floor, "floor"), (&service, "service")] {
@@ -1395,6 +1402,18 @@ async fn bench(options: Options, srv: Handle) {
             rates.push(phase.rate());
         }
         rounds.push((rates[0], rates[1]));
+        let before = meter.start();
+        let (tally, elapsed, lag) =
+            open_loop(&gen_handle, &service, options.rate, seconds, &seq).await;
+        let phase = meter.finish(
+            format!("service @{}/s round {round}", options.rate),
+            tally,
+            elapsed,
+            before,
+            Some(lag),
+            &totals,
+        );
+        open_rounds.push((open_p99(&phase), phase.p99_by_second.clone()));
     }
 
     // ---- diagnostics: a batching gateway, and lighter Redis work ----
@@ -1561,16 +1580,34 @@ async fn bench(options: Options, srv: Handle) {
     let find = |prefix: &str| phases.iter().find(|phase| phase.name.starts_with(prefix));
     let open_row = find("service gRPC @").expect("open-loop row");
     println!();
-    println!("closed-loop rounds (floor, then service; the first is the table's):");
-    println!("| round | floor gifts/s | service gifts/s | service / floor |");
-    println!("|------:|--------------:|----------------:|----------------:|");
-    for (round, (floor_rate, service_rate)) in rounds.iter().enumerate() {
+    println!(
+        "rounds (closed-loop floor, then service, then the service at {}/s; the first is the table's):",
+        options.rate
+    );
+    println!(
+        "| round | floor gifts/s | service gifts/s | service / floor | service p99 ms @{}/s |",
+        options.rate
+    );
+    println!("|------:|--------------:|----------------:|----------------:|--------------------:|");
+    for (round, ((floor_rate, service_rate), (p99, _))) in
+        rounds.iter().zip(&open_rounds).enumerate()
+    {
         println!(
-            "| {:>5} | {:>13.0} | {:>15.0} | {:>15.2} |",
+            "| {:>5} | {:>13.0} | {:>15.0} | {:>15.2} | {:>19.2} |",
             round + 1,
             floor_rate,
             service_rate,
-            service_rate / floor_rate
+            service_rate / floor_rate,
+            p99
+        );
+    }
+    for (round, (_, by_second)) in open_rounds.iter().enumerate().skip(1) {
+        let seconds: Vec<String> = by_second.iter().map(|p99| format!("{p99:.1}")).collect();
+        println!(
+            "  round {} p99 ms of each second at {}/s: {}",
+            round + 1,
+            options.rate,
+            seconds.join(" ")
         );
     }
     let median = |mut values: Vec<f64>| {
@@ -1591,13 +1628,14 @@ async fn bench(options: Options, srv: Handle) {
         rounds.len(),
         verdict(service_rate >= 10_000.0)
     );
-    let open_ok = open_row.percentile_ms(0.99) < 10.0 && open_row.failed == 0;
+    let p99 = median(open_rounds.iter().map(|(p99, _)| *p99).collect());
     println!(
-        "service p99 at {}/s = {:.2} ms, achieved {:.0}/s (target p99 < 10 ms) {}",
+        "service p99 at {}/s = {:.2} ms, median of {} rounds (first round achieved {:.0}/s) (target p99 < 10 ms) {}",
         options.rate,
-        open_row.percentile_ms(0.99),
+        p99,
+        open_rounds.len(),
         open_row.rate(),
-        verdict(open_ok)
+        verdict(p99 < 10.0)
     );
     let exact = points == expected && failed == 0;
     println!(
