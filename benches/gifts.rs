@@ -940,14 +940,9 @@ async fn floor_gift(
     let mut changes = Vec::new();
     for target in &targets {
         match store.apply_score(&target.apply).await.map_err(error)? {
-            ScoreOutcome::Applied { epoch, counters, boards } => changes.push(ScoreChange {
-                mode: target.mode,
-                pkid: epoch,
-                receiver_id: target.receiver_id,
-                side: target.side.clone(),
-                side_total: counters.first().copied().unwrap_or_default(),
-                sender_total: boards.first().copied().unwrap_or_default(),
-            }),
+            ScoreOutcome::Applied { epoch, counters, boards } => {
+                changes.push(ScoreChange::of(target, epoch, &counters, &boards))
+            }
             ScoreOutcome::Duplicate { .. } | ScoreOutcome::Outside => {}
         }
     }

@@ -59,7 +59,7 @@ pub struct EventsConfig {
     pub retention: usize,
     /// How often (ms) outboxes left behind by a crash are swept into the stream. A sweep reads
     /// the store's index of recently written outboxes (three round trips); only a replica's
-    /// first sweep scans the whole keyspace.
+    /// first sweep, and then one an hour, scans the whole keyspace.
     pub sweep_interval_ms: u64,
 }
 

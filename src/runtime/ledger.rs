@@ -102,6 +102,21 @@ pub struct ScoreChange {
     pub sender_total: i64,
 }
 
+impl ScoreChange {
+    /// What `target` changed, from its PK's answer (by the [`ScoreTarget::apply`] convention,
+    /// the first counter is the side's total and the first board the sender's).
+    pub fn of(target: &ScoreTarget, epoch: u64, counters: &[i64], boards: &[i64]) -> Self {
+        Self {
+            mode: target.mode,
+            pkid: epoch,
+            receiver_id: target.receiver_id,
+            side: target.side.clone(),
+            side_total: counters.first().copied().unwrap_or_default(),
+            sender_total: boards.first().copied().unwrap_or_default(),
+        }
+    }
+}
+
 /// The answer to one gift.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GiftOutcome {
@@ -311,14 +326,7 @@ impl GiftLedger {
                         continue;
                     }
                 };
-            changes.push(ScoreChange {
-                mode: target.mode,
-                pkid: epoch,
-                receiver_id: target.receiver_id,
-                side: target.side.clone(),
-                side_total: counters.first().copied().unwrap_or_default(),
-                sender_total: boards.first().copied().unwrap_or_default(),
-            });
+            changes.push(ScoreChange::of(target, epoch, &counters, &boards));
             if fresh {
                 newly_counted.push((target.mode, target.notify_key.clone()));
             }

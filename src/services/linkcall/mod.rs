@@ -914,12 +914,11 @@ impl LinkCallAdapter {
         singer: SingerId,
         now_ms: u64,
     ) -> Result<Option<ScoringEntry>, ServiceError> {
-        let Some(versioned) = self.core.store.get(ANCHORS, &anchor_name(singer)).await? else {
+        let mut snapshot = Snapshot::default();
+        self.load_anchors(&mut snapshot, &[singer]).await?;
+        let Some(battle_id) = snapshot.anchor(singer).and_then(|anchor| anchor.battle) else {
             return Ok(None);
         };
-        let anchor: Anchor = decode("anchor", &versioned.value)?;
-        let Some(battle_id) = anchor.battle else { return Ok(None) };
-        let mut snapshot = Snapshot::default();
         self.load_battle(&mut snapshot, Some(battle_id)).await?;
         let Some(battle) = snapshot.battle() else { return Ok(None) };
         let Some((_, until_ms, _)) = battle.scoring_window() else { return Ok(None) };
