@@ -94,35 +94,40 @@ impl Database {
         }
         let pool = pool_options.connect(url).await?;
 
-        if sqlite_file.is_some() {
-            // Persistent in the file: readers no longer block the writer. Set before migrating,
-            // outside any transaction (SQLite refuses the change inside one).
-            sqlx::query(queries::SQLITE_WAL).execute(&pool).await?;
-        }
-        let migrator = match dialect {
-            Dialect::Sqlite => &SQLITE_MIGRATIONS,
-            Dialect::MySql => &MYSQL_MIGRATIONS,
-        };
+        let database = Database { pool, dialect };
         // SQLite has no advisory lock: replicas starting together on a fresh file race to
-        // create the tables and the losers fail (table exists, database busy). Migrations are
-        // transactional there, so a retry finds them applied and goes through.
+        // switch it to WAL, create the tables and insert the defaults, and the losers fail
+        // (table exists, database locked). Each step is idempotent (migrations are
+        // transactional there), so a retry of the whole set-up goes through.
         let mut attempt = 0;
         loop {
-            match migrator.run(&pool).await {
+            match database.prepare(sqlite_file.is_some()).await {
                 Ok(()) => break,
                 Err(error) if dialect == Dialect::Sqlite && attempt < 5 => {
                     attempt += 1;
-                    tracing::warn!(%error, attempt, "sqlite migration raced another process; retrying");
+                    tracing::warn!(%error, attempt, "sqlite set-up raced another process; retrying");
                     tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(error),
             }
         }
-
-        let database = Database { pool, dialect };
-        database.insert_missing_config_defaults().await?;
         tracing::info!(dialect = ?dialect, "sql database ready");
         Ok(database)
+    }
+
+    /// WAL mode for a SQLite file, the migrations, the missing config defaults.
+    async fn prepare(&self, sqlite_file: bool) -> Result<(), SqlError> {
+        if sqlite_file {
+            // Persistent in the file: readers no longer block the writer. Set before migrating,
+            // outside any transaction (SQLite refuses the change inside one).
+            sqlx::query(queries::SQLITE_WAL).execute(&self.pool).await?;
+        }
+        let migrator = match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::MySql => &MYSQL_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        self.insert_missing_config_defaults().await
     }
 
     /// The dialect the URL selected.
