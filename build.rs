@@ -27,10 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out_dir.join("livepk_descriptor.bin"), descriptor_set.encode_to_vec())?;
 
+    // Type names, so a notification can be packed as `google.protobuf.Any` by its own name, with
+    // the standard domain every runtime resolves (PHP's `Any::unpack` insists on it).
+    let mut prost = prost_build::Config::new();
+    prost.enable_type_names().type_name_domain(["."], "type.googleapis.com");
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        .compile_fds(descriptor_set)?;
+        .compile_fds_with_config(descriptor_set, prost)?;
     Ok(())
 }
 

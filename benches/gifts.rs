@@ -52,9 +52,10 @@ use livepk::pb::linkcall::{
     ConfirmCode, ConfirmRequest, LinkRequest, OpenFunctionRequest, RefreshSingerProfileRequest,
     SingerComeInRoomRequest, StartRequest, UserSeekPkRequest,
 };
-use livepk::runtime::ledger::{ScoreChange, ScoreTarget};
-use livepk::services::linkcall::{GifterProfile, side_word};
+use livepk_battle::{BattleId, Side};
 use livepk_core::{Mode, SingerId};
+use livepk_engine::{NotifyKey, ScoreChange, ScoreTarget};
+use livepk_linkcall::adapter::GifterProfile;
 use livepk_linkcall::{Anchor, Battle};
 use livepk_store::{RedisStore, ScoreApply, ScoreOutcome, Store, StoreOptions};
 use serde::Serialize;
@@ -795,7 +796,7 @@ fn batch_driver(channels: Vec<Channel>, anchors: Arc<Vec<u64>>, users: u64, batc
 }
 
 fn ledger_driver(
-    ledger: Arc<livepk::runtime::ledger::GiftLedger>,
+    ledger: Arc<livepk_engine::GiftLedger>,
     anchors: Arc<Vec<u64>>,
     users: u64,
 ) -> Driver {
@@ -840,8 +841,8 @@ struct FloorWork {
 
 const SERVICE_WORK: FloorWork = FloorWork { lookups: false, record: true };
 
-/// Anchor id -> (battle tag, side word), read once.
-type FloorTable = HashMap<u64, (String, &'static str)>;
+/// Anchor id -> (battle tag, side), read once.
+type FloorTable = HashMap<u64, (String, Side)>;
 
 /// Which battle each anchor scores in, and on which side (two reads per anchor, once).
 async fn floor_table(store: &RedisStore, anchors: &[u64]) -> FloorTable {
@@ -855,10 +856,7 @@ async fn floor_table(store: &RedisStore, anchors: &[u64]) -> FloorTable {
 }
 
 /// The service's two uncached reads: the anchor (which session), the battle (scoring? side?).
-async fn floor_lookup(
-    store: &RedisStore,
-    receiver: u64,
-) -> Result<Option<(String, &'static str)>, String> {
+async fn floor_lookup(store: &RedisStore, receiver: u64) -> Result<Option<(String, Side)>, String> {
     let error = |e: livepk_store::StoreError| e.to_string();
     let Some(anchor) = store.get("lc", &format!("anchor:{receiver}")).await.map_err(error)? else {
         return Ok(None);
@@ -870,10 +868,10 @@ async fn floor_lookup(
         return Ok(None);
     };
     let battle: Battle = serde_json::from_slice(&battle.value).map_err(|e| e.to_string())?;
-    if battle.scoring_window().is_none() {
+    if battle.round.scoring_window().is_none() {
         return Ok(None);
     }
-    Ok(Some((tag, side_word(&battle, SingerId::from_trusted(receiver)))))
+    Ok(battle.side_of(SingerId::from_trusted(receiver)).map(|side| (tag, side)))
 }
 
 async fn floor_gift(
@@ -895,7 +893,7 @@ async fn floor_gift(
             None => return Ok(false),
         }
     };
-    let battle_id = tag.trim_start_matches("lc:").to_owned();
+    let battle_id: u64 = tag.trim_start_matches("lc:").parse().map_err(|_| "a battle tag")?;
     let sender = request.sender.expect("sender");
     let profile = GifterProfile {
         nick: sender.user_nick,
@@ -903,11 +901,15 @@ async fn floor_gift(
         level: sender.user_level,
         wealth: sender.user_wealth,
     };
+    let side_word = match side {
+        Side::First => "host",
+        Side::Second => "guest",
+    };
     let targets = vec![ScoreTarget {
         mode: Mode::LinkCall,
         receiver_id: receiver,
-        side: side.into(),
-        notify_key: format!("{battle_id}|{receiver}"),
+        side: side_word.into(),
+        notify: NotifyKey { mode: Mode::LinkCall, battle: BattleId::new(battle_id), side },
         apply: ScoreApply {
             tag: tag.clone(),
             txn_id: request.gift_txn_id.clone(),
@@ -1290,24 +1292,15 @@ async fn bench(options: Options, srv: Handle) {
     // ---- the ledger in-process (no gRPC), on the server runtime ----
     if options.ledger {
         let config = server.config.clone();
-        let app = srv
+        let built = srv
             .spawn(async move {
-                let store = livepk::open_store(&config).await.expect("store");
-                let database =
-                    livepk_sql::Database::connect(&config.database_url).await.expect("database");
-                let (_stop_sender, stop) = tokio::sync::watch::channel(false);
-                // The sender is dropped: nothing here waits on `stop`. No background tasks run.
-                livepk::runtime::App::build(
-                    config,
-                    Arc::new(livepk_core::SystemClock),
-                    store,
-                    database,
-                    stop,
-                )
+                // No background tasks are started: only the ledger is driven.
+                livepk::build(&config, Arc::new(livepk_core::SystemClock)).await
             })
             .await
+            .expect("the server runtime")
             .expect("build the ledger");
-        let ledger = ledger_driver(app.ledger.clone(), anchors.clone(), options.users);
+        let ledger = ledger_driver(built.runtime.ledger.clone(), anchors.clone(), options.users);
         let (warm, _) = closed_loop(&srv, &ledger, options.concurrency, warmup, &seq).await;
         totals.counted.fetch_add(warm.counted, Ordering::Relaxed);
         totals.failed.fetch_add(warm.failed, Ordering::Relaxed);

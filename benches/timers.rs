@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use livepk::runtime::timers::{RunnerOptions, TimerHandler, TimerRunner, Timers};
-use livepk::status::ServiceError;
 use livepk_core::{Clock, SystemClock};
+use livepk_engine::{EngineError, RunnerOptions, TimerHandler, TimerRunner, Timers};
 use livepk_store::{Job, MemoryStore, RedisStore, Store, StoreOptions};
 use tokio::sync::watch;
 
@@ -25,7 +24,7 @@ struct Recorder {
 
 #[async_trait]
 impl TimerHandler for Recorder {
-    async fn fire(&self, job: &Job) -> Result<(), ServiceError> {
+    async fn fire(&self, job: &Job) -> Result<(), EngineError> {
         let lag = SystemClock.now_ms().saturating_sub(job.due_ms);
         let mut fired = self.fired.lock().unwrap();
         let entry = fired.entry(job.id.clone()).or_insert((0, lag));

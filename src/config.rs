@@ -2,7 +2,7 @@
 //! The names of the variables are a contract with the deploy manifests and the gateway team.
 //!
 //! Battle tunables (PK length, popup life, star gate, ...) are not here: they live in the SQL
-//! config table so operators can change them at run time (see `runtime::settings`).
+//! config table so operators can change them at run time (see `livepk_engine::settings`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -33,6 +33,10 @@ pub struct Config {
     /// Threads serving requests (`LIVEPK_WORKER_THREADS`); 0 = one per core. Fewer than the
     /// cores leaves room for a Redis or sidecar sharing the host.
     pub worker_threads: usize,
+    /// A file the server writes the address it listens on to, once it is bound
+    /// (`LIVEPK_ADDRESS_FILE`): with `listen` on port 0 the system picks a free port, and whoever
+    /// started the server (a test, a sidecar) reads it here instead of guessing one first.
+    pub address_file: Option<std::path::PathBuf>,
     /// Event stream settings.
     pub events: EventsConfig,
     /// Delay-queue settings.
@@ -96,6 +100,7 @@ impl Default for Config {
             admin_token: None,
             log_format: LogFormat::Text,
             worker_threads: 0,
+            address_file: None,
             events: EventsConfig::default(),
             timers: TimersConfig::default(),
             limits: LimitsConfig::default(),
@@ -203,6 +208,9 @@ impl Config {
                 value,
                 reason: "must be a whole number (0 = one per core)".into(),
             })?;
+        }
+        if let Some(value) = env("LIVEPK_ADDRESS_FILE") {
+            self.address_file = non_empty(value).map(std::path::PathBuf::from);
         }
         if let Some(value) = env("LIVEPK_LOG_FORMAT") {
             self.log_format = match value.as_str() {

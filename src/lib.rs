@@ -1,14 +1,15 @@
-//! The livepk server: gRPC adapters (proto <-> domain), the shared runtime machinery (event
-//! relay, delay-queue poller, gift ledger, hot settings) and the wiring that starts them.
+//! The livepk server: gRPC adapters (proto <-> domain), the registry of modes, and the wiring
+//! that starts the battle engine (`livepk-engine`) with every mode on it.
 //!
 //! Invariant: only this package knows protobuf and tonic. Feature crates are pure state
-//! machines; `livepk-store` owns Redis; `livepk-sql` owns SQL.
+//! machines with their engine binding; `livepk-engine` runs them; `livepk-store` owns Redis;
+//! `livepk-sql` owns SQL.
 
 pub mod config;
 pub mod gate;
 pub mod metrics;
+pub mod modes;
 pub mod pb;
-pub mod runtime;
 pub mod services;
 pub mod status;
 
@@ -16,26 +17,55 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use livepk_core::{Clock, SystemClock};
+use livepk_core::{Clock, ConfigRegistry, SystemClock};
+use livepk_engine::{Engine, RunnerOptions, Runtime, RuntimeOptions, Settings};
+use livepk_sql::{Database, DatabaseOptions};
 use livepk_store::{MemoryStore, RedisStore, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::config::Config;
 use crate::gate::{GateLayer, GateOptions};
 use crate::metrics::METRICS;
-use crate::runtime::App;
 
 /// Health service name that stays SERVING for as long as the process runs (for Kubernetes
 /// liveness probes: an unreachable Redis makes the replica unready, not dead).
 pub const LIVENESS_SERVICE: &str = "liveness";
 
-/// The gRPC services this server exposes (health is reported for each and for "").
-pub const SERVICE_NAMES: &[&str] =
-    &["pk.gift.v1.Gifts", "pk.events.v1.Events", "pk.admin.v1.Admin", "pk.linkcall.v1.LinkCallPk"];
+/// The gRPC services every server exposes whatever its modes.
+pub const CORE_SERVICE_NAMES: &[&str] =
+    &["pk.gift.v1.Gifts", "pk.events.v1.Events", "pk.admin.v1.Admin"];
+
+/// The gRPC services this server exposes: the core ones, then each mode's (health is reported
+/// for each and for "").
+pub fn service_names() -> Vec<&'static str> {
+    CORE_SERVICE_NAMES.iter().copied().chain(modes::service_names()).collect()
+}
+
+/// Everything the gRPC services of a running server hold. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    /// The engine with every mode, the ledger and the background machinery.
+    pub runtime: Arc<Runtime>,
+    /// Shutdown signal for long-lived streams.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl std::ops::Deref for App {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.runtime.engine
+    }
+}
+
+/// Every config key the server knows: each mode's, then the engine's.
+pub fn config_registry() -> ConfigRegistry {
+    ConfigRegistry::new(modes::config_keys().chain(livepk_engine::config::ENGINE_KEYS))
+}
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +101,37 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     })
 }
 
+/// A server's machinery before it serves: the engine with every registered mode and their
+/// background tasks not yet started, and the modes' gRPC services.
+pub struct Built {
+    /// The engine, the modes, the ledger, the poller and the coalescer.
+    pub runtime: Arc<Runtime>,
+    /// The gRPC services of the modes (the core services are added by [`run_with_clock`]).
+    pub routes: RoutesBuilder,
+}
+
+/// Opens the store and SQL `config` names and builds the engine with every mode of
+/// [`modes::MODES`] on it, reading time from `clock`.
+pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Built, ServeError> {
+    let store = open_store(config).await?;
+    let registry = config_registry();
+    let database_options =
+        DatabaseOptions { config_keys: registry.specs().to_vec(), ..DatabaseOptions::default() };
+    let database = Database::connect_with(&config.database_url, &database_options).await?;
+    let settings = Arc::new(Settings::new(database.clone(), store.clone(), registry));
+    let engine = Arc::new(Engine::new(clock, store, database, settings));
+    let mut routes = RoutesBuilder::default();
+    let mut parts = Vec::new();
+    for mode in modes::MODES {
+        let built = (mode.build)(&engine);
+        assert_eq!(built.service_name, mode.service_name, "a mode registered under another name");
+        (built.add_service)(&mut routes);
+        parts.push(built.parts);
+    }
+    let runtime = Arc::new(Runtime::new(engine, parts, runtime_options(config)));
+    Ok(Built { runtime, routes })
+}
+
 /// Serves on `listener` until `shutdown` completes, with the real clock.
 pub async fn run(
     listener: TcpListener,
@@ -94,16 +155,18 @@ pub async fn run_with_clock(
     if config.admin_token.is_none() {
         tracing::warn!("LIVEPK_ADMIN_TOKEN is not set: Admin calls are not authenticated");
     }
-    let store = open_store(&config).await?;
-    let database = livepk_sql::Database::connect(&config.database_url).await?;
     let (stop_sender, stop) = watch::channel(false);
-    let app = App::build(config.clone(), clock, store.clone(), database, stop.clone());
-    let background = app.spawn_background(stop.clone());
+    let Built { runtime, routes } = build(&config, clock).await?;
+    let store = runtime.engine.store.clone();
+    let service_names = service_names();
+    let app = App { runtime, stop: stop.clone() };
+    let background = app.runtime.spawn_background(stop.clone());
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status(LIVENESS_SERVICE, ServingStatus::Serving).await;
-    set_health(&health, ServingStatus::Serving).await;
-    let watchdog = tokio::spawn(watch_store(store, health.clone(), stop.clone()));
+    set_health(&health, &service_names, ServingStatus::Serving).await;
+    let watchdog =
+        tokio::spawn(watch_store(store, health.clone(), service_names.clone(), stop.clone()));
 
     let descriptors = pb::FILE_DESCRIPTOR_SET;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -127,22 +190,23 @@ pub async fn run_with_clock(
     tracing::info!(?address, backend = app.store.backend(), "livepk serving");
 
     let drain_health = health.clone();
+    let drain_names = service_names.clone();
     let drain = async move {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight calls, no more timer claims");
-        set_health(&drain_health, ServingStatus::NotServing).await;
+        set_health(&drain_health, &drain_names, ServingStatus::NotServing).await;
         let _ = stop_sender.send(true);
     };
 
     let result = tonic::transport::Server::builder()
         .layer(gate)
+        .add_routes(routes.routes())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(services::gifts::server(app.clone()))
         .add_service(services::events::server(app.clone()))
         .add_service(services::admin::server(app.clone()))
-        .add_service(services::linkcall::grpc::server(app.clone()))
         .serve_with_incoming_shutdown(no_delay(TcpListenerStream::new(listener)), drain)
         .await;
     // The server has drained; let background tasks finish their current step.
@@ -166,9 +230,21 @@ fn no_delay(
     })
 }
 
-async fn set_health(health: &HealthReporter, status: ServingStatus) {
+/// The engine's tunables from the process configuration.
+fn runtime_options(config: &Config) -> RuntimeOptions {
+    RuntimeOptions {
+        timers: RunnerOptions {
+            poll_interval: Duration::from_millis(config.timers.poll_interval_ms),
+            ttr: Duration::from_millis(config.timers.ttr_ms),
+            batch: config.timers.batch,
+        },
+        sweep_interval: Duration::from_millis(config.events.sweep_interval_ms),
+    }
+}
+
+async fn set_health(health: &HealthReporter, services: &[&'static str], status: ServingStatus) {
     health.set_service_status("", status).await;
-    for name in SERVICE_NAMES {
+    for name in services {
         health.set_service_status(*name, status).await;
     }
 }
@@ -177,13 +253,14 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
 async fn watch_store(
     store: Arc<dyn Store>,
     health: HealthReporter,
+    services: Vec<&'static str>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut serving = true;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = crate::runtime::stopped(&mut stop) => return,
+            _ = livepk_engine::stopped(&mut stop) => return,
         }
         let up = tokio::time::timeout(Duration::from_secs(2), store.ping())
             .await
@@ -193,10 +270,10 @@ async fn watch_store(
             serving = up;
             if up {
                 tracing::info!("store reachable again: serving");
-                set_health(&health, ServingStatus::Serving).await;
+                set_health(&health, &services, ServingStatus::Serving).await;
             } else {
                 tracing::error!("store unreachable: health NOT_SERVING");
-                set_health(&health, ServingStatus::NotServing).await;
+                set_health(&health, &services, ServingStatus::NotServing).await;
             }
         }
     }

@@ -57,6 +57,12 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(path) = &config.address_file
+        && let Err(error) = write_address(path, &listener)
+    {
+        tracing::error!(path = %path.display(), %error, "cannot write the address file");
+        return ExitCode::from(1);
+    }
     match livepk::run(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -64,6 +70,15 @@ async fn serve(config: Config) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Writes the bound address to `path` whole (a temporary file renamed into place), so a reader
+/// never sees half of it.
+fn write_address(path: &std::path::Path, listener: &TcpListener) -> std::io::Result<()> {
+    let address = listener.local_addr()?;
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, address.to_string())?;
+    std::fs::rename(&partial, path)
 }
 
 /// Completes on SIGTERM (Kubernetes) or Ctrl-C.

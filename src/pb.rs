@@ -62,3 +62,37 @@ pub fn mode_from_proto(value: i32) -> Option<livepk_core::Mode> {
         common::Mode::Unspecified => return None,
     })
 }
+
+/// A notification message packed as the `payload` of an event.
+pub fn any<M: prost::Name>(message: &M) -> prost_types::Any {
+    // Encoding into a Vec cannot fail (it grows as needed).
+    prost_types::Any::from_msg(message).unwrap_or_default()
+}
+
+/// The encoded `pk.events.v1.Event` of one notification, for an outbox: the envelope every mode
+/// shares around its own `payload`. The stream position (`event_id`) is set when it is read.
+pub fn encode_event(
+    mode: livepk_core::Mode,
+    target: livepk_core::Target,
+    message_name: &str,
+    pkid: u64,
+    time_now: u64,
+    payload: prost_types::Any,
+) -> Vec<u8> {
+    use prost::Message;
+    let kind = match target.kind {
+        livepk_core::TargetKind::Room => common::TargetKind::Room,
+        livepk_core::TargetKind::Singer => common::TargetKind::Singer,
+        livepk_core::TargetKind::User => common::TargetKind::User,
+    };
+    events::Event {
+        event_id: String::new(),
+        time_now,
+        mode: mode_to_proto(mode) as i32,
+        pkid,
+        target: Some(common::Target { kind: kind as i32, id: target.id }),
+        r#type: message_name.to_owned(),
+        payload: Some(payload),
+    }
+    .encode_to_vec()
+}

@@ -41,6 +41,15 @@ impl From<InvalidArgument> for ServiceError {
     }
 }
 
+impl From<livepk_engine::EngineError> for ServiceError {
+    fn from(error: livepk_engine::EngineError) -> Self {
+        match error {
+            livepk_engine::EngineError::Business(error) => ServiceError::Business(error),
+            livepk_engine::EngineError::Store(error) => ServiceError::Store(error),
+        }
+    }
+}
+
 impl From<livepk_sql::SqlError> for ServiceError {
     fn from(error: livepk_sql::SqlError) -> Self {
         // The SQL layer classifies its own errors (unavailable, invalid, corrupt).

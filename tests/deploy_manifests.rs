@@ -23,6 +23,7 @@ const ALLOWED_ENV: &[&str] = &[
     "LIVEPK_ADMIN_TOKEN",
     "LIVEPK_METRICS_LISTEN",
     "LIVEPK_LOG_FORMAT",
+    "LIVEPK_ADDRESS_FILE",
 ];
 
 /// Secret keys: these must not be in the ConfigMap.
@@ -435,6 +436,7 @@ fn example_config_parses_and_names_every_setting() {
         "auth_token",
         "admin_token",
         "log_format",
+        "address_file",
     ] {
         let present = text.lines().any(|l| {
             let l = l.trim_start_matches('#').trim_start();

@@ -18,7 +18,7 @@ fn pk_state_of(status: &tonic::Status) -> String {
     error_metadata(status).get("pk_state").cloned().unwrap_or_default()
 }
 
-async fn set_activity(server: &Server, anchor: &Anchor, activity: SingerActivity) {
+async fn set_activity(server: &Client, anchor: &Anchor, activity: SingerActivity) {
     server
         .linkcall()
         .set_singer_activity(SetSingerActivityRequest {

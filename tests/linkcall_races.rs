@@ -1,17 +1,74 @@
-//! LinkCallPk races through the real `livepk` binary against a real Redis. Each race must end
-//! in exactly one consistent outcome: both anchors Counting at the deadline together with the
-//! timer, Close racing the deadline, two hosts Linking the same guest, Confirm racing the popup
-//! expiry.
+//! LinkCallPk races against a real Redis, through servers in this process on a manual clock:
+//! instead of sleeping until a deadline the test moves the clock to the deadline plus an exact
+//! offset. Each server's delay-queue poller still runs on its own and fires a due job within its
+//! poll interval (50 ms, real time) after the clock moved, so a request sent then really races
+//! the deadline job. Each race must end in exactly one consistent outcome: both anchors
+//! Counting at the deadline together with the timer, Close racing the deadline, two hosts
+//! Linking the same guest, Confirm racing the popup expiry, gifts across the deadline, and a
+//! gift following its anchor into a new battle on another replica.
 
 mod support;
-
-use std::time::Duration;
 
 use futures::future::join_all;
 use livepk::pb::common::TargetKind;
 use livepk::pb::linkcall::{ConfirmCode, PkPhase, PkState, SingerComeInRoomRequest};
+use livepk_core::{Clock, ManualClock};
 use support::*;
 use tonic::Code;
+
+/// `linkcall.pk_seconds` of these tests.
+const PK_MS: u64 = 1_000;
+/// `linkcall.punish_seconds` of these tests.
+const PUNISH_MS: u64 = 1_000;
+/// `linkcall.popup_seconds` of these tests.
+const POPUP_MS: u64 = 1_000;
+
+/// A server on its own manual clock (standing still until the test moves it), with short
+/// popups, battles and punishments.
+async fn server_on_manual_clock() -> (TestServer, ManualClock) {
+    let clock = manual_clock();
+    let server = TestServer::start_on(&clock).await;
+    server.set_config("linkcall.popup_seconds", &(POPUP_MS / 1000).to_string()).await;
+    server.set_config("linkcall.pk_seconds", &(PK_MS / 1000).to_string()).await;
+    server.set_config("linkcall.punish_seconds", &(PUNISH_MS / 1000).to_string()).await;
+    (server, clock)
+}
+
+/// Moves `clock` forward to `at_ms` (never back).
+fn move_to(clock: &ManualClock, at_ms: u64) {
+    assert!(at_ms >= clock.now_ms(), "the clock only moves forward: {at_ms} < {}", clock.now_ms());
+    clock.set_ms(at_ms);
+}
+
+/// When the racing requests go out once the clock has reached their moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// At once: usually before the poller's next poll.
+    AtOnce,
+    /// Once a poller has claimed the due deadline job: they race its handler (or find it
+    /// done).
+    AfterClaim,
+}
+
+/// Moves the clock to `at_ms`, then waits for the moment `when` names.
+async fn reach(server: &TestServer, clock: &ManualClock, at_ms: u64, when: When) {
+    move_to(clock, at_ms);
+    if when == When::AfterClaim {
+        server.wait_due_timers_claimed().await;
+    }
+}
+
+/// How far [`run_timers_out`] moves the clock: past every timer a round leaves behind (phase
+/// deadlines and popups of a second here, the record write 2 s after a settle), yet less than
+/// the delay queue's 30 s ttr, so that a job still running is not delivered a second time.
+const RUN_OUT_MS: u64 = 10_000;
+
+/// Moves the clock [`RUN_OUT_MS`] on and waits until every timer has fired and finished: no
+/// timer is left to change anything afterwards.
+async fn run_timers_out(server: &TestServer, clock: &ManualClock) {
+    clock.advance_ms(RUN_OUT_MS);
+    server.wait_timers_done().await;
+}
 
 /// Settled answers must agree: the 024 of the loser carries what the winner settled.
 fn settled_of(
@@ -40,137 +97,149 @@ fn settled_of(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn linkcall_races_both_count_with_the_deadline() {
-    let deployment = Deployment::new();
-    let server = deployment.spawn().await;
-    server.set_config("linkcall.pk_seconds", "1").await;
-    server.set_config("linkcall.punish_seconds", "1").await;
-    // Three pairs race at once, each at a slightly different moment after the deadline.
-    let rounds = (0..3u64).map(|round| {
-        let server = &server;
-        async move {
-            let host = Anchor::new(3001 + 2 * round, 7001 + 2 * round);
-            let guest = Anchor::new(3002 + 2 * round, 7002 + 2 * round);
-            host.online(server).await;
-            guest.online(server).await;
-            let started = battle(server, &host, &guest).await;
-            let pkid = started.pkid;
-            gift(server, &format!("race-count-{round}"), 9100 + round, &host, 40).await;
-            sleep_until_ms(started.pk[0].phase_deadline_ms + 10 * round).await;
-            let (by_host, by_guest) = tokio::join!(
-                count(server, &host, &host, &guest),
-                count(server, &guest, &host, &guest)
-            );
-            let wins = [&by_host, &by_guest].iter().filter(|result| result.is_ok()).count();
-            assert!(wins <= 1, "two Counts settled the same pk: {by_host:?} {by_guest:?}");
-            let expected = (pkid, 40, 0, host.id);
-            assert_eq!(settled_of(&by_host), expected, "{by_host:?}");
-            assert_eq!(settled_of(&by_guest), expected, "{by_guest:?}");
+    // Each round on its own server and clock, all at once: (ms after the deadline, when the two
+    // Counts go out).
+    let rounds =
+        [(0, When::AtOnce), (10, When::AtOnce), (0, When::AfterClaim), (20, When::AfterClaim)];
+    let rounds = rounds.into_iter().enumerate().map(|(round, (offset, when))| async move {
+        let round = round as u64;
+        let (server, clock) = server_on_manual_clock().await;
+        let host = Anchor::new(3001 + 2 * round, 7001 + 2 * round);
+        let guest = Anchor::new(3002 + 2 * round, 7002 + 2 * round);
+        host.online(&server).await;
+        guest.online(&server).await;
+        let started_at = clock.now_ms();
+        let started = battle(&server, &host, &guest).await;
+        let pkid = started.pkid;
+        let deadline = started.pk[0].phase_deadline_ms;
+        assert_eq!(deadline, started_at + PK_MS, "the deadline is exactly pk_seconds after Start");
+        gift(&server, &format!("race-count-{round}"), 9100 + round, &host, 40).await;
 
-            eprintln!(
-                "count race {round}: host {by_host:?} / guest {by_guest:?}",
-                by_host = by_host.as_ref().map(|_| "COUNT").map_err(|_| "024"),
-                by_guest = by_guest.as_ref().map(|_| "COUNT").map_err(|_| "024")
-            );
-            let record = server.wait_record(pkid).await;
-            let ended_by = if wins == 1 { "count" } else { "deadline" };
-            assert_eq!(record.ended_by, ended_by, "{record:?} after {by_host:?} {by_guest:?}");
-            assert_eq!(record.winner_id, host.id);
-            // Let the punishment end so any straggling timer has had its chance.
-            server.wait_phase(&host, PkPhase::Linked).await;
-            (host, guest, pkid)
+        // A millisecond before the deadline a Count is too early (023), whoever calls it.
+        move_to(&clock, deadline - 1);
+        for caller in [&host, &guest] {
+            let early =
+                count(&server, caller, &host, &guest).await.expect_err("Count before the deadline");
+            assert_business(&early, Code::FailedPrecondition, "403400023");
         }
-    });
-    let battles = join_all(rounds).await;
-    let events = server.fetch_all().await;
-    for (host, guest, pkid) in &battles {
+
+        reach(&server, &clock, deadline + offset, when).await;
+        let (by_host, by_guest) = tokio::join!(
+            count(&server, &host, &host, &guest),
+            count(&server, &guest, &host, &guest)
+        );
+        let wins = [&by_host, &by_guest].iter().filter(|result| result.is_ok()).count();
+        assert!(wins <= 1, "two Counts settled the same pk: {by_host:?} {by_guest:?}");
+        let expected = (pkid, 40, 0, host.id);
+        assert_eq!(settled_of(&by_host), expected, "{by_host:?}");
+        assert_eq!(settled_of(&by_guest), expected, "{by_guest:?}");
+        eprintln!(
+            "count race at +{offset} ms ({when:?}): host {by_host:?} / guest {by_guest:?}",
+            by_host = by_host.as_ref().map(|_| "COUNT").map_err(|_| "024"),
+            by_guest = by_guest.as_ref().map(|_| "COUNT").map_err(|_| "024")
+        );
+        let record = server.wait_record(pkid).await;
+        let ended_by = if wins == 1 { "count" } else { "deadline" };
+        assert_eq!(record.ended_by, ended_by, "{record:?} after {by_host:?} {by_guest:?}");
+        assert_eq!(record.winner_id, host.id);
+        assert_eq!(record.endtime_ms, deadline, "a settle at or after the deadline ends at it");
+
+        // The punishment ends at its deadline; then every timer left runs, so a straggling one
+        // has had its chance to settle again.
+        let (_, punished) = server.wait_phase(&host, PkPhase::Punishment).await;
+        assert_eq!(punished.phase_deadline_ms, deadline + offset + PUNISH_MS, "{punished:?}");
+        move_to(&clock, punished.phase_deadline_ms);
+        server.wait_phase(&host, PkPhase::Linked).await;
+        run_timers_out(&server, &clock).await;
+
+        let events = server.fetch_all().await;
         assert_eq!(server.records_of(host.id).await.len(), 1, "one record for pk {pkid}");
-        for anchor in [host, guest] {
+        for anchor in [&host, &guest] {
             assert_eq!(
-                count_pklists(&events, anchor.id, *pkid),
+                count_pklists(&events, anchor.id, pkid),
                 1,
                 "COUNT pklist nts of pk {pkid} to {}",
                 anchor.id
             );
             let states = events
                 .iter()
-                .filter(|event| is_state(event, anchor.id, PkState::Count) && event.pkid == *pkid)
+                .filter(|event| is_state(event, anchor.id, PkState::Count) && event.pkid == pkid)
                 .count();
             assert_eq!(states, 1, "COUNT state nts of pk {pkid} to {}", anchor.id);
         }
-    }
+        server.shutdown().await;
+    });
+    join_all(rounds).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn linkcall_races_close_with_the_deadline() {
-    let deployment = Deployment::new();
-    let server = deployment.spawn().await;
-    server.set_config("linkcall.pk_seconds", "1").await;
-    server.set_config("linkcall.punish_seconds", "1").await;
-    let offsets: [i64; 4] = [-20, 0, 5, 25];
-    let rounds = offsets.iter().enumerate().map(|(round, offset)| {
-        let server = &server;
+    // Each round on its own server and clock, all at once: (ms from the deadline, when Close
+    // goes out).
+    let rounds: [(i64, When); 4] =
+        [(-20, When::AtOnce), (0, When::AtOnce), (5, When::AfterClaim), (25, When::AfterClaim)];
+    let rounds = rounds.into_iter().enumerate().map(|(round, (offset, when))| async move {
         let round = round as u64;
-        async move {
-            let host = Anchor::new(3101 + 2 * round, 7101 + 2 * round);
-            let guest = Anchor::new(3102 + 2 * round, 7102 + 2 * round);
-            host.online(server).await;
-            guest.online(server).await;
-            let started = battle(server, &host, &guest).await;
-            let pkid = started.pkid;
-            gift(server, &format!("race-close-{round}"), 9200 + round, &guest, 25).await;
-            let deadline = started.pk[0].phase_deadline_ms;
-            sleep_until_ms(deadline.saturating_add_signed(*offset)).await;
-            let closed =
-                close(server, &host, &host, &guest).await.expect("Close racing the deadline");
-            assert_eq!((closed.pk_state, closed.pkid), (PkState::Over as i32, pkid), "{closed:?}");
-            let pk = closed.pk[0];
-            assert_eq!(
-                (pk.host_gift, pk.guest_gift, pk.winner_id),
-                (0, 25, guest.id),
-                "{closed:?}"
-            );
+        let (server, clock) = server_on_manual_clock().await;
+        let host = Anchor::new(3101 + 2 * round, 7101 + 2 * round);
+        let guest = Anchor::new(3102 + 2 * round, 7102 + 2 * round);
+        host.online(&server).await;
+        guest.online(&server).await;
+        let started = battle(&server, &host, &guest).await;
+        let pkid = started.pkid;
+        gift(&server, &format!("race-close-{round}"), 9200 + round, &guest, 25).await;
+        let deadline = started.pk[0].phase_deadline_ms;
+        let close_at = deadline.saturating_add_signed(offset);
+        reach(&server, &clock, close_at, when).await;
+        let closed = close(&server, &host, &host, &guest).await.expect("Close racing the deadline");
+        assert_eq!((closed.pk_state, closed.pkid), (PkState::Over as i32, pkid), "{closed:?}");
+        let pk = closed.pk[0];
+        assert_eq!((pk.host_gift, pk.guest_gift, pk.winner_id), (0, 25, guest.id), "{closed:?}");
 
-            let record = server.wait_record(pkid).await;
+        let record = server.wait_record(pkid).await;
+        eprintln!("close race at {offset:+} ms ({when:?}): ended by {}", record.ended_by);
+        if offset < 0 {
+            // The deadline is not due yet: no poller can have settled the battle.
+            assert_eq!(record.ended_by, "close", "{record:?}");
+        } else {
             assert!(["close", "deadline"].contains(&record.ended_by.as_str()), "{record:?}");
-            eprintln!("close race at {offset:+} ms: ended by {}", record.ended_by);
-            assert_eq!((record.winner_id, record.winner_side.as_str()), (guest.id, "guest"));
-            // Both anchors are released and free to link again.
-            for anchor in [&host, &guest] {
-                assert_eq!(
-                    server.seek_pk(anchor).await,
-                    (0, None),
-                    "anchor {} released",
-                    anchor.id
-                );
-                let comein = server
-                    .linkcall()
-                    .singer_come_in_room(SingerComeInRoomRequest {
-                        singer_id: anchor.id,
-                        singer_sid: anchor.sid,
-                    })
-                    .await
-                    .expect("SingerComeInRoom")
-                    .into_inner();
-                assert_eq!((comein.pkid, comein.pk.len()), (0, 0));
-            }
-            // Past the time a punishment would have ended: nothing may come back to life.
-            sleep_until_ms(now_ms().max(deadline + 1_500)).await;
-            assert_eq!(server.seek_pk(&host).await, (0, None));
-            assert_eq!(
-                link(server, &host, &guest).await.expect("Link after the close").pk_state,
-                PkState::Popup as i32
-            );
-            (host, guest, pkid, record.ended_by)
         }
-    });
-    let battles = join_all(rounds).await;
-    let events = server.fetch_all().await;
-    for (host, guest, pkid, ended_by) in &battles {
+        assert_eq!((record.winner_id, record.winner_side.as_str()), (guest.id, "guest"));
+        assert_eq!(
+            record.endtime_ms,
+            close_at.min(deadline),
+            "scoring ends at the close or the deadline, whichever came first"
+        );
+        // Both anchors are released and free to link again.
+        for anchor in [&host, &guest] {
+            assert_eq!(server.seek_pk(anchor).await, (0, None), "anchor {} released", anchor.id);
+            let comein = server
+                .linkcall()
+                .singer_come_in_room(SingerComeInRoomRequest {
+                    singer_id: anchor.id,
+                    singer_sid: anchor.sid,
+                })
+                .await
+                .expect("SingerComeInRoom")
+                .into_inner();
+            assert_eq!((comein.pkid, comein.pk.len()), (0, 0));
+        }
+        // Past the time a punishment would have ended, once every timer ran (the deadline job
+        // too, when Close came first): nothing may come back to life.
+        run_timers_out(&server, &clock).await;
+        assert_eq!(server.seek_pk(&host).await, (0, None));
+        assert_eq!(
+            link(&server, &host, &guest).await.expect("Link after the close").pk_state,
+            PkState::Popup as i32
+        );
+
+        let events = server.fetch_all().await;
+        let ended_by = record.ended_by.as_str();
         assert_eq!(server.records_of(host.id).await.len(), 1, "one record for pk {pkid}");
         let counted = usize::from(ended_by == "deadline");
-        for anchor in [host, guest] {
+        for anchor in [&host, &guest] {
             assert_eq!(
-                count_pklists(&events, anchor.id, *pkid),
+                count_pklists(&events, anchor.id, pkid),
                 counted,
                 "pk {pkid} ended by {ended_by}: COUNT pklist nts to {}",
                 anchor.id
@@ -178,26 +247,29 @@ async fn linkcall_races_close_with_the_deadline() {
         }
         let overs: Vec<usize> = (0..events.len())
             .filter(|index| {
-                is_state(&events[*index], guest.id, PkState::Over) && events[*index].pkid == *pkid
+                is_state(&events[*index], guest.id, PkState::Over) && events[*index].pkid == pkid
             })
             .collect();
         assert_eq!(overs.len(), 1, "one OVER to the guest for pk {pkid}");
         // After the OVER nt only the close's own info nts (phase unspecified: closed) follow.
         for event in &events[overs[0]..] {
-            if event.pkid != *pkid || event.r#type == "linkcallpk_singer_state_nt" {
+            if event.pkid != pkid || event.r#type == "linkcallpk_singer_state_nt" {
                 continue;
             }
             let closing_info = event.r#type == "linkcallpk_room_pk_info_nt"
                 && info_nt(event).is_some_and(|nt| nt.pk[0].phase == PkPhase::Unspecified as i32);
             assert!(closing_info, "pk {pkid} ({ended_by}): event after the close: {event:?}");
         }
-    }
+        server.shutdown().await;
+    });
+    join_all(rounds).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn linkcall_races_hosts_link_the_same_guest() {
-    let deployment = Deployment::new();
-    let server = deployment.spawn().await;
+    // The clock stands still: no popup lapses while the hosts race.
+    let clock = manual_clock();
+    let server = TestServer::start_on(&clock).await;
     let guests = [Anchor::new(3201, 7201), Anchor::new(3202, 7202)];
     let hosts: Vec<Vec<Anchor>> = (0..2u64)
         .map(|g| (0..4u64).map(|h| Anchor::new(3210 + 10 * g + h, 7210 + 10 * g + h)).collect())
@@ -268,71 +340,67 @@ async fn linkcall_races_hosts_link_the_same_guest() {
             );
         }
     }
+    server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn linkcall_races_confirm_with_the_popup_expiry() {
-    let deployment = Deployment::new();
-    let server = deployment.spawn().await;
-    server.set_config("linkcall.popup_seconds", "1").await;
-    // Milliseconds after Link was sent at which the guest agrees; the popup lives 1000 ms.
-    let offsets: [u64; 6] = [500, 960, 990, 1000, 1020, 1500];
-    let rounds = offsets.iter().enumerate().map(|(round, offset)| {
-        let server = &server;
+    // Milliseconds after Link at which the guest agrees; the popup lives POPUP_MS (1000 ms) and
+    // is live while now < expiry: an agreement before it makes the pair, one at or after it is
+    // refused (026), whether or not the expiry job has run yet. Each round on its own server
+    // and clock, all at once.
+    let offsets: [u64; 6] = [500, 990, 999, 1000, 1001, 1500];
+    let rounds = offsets.into_iter().enumerate().map(|(round, offset)| async move {
         let round = round as u64;
-        async move {
-            let host = Anchor::new(3301 + 2 * round, 7301 + 2 * round);
-            let guest = Anchor::new(3302 + 2 * round, 7302 + 2 * round);
-            host.online(server).await;
-            guest.online(server).await;
-            let sent = now_ms();
-            link(server, &host, &guest).await.expect("Link");
-            sleep_until_ms(sent + offset).await;
-            let outcome = confirm(server, &guest, &host, ConfirmCode::Agree).await;
-            // Whatever happened, let the expiry job run.
-            sleep_until_ms(sent + 1_000 + 400).await;
-            let agreed = match &outcome {
-                Ok(confirmed) => {
-                    assert_eq!(confirmed.pk_state, PkState::Yes as i32, "{confirmed:?}");
-                    for anchor in [&host, &guest] {
-                        let (pkid, pk) = server.seek_pk(anchor).await;
-                        assert_eq!(pkid, confirmed.pkid, "anchor {} is in the new pk", anchor.id);
-                        assert_eq!(pk.expect("pk").phase, PkPhase::Linked as i32);
-                    }
-                    true
+        let (server, clock) = server_on_manual_clock().await;
+        let host = Anchor::new(3301 + 2 * round, 7301 + 2 * round);
+        let guest = Anchor::new(3302 + 2 * round, 7302 + 2 * round);
+        host.online(&server).await;
+        guest.online(&server).await;
+        let sent = clock.now_ms();
+        link(&server, &host, &guest).await.expect("Link");
+        move_to(&clock, sent + offset);
+        let outcome = confirm(&server, &guest, &host, ConfirmCode::Agree).await;
+        // Whatever happened, let the expiry job run (and finish).
+        run_timers_out(&server, &clock).await;
+        let agreed = match &outcome {
+            Ok(confirmed) => {
+                assert_eq!(confirmed.pk_state, PkState::Yes as i32, "{confirmed:?}");
+                for anchor in [&host, &guest] {
+                    let (pkid, pk) = server.seek_pk(anchor).await;
+                    assert_eq!(pkid, confirmed.pkid, "anchor {} is in the new pk", anchor.id);
+                    assert_eq!(pk.expect("pk").phase, PkPhase::Linked as i32);
                 }
-                Err(status) => {
-                    assert_business(status, Code::NotFound, "403400026");
-                    for anchor in [&host, &guest] {
-                        assert_eq!(
-                            server.seek_pk(anchor).await,
-                            (0, None),
-                            "anchor {} has no pk",
-                            anchor.id
-                        );
-                    }
-                    false
+                true
+            }
+            Err(status) => {
+                assert_business(status, Code::NotFound, "403400026");
+                for anchor in [&host, &guest] {
+                    assert_eq!(
+                        server.seek_pk(anchor).await,
+                        (0, None),
+                        "anchor {} has no pk",
+                        anchor.id
+                    );
                 }
-            };
-            eprintln!("confirm at +{offset} ms: {}", if agreed { "YES" } else { "026" });
-            let comein = server
-                .linkcall()
-                .singer_come_in_room(SingerComeInRoomRequest {
-                    singer_id: guest.id,
-                    singer_sid: guest.sid,
-                })
-                .await
-                .expect("SingerComeInRoom")
-                .into_inner();
-            assert_eq!(comein.popup_id, 0, "the popup is gone either way: {comein:?}");
-            (*offset, host, guest, agreed)
-        }
-    });
-    let outcomes = join_all(rounds).await;
-    // Every expiry job has run by now (the last round waited past its expiry).
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let events = server.fetch_all().await;
-    for (offset, host, guest, agreed) in &outcomes {
+                false
+            }
+        };
+        eprintln!("confirm at +{offset} ms: {}", if agreed { "YES" } else { "026" });
+        assert_eq!(agreed, offset < POPUP_MS, "confirm at +{offset} ms: {outcome:?}");
+        let comein = server
+            .linkcall()
+            .singer_come_in_room(SingerComeInRoomRequest {
+                singer_id: guest.id,
+                singer_sid: guest.sid,
+            })
+            .await
+            .expect("SingerComeInRoom")
+            .into_inner();
+        assert_eq!(comein.popup_id, 0, "the popup is gone either way: {comein:?}");
+
+        // The expiry job has run (its events are in the stream): the host heard one answer.
+        let events = server.fetch_all().await;
         let answers: Vec<i32> = events
             .iter()
             .filter(|event| {
@@ -342,25 +410,25 @@ async fn linkcall_races_confirm_with_the_popup_expiry() {
             })
             .map(|event| state_nt(event).unwrap().pk_state)
             .collect();
-        let expected = if *agreed { PkState::Yes } else { PkState::No };
+        let expected = if agreed { PkState::Yes } else { PkState::No };
         assert_eq!(
             answers,
             vec![expected as i32],
             "confirm at +{offset} ms: the host hears one answer"
         );
-    }
-    assert!(outcomes[0].3, "a confirm well inside the popup's life succeeds");
-    assert!(!outcomes[offsets.len() - 1].3, "a confirm well after the popup lapsed fails");
+        server.shutdown().await;
+    });
+    join_all(rounds).await;
 }
 
 /// Gifts keep arriving while the deadline settles the PK: the settled score is exactly the sum
-/// of the gifts whose RecordGift answered that they counted, no more, no less.
+/// of the gifts whose RecordGift answered that they counted, no more, no less. The senders move
+/// the clock themselves, a little after each gift, from 300 ms before the deadline to 200 ms
+/// after it; the poller settles the battle whenever it next polls after the clock passed the
+/// deadline, while gifts are still coming.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn linkcall_races_gifts_across_the_deadline() {
-    let deployment = Deployment::new();
-    let server = deployment.spawn().await;
-    server.set_config("linkcall.pk_seconds", "1").await;
-    server.set_config("linkcall.punish_seconds", "1").await;
+    let (server, clock) = server_on_manual_clock().await;
     let host = Anchor::new(3401, 7401);
     let guest = Anchor::new(3402, 7402);
     host.online(&server).await;
@@ -368,13 +436,13 @@ async fn linkcall_races_gifts_across_the_deadline() {
     let started = battle(&server, &host, &guest).await;
     let pkid = started.pkid;
     let deadline = started.pk[0].phase_deadline_ms;
-    sleep_until_ms(deadline - 300).await;
+    move_to(&clock, deadline - 300);
     let senders = (0..4u64).map(|sender| {
-        let (server, host, guest) = (&server, &host, &guest);
+        let (server, host, guest, clock) = (&server, &host, &guest, &clock);
         async move {
             let mut counted = (0u64, 0u64);
             let mut n = 0;
-            while now_ms() < deadline + 200 {
+            while clock.now_ms() < deadline + 200 {
                 n += 1;
                 let to = if n % 2 == 0 { host } else { guest };
                 let value = 1 + sender;
@@ -388,6 +456,7 @@ async fn linkcall_races_gifts_across_the_deadline() {
                     }
                     more => panic!("one gift changed several PKs: {more:?}"),
                 }
+                clock.advance_ms(2);
             }
             counted
         }
@@ -398,6 +467,7 @@ async fn linkcall_races_gifts_across_the_deadline() {
     assert!(host_total + guest_total > 0, "no gift counted before the deadline");
 
     let record = server.wait_record(pkid).await;
+    assert_eq!(record.ended_by, "deadline", "{record:?}");
     let scores: Vec<i64> = record.participants.iter().map(|p| p.score).collect();
     assert_eq!(scores, vec![host_total as i64, guest_total as i64], "{record:?}");
     let (_, pk) = server.seek_pk(&host).await;
@@ -413,17 +483,19 @@ async fn linkcall_races_gifts_across_the_deadline() {
         })
         .collect();
     assert_eq!(settled, vec![(host_total, guest_total)]);
+    server.shutdown().await;
 }
 
 /// The gift path remembers which battle an anchor scores in (for 2 s). When the anchor closes
 /// that battle and starts another at once, the next gift must still land in the new battle —
 /// the remembered one answers "outside" and the ledger looks again — and never in the old one.
-/// Two servers on one Redis: the one that remembers is not the one that closed.
+/// Two replicas on one Redis: the one that remembers is not the one that closed. The clock
+/// stands still, so the memory is fresh when the gift comes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn linkcall_races_gift_follows_the_anchor_into_a_new_battle() {
-    let deployment = Deployment::new();
-    let remembers = deployment.spawn().await;
-    let other = deployment.spawn().await;
+    let clock = manual_clock();
+    let remembers = TestServer::start_on(&clock).await;
+    let other = remembers.replica().await;
     let a = Anchor::new(3501, 7501);
     let b = Anchor::new(3502, 7502);
     let c = Anchor::new(3503, 7503);
@@ -454,4 +526,6 @@ async fn linkcall_races_gift_follows_the_anchor_into_a_new_battle() {
     let record = remembers.wait_record(first.pkid).await;
     let scores: Vec<i64> = record.participants.iter().map(|p| p.score).collect();
     assert_eq!(scores, vec![30, 0], "the closed battle keeps only its own gift: {record:?}");
+    other.shutdown().await;
+    remembers.shutdown().await;
 }

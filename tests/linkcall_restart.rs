@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use futures::future::join_all;
 use livepk::pb::admin::ListPkRecordsRequest;
 use livepk::pb::common::{Mode, TargetKind};
@@ -42,11 +44,11 @@ async fn linkcall_restart_deadline_survives_kill_9() {
 
     // kill -9 well before the deadline: nothing of the deadline has run yet.
     first.kill();
-    assert!(now_ms() + 1_000 < deadline, "the server was killed too late to prove anything");
+    assert!(first.now_ms() + 1_000 < deadline, "the server was killed too late to prove anything");
 
     let second = deployment.spawn().await;
     let (seen, punished) = second.wait_phase(&host, PkPhase::Punishment).await;
-    assert!(now_ms() >= deadline);
+    assert!(second.now_ms() >= deadline);
     assert_eq!((seen, punished.host_gift, punished.winner_id), (pkid, 50, host.id), "{punished:?}");
     second.wait_phase(&host, PkPhase::Linked).await;
     let record = second.wait_record(pkid).await;
@@ -65,10 +67,13 @@ async fn linkcall_restart_deadline_survives_kill_9() {
     let (_, punished) = second.wait_phase(&guest, PkPhase::Punishment).await;
     assert_eq!(punished.winner_id, guest.id);
     second.kill();
-    assert!(now_ms() + 500 < punished.phase_deadline_ms, "killed too late to prove anything");
+    assert!(
+        second.now_ms() + 500 < punished.phase_deadline_ms,
+        "killed too late to prove anything"
+    );
     let third = deployment.spawn().await;
     let (seen, linked) = third.wait_phase(&guest, PkPhase::Linked).await;
-    assert!(now_ms() >= punished.phase_deadline_ms);
+    assert!(third.now_ms() >= punished.phase_deadline_ms);
     assert_eq!((seen, linked.guest_gift), (rematch_pkid, 70));
     third.wait_record(rematch_pkid).await;
 
@@ -134,10 +139,19 @@ async fn linkcall_restart_two_processes_fire_once() {
                     guest.id
                 }
             };
-            sleep_until_ms(deadline).await;
+            // The record appears when the deadline settles the battle (on the real clock: allow
+            // the time left until the deadline, then the usual slack), then the punishment
+            // (if any) ends.
+            let until_deadline = Duration::from_millis(deadline.saturating_sub(setup.now_ms()));
+            let pkid = started.pkid;
+            let record = eventually(
+                &format!("the record of battle {i} (pk {pkid})"),
+                until_deadline + SETTLE_SLACK,
+                || setup.record(pkid),
+            )
+            .await;
             let (_, linked) = other.wait_phase(&host, PkPhase::Linked).await;
             assert_eq!(linked.winner_id, winner, "battle {i}: {linked:?}");
-            let record = setup.wait_record(started.pkid).await;
             assert_eq!(
                 (record.ended_by.as_str(), record.winner_id, record.endtime_ms),
                 ("deadline", winner, deadline)

@@ -2,78 +2,174 @@
 //! over gRPC against a real Redis: open, list, apply, link, confirm, start, gifts (with a tie
 //! and a duplicate), top-5, the automatic count at the deadline, punishment, a rematch with a
 //! new pkid, add time, close, leave — checking every response and every notification delivered
-//! through `Events.Subscribe`.
+//! through `Events.Subscribe`: each step's notifications exactly (no other event among them,
+//! none left over after the last step), loose only about the score nts the coalescer sends on
+//! its own tick. The smoke test of the binary: it runs on the real clock.
 
 mod support;
 
 use livepk::pb::common::TargetKind;
 use livepk::pb::events::Event;
-use livepk::pb::events::event::Payload;
 use livepk::pb::linkcall::{
-    AddTimeRequest, ApplyRequest, ConfirmCode, LinkcallpkPkInfo, LinkcallpkSingerInfo,
-    LinkcallpkUserInfo, PkPhase, PkSingerInfo, PkState, SeekLinkListRequest, SeekOnlineListRequest,
-    SingerComeInRoomRequest, SingerLeaveRequest, SwitchSceneRequest, UserComeInRoomRequest,
-    UserSeekGiftRequest,
+    AddTimeRequest, ApplyRequest, ConfirmCode, LinkcallpkPkInfo, LinkcallpkRoomPkInfoNt,
+    LinkcallpkRoomPkSceneNt, LinkcallpkRoomPkSingerInfoNt, LinkcallpkSingerInfo,
+    LinkcallpkSingerPklistNt, LinkcallpkSingerStateNt, LinkcallpkUserInfo, PkPhase, PkSingerInfo,
+    PkState, SeekLinkListRequest, SeekOnlineListRequest, SingerComeInRoomRequest,
+    SingerLeaveRequest, SwitchSceneRequest, UserComeInRoomRequest, UserSeekGiftRequest,
 };
+use prost::Name;
 use support::*;
 
 const ROOM: TargetKind = TargetKind::Room;
 
 type Pred<'a> = (&'static str, Box<dyn Fn(&Event) -> bool + 'a>);
 
-/// Walks the event log step by step: every event a step expects must arrive after every event
-/// of the previous step (one step's events are committed together, so they are contiguous).
+/// Walks the event log step by step. The events of one step are committed together (one
+/// transaction, relayed to the stream as one batch), so they arrive contiguous, after every
+/// event of the previous step.
 struct Steps<'a> {
     log: &'a EventLog,
     cursor: usize,
 }
 
 impl Steps<'_> {
-    /// Waits until each predicate matched a distinct event after the cursor; returns the matched
-    /// events in predicate order and moves the cursor past them.
-    async fn expect(&mut self, step: &str, preds: Vec<Pred<'_>>) -> Vec<Event> {
+    /// Exactly these: waits until the events after the cursor are one event for each predicate
+    /// (in any order) with no other event among them; returns them in predicate order and moves
+    /// the cursor past them. Any other event between the cursor and the last of them fails the
+    /// step; an extra event after them fails the next step (or [`Steps::expect_end`]).
+    async fn expect_exactly(&mut self, step: &str, preds: Vec<Pred<'_>>) -> Vec<Event> {
+        self.expect_amid(step, |_| false, preds).await
+    }
+
+    /// The loose form: as [`Steps::expect_exactly`], except that events `unrelated` matches
+    /// may come before and among this step's events; they are skipped. Only for the score nts
+    /// of gifts: the coalescer sends them on its own tick, at a moment the test does not know.
+    async fn expect_amid(
+        &mut self,
+        step: &str,
+        unrelated: impl Fn(&Event) -> bool,
+        preds: Vec<Pred<'_>>,
+    ) -> Vec<Event> {
         let deadline = tokio::time::Instant::now() + SETTLE_SLACK;
+        let names: Vec<&str> = preds.iter().map(|(name, _)| *name).collect();
         loop {
             let events = self.log.snapshot();
-            let mut used: Vec<usize> = Vec::new();
-            let mut missing = Vec::new();
-            for (name, pred) in &preds {
-                match (self.cursor..events.len())
-                    .find(|index| !used.contains(index) && pred(&events[*index]))
-                {
-                    Some(index) => used.push(index),
-                    None => missing.push(*name),
-                }
-            }
-            if missing.is_empty() {
-                self.cursor = used.iter().max().map_or(self.cursor, |max| max + 1);
-                return used.into_iter().map(|index| events[index].clone()).collect();
+            // This step's events: as many as it expects, the first ones after the cursor that
+            // are not unrelated. Events only ever append, so a full window is final.
+            let window: Vec<usize> = (self.cursor..events.len())
+                .filter(|index| !unrelated(&events[*index]))
+                .take(preds.len())
+                .collect();
+            if window.len() == preds.len() {
+                let Some(matched) = assign(&preds, &window, &events) else {
+                    panic!(
+                        "step {step:?}: expected exactly {names:?} after position {}, got:\n{}",
+                        self.cursor,
+                        describe_all(&events[self.cursor..])
+                    );
+                };
+                self.cursor = window.last().map_or(self.cursor, |last| last + 1);
+                return matched.into_iter().map(|index| events[index].clone()).collect();
             }
             if tokio::time::Instant::now() >= deadline {
-                let tail: Vec<String> = events[self.cursor..]
-                    .iter()
-                    .map(|event| {
-                        format!("{} {:?} pkid {}", event.r#type, target_of(event), event.pkid)
-                    })
-                    .collect();
                 panic!(
-                    "step {step:?}: no event for {missing:?} after position {}; events since:\n{}",
+                    "step {step:?}: {} of the {} events {names:?} arrived after position {}:\n{}",
+                    window.len(),
+                    preds.len(),
                     self.cursor,
-                    tail.join("\n")
+                    describe_all(&events[self.cursor..])
                 );
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+
+    /// Nothing after the last step: once the subscription has caught up with the stream (as
+    /// `Fetch` reads it, in the same order), no event may follow the cursor.
+    async fn expect_end(&self, server: &Client) {
+        let stream = server.fetch_all().await;
+        self.log
+            .wait_count("the subscription to catch up with the stream", stream.len(), |_| true)
+            .await;
+        let events = self.log.snapshot();
+        let ids = |events: &[Event]| -> Vec<String> {
+            events.iter().map(|event| event.event_id.clone()).collect()
+        };
+        assert_eq!(ids(&events), ids(&stream), "Subscribe and Fetch deliver the same events");
+        assert!(
+            events.len() == self.cursor,
+            "events after the last step:\n{}",
+            describe_all(&events[self.cursor..])
+        );
+    }
 }
 
-fn now_secs() -> u64 {
-    now_ms() / 1000
+/// One distinct event of `window` for each predicate (backtracking: predicates may overlap);
+/// the events' indexes in predicate order.
+fn assign(preds: &[Pred<'_>], window: &[usize], events: &[Event]) -> Option<Vec<usize>> {
+    fn extend(
+        preds: &[Pred<'_>],
+        window: &[usize],
+        events: &[Event],
+        chosen: &mut Vec<usize>,
+    ) -> bool {
+        let Some((_, pred)) = preds.get(chosen.len()) else { return true };
+        for &index in window {
+            if !chosen.contains(&index) && pred(&events[index]) {
+                chosen.push(index);
+                if extend(preds, window, events, chosen) {
+                    return true;
+                }
+                chosen.pop();
+            }
+        }
+        false
+    }
+    let mut chosen = Vec::with_capacity(preds.len());
+    extend(preds, window, events, &mut chosen).then_some(chosen)
+}
+
+/// An event in a line: type, target, pkid and what tells nts of one type apart.
+fn describe(event: &Event) -> String {
+    let detail = if let Some(nt) = state_nt(event) {
+        format!("pk_state {} from {}", nt.pk_state, nt.singer_id)
+    } else if let Some(nt) = info_nt(event) {
+        let phase = nt.pk.first().map(|pk| pk.phase);
+        format!("phase {phase:?}, {} gifters", nt.user.len())
+    } else if let Some(nt) = pklist_nt(event) {
+        format!("pk_state {}", nt.pk_state)
+    } else if let Some(nt) = scene_nt(event) {
+        format!("scene {} of {}", nt.pk_scene, nt.singer_id)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} {} {:?} pkid {} {detail}",
+        event.event_id,
+        event.r#type,
+        target_of(event),
+        event.pkid
+    )
+}
+
+fn describe_all(events: &[Event]) -> String {
+    events.iter().map(describe).collect::<Vec<_>>().join("\n")
+}
+
+/// A gift's score nt (`linkcallpk_room_pk_info_nt` listing the gifters whose totals changed)
+/// of `pkid`, to any room.
+fn is_score_nt(event: &Event, pkid: u64) -> bool {
+    event.r#type == "linkcallpk_room_pk_info_nt"
+        && info_nt(event).is_some_and(|nt| nt.pkid == pkid && !nt.user.is_empty())
+}
+
+fn now_secs(server: &Client) -> u64 {
+    server.now_ms() / 1000
 }
 
 /// `time_now` of a response is the server's clock in seconds: close to ours.
-fn assert_time_now(what: &str, time_now: u64) {
-    let now = now_secs();
+fn assert_time_now(server: &Client, what: &str, time_now: u64) {
+    let now = now_secs(server);
     assert!(time_now + 2 >= now && time_now <= now + 1, "{what}: time_now {time_now}, now {now}");
 }
 
@@ -113,21 +209,22 @@ fn gifter(user_id: u64, total: u64) -> LinkcallpkUserInfo {
 }
 
 fn online_list(
-    server: &Server,
+    server: &Client,
     caller: &Anchor,
 ) -> impl Future<Output = Vec<LinkcallpkSingerInfo>> {
     let mut client = server.linkcall();
+    let clock = server.clone();
     let request =
         SeekOnlineListRequest { singer_id: caller.id, singer_sid: caller.sid, page_num: 0 };
     async move {
         let response = client.seek_online_list(request).await.expect("SeekOnlineList").into_inner();
         assert_eq!(response.singer_id, request.singer_id);
-        assert_time_now("SeekOnlineList", response.time_now);
+        assert_time_now(&clock, "SeekOnlineList", response.time_now);
         response.singers
     }
 }
 
-fn link_list(server: &Server, host: &Anchor) -> impl Future<Output = Vec<LinkcallpkSingerInfo>> {
+fn link_list(server: &Client, host: &Anchor) -> impl Future<Output = Vec<LinkcallpkSingerInfo>> {
     let mut client = server.linkcall();
     let request = SeekLinkListRequest { singer_id: host.id, singer_sid: host.sid, page_num: 0 };
     async move {
@@ -137,7 +234,7 @@ fn link_list(server: &Server, host: &Anchor) -> impl Future<Output = Vec<Linkcal
     }
 }
 
-async fn seek_gift(server: &Server, anchor: &Anchor) -> (u64, Vec<LinkcallpkUserInfo>) {
+async fn seek_gift(server: &Client, anchor: &Anchor) -> (u64, Vec<LinkcallpkUserInfo>) {
     let response = server
         .linkcall()
         .user_seek_gift(UserSeekGiftRequest { singer_id: anchor.id, singer_sid: anchor.sid })
@@ -145,29 +242,56 @@ async fn seek_gift(server: &Server, anchor: &Anchor) -> (u64, Vec<LinkcallpkUser
         .expect("UserSeekGift")
         .into_inner();
     assert_eq!(response.singer_id, anchor.id);
-    assert_time_now("UserSeekGift", response.time_now);
+    assert_time_now(server, "UserSeekGift", response.time_now);
     (response.pkid, response.users)
 }
 
-/// The payload's own pkid, for the nts that carry one.
-fn payload_pkid(event: &Event) -> Option<u64> {
-    match event.payload.as_ref()? {
-        Payload::LinkcallpkSingerStateNt(nt) => Some(nt.pkid),
-        Payload::LinkcallpkRoomPkSceneNt(nt) => Some(nt.pkid),
-        Payload::LinkcallpkRoomPkInfoNt(nt) => Some(nt.pkid),
-        Payload::LinkcallpkRoomPkSingerInfoNt(nt) => Some(nt.pkid),
-        Payload::LinkcallpkSingerPklistNt(nt) => Some(nt.pkid),
-    }
+/// A LinkCall nt: the seed's name (`Event.type`), the `type_url` of the message its payload
+/// holds, and how to read that message's pkid.
+type NtKind = (&'static str, String, fn(&Event) -> Option<u64>);
+
+/// Every LinkCall nt.
+fn linkcall_payloads() -> [NtKind; 5] {
+    [
+        ("linkcallpk_singer_state_nt", LinkcallpkSingerStateNt::type_url(), |e| {
+            state_nt(e).map(|nt| nt.pkid)
+        }),
+        ("linkcallpk_room_pk_scene_nt", LinkcallpkRoomPkSceneNt::type_url(), |e| {
+            scene_nt(e).map(|nt| nt.pkid)
+        }),
+        ("linkcallpk_room_pk_info_nt", LinkcallpkRoomPkInfoNt::type_url(), |e| {
+            info_nt(e).map(|nt| nt.pkid)
+        }),
+        ("linkcallpk_room_pk_singer_info_nt", LinkcallpkRoomPkSingerInfoNt::type_url(), |e| {
+            singer_info_nt(e).map(|nt| nt.pkid)
+        }),
+        ("linkcallpk_singer_pklist_nt", LinkcallpkSingerPklistNt::type_url(), |e| {
+            pklist_nt(e).map(|nt| nt.pkid)
+        }),
+    ]
 }
 
+/// The seed's name of the nt whose message the payload's `type_url` names (e.g.
+/// `type.googleapis.com/pk.linkcall.v1.LinkcallpkSingerStateNt` ->
+/// "linkcallpk_singer_state_nt"); panics on a payload that is no LinkCall nt.
 fn payload_name(event: &Event) -> &'static str {
-    match event.payload.as_ref().expect("every linkcall event has a payload") {
-        Payload::LinkcallpkSingerStateNt(_) => "linkcallpk_singer_state_nt",
-        Payload::LinkcallpkRoomPkSceneNt(_) => "linkcallpk_room_pk_scene_nt",
-        Payload::LinkcallpkRoomPkInfoNt(_) => "linkcallpk_room_pk_info_nt",
-        Payload::LinkcallpkRoomPkSingerInfoNt(_) => "linkcallpk_room_pk_singer_info_nt",
-        Payload::LinkcallpkSingerPklistNt(_) => "linkcallpk_singer_pklist_nt",
-    }
+    let any = event.payload.as_ref().expect("every linkcall event has a payload");
+    linkcall_payloads()
+        .into_iter()
+        .find(|(_, type_url, _)| *type_url == any.type_url)
+        .map(|(name, _, _)| name)
+        .unwrap_or_else(|| panic!("payload type {:?} is no LinkCall nt: {event:?}", any.type_url))
+}
+
+/// The pkid inside the payload (every LinkCall nt carries one), decoded as the message its
+/// `type_url` names.
+fn payload_pkid(event: &Event) -> u64 {
+    let any = event.payload.as_ref().expect("every linkcall event has a payload");
+    let (_, _, pkid_of) = linkcall_payloads()
+        .into_iter()
+        .find(|(_, type_url, _)| *type_url == any.type_url)
+        .unwrap_or_else(|| panic!("payload type {:?} is no LinkCall nt", any.type_url));
+    pkid_of(event).expect("the payload decodes as the message its type_url names")
 }
 
 /// "1700000000000-3" -> (1700000000000, 3).
@@ -183,9 +307,9 @@ fn the_pk(pk: &[LinkcallpkPkInfo]) -> LinkcallpkPkInfo {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linkcall_full_story() {
-    let test_start_secs = now_secs();
     let deployment = Deployment::new();
     let server = deployment.spawn().await;
+    let test_start_secs = now_secs(&server);
     let log = EventLog::subscribe(&server).await;
     let mut steps = Steps { log: &log, cursor: 0 };
     server.set_config("linkcall.pk_seconds", "2").await;
@@ -217,7 +341,7 @@ async fn linkcall_full_story() {
         assert!(before.pk.is_empty() && before.popup_id == 0, "{before:?}");
         let opened = anchor.open(&server).await.expect("OpenFunction");
         assert_eq!((opened.singer_id, opened.open_state), (anchor.id, 1), "{opened:?}");
-        assert_time_now("OpenFunction", opened.time_now);
+        assert_time_now(&server, "OpenFunction", opened.time_now);
         let after = lc
             .clone()
             .singer_come_in_room(SingerComeInRoomRequest {
@@ -227,7 +351,7 @@ async fn linkcall_full_story() {
             .await
             .expect("SingerComeInRoom")
             .into_inner();
-        assert!(u64::from(after.functiontime) + 2 >= now_secs(), "{after:?}");
+        assert!(u64::from(after.functiontime) + 2 >= now_secs(&server), "{after:?}");
         assert_eq!((after.popup_id, after.popup_time, after.popup_live, after.pkid), (0, 0, 0, 0));
     }
 
@@ -252,9 +376,9 @@ async fn linkcall_full_story() {
         (PkState::Apply as i32, guest.id, host.id),
         "{applied:?}"
     );
-    assert_time_now("Apply", applied.time_now);
+    assert_time_now(&server, "Apply", applied.time_now);
     let got = steps
-        .expect(
+        .expect_exactly(
             "apply",
             vec![("APPLY to host", Box::new(|e| is_state(e, host.id, PkState::Apply)))],
         )
@@ -278,9 +402,9 @@ async fn linkcall_full_story() {
         (PkState::Popup as i32, host.id, guest.id),
         "{linked:?}"
     );
-    assert_time_now("Link", linked.time_now);
+    assert_time_now(&server, "Link", linked.time_now);
     let got = steps
-        .expect(
+        .expect_exactly(
             "link",
             vec![("POPUP to guest", Box::new(|e| is_state(e, guest.id, PkState::Popup)))],
         )
@@ -298,7 +422,7 @@ async fn linkcall_full_story() {
         .into_inner();
     assert_eq!(comein.popup_id, host.id, "{comein:?}");
     assert!(
-        comein.popup_time + 2 >= now_secs() && (1..=15).contains(&comein.popup_live),
+        comein.popup_time + 2 >= now_secs(&server) && (1..=15).contains(&comein.popup_live),
         "{comein:?}"
     );
     assert_eq!(comein.pkid, 0);
@@ -312,7 +436,7 @@ async fn linkcall_full_story() {
         (PkState::Yes as i32, ConfirmCode::Agree as i32, guest.id, host.id),
         "{confirmed:?}"
     );
-    assert_time_now("Confirm", confirmed.time_now);
+    assert_time_now(&server, "Confirm", confirmed.time_now);
     let p0 = confirmed.pkid;
     assert!(p0 > 0);
     let placeholder = the_pk(&confirmed.pk);
@@ -341,7 +465,7 @@ async fn linkcall_full_story() {
         }
     };
     let got = steps
-        .expect(
+        .expect_exactly(
             "confirm",
             vec![
                 ("scene to host room", Box::new(scene(&host, p0))),
@@ -399,13 +523,13 @@ async fn linkcall_full_story() {
     );
 
     // ---- 4.1 Start ------------------------------------------------------------------------------
-    let start_ms = now_ms();
+    let start_ms = server.now_ms();
     let started = start(&server, &host, &guest).await.expect("Start");
     assert_eq!(
         (started.host_id, started.pk_state, started.pkid),
         (host.id, PkState::Start as i32, p0)
     );
-    assert_time_now("Start", started.time_now);
+    assert_time_now(&server, "Start", started.time_now);
     let scoring = the_pk(&started.pk);
     assert_eq!(
         (scoring.host_gift, scoring.guest_gift, scoring.pkalltime),
@@ -413,10 +537,10 @@ async fn linkcall_full_story() {
         "{scoring:?}"
     );
     assert_eq!((scoring.phase, scoring.winner_id), (PkPhase::Scoring as i32, 0));
-    assert!(scoring.starttime >= start_ms / 1000 && scoring.starttime <= now_secs());
+    assert!(scoring.starttime >= start_ms / 1000 && scoring.starttime <= now_secs(&server));
     assert!(
         scoring.phase_deadline_ms >= start_ms + 2000
-            && scoring.phase_deadline_ms <= now_ms() + 2000,
+            && scoring.phase_deadline_ms <= server.now_ms() + 2000,
         "{scoring:?}"
     );
     let info_of = |room: &Anchor, pkid: u64, phase: PkPhase| {
@@ -431,7 +555,7 @@ async fn linkcall_full_story() {
         }
     };
     let got = steps
-        .expect(
+        .expect_exactly(
             "start",
             vec![
                 ("START to guest", Box::new(|e| is_state(e, guest.id, PkState::Start))),
@@ -487,7 +611,10 @@ async fn linkcall_full_story() {
     let again = gift(&server, "story-4", c, &host, 300).await;
     assert!(again.duplicate, "a repeated gift_txn_id is a duplicate: {again:?}");
     assert_eq!(again.changes, big.changes, "a duplicate answers the first call's outcome");
-    assert!(now_ms() < scoring.phase_deadline_ms, "the gifts took longer than the scoring phase");
+    assert!(
+        server.now_ms() < scoring.phase_deadline_ms,
+        "the gifts took longer than the scoring phase"
+    );
 
     let host_top5 =
         vec![gifter(c, 300), gifter(a, 100), gifter(b, 100), gifter(e, 50), gifter(f, 20)];
@@ -529,7 +656,7 @@ async fn linkcall_full_story() {
     // Outside scoring a gift counts for nothing.
     let late_gift = gift(&server, "story-late", d, &host, 999).await;
     assert!(!late_gift.duplicate && late_gift.changes.is_empty(), "{late_gift:?}");
-    assert!(now_ms() >= scoring.phase_deadline_ms);
+    assert!(server.now_ms() >= scoring.phase_deadline_ms);
     assert_eq!(pkid, p0);
     assert_eq!(
         (punished.host_gift, punished.guest_gift, punished.winner_id),
@@ -540,9 +667,13 @@ async fn linkcall_full_story() {
         let id = anchor.id;
         move |e: &Event| is_pklist(e, id, PkState::Count, p0)
     };
+    // Loose about the gifts' score nts only: the coalescer sends them on its own tick (every
+    // 500 ms), so they come after the start step at a moment the test does not know — usually
+    // before the count, possibly (on a slow machine) after it.
     let got = steps
-        .expect(
+        .expect_amid(
             "count at the deadline",
+            |e| is_score_nt(e, p0),
             vec![
                 ("COUNT pklist to host", Box::new(pklist_to(&host))),
                 ("COUNT pklist to guest", Box::new(pklist_to(&guest))),
@@ -582,9 +713,11 @@ async fn linkcall_full_story() {
     let (pkid, relinked) = server.wait_phase(&host, PkPhase::Linked).await;
     assert_eq!((pkid, relinked.phase_deadline_ms), (p0, 0), "{relinked:?}");
     assert_eq!((relinked.host_gift, relinked.guest_gift, relinked.winner_id), (580, 230, host.id));
+    // Loose about the gifts' score nts for the same reason as the count.
     steps
-        .expect(
+        .expect_amid(
             "punishment ends",
+            |e| is_score_nt(e, p0),
             vec![
                 ("info to host room", Box::new(info_of(&host, p0, PkPhase::Linked))),
                 ("info to guest room", Box::new(info_of(&guest, p0, PkPhase::Linked))),
@@ -609,9 +742,13 @@ async fn linkcall_full_story() {
         (record.ended_by.as_str(), record.winner_id, record.winner_side.as_str()),
         ("deadline", host.id, "host")
     );
-    let scores: Vec<(u64, String, i64)> =
-        record.participants.iter().map(|p| (p.id, p.side.clone(), p.score)).collect();
-    assert_eq!(scores, vec![(host.id, "host".into(), 580), (guest.id, "guest".into(), 230)]);
+    // Each participant carries its anchor's room.
+    let scores: Vec<(u64, u64, String, i64)> =
+        record.participants.iter().map(|p| (p.id, p.sid, p.side.clone(), p.score)).collect();
+    assert_eq!(
+        scores,
+        vec![(host.id, host.sid, "host".into(), 580), (guest.id, guest.sid, "guest".into(), 230)]
+    );
     assert!(
         record.starttime_ms >= start_ms
             && record.starttime_ms <= scoring.phase_deadline_ms - 2000 + 5
@@ -623,7 +760,7 @@ async fn linkcall_full_story() {
 
     // ---- rematch: a new pkid, scores and boards reset ------------------------------------------------
     server.set_config("linkcall.pk_seconds", "30").await;
-    let rematch_start_ms = now_ms();
+    let rematch_start_ms = server.now_ms();
     let rematch = start(&server, &host, &guest).await.expect("rematch Start");
     let p1 = rematch.pkid;
     assert!(p1 > p0, "a rematch gets a new pkid: {rematch:?}");
@@ -637,7 +774,7 @@ async fn linkcall_full_story() {
     let (pkid, pk) = server.seek_pk(&guest).await;
     assert_eq!((pkid, pk.unwrap().host_gift, pk.unwrap().guest_gift), (p1, 0, 0));
     steps
-        .expect(
+        .expect_exactly(
             "rematch",
             vec![
                 (
@@ -665,6 +802,29 @@ async fn linkcall_full_story() {
     let stale = gift_at(&server, "story-11", b, &guest, 500, rematch_start_ms - 1_000).await;
     assert!(stale.changes.is_empty(), "{stale:?}");
     assert_eq!(server.seek_pk(&guest).await.1.unwrap().guest_gift, 70);
+    // The rematch gift's score nt, one to each room, listing B; the stale gift sends none. Waited
+    // for here, so that the steps after it see only their own events.
+    let score_to = |room: &Anchor| {
+        let sid = room.sid;
+        move |e: &Event| {
+            is(e, "linkcallpk_room_pk_info_nt", ROOM, sid)
+                && info_nt(e).is_some_and(|nt| {
+                    nt.pkid == p1
+                        && nt.singer_id == guest.id
+                        && nt.user == vec![gifter(b, 70)]
+                        && nt.pk.first().is_some_and(|pk| (pk.host_gift, pk.guest_gift) == (0, 70))
+                })
+        }
+    };
+    steps
+        .expect_exactly(
+            "rematch gift",
+            vec![
+                ("score nt to host room", Box::new(score_to(&host))),
+                ("score nt to guest room", Box::new(score_to(&guest))),
+            ],
+        )
+        .await;
 
     // ---- 4.2 SwitchScene: each anchor turns only its own room 0 -> 1 -> 2 -> 0 --------------------
     for (anchor, expected) in [(&host, 1), (&guest, 1), (&host, 2), (&host, 0), (&host, 1)] {
@@ -681,7 +841,7 @@ async fn linkcall_full_story() {
         );
         let (sid, id) = (anchor.sid, anchor.id);
         steps
-            .expect(
+            .expect_exactly(
                 "switch scene",
                 vec![(
                     "scene to the anchor's own room",
@@ -719,7 +879,7 @@ async fn linkcall_full_story() {
     );
     assert_eq!(seek_gift(&server, &guest).await, (p2, vec![gifter(b, 70)]));
     let got = steps
-        .expect(
+        .expect_exactly(
             "add time",
             vec![
                 (
@@ -730,6 +890,11 @@ async fn linkcall_full_story() {
                     "ADDTIME state to guest",
                     Box::new(|e| is_state(e, guest.id, PkState::Addtime) && e.pkid == p2),
                 ),
+                // Both anchors hear it: the request does not say which of them called.
+                (
+                    "ADDTIME state to host",
+                    Box::new(|e| is_state(e, host.id, PkState::Addtime) && e.pkid == p2),
+                ),
                 ("info to host room", Box::new(info_of(&host, p2, PkPhase::Scoring))),
                 ("info to guest room", Box::new(info_of(&guest, p2, PkPhase::Scoring))),
                 ("host room back to scene 0", Box::new(scene(&host, p2))),
@@ -738,6 +903,11 @@ async fn linkcall_full_story() {
         )
         .await;
     assert_eq!(the_pk(&pklist_nt(&got[0]).unwrap().pk).guest_gift, 70);
+    assert_eq!(
+        (state_nt(&got[1]).unwrap().singer_id, state_nt(&got[2]).unwrap().singer_id),
+        (host.id, guest.id),
+        "each anchor's nt names the other one"
+    );
 
     // ---- 5.3 Close ---------------------------------------------------------------------------------
     let closed = close(&server, &host, &host, &guest).await.expect("Close");
@@ -749,26 +919,27 @@ async fn linkcall_full_story() {
     let pk = the_pk(&closed.pk);
     assert_eq!((pk.host_gift, pk.guest_gift, pk.winner_id), (0, 70, guest.id), "{pk:?}");
     let got = steps
-        .expect(
+        .expect_exactly(
             "close",
             vec![
                 ("OVER to guest", Box::new(|e| is_state(e, guest.id, PkState::Over))),
-                (
-                    "info to host room",
-                    Box::new(|e| {
-                        is(e, "linkcallpk_room_pk_info_nt", ROOM, host.sid) && e.pkid == p2
-                    }),
-                ),
-                (
-                    "info to guest room",
-                    Box::new(|e| {
-                        is(e, "linkcallpk_room_pk_info_nt", ROOM, guest.sid) && e.pkid == p2
-                    }),
-                ),
+                // Both anchors hear it: the request does not say which of them closed.
+                ("OVER to host", Box::new(|e| is_state(e, host.id, PkState::Over))),
+                ("final info to host room", Box::new(info_of(&host, p2, PkPhase::Unspecified))),
+                ("final info to guest room", Box::new(info_of(&guest, p2, PkPhase::Unspecified))),
             ],
         )
         .await;
-    assert_eq!((state_nt(&got[0]).unwrap().singer_id, got[0].pkid), (host.id, p2));
+    assert!(got.iter().all(|event| event.pkid == p2), "{got:?}");
+    assert_eq!(
+        (state_nt(&got[0]).unwrap().singer_id, state_nt(&got[1]).unwrap().singer_id),
+        (host.id, guest.id),
+        "each anchor's nt names the other one"
+    );
+    for event in &got[2..] {
+        let pk = the_pk(&info_nt(event).unwrap().pk);
+        assert_eq!((pk.host_gift, pk.guest_gift, pk.winner_id), (0, 70, guest.id), "{pk:?}");
+    }
     let record = server.wait_record(p2).await;
     assert_eq!(
         (record.ended_by.as_str(), record.winner_id, record.winner_side.as_str()),
@@ -803,7 +974,7 @@ async fn linkcall_full_story() {
         .await
         .expect("Apply by the third anchor");
     steps
-        .expect(
+        .expect_exactly(
             "third applies",
             vec![("APPLY to host", Box::new(|e| is_state(e, host.id, PkState::Apply)))],
         )
@@ -816,7 +987,7 @@ async fn linkcall_full_story() {
         .into_inner();
     assert_eq!((left.singer_id, left.pkid, left.pk.len()), (host.id, 0, 0), "{left:?}");
     let got = steps
-        .expect(
+        .expect_exactly(
             "host leaves",
             vec![(
                 "OFFLINE to the applicant",
@@ -830,6 +1001,7 @@ async fn linkcall_full_story() {
     assert!(link_list(&server, &host).await.is_empty());
 
     // ---- the whole stream ---------------------------------------------------------------------------
+    steps.expect_end(&server).await;
     let events = log.snapshot();
     let mut previous = (0, 0);
     for event in &events {
@@ -837,14 +1009,19 @@ async fn linkcall_full_story() {
         assert!(position > previous, "event ids strictly increase: {event:?}");
         previous = position;
         assert_eq!(event.mode, livepk::pb::common::Mode::Linkcall as i32);
-        assert_eq!(event.r#type, payload_name(event), "{event:?}");
-        assert!(event.time_now >= test_start_secs && event.time_now <= now_secs(), "{event:?}");
+        assert_eq!(
+            event.r#type,
+            payload_name(event),
+            "the payload is the type's message: {event:?}"
+        );
+        assert!(
+            event.time_now >= test_start_secs && event.time_now <= now_secs(&server),
+            "{event:?}"
+        );
         if event.r#type != "linkcallpk_singer_state_nt" {
             assert!(event.pkid > 0, "a battle nt names its pk: {event:?}");
         }
-        if let Some(pkid) = payload_pkid(event) {
-            assert_eq!(event.pkid, pkid, "envelope and payload agree: {event:?}");
-        }
+        assert_eq!(event.pkid, payload_pkid(event), "envelope and payload agree: {event:?}");
     }
     // SwitchScene told only the switching anchor's room, once per switch.
     let switched: Vec<(u64, u64)> = events

@@ -1,14 +1,14 @@
 //! `pk.admin.v1.Admin` end to end: hot config (validation, units, cross-replica invalidation),
 //! the anchor whitelist and settled PK records, on a fresh SQLite file per test.
 
-mod common;
+mod support;
 
-use common::{TestServer, TestServerOptions, assert_invalid_argument};
 use livepk::pb::admin::{
     AddWhitelistRequest, GetConfigRequest, GetPkRecordRequest, ListPkRecordsRequest,
     ListWhitelistRequest, RemoveWhitelistRequest, SetConfigRequest,
 };
 use livepk::pb::common::Mode;
+use support::{TestServer, TestServerOptions, assert_invalid_argument};
 
 const DEFAULTS: &[(&str, &str)] = &[
     ("linkcall.min_star", "0"),
@@ -93,7 +93,7 @@ async fn set_config_accepts_durations_and_rejects_bad_values() {
         let status = admin.set_config(set(key, value)).await.expect_err(&format!("{key}={value}"));
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{key}={value}: {status:?}");
         assert_eq!(
-            common::error_metadata(&status).get("code").map(String::as_str),
+            support::error_metadata(&status).get("code").map(String::as_str),
             Some("403400021"),
             "{key}={value}"
         );

@@ -1,16 +1,16 @@
 //! `pk.events.v1.Events` end to end. Events are appended straight to the stream (or relayed
 //! from an outbox) through a second store on the server's key prefix, as a feature would.
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestServer, assert_invalid_argument};
 use livepk::pb::common::{Mode, Target, TargetKind};
 use livepk::pb::events::{Event, EventFilter, FetchRequest, SubscribeRequest, SubscribeResponse};
 use livepk_store::{Op, Store, Transaction};
 use prost::Message;
+use support::{TestServer, assert_invalid_argument};
 use tonic::Streaming;
 
 /// How long one event may take to arrive on a Subscribe stream.
@@ -24,7 +24,7 @@ struct Harness {
 impl Harness {
     async fn start() -> Harness {
         let server = TestServer::start().await;
-        let store = common::redis_store(&server.key_prefix).await;
+        let store = support::redis_store(&server.key_prefix).await;
         Harness { server, store }
     }
 

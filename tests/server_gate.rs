@@ -1,18 +1,18 @@
 //! The gate in front of every RPC: bearer tokens (gateway vs admin, health open) through a real
 //! server, and load shedding on the layer itself around a service that blocks until told.
 
-mod common;
+mod support;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{TestServer, TestServerOptions};
 use livepk::gate::{GateLayer, GateOptions};
 use livepk::pb::admin::GetConfigRequest;
 use livepk::pb::common::UserProfile;
 use livepk::pb::gift::RecordGiftRequest;
+use support::{TestServer, TestServerOptions};
 use tokio::sync::Notify;
 use tonic::Request;
 use tower::{Layer, Service, ServiceExt};
@@ -74,8 +74,8 @@ async fn tokens_guard_gateway_and_admin_calls_but_not_health() {
     admin.get_config(with_token(GetConfigRequest::default(), "a")).await.expect("the admin token");
 
     // Probes and grpcurl carry no token.
-    assert_eq!(server.health_status("").await, Some(common::serving()));
-    assert_eq!(server.health_status("pk.gift.v1.Gifts").await, Some(common::serving()));
+    assert_eq!(server.health_status("").await, Some(support::serving()));
+    assert_eq!(server.health_status("pk.gift.v1.Gifts").await, Some(support::serving()));
     server.shutdown().await;
 }
 

@@ -1,13 +1,13 @@
 //! Health: SERVING for "" and every service while up; NOT_SERVING once shutdown starts or while
 //! the store is unreachable, SERVING again when it recovers.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{RedisProcess, TestServer, TestServerOptions, not_serving, serving};
 use livepk::pb::common::UserProfile;
 use livepk::pb::gift::RecordGiftRequest;
+use support::{RedisProcess, TestServer, TestServerOptions, not_serving, serving};
 use tonic_health::pb::HealthCheckRequest;
 
 const SERVICES: &[&str] = &[
@@ -89,7 +89,6 @@ async fn wait_health(server: &TestServer, wanted: i32, within: Duration) {
 #[tokio::test]
 async fn store_outage_flips_health_and_answers_unavailable_then_recovers() {
     let mut redis = RedisProcess::start().await;
-    let port = redis.port;
     let server = TestServer::start_with(TestServerOptions {
         redis_url: Some(redis.url()),
         ..Default::default()
@@ -114,9 +113,10 @@ async fn store_outage_flips_health_and_answers_unavailable_then_recovers() {
     .expect("RecordGift hung while Redis was down");
     let status = answer.expect_err("RecordGift cannot succeed without Redis");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
-    assert_eq!(common::error_metadata(&status).get("code").map(String::as_str), Some("403400020"));
+    assert_eq!(support::error_metadata(&status).get("code").map(String::as_str), Some("403400020"));
 
-    let redis = RedisProcess::start_on(port).await;
+    // Back on the same socket: the server reconnects to the URL it was given.
+    redis.restart().await;
     wait_health(&server, serving(), Duration::from_secs(5)).await;
     let answer = tokio::time::timeout(
         Duration::from_secs(10),

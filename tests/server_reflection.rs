@@ -1,10 +1,10 @@
 //! Reflection v1 and v1alpha: every service is listed, and descriptors are served by symbol
 //! (what `grpcurl -plaintext localhost:50051 list` / `describe` rely on).
 
-mod common;
+mod support;
 
-use common::TestServer;
 use prost::Message;
+use support::TestServer;
 
 const EXPECTED: &[&str] = &[
     "pk.gift.v1.Gifts",

@@ -1,10 +1,11 @@
 //! `pk.admin.v1.Admin`: operators' tools (admin token): hot config, the anchor whitelist,
 //! settled PK records, and forced closes.
 
-use livepk_core::{InvalidArgument, Mode, PkId, SingerId};
-use livepk_sql::{ConfigKey, RecordFilter};
+use livepk_core::{ConfigSpec, InvalidArgument, Mode, PkId, SingerId};
+use livepk_sql::RecordFilter;
 use tonic::{Request, Response, Status};
 
+use crate::App;
 use crate::pb::admin::admin_server::{Admin, AdminServer};
 use crate::pb::admin::{
     AddWhitelistRequest, AddWhitelistResponse, ConfigEntry, ForceCloseRequest, ForceCloseResponse,
@@ -14,7 +15,6 @@ use crate::pb::admin::{
     SetConfigResponse, WhitelistEntry,
 };
 use crate::pb::{mode_from_proto, mode_to_proto};
-use crate::runtime::App;
 use crate::status::ServiceError;
 
 /// Default page size of the list calls.
@@ -32,19 +32,20 @@ pub fn server(app: App) -> AdminServer<AdminService> {
     AdminServer::new(AdminService { app })
 }
 
-fn entry(key: ConfigKey, value: i64) -> ConfigEntry {
+fn entry(spec: &ConfigSpec, value: i64) -> ConfigEntry {
     ConfigEntry {
-        key: key.name().into(),
+        key: spec.name.into(),
         value: value.to_string(),
-        description: key.description().into(),
+        description: spec.description.into(),
     }
 }
 
-/// Parses a config value: an integer, or for durations also `90s`, `15m`, `2h`.
-fn parse_value(key: &str, raw: &str) -> Result<i64, InvalidArgument> {
+/// Parses a config value of `spec` (`key` when it is unknown): an integer, or for durations
+/// also `90s`, `15m`, `2h`.
+fn parse_value(spec: Option<&ConfigSpec>, key: &str, raw: &str) -> Result<i64, InvalidArgument> {
     let raw = raw.trim();
     let bad = || InvalidArgument::new("value", format!("{raw:?} is not a number for {key}"));
-    let is_duration = key.ends_with("_seconds");
+    let is_duration = spec.is_some_and(ConfigSpec::is_duration);
     let (digits, unit) = match raw.char_indices().last() {
         Some((index, 's')) if is_duration => (&raw[..index], 1),
         Some((index, 'm')) if is_duration => (&raw[..index], 60),
@@ -109,16 +110,15 @@ impl Admin for AdminService {
         request: Request<GetConfigRequest>,
     ) -> Result<Response<GetConfigResponse>, Status> {
         let key = request.into_inner().key;
-        let values = self.app.settings.snapshot().await?;
-        let value_of =
-            |key: ConfigKey| values.get(&key).copied().unwrap_or_else(|| key.default_value());
+        let values = self.app.settings.snapshot().await.map_err(ServiceError::from)?;
+        let registry = self.app.settings.registry();
         let entries = if key.is_empty() {
-            ConfigKey::ALL.into_iter().map(|key| entry(key, value_of(key))).collect()
+            registry.specs().iter().map(|spec| entry(spec, values.get(spec))).collect()
         } else {
-            let parsed = ConfigKey::parse(&key).ok_or_else(|| {
+            let spec = registry.find(&key).ok_or_else(|| {
                 ServiceError::from(InvalidArgument::new("key", format!("unknown key {key:?}")))
             })?;
-            vec![entry(parsed, value_of(parsed))]
+            vec![entry(spec, values.get(spec))]
         };
         Ok(Response::new(GetConfigResponse { entries }))
     }
@@ -128,11 +128,16 @@ impl Admin for AdminService {
         request: Request<SetConfigRequest>,
     ) -> Result<Response<SetConfigResponse>, Status> {
         let request = request.into_inner();
-        let value = parse_value(&request.key, &request.value).map_err(ServiceError::from)?;
-        let (key, value) =
-            self.app.settings.set(&request.key, value, self.app.clock.now_ms()).await?;
-        tracing::info!(key = key.name(), value, "config changed");
-        Ok(Response::new(SetConfigResponse { entry: Some(entry(key, value)) }))
+        let spec = self.app.settings.registry().find(&request.key);
+        let value = parse_value(spec, &request.key, &request.value).map_err(ServiceError::from)?;
+        let (spec, value) = self
+            .app
+            .settings
+            .set(&request.key, value, self.app.clock.now_ms())
+            .await
+            .map_err(ServiceError::from)?;
+        tracing::info!(key = spec.name, value, "config changed");
+        Ok(Response::new(SetConfigResponse { entry: Some(entry(spec, value)) }))
     }
 
     async fn add_whitelist(
@@ -241,16 +246,8 @@ impl Admin for AdminService {
         let request = request.into_inner();
         let mode = parse_mode("mode", request.mode).map_err(ServiceError::from)?;
         let pkid = PkId::parse("pkid", request.pkid).map_err(ServiceError::from)?;
-        let record = match mode {
-            Mode::LinkCall => self.app.linkcall.force_close(pkid, &request.reason).await?,
-            other => {
-                return Err(ServiceError::from(InvalidArgument::new(
-                    "mode",
-                    format!("{} battles are not served by this version", other.as_str()),
-                ))
-                .into());
-            }
-        };
+        let record =
+            self.app.force_close(mode, pkid, &request.reason).await.map_err(ServiceError::from)?;
         Ok(Response::new(ForceCloseResponse { record: record.as_ref().map(record_to_proto) }))
     }
 }
@@ -261,11 +258,14 @@ mod tests {
 
     #[test]
     fn durations_accept_units() {
-        assert_eq!(parse_value("linkcall.pk_seconds", "90").unwrap(), 90);
-        assert_eq!(parse_value("linkcall.pk_seconds", "2m").unwrap(), 120);
-        assert_eq!(parse_value("linkcall.pk_seconds", "1h").unwrap(), 3600);
-        assert_eq!(parse_value("linkcall.min_star", "5").unwrap(), 5);
-        assert_eq!(parse_value("linkcall.min_star", "5m").unwrap_err().field, "value");
+        let registry = crate::config_registry();
+        let parse = |key: &str, raw: &str| parse_value(registry.find(key), key, raw);
+        assert_eq!(parse("linkcall.pk_seconds", "90").unwrap(), 90);
+        assert_eq!(parse("linkcall.pk_seconds", "2m").unwrap(), 120);
+        assert_eq!(parse("linkcall.pk_seconds", "1h").unwrap(), 3600);
+        assert_eq!(parse("linkcall.min_star", "5").unwrap(), 5);
+        assert_eq!(parse("linkcall.min_star", "5m").unwrap_err().field, "value");
+        assert_eq!(parse("no.such_seconds", "5m").unwrap_err().field, "value");
     }
 
     #[test]

@@ -16,12 +16,12 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::App;
 use crate::metrics::METRICS;
 use crate::pb::events::events_server::{Events, EventsServer};
 use crate::pb::events::{
     Event, EventFilter, FetchRequest, FetchResponse, SubscribeRequest, SubscribeResponse,
 };
-use crate::runtime::App;
 use crate::status::ServiceError;
 
 /// Default and largest page of `Fetch`.
@@ -134,7 +134,7 @@ impl Events for EventsService {
                 let after = format_position(position);
                 let read = tokio::select! {
                     read = store.read_events(&after, 256, Some(SUBSCRIBE_BLOCK)) => read,
-                    _ = crate::runtime::stopped(&mut stop) => {
+                    _ = livepk_engine::stopped(&mut stop) => {
                         // Tell the gateway to reconnect elsewhere with its last id.
                         let _ = sender.send(Err(ServiceError::Draining.into())).await;
                         break;

@@ -1,16 +1,16 @@
 //! `pk.gift.v1.Gifts`: the one gift-ingestion entry for every mode.
 
-use livepk_core::{Gift, GiftId, RoomSid, SenderProfile, SingerId, UserId};
+use livepk_core::{Gift, GiftId, ReceiverId, RoomSid, SenderProfile, UserId};
+use livepk_engine::GiftOutcome;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::App;
 use crate::pb::gift::gifts_server::{Gifts, GiftsServer};
 use crate::pb::gift::{
     GiftError, GiftResult, RecordGiftBatchRequest, RecordGiftBatchResponse, RecordGiftRequest,
     RecordGiftResponse, RecordGiftsRequest, RecordGiftsResponse, ScoreChange,
 };
 use crate::pb::mode_to_proto;
-use crate::runtime::App;
-use crate::runtime::ledger::GiftOutcome;
 use crate::status::ServiceError;
 
 /// Most gifts accepted in one batch or stream, so one call cannot hold a replica for long.
@@ -39,7 +39,7 @@ pub fn parse_gift(request: RecordGiftRequest) -> Result<Gift, ServiceError> {
             user_level: sender.user_level,
             user_wealth: sender.user_wealth,
         },
-        receiver_id: SingerId::parse("receiver_id", request.receiver_id)?,
+        receiver_id: ReceiverId::parse("receiver_id", request.receiver_id)?,
         room_sid: RoomSid::parse("room_sid", request.room_sid)?,
         gift_id: GiftId::parse("gift_id", request.gift_id)?,
         gift_count: request.gift_count,
@@ -69,7 +69,7 @@ fn changes_to_proto(outcome: &GiftOutcome) -> Vec<ScoreChange> {
 impl GiftsService {
     async fn record_one(&self, request: RecordGiftRequest) -> Result<GiftOutcome, ServiceError> {
         let gift = parse_gift(request)?;
-        self.app.ledger.record(&gift).await
+        Ok(self.app.runtime.ledger.record(&gift).await?)
     }
 
     /// One gift's result inside a batch: a failure is reported in place, so one bad gift does

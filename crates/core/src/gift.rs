@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::InvalidArgument;
-use crate::ids::{GiftId, RoomSid, SingerId, UserId};
+use crate::ids::{GiftId, ReceiverId, RoomSid, UserId};
 
 /// Longest accepted idempotency key, nickname or icon URL. Bounded so that a caller cannot
 /// blow up a Redis value.
@@ -34,8 +34,8 @@ pub struct Gift {
     pub gift_txn_id: String,
     /// Who sent it.
     pub sender: SenderProfile,
-    /// The anchor or user who received it.
-    pub receiver_id: SingerId,
+    /// The anchor or seated user who received it.
+    pub receiver_id: ReceiverId,
     /// The room it was sent in.
     pub room_sid: RoomSid,
     /// Which catalogue gift.
@@ -111,7 +111,7 @@ mod tests {
                 user_level: 3,
                 user_wealth: 4,
             },
-            receiver_id: SingerId::from_trusted(1),
+            receiver_id: ReceiverId::from_trusted(1),
             room_sid: RoomSid::from_trusted(100),
             gift_id: GiftId::from_trusted(5),
             gift_count: 3,

@@ -55,6 +55,11 @@ non_zero_id!(
     UserId
 );
 non_zero_id!(
+    /// Whoever received a gift: an anchor (`singer_id`, LinkCallPk and AcrossPk) or the user on
+    /// a seat (RoomPk). Each mode reads it as its own kind of id.
+    ReceiverId
+);
+non_zero_id!(
     /// A battle number. Allocated from one counter per mode, starting at 1 (seed 000 §B.6).
     PkId
 );
@@ -62,6 +67,24 @@ non_zero_id!(
     /// A gift in the platform's catalogue.
     GiftId
 );
+
+impl From<SingerId> for ReceiverId {
+    fn from(singer: SingerId) -> Self {
+        ReceiverId(singer.get())
+    }
+}
+
+impl ReceiverId {
+    /// The receiver read as an anchor.
+    pub fn as_singer(self) -> SingerId {
+        SingerId(self.0)
+    }
+
+    /// The receiver read as a (seated) user.
+    pub fn as_user(self) -> UserId {
+        UserId(self.0)
+    }
+}
 
 #[cfg(test)]
 mod tests {

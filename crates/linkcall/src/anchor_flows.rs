@@ -2,17 +2,17 @@
 //! Link (3.1), Confirm (3.2), popup expiry, the busy flags, SingerComeInRoom (11) and the leave
 //! event (12).
 
+use livepk_battle::{BattleId, EndedBy, Round, Scores, Side};
 use livepk_core::{PkId, RoomSid, SingerId, Target};
 
 use crate::battle_flows::{close_live_battle, live_battle_of};
 use crate::config::{LinkCallConfig, OpenGate};
 use crate::effects::{
-    Effects, ListChange, Notification, NotificationKind, TimerRequest, Transition,
+    Effects, ListChange, Notification, NotificationKind, PopupKey, TimerRequest, Transition,
 };
 use crate::error::{GateFailure, LinkCallError};
 use crate::model::{
-    Activity, Anchor, Battle, BattleId, BattleSide, EndedBy, MS_PER_SECOND, OutgoingInvite, Phase,
-    PkInfo, PkState, Popup, Scene, Scores, Side,
+    Activity, Anchor, Battle, BattleSide, MS_PER_SECOND, PkInfo, PkState, Popup, Scene,
 };
 
 /// What a timer handler did.
@@ -121,9 +121,9 @@ pub fn open_function(
     let mut transition = Transition::unchanged(reply);
     transition
         .effects
-        .lists
+        .changes
         .push(ListChange::OnlineUpsert { singer: request.singer_id, score_ms: now_ms });
-    transition.anchors.push(opened);
+    transition.aggregates.push(opened);
     Ok(transition)
 }
 
@@ -135,10 +135,10 @@ pub struct Withdrawal<'a> {
     pub applicants: &'a [SingerId],
     /// Members of its applied-to list (guestlist, §B.4: whom it applied to).
     pub applied_to: &'a [SingerId],
-    /// The anchor holding the popup this anchor raised (`outgoing_invite.guest`), whose popup
+    /// The anchor holding the popup this anchor raised (`outgoing_invite.to`), whose popup
     /// is withdrawn.
     pub invited_guest: Option<&'a Anchor>,
-    /// The anchor that raised this anchor's popup (`popup.host`), which stops waiting.
+    /// The anchor that raised this anchor's popup (`popup.from`), which stops waiting.
     pub inviting_host: Option<&'a Anchor>,
 }
 
@@ -174,33 +174,33 @@ fn withdraw(
         }
     };
     for &applicant in withdrawal.applicants {
-        effects.lists.push(ListChange::ApplicantRemove { host: me, guest: applicant });
+        effects.changes.push(ListChange::ApplicantRemove { host: me, guest: applicant });
         tell_offline(applicant, effects);
     }
     for &applied in withdrawal.applied_to {
-        effects.lists.push(ListChange::ApplicantRemove { host: applied, guest: me });
+        effects.changes.push(ListChange::ApplicantRemove { host: applied, guest: me });
         tell_offline(applied, effects);
     }
-    effects.lists.push(ListChange::ClearApplicantsOf { singer: me });
-    effects.lists.push(ListChange::OnlineRemove { singer: me });
+    effects.changes.push(ListChange::ClearApplicantsOf { singer: me });
+    effects.changes.push(ListChange::OnlineRemove { singer: me });
 
     if let Some(popup) = anchor.popup.take() {
         if popup.is_live(now_ms) {
-            tell_offline(popup.host, effects);
+            tell_offline(popup.from, effects);
         }
-        if let Some(host) = matching(withdrawal.inviting_host, popup.host)
-            && host.outgoing_invite.is_some_and(|invite| invite.guest == me)
+        if let Some(host) = matching(withdrawal.inviting_host, popup.from)
+            && host.outgoing_invite.is_some_and(|invite| invite.to == me)
         {
             edit(changed, host).outgoing_invite = None;
         }
     }
     if let Some(invite) = anchor.outgoing_invite.take()
-        && let Some(guest) = matching(withdrawal.invited_guest, invite.guest)
-        && let Some(popup) = guest.popup.filter(|popup| popup.host == me)
+        && let Some(guest) = matching(withdrawal.invited_guest, invite.to)
+        && let Some(popup) = guest.popup.filter(|popup| popup.from == me)
     {
         edit(changed, guest).popup = None;
         if popup.is_live(now_ms) {
-            tell_offline(invite.guest, effects);
+            tell_offline(invite.to, effects);
         }
     }
 }
@@ -224,10 +224,10 @@ pub fn close_function(
     }
     let mut closed = anchor.clone();
     let mut transition = Transition::unchanged(reply);
-    withdraw(&mut closed, &withdrawal, now_ms, &mut transition.effects, &mut transition.anchors);
+    withdraw(&mut closed, &withdrawal, now_ms, &mut transition.effects, &mut transition.aggregates);
     closed.function_open = false;
     closed.functiontime_secs = 0;
-    transition.anchors.insert(0, closed);
+    transition.aggregates.insert(0, closed);
     Ok(transition)
 }
 
@@ -247,7 +247,7 @@ pub fn set_singer_activity(
     let mut updated = current.cloned().unwrap_or_else(|| Anchor::new(singer_id));
     updated.activity = activity;
     let mut transition = Transition::unchanged(());
-    transition.anchors.push(updated);
+    transition.aggregates.push(updated);
     transition
 }
 
@@ -286,7 +286,7 @@ pub fn apply(
     check_caller(guest, guest_id)?;
     check_target(host, host_id)?;
     let mut transition = Transition::unchanged(StateReply { pk_state: PkState::Apply });
-    transition.effects.lists.push(ListChange::ApplicantAdd {
+    transition.effects.changes.push(ListChange::ApplicantAdd {
         host: host_id,
         guest: guest_id,
         at_ms: now_ms,
@@ -344,36 +344,34 @@ pub fn link(
     if guest.live_popup(now_ms).is_some() {
         return Err(LinkCallError::PopupPending { singer: guest_id });
     }
-    let host_sid = room_of(host, LinkCallError::ConditionsNotMet(GateFailure::FunctionClosed))?;
-    let expires_at_ms = now_ms.saturating_add(config.popup_ms());
+    let popup = Popup::new(host_id, guest_id, now_ms, config.popup_ms());
     let mut transition = Transition::unchanged(LinkReply {
         pk_state: PkState::Popup,
-        popup_expires_at_ms: expires_at_ms,
+        popup_expires_at_ms: popup.expires_at_ms,
     });
 
     let mut invited = guest.clone();
     // A lapsed popup whose expiry job has not run yet is replaced; its host would otherwise
     // never hear that nobody answered (its job will find a different popup and do nothing).
-    if let Some(lapsed) = invited.popup.filter(|popup| popup.host != host_id) {
+    if let Some(lapsed) = invited.popup.filter(|popup| popup.from != host_id) {
         transition.effects.notifications.push(Notification::singer_state(
-            lapsed.host,
+            lapsed.from,
             PkState::No,
             guest_id,
         ));
     }
-    invited.popup = Some(Popup { host: host_id, host_sid, popped_at_ms: now_ms, expires_at_ms });
+    invited.popup = Some(popup);
     let mut inviting = host.clone();
-    inviting.outgoing_invite = Some(OutgoingInvite { guest: guest_id, expires_at_ms });
-    transition.anchors = vec![inviting, invited];
+    inviting.outgoing_invite = Some(popup);
+    transition.aggregates = vec![inviting, invited];
     transition.effects.notifications.push(Notification::singer_state(
         guest_id,
         PkState::Popup,
         host_id,
     ));
-    transition.effects.timers.push(TimerRequest::PopupExpiry {
-        guest: guest_id,
-        host: host_id,
-        due_ms: expires_at_ms,
+    transition.effects.timers.push(TimerRequest::InvitationExpiry {
+        invitation: PopupKey { guest: guest_id, host: host_id },
+        due_ms: popup.expires_at_ms,
     });
     Ok(transition)
 }
@@ -381,19 +379,24 @@ pub fn link(
 // ---------------------------------------------------------------------------------------------
 // 3.2 Confirm
 
-/// `op_code` of `linkcallpk_confirm_rq`. Agree carries the ids the adapter allocated for the
-/// new battle (it allocates them only for an agree).
+/// `op_code` of `linkcallpk_confirm_rq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfirmDecision {
-    /// `agree = 1`.
-    Agree {
-        /// The new battle's id.
-        battle_id: BattleId,
-        /// The placeholder pkid (seed §3.2 备注), reused by the first Start.
-        placeholder_pkid: PkId,
-    },
+    /// `agree = 1`, with the ids the adapter allocated for the new battle. It allocates them
+    /// only when the guest holds the host's live popup ([`Anchor::live_popup`]); an agree
+    /// without them is refused with 014 (internal) once the popup checks passed.
+    Agree(Option<NewBattle>),
     /// `refuse = 2`.
     Refuse,
+}
+
+/// The ids of a battle an agree creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewBattle {
+    /// The new battle's id.
+    pub battle_id: BattleId,
+    /// The placeholder pkid (seed §3.2 备注), reused by the first Start.
+    pub placeholder_pkid: PkId,
 }
 
 /// `linkcallpk_confirm_rq`.
@@ -441,7 +444,7 @@ pub fn confirm(
     let gone = LinkCallError::InvitationGone { guest: guest_id, host: host_id };
     let invited = matching(guest, guest_id).ok_or(gone.clone())?;
     match invited.live_popup(now_ms) {
-        Some(popup) if popup.host == host_id => {}
+        Some(popup) if popup.from == host_id => {}
         Some(_) => {
             return Err(LinkCallError::NotInvited { guest: guest_id, host: host_id });
         }
@@ -449,43 +452,24 @@ pub fn confirm(
     }
     let inviting = matching(host, host_id);
 
-    let ConfirmDecision::Agree { battle_id, placeholder_pkid } = decision else {
-        let mut transition =
-            Transition::unchanged(ConfirmReply { pk_state: PkState::No, pkid: None, pk: None });
-        let mut refused = invited.clone();
-        refused.popup = None;
-        transition.anchors.push(refused);
-        if let Some(inviting) = inviting
-            .filter(|host| host.outgoing_invite.is_some_and(|invite| invite.guest == guest_id))
-        {
-            let mut inviting = inviting.clone();
-            inviting.outgoing_invite = None;
-            transition.anchors.push(inviting);
-        }
-        transition.effects.notifications.push(Notification::singer_state(
-            host_id,
-            PkState::No,
-            guest_id,
-        ));
-        return Ok(transition);
+    let ConfirmDecision::Agree(new_battle) = decision else {
+        let reply = ConfirmReply { pk_state: PkState::No, pkid: None, pk: None };
+        return Ok(popup_answered_no(invited, inviting, reply));
     };
 
     let inviting = check_target(inviting, host_id)?;
     check_caller(Some(invited), guest_id)?;
+    let NewBattle { battle_id, placeholder_pkid } =
+        new_battle.ok_or(LinkCallError::FreshPkidMissing)?;
     let host_sid = room_of(inviting, LinkCallError::AnchorOffline { singer: host_id })?;
     let guest_sid = room_of(invited, LinkCallError::ConditionsNotMet(GateFailure::FunctionClosed))?;
 
     let battle = Battle {
         battle_id,
-        pkid: placeholder_pkid,
         host: BattleSide { singer_id: host_id, singer_sid: host_sid, scene: Scene::Pk },
         guest: BattleSide { singer_id: guest_id, singer_sid: guest_sid, scene: Scene::Pk },
-        phase: Phase::Linked,
         linked_at_ms: now_ms,
-        ever_started: false,
-        started_at_ms: 0,
-        pk_total_ms: 0,
-        last_result: None,
+        round: Round::new(placeholder_pkid),
     };
     let pk = battle.pk_info(Scores::default());
     let mut transition = Transition::unchanged(ConfirmReply {
@@ -500,9 +484,9 @@ pub fn confirm(
     linked_host.battle = Some(battle_id);
     if let Some(held) = linked_host.popup.take()
         && held.is_live(now_ms)
-        && held.host != guest_id
+        && held.from != guest_id
     {
-        effects.notifications.push(Notification::singer_state(held.host, PkState::Pking, host_id));
+        effects.notifications.push(Notification::singer_state(held.from, PkState::Pking, host_id));
     }
     let mut linked_guest = invited.clone();
     linked_guest.popup = None;
@@ -510,8 +494,8 @@ pub fn confirm(
     linked_guest.outgoing_invite = None;
     linked_guest.battle = Some(battle_id);
 
-    effects.lists.push(ListChange::ApplicantRemove { host: host_id, guest: guest_id });
-    effects.lists.push(ListChange::ApplicantRemove { host: guest_id, guest: host_id });
+    effects.changes.push(ListChange::ApplicantRemove { host: host_id, guest: guest_id });
+    effects.changes.push(ListChange::ApplicantRemove { host: guest_id, guest: host_id });
     // In the order of the seed's diagram: scene and singer info to both rooms, then `yes` to the
     // host.
     effects.notifications.extend(Notification::scenes_of_both_rooms(&battle));
@@ -526,7 +510,7 @@ pub fn confirm(
         },
     }));
     effects.notifications.push(Notification::singer_state(host_id, PkState::Yes, guest_id));
-    transition.anchors = vec![linked_host, linked_guest];
+    transition.aggregates = vec![linked_host, linked_guest];
     transition.battle = Some(battle);
     Ok(transition)
 }
@@ -545,31 +529,43 @@ pub fn on_popup_expired(
     let Some(invited) = matching(guest, guest_id) else {
         return Transition::unchanged(TimerOutcome::Stale);
     };
-    let Some(popup) = invited.popup.filter(|popup| popup.host == host_id) else {
+    let Some(popup) = invited.popup.filter(|popup| popup.from == host_id) else {
         return Transition::unchanged(TimerOutcome::Stale);
     };
     if popup.is_live(now_ms) {
         let mut transition = Transition::unchanged(TimerOutcome::Rescheduled);
-        transition.effects.timers.push(TimerRequest::PopupExpiry {
-            guest: guest_id,
-            host: host_id,
+        transition.effects.timers.push(TimerRequest::InvitationExpiry {
+            invitation: PopupKey { guest: guest_id, host: host_id },
             due_ms: popup.expires_at_ms,
         });
         return transition;
     }
-    let mut transition = Transition::unchanged(TimerOutcome::Fired);
-    let mut lapsed = invited.clone();
-    lapsed.popup = None;
-    transition.anchors.push(lapsed);
-    if let Some(inviting) = matching(host, host_id)
-        .filter(|host| host.outgoing_invite.is_some_and(|invite| invite.guest == guest_id))
-    {
+    popup_answered_no(invited, matching(host, host_id), TimerOutcome::Fired)
+}
+
+/// The popup `invited` holds is gone with a `no` (refused, or lapsed unanswered): it is dropped,
+/// its host (`inviting`, when it still waits on this guest) stops waiting and is told `no`.
+fn popup_answered_no<Reply>(
+    invited: &Anchor,
+    inviting: Option<&Anchor>,
+    reply: Reply,
+) -> Transition<Reply> {
+    let mut transition = Transition::unchanged(reply);
+    let guest_id = invited.singer_id;
+    let Some(popup) = invited.popup else { return transition };
+    let mut answered = invited.clone();
+    answered.popup = None;
+    transition.aggregates.push(answered);
+    if let Some(inviting) = inviting.filter(|host| {
+        host.singer_id == popup.from
+            && host.outgoing_invite.is_some_and(|invite| invite.to == guest_id)
+    }) {
         let mut inviting = inviting.clone();
         inviting.outgoing_invite = None;
-        transition.anchors.push(inviting);
+        transition.aggregates.push(inviting);
     }
     transition.effects.notifications.push(Notification::singer_state(
-        host_id,
+        popup.from,
         PkState::No,
         guest_id,
     ));
@@ -641,7 +637,7 @@ pub fn singer_come_in_room(
         updated.in_room = true;
         if updated.function_open {
             effects
-                .lists
+                .changes
                 .push(ListChange::OnlineUpsert { singer: request.singer_id, score_ms: now_ms });
         }
     }
@@ -649,18 +645,18 @@ pub fn singer_come_in_room(
         updated.battle = None;
     }
     let popup = current.live_popup(now_ms).map(|popup| PopupView {
-        host: popup.host,
-        popped_at_secs: popup.popped_at_ms / MS_PER_SECOND,
-        live_secs: (popup.expires_at_ms - now_ms).div_ceil(MS_PER_SECOND),
+        host: popup.from,
+        popped_at_secs: popup.sent_at_secs(),
+        live_secs: popup.live_secs(now_ms),
     });
     let reply = SingerComeInRoomReply {
         functiontime_secs: if current.function_open { current.functiontime_secs } else { 0 },
         popup,
-        pkid: live.map(|battle| battle.pkid),
+        pkid: live.map(|battle| battle.pkid()),
         pk: live.map(|battle| battle.pk_info(scores)),
     };
     let anchors = if updated == *current { Vec::new() } else { vec![updated] };
-    Transition { anchors, battle: None, effects, reply }
+    Transition { aggregates: anchors, battle: None, effects, reply }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -699,7 +695,7 @@ pub fn singer_leave(
 
     if let Some(battle) = live_battle_of(current, context.battle) {
         let (host, guest) = match battle.side_of(singer_id) {
-            Some(Side::Host) => (Some(current), context.partner),
+            Some(Side::First) => (Some(current), context.partner),
             _ => (context.partner, Some(current)),
         };
         let closing =
@@ -708,9 +704,9 @@ pub fn singer_leave(
         transition.battle = Some(closing.battle);
         // The leaver's own release is folded into `leaving` below; keep the partner's.
         transition
-            .anchors
+            .aggregates
             .extend(closing.released.into_iter().filter(|anchor| anchor.singer_id != singer_id));
-        transition.effects.lists.retain(|change| {
+        transition.effects.changes.retain(|change| {
             !matches!(change, ListChange::OnlineUpsert { singer, .. } if *singer == singer_id)
         });
         if let Some(partner) = battle.partner_of(singer_id) {
@@ -729,9 +725,9 @@ pub fn singer_leave(
         &context.withdrawal,
         now_ms,
         &mut transition.effects,
-        &mut transition.anchors,
+        &mut transition.aggregates,
     );
-    transition.anchors.insert(0, leaving);
+    transition.aggregates.insert(0, leaving);
     transition
 }
 

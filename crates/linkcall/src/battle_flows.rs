@@ -4,18 +4,17 @@
 //! Start, SwitchScene, Count, AddTime and the deadline touch only the [`Battle`] (one hash tag);
 //! Close also releases the two anchors.
 
+use livepk_battle::{
+    AfterRound, BattleId, DeadlineStep, EndedBy, PhaseDeadline, RoundError, RoundRules,
+    ScoreAction, Scores, Settlement, TimerRequest, Verdict,
+};
 use livepk_core::{PkId, SingerId, Target};
 
 use crate::anchor_flows::{TimerOutcome, matching, release_anchor};
 use crate::config::LinkCallConfig;
-use crate::effects::{
-    Effects, Notification, NotificationKind, ScoreAction, Settled, TimerRequest, Transition,
-};
+use crate::effects::{Effects, Notification, NotificationKind, Transition};
 use crate::error::{LinkCallError, SettledAnswer};
-use crate::model::{
-    Anchor, Battle, BattleId, BattleResult, EndedBy, GifterRow, Phase, PkInfo, PkState, Scene,
-    Scores, TimedPhase,
-};
+use crate::model::{Anchor, Battle, GifterRow, PkInfo, PkState, Scene};
 
 /// A request naming both anchors of a PK (`linkcallpk_start_rq`, `_count_rq`, `_addtime_rq`,
 /// `_close_rq`). The seed's requests do not say which of the two is calling, so the pair must
@@ -73,53 +72,41 @@ fn check_pair(battle: &Battle, request: PairRequest) -> Result<(), LinkCallError
     Ok(())
 }
 
-fn reset_scenes(battle: &mut Battle) {
-    battle.host.scene = Scene::Pk;
-    battle.guest.scene = Scene::Pk;
+/// `battle` in its next `round`, both rooms back to scene 0 (every Start, Count, deadline and
+/// AddTime resets the scene, seed §D.1 备注3).
+fn moved_on(battle: &Battle, round: livepk_battle::Round) -> Battle {
+    let mut next = battle.clone();
+    next.round = round;
+    next.host.scene = Scene::Pk;
+    next.guest.scene = Scene::Pk;
+    next
 }
 
-/// Judges `scores` for the current pkid of `battle`.
-fn judge(
-    battle: &Battle,
-    scores: Scores,
-    ended_by: EndedBy,
-    end_ms: u64,
-    now_ms: u64,
-) -> (BattleResult, Settled) {
-    let winner = match scores.host.cmp(&scores.guest) {
-        std::cmp::Ordering::Greater => Some(battle.host.singer_id),
-        std::cmp::Ordering::Less => Some(battle.guest.singer_id),
-        std::cmp::Ordering::Equal => None,
-    };
-    let result = BattleResult {
-        pkid: battle.pkid,
-        host_score: scores.host,
-        guest_score: scores.guest,
-        winner,
-        settled_at_ms: now_ms,
-        ended_by,
-    };
-    let settled = Settled {
-        pkid: battle.pkid,
-        battle: battle.battle_id,
-        host: battle.host.singer_id,
-        guest: battle.guest.singer_id,
-        host_score: scores.host,
-        guest_score: scores.guest,
-        winner,
-        start_ms: battle.started_at_ms,
-        end_ms,
-        ended_by,
-    };
-    (result, settled)
+/// LinkCallPk's round rules: the punishment of `linkcall.punish_seconds` after a round with a
+/// winner, then back to the linked state (the anchors may rematch).
+pub fn rules(config: &LinkCallConfig) -> RoundRules {
+    RoundRules::new(config.punish_seconds, AfterRound::Idle)
 }
 
-fn settled_answer(battle: &Battle, result: BattleResult) -> LinkCallError {
+fn settled_answer(battle: &Battle, verdict: Verdict) -> LinkCallError {
     LinkCallError::AlreadySettled(Box::new(SettledAnswer {
-        pkid: result.pkid,
-        pk: battle.pk_info(result.scores()),
-        result,
+        pkid: verdict.pkid,
+        pk: battle.pk_info(verdict.scores),
+        result: verdict,
     }))
+}
+
+/// A refusal of the round, in LinkCallPk's words (024 carries the PK info).
+fn refused(battle: &Battle, error: RoundError) -> LinkCallError {
+    match error {
+        RoundError::TimerStillRunning { deadline_ms } => {
+            LinkCallError::TimerStillRunning { deadline_ms }
+        }
+        RoundError::AlreadySettled(verdict) => settled_answer(battle, verdict),
+        RoundError::NotStarted => LinkCallError::PkNotStarted,
+        RoundError::Over => LinkCallError::PkOver,
+        RoundError::FreshPkidMissing => LinkCallError::FreshPkidMissing,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,24 +127,13 @@ pub fn start(
 ) -> Result<Transition<BattleReply>, LinkCallError> {
     let battle = open_battle(battle)?;
     check_pair(battle, request)?;
-    if let Some((_, deadline_ms)) = battle.phase.deadline() {
-        return Err(LinkCallError::TimerStillRunning { deadline_ms });
-    }
-    let pkid = if battle.ever_started {
-        fresh_pkid.ok_or(LinkCallError::FreshPkidMissing)?
-    } else {
-        battle.pkid
-    };
-    let deadline_ms = now_ms.saturating_add(config.pk_ms());
-    let mut started = battle.clone();
-    started.pkid = pkid;
-    started.phase = Phase::Scoring { from_ms: now_ms, deadline_ms };
-    started.ever_started = true;
-    started.started_at_ms = now_ms;
-    started.pk_total_ms = config.pk_ms();
-    started.last_result = None;
-    reset_scenes(&mut started);
+    let timed = battle
+        .round
+        .start(battle.battle_id, fresh_pkid, config.pk_ms(), now_ms)
+        .map_err(|error| refused(battle, error))?;
+    let started = moved_on(battle, timed.round);
 
+    let pkid = started.pkid();
     let pk = started.pk_info(Scores::default());
     let mut effects = Effects { scores: ScoreAction::Reset, ..Effects::default() };
     effects.notifications.push(Notification::singer_state(
@@ -167,14 +143,9 @@ pub fn start(
     ));
     effects.notifications.extend(Notification::info_to_both_rooms(&started, pk, &[]));
     effects.notifications.extend(Notification::scenes_of_both_rooms(&started));
-    effects.timers.push(TimerRequest::PhaseDeadline {
-        battle: started.battle_id,
-        pkid,
-        phase: TimedPhase::Scoring,
-        due_ms: deadline_ms,
-    });
+    effects.deadline(timed.deadline);
     Ok(Transition {
-        anchors: Vec::new(),
+        aggregates: Vec::new(),
         battle: Some(started),
         effects,
         reply: BattleReply { pk_state: PkState::Start, pkid, pk },
@@ -213,10 +184,10 @@ pub fn switch_scene(
             singer_id: seat.singer_id,
             singer_sid: seat.singer_sid,
             pk_scene: seat.scene,
-            pkid: switched.pkid,
+            pkid: switched.pkid(),
         },
     };
-    let reply = SwitchSceneReply { pk_scene: seat.scene, pkid: switched.pkid };
+    let reply = SwitchSceneReply { pk_scene: seat.scene, pkid: switched.pkid() };
     let mut transition = Transition::unchanged(reply);
     transition.effects.notifications.push(notification);
     transition.battle = Some(switched);
@@ -226,36 +197,17 @@ pub fn switch_scene(
 // ---------------------------------------------------------------------------------------------
 // 5.1 Count and the scoring deadline
 
-/// Settles the scoring phase of `battle` at its deadline: punishment when the scores differ
+/// The scoring phase of `battle` judged (`settlement`): punishment when the scores differ
 /// (straight back to linked on a draw or when punishment lasts 0 s), scenes back to 0, and the
 /// seed's §5.1 nts: `count` to both anchors (the request does not say which one called), the
 /// pk list to both anchors, the PK info and the scene to both rooms.
-fn settle_scoring(
-    battle: &Battle,
-    deadline_ms: u64,
-    scores: Scores,
-    ended_by: EndedBy,
-    config: &LinkCallConfig,
-    now_ms: u64,
-) -> Transition<BattleReply> {
-    let (result, settled) = judge(battle, scores, ended_by, deadline_ms, now_ms);
-    let mut counted = battle.clone();
-    counted.last_result = Some(result);
-    reset_scenes(&mut counted);
-    let mut effects = Effects { settled: Some(settled), ..Effects::default() };
-    counted.phase = if result.winner.is_some() && config.punish_ms() > 0 {
-        let punish_deadline_ms = now_ms.saturating_add(config.punish_ms());
-        effects.timers.push(TimerRequest::PhaseDeadline {
-            battle: counted.battle_id,
-            pkid: counted.pkid,
-            phase: TimedPhase::Punishment,
-            due_ms: punish_deadline_ms,
-        });
-        Phase::Punishment { deadline_ms: punish_deadline_ms }
-    } else {
-        Phase::Linked
-    };
-    let pk = counted.pk_info(scores);
+fn settled(battle: &Battle, settlement: Settlement) -> Transition<BattleReply> {
+    let counted = moved_on(battle, settlement.round);
+    let mut effects = Effects { settled: Some(settlement.settled), ..Effects::default() };
+    if let Some(punishment) = settlement.punishment {
+        effects.deadline(punishment);
+    }
+    let pk = counted.pk_info(settlement.verdict.scores);
     let (host, guest) = (counted.host.singer_id, counted.guest.singer_id);
     effects.notifications.push(Notification::singer_state(host, PkState::Count, guest));
     effects.notifications.push(Notification::singer_state(guest, PkState::Count, host));
@@ -264,15 +216,15 @@ fn settle_scoring(
             target: Target::singer(anchor.get()),
             kind: NotificationKind::SingerPkList {
                 pk_state: PkState::Count,
-                pkid: counted.pkid,
+                pkid: counted.pkid(),
                 pk,
             },
         });
     }
     effects.notifications.extend(Notification::info_to_both_rooms(&counted, pk, &[]));
     effects.notifications.extend(Notification::scenes_of_both_rooms(&counted));
-    let reply = BattleReply { pk_state: PkState::Count, pkid: counted.pkid, pk };
-    Transition { anchors: Vec::new(), battle: Some(counted), effects, reply }
+    let reply = BattleReply { pk_state: PkState::Count, pkid: counted.pkid(), pk };
+    Transition { aggregates: Vec::new(), battle: Some(counted), effects, reply }
 }
 
 /// Seed §5.1: either anchor (the pair must match) settles the PK once its time is up. Before
@@ -289,65 +241,48 @@ pub fn count(
 ) -> Result<Transition<BattleReply>, LinkCallError> {
     let battle = open_battle(battle)?;
     check_pair(battle, request)?;
-    match battle.phase {
-        Phase::Scoring { deadline_ms, .. } if now_ms < deadline_ms => {
-            Err(LinkCallError::TimerStillRunning { deadline_ms })
-        }
-        Phase::Scoring { deadline_ms, .. } => {
-            Ok(settle_scoring(battle, deadline_ms, scores, EndedBy::Count, config, now_ms))
-        }
-        Phase::Punishment { .. } | Phase::Linked => match battle.last_result {
-            Some(result) => Err(settled_answer(battle, result)),
-            None => Err(LinkCallError::PkNotStarted),
-        },
-        Phase::Closed { .. } => Err(LinkCallError::PkOver),
-    }
+    let settlement = battle
+        .round
+        .count(battle.battle_id, scores, &rules(config), now_ms)
+        .map_err(|error| refused(battle, error))?;
+    Ok(settled(battle, settlement))
 }
 
-/// The phase-deadline job for (`pkid`, `phase`) of a battle. Scoring due: settled as by Count
-/// (ended by `deadline`). Punishment due: back to linked, both rooms get the PK info. A job for
-/// another pkid or phase, or for a closed or vanished battle, does nothing; one that came early
-/// is asked for again at the deadline.
+/// The phase-deadline job `deadline` of a battle. Scoring due: settled as by Count (ended by
+/// `deadline`). Punishment due: back to linked, both rooms get the PK info. A job for another
+/// pkid or phase, or for a closed or vanished battle, does nothing; one that came early is asked
+/// for again at the deadline.
 pub fn on_phase_deadline(
     battle: Option<&Battle>,
-    pkid: PkId,
-    phase: TimedPhase,
+    deadline: &PhaseDeadline,
     scores: Scores,
     config: &LinkCallConfig,
     now_ms: u64,
 ) -> Transition<TimerOutcome> {
-    let Some(battle) = battle.filter(|battle| battle.pkid == pkid) else {
+    let Some(battle) = battle else {
         return Transition::unchanged(TimerOutcome::Stale);
     };
-    let Some((current_phase, deadline_ms)) =
-        battle.phase.deadline().filter(|(current, _)| *current == phase)
-    else {
-        return Transition::unchanged(TimerOutcome::Stale);
-    };
-    if now_ms < deadline_ms {
-        let mut transition = Transition::unchanged(TimerOutcome::Rescheduled);
-        transition.effects.timers.push(TimerRequest::PhaseDeadline {
-            battle: battle.battle_id,
-            pkid,
-            phase,
-            due_ms: deadline_ms,
-        });
-        return transition;
-    }
-    match current_phase {
-        TimedPhase::Scoring => {
-            let settled =
-                settle_scoring(battle, deadline_ms, scores, EndedBy::Deadline, config, now_ms);
-            Transition {
-                anchors: settled.anchors,
-                battle: settled.battle,
-                effects: settled.effects,
-                reply: TimerOutcome::Fired,
-            }
+    let step = battle.round.on_deadline(
+        battle.battle_id,
+        deadline.pkid,
+        deadline.phase,
+        scores,
+        &rules(config),
+        now_ms,
+    );
+    match step {
+        DeadlineStep::Stale => Transition::unchanged(TimerOutcome::Stale),
+        DeadlineStep::Early(again) => {
+            let mut transition = Transition::unchanged(TimerOutcome::Rescheduled);
+            transition.effects.timers.push(TimerRequest::Phase(again));
+            transition
         }
-        TimedPhase::Punishment => {
+        DeadlineStep::Settled(settlement) => {
+            settled(battle, settlement).map_reply(|_, _| TimerOutcome::Fired)
+        }
+        DeadlineStep::PunishmentOver(round) => {
             let mut linked = battle.clone();
-            linked.phase = Phase::Linked;
+            linked.round = round;
             let pk = linked.pk_info(scores);
             let mut transition = Transition::unchanged(TimerOutcome::Fired);
             transition.effects.notifications.extend(Notification::info_to_both_rooms(
@@ -364,8 +299,8 @@ pub fn on_phase_deadline(
 // ---------------------------------------------------------------------------------------------
 // 5.2 AddTime
 
-/// Seed §5.2: extends the PK under `fresh_pkid`, continuing its scores and boards (the old
-/// pkid is superseded, §B.9, and gets no record of its own). Allowed:
+/// Seed §5.2: extends the PK under `fresh_pkid` (missing is 014), continuing its scores and
+/// boards (the old pkid is superseded, §B.9, and gets no record of its own). Allowed:
 /// * while scoring: the deadline moves `addtime_seconds` past the later of the old deadline and
 ///   now;
 /// * after a settle (punishment, or linked with a result): overtime — scoring resumes now for
@@ -378,30 +313,20 @@ pub fn on_phase_deadline(
 pub fn add_time(
     battle: Option<&Battle>,
     request: PairRequest,
-    fresh_pkid: PkId,
+    fresh_pkid: Option<PkId>,
     scores: Scores,
     config: &LinkCallConfig,
     now_ms: u64,
 ) -> Result<Transition<BattleReply>, LinkCallError> {
     let battle = open_battle(battle)?;
     check_pair(battle, request)?;
-    let (from_ms, deadline_ms) = match battle.phase {
-        Phase::Scoring { from_ms, deadline_ms } => {
-            (from_ms, deadline_ms.max(now_ms).saturating_add(config.addtime_ms()))
-        }
-        Phase::Punishment { .. } | Phase::Linked if battle.last_result.is_some() => {
-            (now_ms, now_ms.saturating_add(config.addtime_ms()))
-        }
-        Phase::Punishment { .. } | Phase::Linked => return Err(LinkCallError::PkNotStarted),
-        Phase::Closed { .. } => return Err(LinkCallError::PkOver),
-    };
-    let mut extended = battle.clone();
-    extended.pkid = fresh_pkid;
-    extended.phase = Phase::Scoring { from_ms, deadline_ms };
-    extended.last_result = None;
-    extended.pk_total_ms = deadline_ms.saturating_sub(extended.started_at_ms);
-    reset_scenes(&mut extended);
+    let timed = battle
+        .round
+        .add_time(battle.battle_id, fresh_pkid, config.addtime_ms(), now_ms)
+        .map_err(|error| refused(battle, error))?;
+    let extended = moved_on(battle, timed.round);
 
+    let fresh_pkid = extended.pkid();
     let pk = extended.pk_info(scores);
     let (host, guest) = (extended.host.singer_id, extended.guest.singer_id);
     let mut effects = Effects { scores: ScoreAction::CarryOver, ..Effects::default() };
@@ -413,14 +338,9 @@ pub fn add_time(
     });
     effects.notifications.extend(Notification::info_to_both_rooms(&extended, pk, &[]));
     effects.notifications.extend(Notification::scenes_of_both_rooms(&extended));
-    effects.timers.push(TimerRequest::PhaseDeadline {
-        battle: extended.battle_id,
-        pkid: fresh_pkid,
-        phase: TimedPhase::Scoring,
-        due_ms: deadline_ms,
-    });
+    effects.deadline(timed.deadline);
     Ok(Transition {
-        anchors: Vec::new(),
+        aggregates: Vec::new(),
         battle: Some(extended),
         effects,
         reply: BattleReply { pk_state: PkState::AddTime, pkid: fresh_pkid, pk },
@@ -461,14 +381,11 @@ pub(crate) fn close_live_battle(
     ended_by: EndedBy,
     now_ms: u64,
 ) -> Closing {
+    let closing = battle.round.close(battle.battle_id, scores, ended_by, now_ms);
     let mut closed = battle.clone();
-    let mut effects = Effects { scores: ScoreAction::Delete, ..Effects::default() };
-    if let Phase::Scoring { deadline_ms, .. } = battle.phase {
-        let (result, settled) = judge(battle, scores, ended_by, deadline_ms.min(now_ms), now_ms);
-        closed.last_result = Some(result);
-        effects.settled = Some(settled);
-    }
-    closed.phase = Phase::Closed { ended_by, at_ms: now_ms };
+    closed.round = closing.round;
+    let mut effects =
+        Effects { scores: ScoreAction::Delete, settled: closing.settled, ..Effects::default() };
     let pk = closed.pk_info(scores);
     let mut released = Vec::new();
     for (anchor, singer) in [(host, battle.host.singer_id), (guest, battle.guest.singer_id)] {
@@ -476,7 +393,7 @@ pub(crate) fn close_live_battle(
             .and_then(|anchor| release_anchor(anchor, battle.battle_id, now_ms))
         {
             released.push(anchor);
-            effects.lists.extend(refresh);
+            effects.changes.extend(refresh);
         }
     }
     effects.notifications.extend(Notification::info_to_both_rooms(&closed, pk, &[]));
@@ -494,12 +411,12 @@ fn closing_transition(closing: Closing, battle: &Battle) -> Transition<CloseRepl
         ],
     );
     Transition {
-        anchors: closing.released,
+        aggregates: closing.released,
         battle: Some(closing.battle),
         effects,
         reply: CloseReply {
             pk_state: PkState::Over,
-            pkid: Some(battle.pkid),
+            pkid: Some(battle.pkid()),
             pk: Some(closing.pk),
         },
     }
@@ -543,8 +460,8 @@ fn heal_pointers(
     if let Some(stale) = stale {
         for anchor in [host, guest].into_iter().flatten() {
             if let Some((released, refresh)) = release_anchor(anchor, stale, now_ms) {
-                transition.anchors.push(released);
-                transition.effects.lists.extend(refresh);
+                transition.aggregates.push(released);
+                transition.effects.changes.extend(refresh);
             }
         }
     }

@@ -1,14 +1,44 @@
-//! What a transition asks the outside world to do: list updates, notifications, timers, the
-//! settlement record and what happens to the score keys. The adapter commits them in the same
-//! atomic step as the new states (notifications through the outbox), so an effect is never lost
+//! LinkCallPk's words for the shared shapes of `livepk-battle`: its [`Vocabulary`] (anchors,
+//! the battle, list changes, notifications, popup keys), and what a transition asks besides the
+//! states: list updates and the seed's notifications. The engine commits them in the same
+//! ordered plan as the new states (notifications through the outbox), so an effect is never lost
 //! nor emitted for a change that did not happen.
 
+use livepk_battle::Vocabulary;
 use livepk_core::{PkId, RoomSid, SingerId, Target};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{
-    Anchor, Battle, BattleId, EndedBy, GifterRow, PkInfo, PkState, Scene, TimedPhase,
-};
+use crate::model::{Anchor, Battle, GifterRow, PkInfo, PkState, Scene};
+
+/// LinkCallPk as the engine knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkCall;
+
+impl Vocabulary for LinkCall {
+    type Aggregate = Anchor;
+    type Battle = Battle;
+    type Notification = Notification;
+    type Change = ListChange;
+    type InvitationKey = PopupKey;
+}
+
+/// A LinkCallPk transition: changed anchors, the changed or created battle, effects, reply.
+pub type Transition<Reply> = livepk_battle::Transition<LinkCall, Reply>;
+/// The effects of a LinkCallPk transition.
+pub type Effects = livepk_battle::Effects<LinkCall>;
+/// A deadline a LinkCallPk transition schedules.
+pub type TimerRequest = livepk_battle::TimerRequest<PopupKey>;
+
+/// Names a popup for its expiry job: the popup `host` raised on `guest` (whose aggregate holds
+/// it). The job calls [`crate::on_popup_expired`], which does nothing when the popup was
+/// answered, withdrawn or replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PopupKey {
+    /// The invited anchor.
+    pub guest: SingerId,
+    /// The inviting anchor.
+    pub host: SingerId,
+}
 
 /// A change to one of the sorted sets the adapter keeps beside the anchors (seed §B.3–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,73 +80,6 @@ pub enum ListChange {
         /// The anchor.
         singer: SingerId,
     },
-}
-
-/// A deadline the adapter schedules in the delay queue. When it is due the adapter calls the
-/// matching handler ([`crate::on_popup_expired`], [`crate::on_phase_deadline`]); handlers check
-/// that the state still matches, so a job that is re-delivered or outlived its state is harmless.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TimerRequest {
-    /// The popup `host` raised on `guest` lapses at `due_ms` (`linkcall.popup_seconds`).
-    PopupExpiry {
-        /// The invited anchor, whose aggregate holds the popup.
-        guest: SingerId,
-        /// The inviting anchor.
-        host: SingerId,
-        /// When.
-        due_ms: u64,
-    },
-    /// `phase` of `battle` under `pkid` ends at `due_ms`.
-    PhaseDeadline {
-        /// The battle.
-        battle: BattleId,
-        /// The pkid the phase belongs to; a later pkid (AddTime, rematch) makes the job stale.
-        pkid: PkId,
-        /// Which phase.
-        phase: TimedPhase,
-        /// When.
-        due_ms: u64,
-    },
-}
-
-/// What the adapter does with the battle's score keys (side totals and both top-gifter boards).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum ScoreAction {
-    /// Leave them as they are.
-    #[default]
-    Untouched,
-    /// Start / rematch: delete both boards and set both totals to 0 (seed §4.1) before the new
-    /// scoring window opens.
-    Reset,
-    /// AddTime: keep totals and boards; the new pkid continues them (seed §5.2).
-    CarryOver,
-    /// The link is closed: the keys may go (seed §B.8: "主播pk结束会删除").
-    Delete,
-}
-
-/// The row for the PK records table, emitted once per settled pkid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Settled {
-    /// The settled pkid.
-    pub pkid: PkId,
-    /// The session it belonged to.
-    pub battle: BattleId,
-    /// 主场.
-    pub host: SingerId,
-    /// 客场.
-    pub guest: SingerId,
-    /// Final host total.
-    pub host_score: u64,
-    /// Final guest total.
-    pub guest_score: u64,
-    /// `None` on a draw.
-    pub winner: Option<SingerId>,
-    /// When the PK started (`starttime`, ms).
-    pub start_ms: u64,
-    /// When scoring ended (the deadline for Count/Deadline, the close time for Close/Leave/Admin).
-    pub end_ms: u64,
-    /// What settled it.
-    pub ended_by: EndedBy,
 }
 
 /// A notification of seed §D (and the two messages the flows name), addressed to its target.
@@ -228,7 +191,7 @@ impl Notification {
                 singer_id: side.singer_id,
                 singer_sid: side.singer_sid,
                 pk_scene: side.scene,
-                pkid: battle.pkid,
+                pkid: battle.pkid(),
             },
         })
     }
@@ -241,73 +204,7 @@ impl Notification {
     ) -> [Self; 2] {
         battle.rooms().map(|sid| Self {
             target: Target::room(sid.get()),
-            kind: NotificationKind::RoomPkInfo { pkid: battle.pkid, pk, users: users.to_vec() },
+            kind: NotificationKind::RoomPkInfo { pkid: battle.pkid(), pk, users: users.to_vec() },
         })
-    }
-}
-
-/// Everything a transition asks of the outside world besides writing the new states.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Effects {
-    /// Sorted-set updates, in order.
-    pub lists: Vec<ListChange>,
-    /// Notifications, in the order the seed's sequence diagrams list them.
-    pub notifications: Vec<Notification>,
-    /// Jobs to schedule.
-    pub timers: Vec<TimerRequest>,
-    /// The record of a PK settled by this transition.
-    pub settled: Option<Settled>,
-    /// What to do with the battle's score keys.
-    pub scores: ScoreAction,
-}
-
-impl Effects {
-    /// Whether there is nothing to do.
-    pub fn is_empty(&self) -> bool {
-        self.lists.is_empty()
-            && self.notifications.is_empty()
-            && self.timers.is_empty()
-            && self.settled.is_none()
-            && self.scores == ScoreAction::Untouched
-    }
-}
-
-/// The result of one command: the states to write, the effects to commit with them and the
-/// data for the response.
-///
-/// `anchors` holds only anchors that changed (write each with compare-and-set on the version
-/// read); `battle` is the battle to write when it changed or was created. An empty transition
-/// (see [`Transition::is_noop`]) writes nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition<Reply> {
-    /// Changed anchors.
-    pub anchors: Vec<Anchor>,
-    /// The changed or created battle.
-    pub battle: Option<Battle>,
-    /// Effects to commit atomically with the states.
-    pub effects: Effects,
-    /// Response data.
-    pub reply: Reply,
-}
-
-impl<Reply> Transition<Reply> {
-    /// A transition that changes nothing and answers `reply`.
-    pub fn unchanged(reply: Reply) -> Self {
-        Self { anchors: Vec::new(), battle: None, effects: Effects::default(), reply }
-    }
-
-    /// The same transition with another reply, computed from the old one and the effects
-    /// (for example an adapter answering with the settled record).
-    pub fn map_reply<Other>(
-        self,
-        reply: impl FnOnce(Reply, &Effects) -> Other,
-    ) -> Transition<Other> {
-        let reply = reply(self.reply, &self.effects);
-        Transition { anchors: self.anchors, battle: self.battle, effects: self.effects, reply }
-    }
-
-    /// Whether nothing is to be written or emitted.
-    pub fn is_noop(&self) -> bool {
-        self.anchors.is_empty() && self.battle.is_none() && self.effects.is_empty()
     }
 }

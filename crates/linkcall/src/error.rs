@@ -1,9 +1,10 @@
 //! `LinkCallError`: every way a LinkCallPk command can be refused, with the business code of
 //! seed 000 §A it answers and the kind that decides the gRPC status.
 
+use livepk_battle::Verdict;
 use livepk_core::{BusinessError, ErrorKind, PkId, SingerId, codes};
 
-use crate::model::{BattleResult, PkInfo, PkState};
+use crate::model::{PkInfo, PkState};
 
 /// Why OpenFunction's gate (or a command that needs the function open) said no: all answered
 /// as 403400022.
@@ -33,8 +34,8 @@ pub struct SettledAnswer {
     pub pkid: PkId,
     /// The PK info with the final scores.
     pub pk: PkInfo,
-    /// The result.
-    pub result: BattleResult,
+    /// The verdict.
+    pub result: Verdict,
 }
 
 /// A refused LinkCallPk command.
@@ -124,7 +125,7 @@ pub enum LinkCallError {
         singer: SingerId,
     },
     /// 403400014 (internal, answered as 020): a rematch Start needs a fresh pkid and the
-    /// adapter did not allocate one (see [`crate::Battle::next_start_needs_fresh_pkid`]).
+    /// adapter did not allocate one (see [`livepk_battle::Round::next_start_needs_fresh_pkid`]).
     #[error("a fresh pkid is needed but none was allocated")]
     FreshPkidMissing,
 }
@@ -202,5 +203,23 @@ impl BusinessError for LinkCallError {
             LinkCallError::NotInvited { .. } => Some("host_id"),
             _ => None,
         }
+    }
+
+    /// What the seed's responses carry beside the code: the `pk_state` of a busy anchor, and
+    /// for 024 the result the first settle made (`pkid`, `host_gift`, `guest_gift`,
+    /// `winner_id`).
+    fn details(&self) -> Vec<(String, String)> {
+        let mut details = Vec::new();
+        if let Some(state) = self.pk_state() {
+            details.push(("pk_state".into(), state.number().to_string()));
+        }
+        if let Some(answer) = self.settled_answer() {
+            details.push(("pkid".into(), answer.pkid.to_string()));
+            details.push(("host_gift".into(), answer.result.scores.first.to_string()));
+            details.push(("guest_gift".into(), answer.result.scores.second.to_string()));
+            let winner = answer.pk.winner_id.map_or(0, SingerId::get);
+            details.push(("winner_id".into(), winner.to_string()));
+        }
+        details
     }
 }

@@ -2,36 +2,11 @@
 //! session) — and the small value types they are made of. Everything here is plain data with
 //! serde derives, so the adapter can store each aggregate as one encoded value.
 
+use livepk_battle::{BattleId, BattleState, Invitation, PhaseName, Round, Scores, Side};
 use livepk_core::{PkId, RoomSid, SingerId, UserId};
 use serde::{Deserialize, Serialize};
 
-/// Milliseconds per second, for the seconds the seed's fields use (`time_now`, `starttime`).
-pub(crate) const MS_PER_SECOND: u64 = 1000;
-
-/// Identifies one link session (one [`Battle`]): from Confirm agree to Close. Allocated by the
-/// adapter (for example from a counter); unlike the pkid it never changes during the session,
-/// so it names the battle's storage (hash tag, score keys) while pkids come and go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct BattleId(u64);
-
-impl BattleId {
-    /// Wraps an id the adapter allocated.
-    pub fn new(raw: u64) -> Self {
-        Self(raw)
-    }
-
-    /// The raw value, for keys and the wire.
-    pub fn get(self) -> u64 {
-        self.0
-    }
-}
-
-impl std::fmt::Display for BattleId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub(crate) use livepk_battle::MS_PER_SECOND;
 
 /// `pk_state_info` of seed 000 §C, with the seed's numbers. Used in responses, in
 /// `linkcallpk_singer_state_nt` and in the anchor lists.
@@ -164,37 +139,11 @@ pub enum Activity {
     Saw,
 }
 
-/// An unanswered invitation on the invited anchor (seed §B.12: one popup per anchor).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Popup {
-    /// The anchor who linked (the future host).
-    pub host: SingerId,
-    /// The inviting anchor's room, shown on the popup.
-    pub host_sid: RoomSid,
-    /// When the popup was raised (`popup_time`).
-    pub popped_at_ms: u64,
-    /// When it lapses unanswered. Past this instant the popup counts as gone even if the
-    /// expiry job has not run yet, so a late timer never keeps an anchor blocked.
-    pub expires_at_ms: u64,
-}
-
-impl Popup {
-    /// Whether the popup is still waiting for an answer at `now_ms`.
-    pub fn is_live(&self, now_ms: u64) -> bool {
-        now_ms < self.expires_at_ms
-    }
-}
-
-/// The host's side of a pending invitation: whom it is waiting for. Kept so that a host that
-/// leaves can withdraw its popup from the invited anchor, and so a host waits for one answer at
-/// a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutgoingInvite {
-    /// The invited anchor (the future guest).
-    pub guest: SingerId,
-    /// Same instant as the guest's [`Popup::expires_at_ms`].
-    pub expires_at_ms: u64,
-}
+/// An invitation popup (seed §3.1): `from` is the host who linked, `to` the guest it pops up on.
+/// The guest holds it as [`Anchor::popup`] (one per anchor, seed §B.12) and the host the same
+/// invitation as [`Anchor::outgoing_invite`], so that a host that leaves can withdraw its popup
+/// and a host waits for one answer at a time.
+pub type Popup = Invitation<SingerId>;
 
 /// One anchor's LinkCallPk state. All anchors live under one hash tag in the store, so a
 /// transaction can compare-and-set several of them at once (host and guest of a Link, Confirm,
@@ -223,7 +172,7 @@ pub struct Anchor {
     /// The invitation this anchor has not answered yet (at most one, seed §B.12).
     pub popup: Option<Popup>,
     /// The invitation this anchor sent and is waiting on.
-    pub outgoing_invite: Option<OutgoingInvite>,
+    pub outgoing_invite: Option<Popup>,
     /// The link session this anchor is in (one PK scene per anchor). A pointer only: the
     /// [`Battle`] is the truth about the session, and a pointer to a closed or vanished battle
     /// counts as free wherever the battle is at hand (Close, SingerComeInRoom and the leave
@@ -258,8 +207,8 @@ impl Anchor {
     }
 
     /// The invitation this anchor sent that can still be answered at `now_ms`, if any.
-    pub fn live_outgoing_invite(&self, now_ms: u64) -> Option<&OutgoingInvite> {
-        self.outgoing_invite.as_ref().filter(|invite| now_ms < invite.expires_at_ms)
+    pub fn live_outgoing_invite(&self, now_ms: u64) -> Option<&Popup> {
+        self.outgoing_invite.as_ref().filter(|invite| invite.is_live(now_ms))
     }
 
     /// How this anchor is shown in another anchor's list (online list, applicant list): the
@@ -282,15 +231,6 @@ impl Anchor {
     }
 }
 
-/// Which side of a battle an anchor is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Side {
-    /// 主场: the anchor who linked.
-    Host,
-    /// 客场: the anchor who confirmed.
-    Guest,
-}
-
 /// One anchor's seat in a battle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BattleSide {
@@ -302,237 +242,66 @@ pub struct BattleSide {
     pub scene: Scene,
 }
 
-/// A timed phase, named in timer jobs so that a job for a phase that already ended is
-/// recognised as stale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum TimedPhase {
-    /// 比分阶段.
-    Scoring,
-    /// 惩罚阶段.
-    Punishment,
-}
-
-/// How a settled PK or a closed link ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum EndedBy {
-    /// The scoring deadline passed and the delay queue settled it.
-    Deadline,
-    /// An anchor sent Count after the deadline (before the delay queue did).
-    Count,
-    /// An anchor closed the link.
-    Close,
-    /// An anchor left the room (seed §12).
-    Leave,
-    /// An operator forced it closed.
-    Admin,
-}
-
-impl EndedBy {
-    /// Stable lowercase name for records and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndedBy::Deadline => "deadline",
-            EndedBy::Count => "count",
-            EndedBy::Close => "close",
-            EndedBy::Leave => "leave",
-            EndedBy::Admin => "admin",
-        }
-    }
-}
-
-/// Where a battle is in its life (seed 004 §三 phases on top of seed 000's link).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Phase {
-    /// Linked but not scoring: the placeholder after Confirm, after a draw, after punishment.
-    Linked,
-    /// 比分阶段: gifts sent in `[from_ms, deadline_ms)` count.
-    Scoring {
-        /// First millisecond whose gifts count.
-        from_ms: u64,
-        /// When the phase ends and the PK is settled.
-        deadline_ms: u64,
-    },
-    /// 惩罚阶段: scores are frozen, the loser performs the forfeit.
-    Punishment {
-        /// When the battle goes back to [`Phase::Linked`].
-        deadline_ms: u64,
-    },
-    /// The link is over; nothing changes any more. Kept (until its TTL) so that late requests
-    /// and late timer jobs see that it ended.
-    Closed {
-        /// Close, Leave or Admin.
-        ended_by: EndedBy,
-        /// When.
-        at_ms: u64,
-    },
-}
-
-impl Phase {
-    /// The phase's name, as carried in [`PkInfo`].
-    pub fn name(&self) -> PhaseName {
-        match self {
-            Phase::Linked => PhaseName::Linked,
-            Phase::Scoring { .. } => PhaseName::Scoring,
-            Phase::Punishment { .. } => PhaseName::Punishment,
-            Phase::Closed { .. } => PhaseName::Closed,
-        }
-    }
-
-    /// The timed phase and its deadline, for phases a timer ends.
-    pub fn deadline(&self) -> Option<(TimedPhase, u64)> {
-        match *self {
-            Phase::Scoring { deadline_ms, .. } => Some((TimedPhase::Scoring, deadline_ms)),
-            Phase::Punishment { deadline_ms } => Some((TimedPhase::Punishment, deadline_ms)),
-            Phase::Linked | Phase::Closed { .. } => None,
-        }
-    }
-}
-
-/// A phase's name without its data, for the wire (`linkcallpk_pk_info` carries it so a
-/// reconnecting client can draw the right countdown).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PhaseName {
-    /// See [`Phase::Linked`].
-    Linked,
-    /// See [`Phase::Scoring`].
-    Scoring,
-    /// See [`Phase::Punishment`].
-    Punishment,
-    /// See [`Phase::Closed`].
-    Closed,
-}
-
-impl PhaseName {
-    /// Stable lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhaseName::Linked => "linked",
-            PhaseName::Scoring => "scoring",
-            PhaseName::Punishment => "punishment",
-            PhaseName::Closed => "closed",
-        }
-    }
-}
-
-/// Side totals of the current PK, read by the adapter from the store's counters (scores live
-/// outside the aggregate so the gift hot path never rewrites it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Scores {
-    /// 主场主播礼物值.
-    pub host: u64,
-    /// 客场主播礼物值.
-    pub guest: u64,
-}
-
-/// The outcome of one settled PK.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BattleResult {
-    /// The pkid that was settled.
-    pub pkid: PkId,
-    /// Final host total.
-    pub host_score: u64,
-    /// Final guest total.
-    pub guest_score: u64,
-    /// The anchor with the higher score; `None` on a draw.
-    pub winner: Option<SingerId>,
-    /// When it was settled.
-    pub settled_at_ms: u64,
-    /// What settled it.
-    pub ended_by: EndedBy,
-}
-
-impl BattleResult {
-    /// The final scores as [`Scores`].
-    pub fn scores(&self) -> Scores {
-        Scores { host: self.host_score, guest: self.guest_score }
-    }
-}
-
 /// One link session between two anchors, from Confirm agree to Close (its own hash tag in the
 /// store, with the score counters and the two top-gifter boards beside it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Battle {
     /// The session's id (stable across pkids).
     pub battle_id: BattleId,
-    /// The current pkid: the placeholder created at Confirm (reused by the first Start), then
-    /// a new one per rematch Start and per AddTime (seed §4.1, §5.2, §B.9).
-    pub pkid: PkId,
-    /// 主场.
+    /// 主场: the first side.
     pub host: BattleSide,
-    /// 客场.
+    /// 客场: the second side.
     pub guest: BattleSide,
-    /// Where the session is.
-    pub phase: Phase,
     /// When Confirm created it.
     pub linked_at_ms: u64,
-    /// Whether any PK was started in this session; decides whether Start may reuse the
-    /// placeholder pkid (seed §4.1).
-    pub ever_started: bool,
-    /// `starttime` of the current PK (0 for the placeholder, seed §9: "刚刚创建PK starttime=0").
-    /// AddTime keeps it: the extended PK is the same PK continued.
-    pub started_at_ms: u64,
-    /// `pkalltime`: total scoring length of the current PK, so that `starttime + pkalltime` is
-    /// always the scoring deadline, including after AddTime.
-    pub pk_total_ms: u64,
-    /// The settled result of the current pkid, if it was settled (by Count or the deadline).
-    /// Cleared by Start and AddTime, which begin a new scoring phase.
-    pub last_result: Option<BattleResult>,
+    /// The session's phases (seed 004 §三). Its pkid is the placeholder created at Confirm
+    /// (reused by the first Start), then a new one per rematch Start and per AddTime (seed §4.1,
+    /// §5.2, §B.9); its idle phase is the seed's linked state; `starttime` is 0 for the
+    /// placeholder (seed §9: "刚刚创建PK starttime=0").
+    #[serde(flatten)]
+    pub round: Round,
 }
 
 impl Battle {
+    /// The current pkid.
+    pub fn pkid(&self) -> PkId {
+        self.round.pkid
+    }
+
     /// Which side `singer` is on, or `None` when `singer` is not an anchor of this battle.
     pub fn side_of(&self, singer: SingerId) -> Option<Side> {
         if self.host.singer_id == singer {
-            Some(Side::Host)
+            Some(Side::First)
         } else if self.guest.singer_id == singer {
-            Some(Side::Guest)
+            Some(Side::Second)
         } else {
             None
         }
     }
 
-    /// The seat of `side`.
+    /// The seat of `side` (the host is the first side).
     pub fn side(&self, side: Side) -> &BattleSide {
         match side {
-            Side::Host => &self.host,
-            Side::Guest => &self.guest,
+            Side::First => &self.host,
+            Side::Second => &self.guest,
         }
     }
 
     pub(crate) fn side_mut(&mut self, side: Side) -> &mut BattleSide {
         match side {
-            Side::Host => &mut self.host,
-            Side::Guest => &mut self.guest,
+            Side::First => &mut self.host,
+            Side::Second => &mut self.guest,
         }
     }
 
     /// The other anchor of `singer`'s battle.
     pub fn partner_of(&self, singer: SingerId) -> Option<SingerId> {
-        match self.side_of(singer)? {
-            Side::Host => Some(self.guest.singer_id),
-            Side::Guest => Some(self.host.singer_id),
-        }
+        Some(self.side(self.side_of(singer)?.other()).singer_id)
     }
 
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
-        matches!(self.phase, Phase::Closed { .. })
-    }
-
-    /// `(from_ms, until_ms, epoch_pkid)` while scoring: the window the gift script checks (a
-    /// gift counts if `from_ms <= sent_at_ms < until_ms`). `None` in every other phase, which the
-    /// adapter writes as a closed window.
-    pub fn scoring_window(&self) -> Option<(u64, u64, PkId)> {
-        match self.phase {
-            Phase::Scoring { from_ms, deadline_ms } => Some((from_ms, deadline_ms, self.pkid)),
-            _ => None,
-        }
-    }
-
-    /// Whether the next Start is a rematch that needs a fresh pkid from the adapter (the first
-    /// Start of a session reuses the placeholder).
-    pub fn next_start_needs_fresh_pkid(&self) -> bool {
-        self.ever_started
+        self.round.is_closed()
     }
 
     /// The two rooms, host's first: where room notifications go.
@@ -543,15 +312,43 @@ impl Battle {
     /// `linkcallpk_pk_info` for this battle with the given side totals.
     pub fn pk_info(&self, scores: Scores) -> PkInfo {
         PkInfo {
-            starttime_secs: self.started_at_ms / MS_PER_SECOND,
-            pkalltime_secs: self.pk_total_ms / MS_PER_SECOND,
-            host_gift: scores.host,
-            guest_gift: scores.guest,
+            starttime_secs: self.round.started_at_ms / MS_PER_SECOND,
+            pkalltime_secs: self.round.pk_total_ms / MS_PER_SECOND,
+            host_gift: scores.first,
+            guest_gift: scores.second,
             host_id: self.host.singer_id,
             guest_id: self.guest.singer_id,
-            phase: self.phase.name(),
-            phase_deadline_ms: self.phase.deadline().map_or(0, |(_, deadline)| deadline),
+            phase: self.round.phase.name(),
+            phase_deadline_ms: self.round.phase_deadline_ms(),
+            winner_id: self.round.winner().map(|side| self.side(side).singer_id),
         }
+    }
+}
+
+impl BattleState for Battle {
+    fn battle_id(&self) -> BattleId {
+        self.battle_id
+    }
+
+    fn round(&self) -> &Round {
+        &self.round
+    }
+
+    fn round_mut(&mut self) -> &mut Round {
+        &mut self.round
+    }
+
+    /// Both anchors' rooms from Confirm to Close: an anchor in a link session is in a PK scene,
+    /// busy for every mode (SPEC §5a).
+    fn stage(&self) -> Vec<RoomSid> {
+        if self.is_closed() { Vec::new() } else { self.rooms().to_vec() }
+    }
+}
+
+impl livepk_battle::Aggregate for Anchor {
+    type Id = SingerId;
+    fn id(&self) -> SingerId {
+        self.singer_id
     }
 }
 
@@ -575,6 +372,9 @@ pub struct PkInfo {
     pub phase: PhaseName,
     /// When the phase ends (ms); 0 for phases without a deadline.
     pub phase_deadline_ms: u64,
+    /// The anchor with more points once the current pkid was settled; `None` before, or on a
+    /// draw.
+    pub winner_id: Option<SingerId>,
 }
 
 /// One row of a top-gifter board (`linkcallpk_user_info` without the profile, which the

@@ -6,7 +6,9 @@ use livepk_core::{PkId, RoomSid, SingerId};
 
 use crate::battle_flows::live_battle_of;
 use crate::config::LinkCallConfig;
-use crate::model::{Anchor, Battle, GifterRow, PkInfo, PkState, Scores};
+use livepk_battle::Scores;
+
+use crate::model::{Anchor, Battle, GifterRow, PkInfo, PkState};
 
 /// How many top gifters per side the user queries show (seed §7, §9: "最前的5个").
 pub const TOP_GIFTERS: usize = 5;
@@ -118,7 +120,7 @@ pub struct PkView {
 /// Seed §6: the PK of `anchor`'s room (`battle` is the one it points at, `scores` its totals).
 pub fn user_seek_pk(anchor: Option<&Anchor>, battle: Option<&Battle>, scores: Scores) -> PkView {
     let live = anchor.and_then(|anchor| live_battle_of(anchor, battle));
-    PkView { pkid: live.map(|battle| battle.pkid), pk: live.map(|battle| battle.pk_info(scores)) }
+    PkView { pkid: live.map(|battle| battle.pkid()), pk: live.map(|battle| battle.pk_info(scores)) }
 }
 
 /// Data for `linkcallpk_user_seek_gift_rs`.
@@ -138,7 +140,7 @@ pub fn user_seek_gift(
     board: &[GifterRow],
 ) -> GiftView {
     match anchor.and_then(|anchor| live_battle_of(anchor, battle)) {
-        Some(battle) => GiftView { pkid: Some(battle.pkid), users: top(board) },
+        Some(battle) => GiftView { pkid: Some(battle.pkid()), users: top(board) },
         None => GiftView { pkid: None, users: Vec::new() },
     }
 }
@@ -171,7 +173,7 @@ pub fn user_come_in_room(
 ) -> UserRoomView {
     match anchor.and_then(|anchor| live_battle_of(anchor, battle)) {
         Some(battle) => UserRoomView {
-            pkid: Some(battle.pkid),
+            pkid: Some(battle.pkid()),
             pk: Some(battle.pk_info(scores)),
             host: Some((battle.host.singer_id, battle.host.singer_sid)),
             guest: Some((battle.guest.singer_id, battle.guest.singer_sid)),

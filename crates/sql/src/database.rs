@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use livepk_core::{Mode, PkId, SingerId};
+use livepk_core::{ConfigSpec, Mode, PkId, SingerId};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
-use crate::config::{ConfigEntry, ConfigKey};
+use crate::config::ConfigEntry;
 use crate::error::{SqlError, is_unique_violation};
 use crate::queries::{self, Dialect};
 use crate::record::{
@@ -34,11 +34,17 @@ pub struct DatabaseOptions {
     /// How long a call waits for a connection before failing with [`SqlError::Unavailable`].
     /// Short, so that a database outage answers `UNAVAILABLE` quickly instead of stalling RPCs.
     pub acquire_timeout: Duration,
+    /// The config keys whose default is seeded at connect when the table has no row for them.
+    pub config_keys: Vec<&'static ConfigSpec>,
 }
 
 impl Default for DatabaseOptions {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            config_keys: Vec::new(),
+        }
     }
 }
 
@@ -47,6 +53,8 @@ impl Default for DatabaseOptions {
 pub struct Database {
     pool: AnyPool,
     dialect: Dialect,
+    /// Keys whose defaults [`Database::connect_with`] seeds.
+    config_keys: Vec<&'static ConfigSpec>,
 }
 
 impl Database {
@@ -56,7 +64,7 @@ impl Database {
     }
 
     /// Connects to `url`, applies pending migrations and inserts the default of every config key
-    /// that has no row yet.
+    /// of `options` that has no row yet.
     ///
     /// Accepted URLs: `sqlite://path/to/file.db?mode=rwc` (the parent directory is created),
     /// `sqlite::memory:` (tests; one connection, gone when the pool closes), and
@@ -94,7 +102,7 @@ impl Database {
         }
         let pool = pool_options.connect(url).await?;
 
-        let database = Database { pool, dialect };
+        let database = Database { pool, dialect, config_keys: options.config_keys.clone() };
         // SQLite has no advisory lock: replicas starting together on a fresh file race to
         // switch it to WAL, create the tables and insert the defaults, and the losers fail
         // (table exists, database locked). Each step is idempotent (migrations are
@@ -150,16 +158,16 @@ impl Database {
 
     // ---- config ---------------------------------------------------------------------------
 
-    /// Seeds a row for each registry key that has none, so that `SELECT * FROM pk_config`
-    /// shows an operator every knob with its description. Runs at connect, after migrations:
-    /// the defaults live in [`ConfigKey`] alone, a key added in a later release is seeded
-    /// without a migration, and a value an operator changed is never overwritten.
+    /// Seeds a row for each known key that has none, so that `SELECT * FROM pk_config` shows
+    /// an operator every knob with its description. Runs at connect, after migrations: the
+    /// defaults live in the features' [`ConfigSpec`]s alone, a key added in a later release is
+    /// seeded without a migration, and a value an operator changed is never overwritten.
     async fn insert_missing_config_defaults(&self) -> Result<(), SqlError> {
-        for key in ConfigKey::ALL {
+        for spec in &self.config_keys {
             sqlx::query(self.dialect.config_insert_default())
-                .bind(key.name())
-                .bind(key.default_value())
-                .bind(key.description())
+                .bind(spec.name)
+                .bind(spec.default)
+                .bind(spec.description)
                 .execute(&self.pool)
                 .await?;
         }
@@ -167,7 +175,7 @@ impl Database {
     }
 
     /// The stored value of `key`, or `None` when there is no row. Readers of a known key should
-    /// prefer [`Database::config_value`], which falls back to the registry default.
+    /// prefer [`Database::config_value`], which falls back to the key's default.
     pub async fn get_config(&self, key: &str) -> Result<Option<i64>, SqlError> {
         Ok(sqlx::query_scalar::<_, i64>(queries::CONFIG_GET)
             .bind(key)
@@ -176,8 +184,8 @@ impl Database {
     }
 
     /// The value of a known key: the stored one, or its default when the row is missing.
-    pub async fn config_value(&self, key: ConfigKey) -> Result<i64, SqlError> {
-        Ok(self.get_config(key.name()).await?.unwrap_or_else(|| key.default_value()))
+    pub async fn config_value(&self, spec: &ConfigSpec) -> Result<i64, SqlError> {
+        Ok(self.get_config(spec.name).await?.unwrap_or(spec.default))
     }
 
     /// Every stored config row, ordered by key.
@@ -195,16 +203,21 @@ impl Database {
             .collect()
     }
 
-    /// Validates and writes `key = value` (insert or update). Unknown keys and out-of-range
-    /// values are refused with [`SqlError::Invalid`] naming the key and the range. The caller
-    /// publishes the invalidation so other replicas drop their 60 s cache.
-    #[tracing::instrument(skip_all, fields(key = key, value = value))]
-    pub async fn set_config(&self, key: &str, value: i64, now_ms: u64) -> Result<(), SqlError> {
-        let config_key = crate::config::validate(key, value)?;
+    /// Validates and writes `spec = value` (insert or update). A value outside the key's range
+    /// is refused with [`SqlError::Invalid`] naming the key and the range. The caller publishes
+    /// the invalidation so other replicas drop their 60 s cache.
+    #[tracing::instrument(skip_all, fields(key = spec.name, value = value))]
+    pub async fn set_config(
+        &self,
+        spec: &ConfigSpec,
+        value: i64,
+        now_ms: u64,
+    ) -> Result<(), SqlError> {
+        spec.validate(value)?;
         sqlx::query(self.dialect.config_upsert())
-            .bind(config_key.name())
+            .bind(spec.name)
             .bind(value)
-            .bind(config_key.description())
+            .bind(spec.description)
             .bind(signed("now_ms", now_ms)?)
             .bind(value)
             .bind(signed("now_ms", now_ms)?)

@@ -3,7 +3,7 @@
 
 use livepk_core::{BusinessError, ErrorKind, InvalidArgument, codes};
 
-use crate::config::ConfigError;
+use livepk_core::ConfigError;
 
 /// Everything that can go wrong in the SQL layer.
 ///

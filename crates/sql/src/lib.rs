@@ -11,11 +11,13 @@
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), livepk_sql::SqlError> {
-//! use livepk_sql::{ConfigKey, Database};
+//! use livepk_core::ConfigSpec;
+//! use livepk_sql::Database;
 //!
+//! static PK_SECONDS: ConfigSpec = ConfigSpec::seconds("demo.pk_seconds", 360, "scoring");
 //! let database = Database::connect("sqlite::memory:").await?;
-//! database.set_config("linkcall.pk_seconds", 30, 1_700_000_000_000).await?;
-//! assert_eq!(database.config_value(ConfigKey::LinkCallPkSeconds).await?, 30);
+//! database.set_config(&PK_SECONDS, 30, 1_700_000_000_000).await?;
+//! assert_eq!(database.config_value(&PK_SECONDS).await?, 30);
 //! # Ok(())
 //! # }
 //! ```
@@ -26,7 +28,7 @@ mod error;
 mod queries;
 mod record;
 
-pub use config::{ConfigEntry, ConfigError, ConfigKey, validate};
+pub use config::ConfigEntry;
 pub use database::{DEFAULT_DATABASE_URL, Database, DatabaseOptions};
 pub use error::SqlError;
 pub use queries::Dialect;

@@ -36,7 +36,7 @@ pub struct Participant {
 }
 
 /// A settled PK of any mode, as written once at settlement and read back by `Admin`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PkRecord {
     /// The feature the PK belongs to.
     pub mode: Mode,

@@ -5,9 +5,10 @@
 
 use std::future::Future;
 
-use livepk_core::{Mode, PkId, SingerId};
+use livepk_core::{ConfigSpec, Mode, PkId, SingerId};
 use livepk_sql::{
-    ConfigKey, Database, Dialect, MAX_PAGE_LIMIT, Participant, PkRecord, RecordFilter, SqlError,
+    Database, DatabaseOptions, Dialect, MAX_PAGE_LIMIT, Participant, PkRecord, RecordFilter,
+    SqlError,
 };
 use sqlx::{AssertSqlSafe, Connection};
 
@@ -131,77 +132,85 @@ fn pkids(records: &[PkRecord]) -> Vec<(Mode, u64)> {
     records.iter().map(|record| (record.mode, record.pkid.get())).collect()
 }
 
+// ---- config keys of these tests ----------------------------------------------------------
+
+static PK_SECONDS: ConfigSpec = ConfigSpec::seconds("demo.pk_seconds", 360, "seconds of scoring");
+static POPUP_SECONDS: ConfigSpec =
+    ConfigSpec::seconds("demo.popup_seconds", 15, "seconds a popup waits");
+static ENABLED: ConfigSpec = ConfigSpec::switch("demo.enabled", false, "a switch");
+static KEYS: [&ConfigSpec; 3] = [&PK_SECONDS, &POPUP_SECONDS, &ENABLED];
+
+/// Connects seeding the defaults of [`KEYS`].
+async fn connect(url: &str) -> Result<Database, SqlError> {
+    let options = DatabaseOptions { config_keys: KEYS.to_vec(), ..DatabaseOptions::default() };
+    Database::connect_with(url, &options).await
+}
+
 // ---- scenarios ----------------------------------------------------------------------------
 
 async fn migrations_are_idempotent(url: String) {
-    let first = Database::connect(&url).await.expect("first connect migrates");
+    let first = connect(&url).await.expect("first connect migrates");
     let expected = if url.starts_with("sqlite") { Dialect::Sqlite } else { Dialect::MySql };
     assert_eq!(first.dialect(), expected);
     first.ping().await.unwrap();
-    // Every registry key is seeded with its default and description.
+    // Every key given is seeded with its default and description.
     let entries = first.all_config().await.unwrap();
-    assert_eq!(entries.len(), ConfigKey::ALL.len());
-    for key in ConfigKey::ALL {
-        let entry = entries.iter().find(|entry| entry.key == key.name()).unwrap();
-        assert_eq!(entry.value, key.default_value(), "{key}");
-        assert_eq!(entry.description, key.description(), "{key}");
-        assert_eq!(entry.updated_at_ms, 0, "{key}");
+    assert_eq!(entries.len(), KEYS.len());
+    for spec in KEYS {
+        let entry = entries.iter().find(|entry| entry.key == spec.name).unwrap();
+        assert_eq!(entry.value, spec.default, "{}", spec.name);
+        assert_eq!(entry.description, spec.description, "{}", spec.name);
+        assert_eq!(entry.updated_at_ms, 0, "{}", spec.name);
     }
-    first.set_config("linkcall.pk_seconds", 30, 1_000).await.unwrap();
+    first.set_config(&PK_SECONDS, 30, 1_000).await.unwrap();
     first.whitelist_add(singer(7), "kept", 1_000).await.unwrap();
 
     // A second replica connecting while the first is open, and a restart after it closed:
     // migrations are not re-applied and seeding does not overwrite the operator's value.
-    let second = Database::connect(&url).await.expect("second connect");
-    assert_eq!(second.get_config("linkcall.pk_seconds").await.unwrap(), Some(30));
+    let second = connect(&url).await.expect("second connect");
+    assert_eq!(second.get_config("demo.pk_seconds").await.unwrap(), Some(30));
     first.close().await;
     second.close().await;
-    let restarted = Database::connect(&url).await.expect("connect after restart");
-    assert_eq!(restarted.config_value(ConfigKey::LinkCallPkSeconds).await.unwrap(), 30);
+    let restarted = connect(&url).await.expect("connect after restart");
+    assert_eq!(restarted.config_value(&PK_SECONDS).await.unwrap(), 30);
     assert!(restarted.whitelist_contains(singer(7)).await.unwrap());
-    assert_eq!(restarted.all_config().await.unwrap().len(), ConfigKey::ALL.len());
+    assert_eq!(restarted.all_config().await.unwrap().len(), KEYS.len());
     restarted.close().await;
 }
 
 async fn config_upsert_and_validation(url: String) {
-    let database = Database::connect(&url).await.unwrap();
+    let database = connect(&url).await.unwrap();
     assert_eq!(database.get_config("no.such.key").await.unwrap(), None);
-    assert_eq!(database.config_value(ConfigKey::LinkCallPopupSeconds).await.unwrap(), 15);
+    assert_eq!(database.config_value(&POPUP_SECONDS).await.unwrap(), 15);
 
     // Insert-or-update: twice on the same key keeps one row with the latest value and time.
-    database.set_config("linkcall.popup_seconds", 1, 2_000).await.unwrap();
-    database.set_config("linkcall.popup_seconds", 86_400, 3_000).await.unwrap();
-    assert_eq!(database.get_config("linkcall.popup_seconds").await.unwrap(), Some(86_400));
+    database.set_config(&POPUP_SECONDS, 1, 2_000).await.unwrap();
+    database.set_config(&POPUP_SECONDS, 86_400, 3_000).await.unwrap();
+    assert_eq!(database.get_config("demo.popup_seconds").await.unwrap(), Some(86_400));
     let entries = database.all_config().await.unwrap();
-    assert_eq!(entries.len(), ConfigKey::ALL.len());
-    let popup = entries.iter().find(|entry| entry.key == "linkcall.popup_seconds").unwrap();
+    assert_eq!(entries.len(), KEYS.len());
+    let popup = entries.iter().find(|entry| entry.key == "demo.popup_seconds").unwrap();
     assert_eq!((popup.value, popup.updated_at_ms), (86_400, 3_000));
-    assert_eq!(popup.description, ConfigKey::LinkCallPopupSeconds.description());
+    assert_eq!(popup.description, POPUP_SECONDS.description);
     let mut keys: Vec<_> = entries.iter().map(|entry| entry.key.clone()).collect();
     let unsorted = keys.clone();
     keys.sort();
     assert_eq!(keys, unsorted, "all_config is ordered by key");
 
     // Refusals name the key and the range, and change nothing.
-    let refusals = [
-        ("linkcall.pk_seconds", 0, "value", "1..=86400"),
-        ("linkcall.pk_seconds", 86_401, "value", "1..=86400"),
-        ("linkcall.whitelist_enabled", 2, "value", "0..=1"),
-        ("score.value_per_point", 0, "value", "1..=1000000"),
-        ("linkcall.bogus", 1, "key", "linkcall.bogus"),
-    ];
-    for (key, value, field, mentions) in refusals {
-        match database.set_config(key, value, 4_000).await {
+    let refusals =
+        [(&PK_SECONDS, 0, "1..=86400"), (&PK_SECONDS, 86_401, "1..=86400"), (&ENABLED, 2, "0..=1")];
+    for (spec, value, mentions) in refusals {
+        match database.set_config(spec, value, 4_000).await {
             Err(SqlError::Invalid(invalid)) => {
-                assert_eq!(invalid.field, field, "{key} = {value}");
-                assert!(invalid.reason.contains(key), "{invalid}");
+                assert_eq!(invalid.field, "value", "{} = {value}", spec.name);
+                assert!(invalid.reason.contains(spec.name), "{invalid}");
                 assert!(invalid.reason.contains(mentions), "{invalid}");
             }
-            other => panic!("{key} = {value} was not refused: {other:?}"),
+            other => panic!("{} = {value} was not refused: {other:?}", spec.name),
         }
     }
-    assert_eq!(database.config_value(ConfigKey::LinkCallPkSeconds).await.unwrap(), 360);
-    assert_eq!(database.get_config("linkcall.bogus").await.unwrap(), None);
+    assert_eq!(database.config_value(&PK_SECONDS).await.unwrap(), 360);
     database.close().await;
 }
 

@@ -4,13 +4,12 @@
 //! they want in the vocabulary below (versioned aggregates, transactions within one hash tag,
 //! leaderboards, scoring windows, idempotency records, delay-queue jobs, an event stream); the
 //! [`RedisStore`] and the [`MemoryStore`] both implement it with the same semantics, and one
-//! conformance suite ([`conformance`]) runs against both so they cannot drift.
+//! conformance suite (`tests/conformance/`) runs against both so they cannot drift.
 //!
 //! Keys are `{prefix}:{tag}:{name}`: every key a multi-key step touches is built from the same
 //! `tag`, which Redis Cluster hashes (the part in braces), so every script runs on one shard.
 
 mod codec;
-pub mod conformance;
 mod keys;
 mod memory;
 mod redis_store;

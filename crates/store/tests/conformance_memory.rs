@@ -1,5 +1,8 @@
 //! The conformance suite against the in-process [`MemoryStore`]: one fresh store per case.
 
+#[macro_use]
+mod conformance;
+
 use std::sync::Arc;
 
 use livepk_store::{MemoryStore, Store, StoreOptions};
@@ -8,4 +11,4 @@ async fn memory_store() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new(StoreOptions::default()))
 }
 
-livepk_store::conformance_tests!(memory_store());
+conformance_tests!(memory_store());

@@ -3,6 +3,9 @@
 //! Redis is taken from `LIVEPK_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). These tests
 //! fail, rather than skip, when Redis is unreachable: CI starts one.
 
+#[macro_use]
+mod conformance;
+
 use std::sync::Arc;
 
 use livepk_store::{RedisStore, Store, StoreOptions};
@@ -21,4 +24,4 @@ async fn redis_store() -> Arc<dyn Store> {
     Arc::new(store)
 }
 
-livepk_store::conformance_tests!(redis_store());
+conformance_tests!(redis_store());

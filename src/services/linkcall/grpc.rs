@@ -1,22 +1,19 @@
 //! `pk.linkcall.v1.LinkCallPk`: one method per seed flow. Each validates its request into
-//! domain ids, lets the adapter load and run the state machine, and answers with the seed's
-//! response fields. Errors travel as gRPC status with the seed's code (see `crate::status`).
+//! domain ids, calls the mode's adapter, and answers with the seed's response fields. Errors
+//! travel as gRPC status with the seed's code (see `crate::status`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use livepk_battle::BattleId;
 use livepk_core::{InvalidArgument, PkId, RoomSid, SingerId, gift::MAX_TEXT_LEN};
-use livepk_linkcall::{
-    self as domain, Activity, Anchor, BattleId, ConfirmDecision, OpenGate, PairRequest, PkState,
-    Scores,
-};
+use livepk_linkcall::adapter::{LinkCallAdapter, SingerProfile};
+use livepk_linkcall::{self as domain, Activity, Anchor, GifterRow, PairRequest, PkState};
 use tonic::{Request, Response, Status};
 
 use super::convert::{pk_info, pk_list, pk_singer, singer_info, state, user_info};
-use super::{LinkCallAdapter, SingerProfile, Snapshot};
 use crate::pb::linkcall as proto;
 use crate::pb::linkcall::link_call_pk_server::{LinkCallPk, LinkCallPkServer};
-use crate::runtime::App;
 use crate::status::ServiceError;
 
 /// The service.
@@ -25,8 +22,8 @@ pub struct LinkCallService {
 }
 
 /// The tonic server for `LinkCallPk`.
-pub fn server(app: App) -> LinkCallPkServer<LinkCallService> {
-    LinkCallPkServer::new(LinkCallService { adapter: app.linkcall.clone() })
+pub fn server(adapter: Arc<LinkCallAdapter>) -> LinkCallPkServer<LinkCallService> {
+    LinkCallPkServer::new(LinkCallService { adapter })
 }
 
 type Answer<T> = Result<Response<T>, Status>;
@@ -67,133 +64,6 @@ fn text(field: &str, value: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// A value loaded beside the snapshot for the decision (lists, allocated ids).
-struct Side<T>(Mutex<Option<T>>);
-
-impl<T: Clone> Side<T> {
-    fn new() -> Self {
-        Self(Mutex::new(None))
-    }
-    fn set(&self, value: T) {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(value);
-    }
-    fn get(&self) -> Option<T> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
-}
-
-/// What a withdrawal (function off, leave) needs beside the anchor.
-#[derive(Clone, Default)]
-struct Lists {
-    applicants: Vec<SingerId>,
-    applied_to: Vec<SingerId>,
-}
-
-impl LinkCallService {
-    fn now_secs(&self) -> u64 {
-        self.adapter.now_ms() / 1000
-    }
-
-    /// Loads `singer`, its battle, the battle's other anchor, and the scores.
-    async fn load_with_battle(&self, singer: SingerId) -> Result<(Snapshot, Scores), ServiceError> {
-        let mut snapshot = Snapshot::default();
-        self.adapter.load_anchors(&mut snapshot, &[singer]).await?;
-        let battle = snapshot.anchor(singer).and_then(|anchor| anchor.battle);
-        self.adapter.load_battle(&mut snapshot, battle).await?;
-        let scores = self.adapter.snapshot_scores(&snapshot).await?;
-        Ok((snapshot, scores))
-    }
-
-    /// Loads both anchors of a pair, the battle they share, and the scores.
-    async fn load_pair(&self, request: PairRequest) -> Result<(Snapshot, Scores), ServiceError> {
-        let mut snapshot = Snapshot::default();
-        self.adapter.load_anchors(&mut snapshot, &[request.host_id, request.guest_id]).await?;
-        let battle = domain::battle_of_pair(
-            snapshot.anchor(request.host_id),
-            snapshot.anchor(request.guest_id),
-        );
-        self.adapter.load_battle(&mut snapshot, battle).await?;
-        let scores = self.adapter.snapshot_scores(&snapshot).await?;
-        Ok((snapshot, scores))
-    }
-
-    /// Loads what withdrawing `singer` from linkcall touches: its lists, the anchors of the
-    /// invitations it holds or sent, its battle and its partner.
-    async fn load_withdrawal(
-        &self,
-        singer: SingerId,
-        lists: &Side<Lists>,
-    ) -> Result<(Snapshot, Scores), ServiceError> {
-        let (mut snapshot, scores) = self.load_with_battle(singer).await?;
-        let mut related = Vec::new();
-        if let Some(anchor) = snapshot.anchor(singer) {
-            related.extend(anchor.outgoing_invite.map(|invite| invite.guest));
-            related.extend(anchor.popup.map(|popup| popup.host));
-        }
-        if let Some(partner) = snapshot.battle().and_then(|battle| battle.partner_of(singer)) {
-            related.push(partner);
-        }
-        let applicants = self.adapter.applicants(singer).await?;
-        let applied_to = self.adapter.applied_to(singer).await?;
-        related.extend(applicants.iter().chain(&applied_to));
-        self.adapter.load_anchors(&mut snapshot, &related).await?;
-        lists.set(Lists { applicants, applied_to });
-        Ok((snapshot, scores))
-    }
-
-    fn withdrawal<'a>(
-        snapshot: &'a Snapshot,
-        anchor: Option<&Anchor>,
-        lists: &'a Lists,
-    ) -> domain::Withdrawal<'a> {
-        domain::Withdrawal {
-            applicants: &lists.applicants,
-            applied_to: &lists.applied_to,
-            invited_guest: anchor
-                .and_then(|anchor| anchor.outgoing_invite)
-                .and_then(|invite| snapshot.anchor(invite.guest)),
-            inviting_host: anchor
-                .and_then(|anchor| anchor.popup)
-                .and_then(|popup| snapshot.anchor(popup.host)),
-        }
-    }
-
-    async fn profiles(
-        &self,
-        singers: &[SingerId],
-    ) -> Result<HashMap<SingerId, SingerProfile>, ServiceError> {
-        self.adapter.singer_profiles(singers).await
-    }
-
-    /// Anchor rows of a list, with profiles.
-    async fn listed(
-        &self,
-        rows: &[domain::ListedSinger],
-    ) -> Result<Vec<proto::LinkcallpkSingerInfo>, ServiceError> {
-        let ids: Vec<SingerId> = rows.iter().map(|row| row.singer_id).collect();
-        let profiles = self.profiles(&ids).await?;
-        Ok(rows.iter().map(|row| singer_info(row, &profiles)).collect())
-    }
-
-    /// Gifter rows of a battle, with profiles.
-    async fn gifters(
-        &self,
-        battle: BattleId,
-        rows: &[domain::GifterRow],
-    ) -> Result<Vec<proto::LinkcallpkUserInfo>, ServiceError> {
-        let ids: Vec<_> = rows.iter().map(|row| row.user_id).collect();
-        let profiles = self.adapter.gifter_profiles(battle, &ids).await?;
-        Ok(rows.iter().map(|row| user_info(row, &profiles)).collect())
-    }
-
-    /// Anchors loaded for a page of ids, in that order.
-    async fn anchors_in_order(&self, ids: &[SingerId]) -> Result<Vec<Anchor>, ServiceError> {
-        let mut snapshot = Snapshot::default();
-        self.adapter.load_anchors(&mut snapshot, ids).await?;
-        Ok(ids.iter().filter_map(|id| snapshot.anchor(*id).cloned()).collect())
-    }
-}
-
 fn activity(raw: i32) -> Result<Activity, ServiceError> {
     match proto::SingerActivity::try_from(raw) {
         Ok(proto::SingerActivity::None) => Ok(Activity::Idle),
@@ -211,6 +81,50 @@ fn activity_to_proto(activity: Activity) -> i32 {
     }
 }
 
+/// The rooms of the snapshot's battle, host's first (zeros without one).
+fn rooms(battle: Option<&domain::Battle>) -> (u64, u64) {
+    battle.map_or((0, 0), |battle| (battle.host.singer_sid.get(), battle.guest.singer_sid.get()))
+}
+
+impl LinkCallService {
+    fn now_secs(&self) -> u64 {
+        self.adapter.now_ms() / 1000
+    }
+
+    async fn profiles(
+        &self,
+        singers: &[SingerId],
+    ) -> Result<HashMap<SingerId, SingerProfile>, ServiceError> {
+        Ok(self.adapter.singer_profiles(singers).await?)
+    }
+
+    /// Anchor rows of a list, with profiles.
+    async fn listed(
+        &self,
+        rows: &[domain::ListedSinger],
+    ) -> Result<Vec<proto::LinkcallpkSingerInfo>, ServiceError> {
+        let ids: Vec<SingerId> = rows.iter().map(|row| row.singer_id).collect();
+        let profiles = self.profiles(&ids).await?;
+        Ok(rows.iter().map(|row| singer_info(row, &profiles)).collect())
+    }
+
+    /// Gifter rows of a battle, with profiles.
+    async fn gifters(
+        &self,
+        battle: BattleId,
+        rows: &[GifterRow],
+    ) -> Result<Vec<proto::LinkcallpkUserInfo>, ServiceError> {
+        let ids: Vec<_> = rows.iter().map(|row| row.user_id).collect();
+        let profiles = self.adapter.gifter_profiles(battle, &ids).await?;
+        Ok(rows.iter().map(|row| user_info(row, &profiles)).collect())
+    }
+
+    /// Anchors loaded for a page of ids, in that order.
+    async fn anchors_in_order(&self, ids: &[SingerId]) -> Result<Vec<Anchor>, ServiceError> {
+        Ok(self.adapter.anchors_in_order(ids).await?)
+    }
+}
+
 #[tonic::async_trait]
 impl LinkCallPk for LinkCallService {
     /// 1.1: an anchor switches the linkcall function on (star gate, whitelist) or off.
@@ -220,58 +134,12 @@ impl LinkCallPk for LinkCallService {
     ) -> Answer<proto::OpenFunctionResponse> {
         let request = request.into_inner();
         let (singer_id, singer_sid) = singer_in_room(request.singer_id, request.singer_sid)?;
-        let adapter = &self.adapter;
         let reply = match request.pk_open {
             1 => {
-                let config = adapter.config().await?;
-                let star = self
-                    .profiles(&[singer_id])
-                    .await?
-                    .get(&singer_id)
-                    .map_or(0, |profile| profile.star);
-                let whitelisted = config.whitelist_enabled
-                    && adapter
-                        .core
-                        .database
-                        .whitelist_contains(singer_id)
-                        .await
-                        .map_err(ServiceError::from)?;
-                let gate = OpenGate { singer_star: star, singer_whitelisted: whitelisted };
                 let open = domain::OpenFunctionRequest { singer_id, singer_sid };
-                adapter
-                    .run(
-                        || async move {
-                            let mut snapshot = Snapshot::default();
-                            adapter.load_anchors(&mut snapshot, &[singer_id]).await?;
-                            Ok((snapshot, Scores::default()))
-                        },
-                        |snapshot, _, now_ms| {
-                            Ok(domain::open_function(
-                                snapshot.anchor(singer_id),
-                                open,
-                                gate,
-                                &config,
-                                now_ms,
-                            )?)
-                        },
-                    )
-                    .await?
+                self.adapter.open_function(open).await.map_err(ServiceError::from)?
             }
-            0 => {
-                let lists = Side::new();
-                let lists = &lists;
-                adapter
-                    .run(
-                        || self.load_withdrawal(singer_id, lists),
-                        |snapshot, _, now_ms| {
-                            let lists = lists.get().unwrap_or_default();
-                            let anchor = snapshot.anchor(singer_id);
-                            let withdrawal = Self::withdrawal(snapshot, anchor, &lists);
-                            Ok(domain::close_function(anchor, singer_id, withdrawal, now_ms)?)
-                        },
-                    )
-                    .await?
-            }
+            0 => self.adapter.close_function(singer_id).await.map_err(ServiceError::from)?,
             _ => {
                 return Err(ServiceError::from(InvalidArgument::new(
                     "pk_open",
@@ -294,14 +162,16 @@ impl LinkCallPk for LinkCallService {
     ) -> Answer<proto::SeekOnlineListResponse> {
         let request = request.into_inner();
         let (caller, _) = singer_in_room(request.singer_id, request.singer_sid)?;
-        let config = self.adapter.config().await?;
-        let rank = self.adapter.online_rank(caller).await?;
+        let adapter = &self.adapter;
+        let config =
+            livepk_engine::ModeBinding::config(&**adapter).await.map_err(ServiceError::from)?;
+        let rank = adapter.online_rank(caller).await.map_err(ServiceError::from)?;
         let window = domain::online_list_window(request.page_num, &config, rank);
-        let ids = self.adapter.online_page(window.start, window.stop).await?;
+        let ids = adapter.online_page(window).await.map_err(ServiceError::from)?;
         let anchors = self.anchors_in_order(&ids).await?;
-        let applied_to = self.adapter.applied_to(caller).await?;
+        let applied_to = adapter.applied_to(caller).await.map_err(ServiceError::from)?;
         let rows =
-            domain::seek_online_list(caller, &anchors, &applied_to, &config, self.adapter.now_ms());
+            domain::seek_online_list(caller, &anchors, &applied_to, &config, adapter.now_ms());
         Ok(Response::new(proto::SeekOnlineListResponse {
             singer_id: caller.get(),
             time_now: self.now_secs(),
@@ -312,33 +182,14 @@ impl LinkCallPk for LinkCallService {
     /// 2: the guest applies to a host (the host is told `apply`).
     async fn apply(&self, request: Request<proto::ApplyRequest>) -> Answer<proto::ApplyResponse> {
         let request = request.into_inner();
-        let (_, _, _) =
+        let (pair, _, _) =
             pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
-        let guest_id = SingerId::from_trusted(request.guest_id);
-        let host_id = SingerId::from_trusted(request.host_id);
-        let adapter = &self.adapter;
-        let reply = adapter
-            .run(
-                || async move {
-                    let mut snapshot = Snapshot::default();
-                    adapter.load_anchors(&mut snapshot, &[guest_id, host_id]).await?;
-                    Ok((snapshot, Scores::default()))
-                },
-                |snapshot, _, now_ms| {
-                    let apply = domain::ApplyRequest { guest_id, host_id };
-                    Ok(domain::apply(
-                        snapshot.anchor(guest_id),
-                        snapshot.anchor(host_id),
-                        apply,
-                        now_ms,
-                    )?)
-                },
-            )
-            .await?;
+        let apply = domain::ApplyRequest { guest_id: pair.guest_id, host_id: pair.host_id };
+        let reply = self.adapter.apply(apply).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::ApplyResponse {
             pk_state: state(reply.pk_state),
-            guest_id: guest_id.get(),
-            host_id: host_id.get(),
+            guest_id: pair.guest_id.get(),
+            host_id: pair.host_id.get(),
             time_now: self.now_secs(),
         }))
     }
@@ -346,34 +197,14 @@ impl LinkCallPk for LinkCallService {
     /// 3.1: the host invites the guest: one popup on the guest, or the guest's busy state.
     async fn link(&self, request: Request<proto::LinkRequest>) -> Answer<proto::LinkResponse> {
         let request = request.into_inner();
-        let (link, _, _) =
+        let (pair, _, _) =
             pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
-        let config = self.adapter.config().await?;
-        let adapter = &self.adapter;
-        let reply = adapter
-            .run(
-                || async move {
-                    let mut snapshot = Snapshot::default();
-                    adapter.load_anchors(&mut snapshot, &[link.host_id, link.guest_id]).await?;
-                    Ok((snapshot, Scores::default()))
-                },
-                |snapshot, _, now_ms| {
-                    let request =
-                        domain::LinkRequest { host_id: link.host_id, guest_id: link.guest_id };
-                    Ok(domain::link(
-                        snapshot.anchor(link.host_id),
-                        snapshot.anchor(link.guest_id),
-                        request,
-                        &config,
-                        now_ms,
-                    )?)
-                },
-            )
-            .await?;
+        let link = domain::LinkRequest { host_id: pair.host_id, guest_id: pair.guest_id };
+        let reply = self.adapter.link(link).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::LinkResponse {
             pk_state: state(reply.pk_state),
-            host_id: link.host_id.get(),
-            guest_id: link.guest_id.get(),
+            host_id: pair.host_id.get(),
+            guest_id: pair.guest_id.get(),
             time_now: self.now_secs(),
         }))
     }
@@ -397,50 +228,11 @@ impl LinkCallPk for LinkCallService {
                 .into());
             }
         };
-        let adapter = &self.adapter;
-        let ids: Side<(BattleId, PkId)> = Side::new();
-        let ids = &ids;
-        let reply = adapter
-            .run(
-                || async move {
-                    let mut snapshot = Snapshot::default();
-                    adapter.load_anchors(&mut snapshot, &[pair.guest_id, pair.host_id]).await?;
-                    // Fresh ids per attempt: a lost race may have left the last ones behind.
-                    let invited = snapshot
-                        .anchor(pair.guest_id)
-                        .and_then(|anchor| anchor.live_popup(adapter.now_ms()))
-                        .is_some_and(|popup| popup.host == pair.host_id);
-                    if agree && invited {
-                        ids.set((adapter.next_battle_id().await?, adapter.next_pkid().await?));
-                    }
-                    Ok((snapshot, Scores::default()))
-                },
-                |snapshot, _, now_ms| {
-                    let decision = match (agree, ids.get()) {
-                        (true, Some((battle_id, placeholder_pkid))) => {
-                            ConfirmDecision::Agree { battle_id, placeholder_pkid }
-                        }
-                        // Not invited: any decision fails the same way in the domain.
-                        (true, None) => ConfirmDecision::Agree {
-                            battle_id: BattleId::new(0),
-                            placeholder_pkid: PkId::from_trusted(u64::MAX),
-                        },
-                        (false, _) => ConfirmDecision::Refuse,
-                    };
-                    let confirm = domain::ConfirmRequest {
-                        guest_id: pair.guest_id,
-                        host_id: pair.host_id,
-                        decision,
-                    };
-                    Ok(domain::confirm(
-                        snapshot.anchor(pair.guest_id),
-                        snapshot.anchor(pair.host_id),
-                        confirm,
-                        now_ms,
-                    )?)
-                },
-            )
-            .await?;
+        let reply = self
+            .adapter
+            .confirm(pair.guest_id, pair.host_id, agree)
+            .await
+            .map_err(ServiceError::from)?;
         Ok(Response::new(proto::ConfirmResponse {
             pk_state: state(reply.pk_state),
             guest_id: pair.guest_id.get(),
@@ -457,25 +249,7 @@ impl LinkCallPk for LinkCallService {
         let request = request.into_inner();
         let (pair, host_sid, guest_sid) =
             pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
-        let config = self.adapter.config().await?;
-        let adapter = &self.adapter;
-        let fresh: Side<PkId> = Side::new();
-        let fresh = &fresh;
-        let reply = adapter
-            .run(
-                || async move {
-                    let (snapshot, scores) = self.load_pair(pair).await?;
-                    if snapshot.battle().is_some_and(|battle| battle.next_start_needs_fresh_pkid())
-                    {
-                        fresh.set(adapter.next_pkid().await?);
-                    }
-                    Ok((snapshot, scores))
-                },
-                |snapshot, _, now_ms| {
-                    Ok(domain::start(snapshot.battle(), pair, fresh.get(), &config, now_ms)?)
-                },
-            )
-            .await?;
+        let reply = self.adapter.start(pair).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::StartResponse {
             host_id: pair.host_id.get(),
             time_now: self.now_secs(),
@@ -492,13 +266,7 @@ impl LinkCallPk for LinkCallService {
     ) -> Answer<proto::SwitchSceneResponse> {
         let request = request.into_inner();
         let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
-        let reply = self
-            .adapter
-            .run(
-                || self.load_with_battle(singer_id),
-                |snapshot, _, _| Ok(domain::switch_scene(snapshot.battle(), singer_id)?),
-            )
-            .await?;
+        let reply = self.adapter.switch_scene(singer_id).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::SwitchSceneResponse {
             singer_id: singer_id.get(),
             time_now: self.now_secs(),
@@ -512,16 +280,7 @@ impl LinkCallPk for LinkCallService {
         let request = request.into_inner();
         let (pair, host_sid, guest_sid) =
             pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
-        let config = self.adapter.config().await?;
-        let reply = self
-            .adapter
-            .run(
-                || self.load_pair(pair),
-                |snapshot, scores, now_ms| {
-                    Ok(domain::count(snapshot.battle(), pair, scores, &config, now_ms)?)
-                },
-            )
-            .await?;
+        let reply = self.adapter.count(pair).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::CountResponse {
             time_now: self.now_secs(),
             pk_state: state(reply.pk_state),
@@ -538,26 +297,7 @@ impl LinkCallPk for LinkCallService {
         let request = request.into_inner();
         let (pair, host_sid, guest_sid) =
             pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
-        let config = self.adapter.config().await?;
-        let adapter = &self.adapter;
-        let fresh: Side<PkId> = Side::new();
-        let fresh = &fresh;
-        let reply = adapter
-            .run(
-                || async move {
-                    let loaded = self.load_pair(pair).await?;
-                    if loaded.0.battle().is_some_and(|battle| !battle.is_closed()) {
-                        fresh.set(adapter.next_pkid().await?);
-                    }
-                    Ok(loaded)
-                },
-                |snapshot, scores, now_ms| {
-                    // Without an open battle the domain answers before it needs a pkid.
-                    let pkid = fresh.get().unwrap_or(PkId::from_trusted(u64::MAX));
-                    Ok(domain::add_time(snapshot.battle(), pair, pkid, scores, &config, now_ms)?)
-                },
-            )
-            .await?;
+        let reply = self.adapter.add_time(pair).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::AddTimeResponse {
             host_id: pair.host_id.get(),
             time_now: self.now_secs(),
@@ -572,17 +312,7 @@ impl LinkCallPk for LinkCallService {
         let request = request.into_inner();
         let (pair, host_sid, guest_sid) =
             pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
-        let reply = self
-            .adapter
-            .run(
-                || self.load_pair(pair),
-                |snapshot, scores, now_ms| {
-                    let (host, guest) =
-                        (snapshot.anchor(pair.host_id), snapshot.anchor(pair.guest_id));
-                    Ok(domain::close(host, guest, snapshot.battle(), pair, scores, now_ms)?)
-                },
-            )
-            .await?;
+        let reply = self.adapter.close(pair).await.map_err(ServiceError::from)?;
         // Seed §5.3: with nothing to close, "pkid=0, and every field of the rs is 0".
         let Some(pkid) = reply.pkid else {
             return Ok(Response::new(proto::CloseResponse {
@@ -607,9 +337,14 @@ impl LinkCallPk for LinkCallService {
     ) -> Answer<proto::UserSeekPkResponse> {
         let request = request.into_inner();
         let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
-        let (snapshot, scores) = self.load_with_battle(singer_id).await?;
-        let view = domain::user_seek_pk(snapshot.anchor(singer_id), snapshot.battle(), scores);
-        let (host_sid, guest_sid) = sids(&snapshot);
+        let snapshot =
+            self.adapter.load_with_battle(singer_id).await.map_err(ServiceError::from)?;
+        let view = domain::user_seek_pk(
+            snapshot.aggregate(singer_id),
+            snapshot.battle(),
+            snapshot.scores(),
+        );
+        let (host_sid, guest_sid) = rooms(snapshot.battle());
         Ok(Response::new(proto::UserSeekPkResponse {
             singer_id: singer_id.get(),
             time_now: self.now_secs(),
@@ -625,12 +360,17 @@ impl LinkCallPk for LinkCallService {
     ) -> Answer<proto::UserSeekGiftResponse> {
         let request = request.into_inner();
         let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
-        let (snapshot, _) = self.load_with_battle(singer_id).await?;
+        let snapshot =
+            self.adapter.load_with_battle(singer_id).await.map_err(ServiceError::from)?;
         let board = match snapshot.battle() {
-            Some(battle) => self.adapter.board(battle, singer_id, domain::TOP_GIFTERS).await?,
+            Some(battle) => self
+                .adapter
+                .board(battle, singer_id, domain::TOP_GIFTERS)
+                .await
+                .map_err(ServiceError::from)?,
             None => Vec::new(),
         };
-        let view = domain::user_seek_gift(snapshot.anchor(singer_id), snapshot.battle(), &board);
+        let view = domain::user_seek_gift(snapshot.aggregate(singer_id), snapshot.battle(), &board);
         let users = match snapshot.battle() {
             Some(battle) if view.pkid.is_some() => {
                 self.gifters(battle.battle_id, &view.users).await?
@@ -652,11 +392,13 @@ impl LinkCallPk for LinkCallService {
     ) -> Answer<proto::SeekLinkListResponse> {
         let request = request.into_inner();
         let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
-        let config = self.adapter.config().await?;
+        let adapter = &self.adapter;
+        let config =
+            livepk_engine::ModeBinding::config(&**adapter).await.map_err(ServiceError::from)?;
         let window = domain::link_list_window(request.page_num, &config);
-        let ids = self.adapter.applicants_page(singer_id, window.start, window.stop).await?;
+        let ids = adapter.applicants_page(singer_id, window).await.map_err(ServiceError::from)?;
         let anchors = self.anchors_in_order(&ids).await?;
-        let rows = domain::seek_link_list(&anchors, &config, self.adapter.now_ms());
+        let rows = domain::seek_link_list(&anchors, &config, adapter.now_ms());
         Ok(Response::new(proto::SeekLinkListResponse {
             singer_id: singer_id.get(),
             time_now: self.now_secs(),
@@ -671,22 +413,29 @@ impl LinkCallPk for LinkCallService {
     ) -> Answer<proto::UserComeInRoomResponse> {
         let request = request.into_inner();
         let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
-        let (snapshot, scores) = self.load_with_battle(singer_id).await?;
+        let adapter = &self.adapter;
+        let snapshot = adapter.load_with_battle(singer_id).await.map_err(ServiceError::from)?;
         let (host_board, guest_board) = match snapshot.battle() {
             Some(battle) => (
-                self.adapter.board(battle, battle.host.singer_id, domain::TOP_GIFTERS).await?,
-                self.adapter.board(battle, battle.guest.singer_id, domain::TOP_GIFTERS).await?,
+                adapter
+                    .board(battle, battle.host.singer_id, domain::TOP_GIFTERS)
+                    .await
+                    .map_err(ServiceError::from)?,
+                adapter
+                    .board(battle, battle.guest.singer_id, domain::TOP_GIFTERS)
+                    .await
+                    .map_err(ServiceError::from)?,
             ),
             None => (Vec::new(), Vec::new()),
         };
         let view = domain::user_come_in_room(
-            snapshot.anchor(singer_id),
+            snapshot.aggregate(singer_id),
             snapshot.battle(),
-            scores,
+            snapshot.scores(),
             &host_board,
             &guest_board,
         );
-        let (host_sid, guest_sid) = sids(&snapshot);
+        let (host_sid, guest_sid) = rooms(snapshot.battle());
         let singers: Vec<SingerId> =
             view.host.iter().chain(&view.guest).map(|(id, _)| *id).collect();
         let profiles = self.profiles(&singers).await?;
@@ -725,28 +474,8 @@ impl LinkCallPk for LinkCallService {
         let request = request.into_inner();
         let (singer_id, singer_sid) = singer_in_room(request.singer_id, request.singer_sid)?;
         let comein = domain::SingerComeInRoomRequest { singer_id, singer_sid };
-        let sides: Side<(u64, u64)> = Side::new();
-        let sides = &sides;
-        let reply = self
-            .adapter
-            .run(
-                || async move {
-                    let loaded = self.load_with_battle(singer_id).await?;
-                    sides.set(sids(&loaded.0));
-                    Ok(loaded)
-                },
-                |snapshot, scores, now_ms| {
-                    Ok(domain::singer_come_in_room(
-                        snapshot.anchor(singer_id),
-                        snapshot.battle(),
-                        comein,
-                        scores,
-                        now_ms,
-                    ))
-                },
-            )
-            .await?;
-        let (host_sid, guest_sid) = sides.get().unwrap_or_default();
+        let (reply, [host_sid, guest_sid]) =
+            self.adapter.singer_come_in_room(comein).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::SingerComeInRoomResponse {
             time_now: self.now_secs(),
             functiontime: u32::try_from(reply.functiontime_secs).unwrap_or(u32::MAX),
@@ -766,42 +495,20 @@ impl LinkCallPk for LinkCallService {
     ) -> Answer<proto::SingerLeaveResponse> {
         let request = request.into_inner();
         let (singer_id, _) = singer_in_room(request.singer_id, request.singer_sid)?;
-        let lists = Side::new();
-        let lists = &lists;
-        let settled = self
-            .adapter
-            .run(
-                || self.load_withdrawal(singer_id, lists),
-                |snapshot, scores, now_ms| {
-                    let lists = lists.get().unwrap_or_default();
-                    let anchor = snapshot.anchor(singer_id);
-                    let battle = snapshot.battle();
-                    let context = domain::LeaveContext {
-                        battle,
-                        partner: battle
-                            .and_then(|battle| battle.partner_of(singer_id))
-                            .and_then(|partner| snapshot.anchor(partner)),
-                        withdrawal: Self::withdrawal(snapshot, anchor, &lists),
-                        scores,
-                    };
-                    Ok(domain::singer_leave(anchor, singer_id, context, now_ms)
-                        .map_reply(|_, effects| effects.settled))
-                },
-            )
-            .await?;
+        let left = self.adapter.singer_leave(singer_id).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::SingerLeaveResponse {
             singer_id: singer_id.get(),
             time_now: self.now_secs(),
-            pkid: settled.map_or(0, |settled| settled.pkid.get()),
-            pk: settled
-                .map(|settled| proto::LinkcallpkPkInfo {
+            pkid: left.as_ref().map_or(0, |(settled, _)| settled.pkid.get()),
+            pk: left
+                .map(|(settled, anchors)| proto::LinkcallpkPkInfo {
                     starttime: settled.start_ms / 1000,
                     pkalltime: settled.end_ms.saturating_sub(settled.start_ms) / 1000,
-                    host_gift: settled.host_score,
-                    guest_gift: settled.guest_score,
-                    host_id: settled.host.get(),
-                    guest_id: settled.guest.get(),
-                    winner_id: settled.winner.map_or(0, SingerId::get),
+                    host_gift: settled.scores.first,
+                    guest_gift: settled.scores.second,
+                    host_id: anchors.first.get(),
+                    guest_id: anchors.second.get(),
+                    winner_id: settled.winner.map_or(0, |side| anchors[side].get()),
                     ..Default::default()
                 })
                 .into_iter()
@@ -817,19 +524,7 @@ impl LinkCallPk for LinkCallService {
         let request = request.into_inner();
         let singer_id = singer("singer_id", request.singer_id)?;
         let activity = activity(request.activity)?;
-        let adapter = &self.adapter;
-        adapter
-            .run(
-                || async move {
-                    let mut snapshot = Snapshot::default();
-                    adapter.load_anchors(&mut snapshot, &[singer_id]).await?;
-                    Ok((snapshot, Scores::default()))
-                },
-                |snapshot, _, _| {
-                    Ok(domain::set_singer_activity(snapshot.anchor(singer_id), singer_id, activity))
-                },
-            )
-            .await?;
+        self.adapter.set_singer_activity(singer_id, activity).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::SetSingerActivityResponse {
             singer_id: singer_id.get(),
             time_now: self.now_secs(),
@@ -853,9 +548,9 @@ impl LinkCallPk for LinkCallService {
             star: request.singer_star,
             sid: singer_sid.get(),
         };
-        self.adapter.refresh_profile(singer_id, &profile).await?;
-        let (snapshot, _) = self.load_with_battle(singer_id).await?;
-        let pk_state = snapshot.anchor(singer_id).map_or(PkState::Offline, |anchor| {
+        self.adapter.refresh_profile(singer_id, &profile).await.map_err(ServiceError::from)?;
+        let snapshot = self.adapter.load_anchors(&[singer_id]).await.map_err(ServiceError::from)?;
+        let pk_state = snapshot.aggregate(singer_id).map_or(PkState::Offline, |anchor| {
             anchor.listed_state(self.adapter.now_ms(), PkState::Apply)
         });
         Ok(Response::new(proto::RefreshSingerProfileResponse {
@@ -871,11 +566,4 @@ impl LinkCallPk for LinkCallService {
             time_now: self.now_secs(),
         }))
     }
-}
-
-/// The rooms of the snapshot's battle.
-fn sids(snapshot: &Snapshot) -> (u64, u64) {
-    snapshot
-        .battle()
-        .map_or((0, 0), |battle| (battle.host.singer_sid.get(), battle.guest.singer_sid.get()))
 }

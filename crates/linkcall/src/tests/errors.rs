@@ -1,6 +1,7 @@
 //! The error vocabulary: each variant's business code, kind and field; the `pk_state` a
 //! response carries with it; and the value types' wire numbers and encodings.
 
+use livepk_battle::{EndedBy, PhaseName, Side, Verdict};
 use livepk_core::{BusinessError, ErrorKind, codes};
 
 use super::*;
@@ -15,6 +16,7 @@ fn some_pk_info() -> PkInfo {
         guest_id: singer(GUEST),
         phase: PhaseName::Punishment,
         phase_deadline_ms: 5,
+        winner_id: Some(singer(HOST)),
     }
 }
 
@@ -23,11 +25,10 @@ fn each_error_has_its_seed_code_kind_and_field() {
     let settled = SettledAnswer {
         pkid: PkId::from_trusted(1),
         pk: some_pk_info(),
-        result: BattleResult {
+        result: Verdict {
             pkid: PkId::from_trusted(1),
-            host_score: 3,
-            guest_score: 1,
-            winner: Some(singer(HOST)),
+            scores: Scores::new(3, 1),
+            winner: Some(Side::First),
             settled_at_ms: 9,
             ended_by: EndedBy::Deadline,
         },
@@ -147,27 +148,29 @@ fn each_error_has_its_seed_code_kind_and_field() {
     assert_eq!(codes::public(LinkCallError::FreshPkidMissing.business_code()), codes::SERVER_ERROR);
 }
 
-#[test]
-fn a_rematch_without_a_fresh_pkid_is_an_internal_error() {
-    let mut world = World::new();
+#[tokio::test]
+async fn a_rematch_without_a_fresh_pkid_is_an_internal_error() {
+    let mut world = World::new().await;
     for raw in [HOST, GUEST] {
-        world.open(raw).unwrap();
+        world.open(raw).await.unwrap();
     }
-    world.link(HOST, GUEST).unwrap();
-    world.agree(GUEST, HOST).unwrap();
-    let battle = world.battle_of(HOST).unwrap().clone();
+    world.link(HOST, GUEST).await.unwrap();
+    world.agree(GUEST, HOST).await.unwrap();
+    let battle = world.battle_of(HOST).await.unwrap();
+    let config = world.config().await;
     let pair = PairRequest { host_id: singer(HOST), guest_id: singer(GUEST) };
     // The first start needs no fresh pkid and ignores one given anyway.
-    assert!(!battle.next_start_needs_fresh_pkid());
+    assert!(!battle.round.next_start_needs_fresh_pkid());
     let first =
-        start(Some(&battle), pair, Some(PkId::from_trusted(99)), &world.config, world.now).unwrap();
-    assert_eq!(first.reply.pkid, battle.pkid);
-    world.commit(first);
+        start(Some(&battle), pair, Some(PkId::from_trusted(99)), &config, world.now()).unwrap();
+    assert_eq!(first.reply.pkid, battle.pkid());
+    // The adapter's start (which allocates none for a first start) answers the same.
+    assert_eq!(world.start(HOST, GUEST).await.unwrap(), first.reply);
     world.advance_secs(360);
-    world.fire_due_timers();
-    let counted = world.battle_of(HOST).unwrap().clone();
-    assert!(counted.next_start_needs_fresh_pkid());
-    let error = start(Some(&counted), pair, None, &world.config, world.now).unwrap_err();
+    world.fire_due_timers().await;
+    let counted = world.battle_of(HOST).await.unwrap();
+    assert!(counted.round.next_start_needs_fresh_pkid());
+    let error = start(Some(&counted), pair, None, &config, world.now()).unwrap_err();
     assert_eq!(error, LinkCallError::FreshPkidMissing);
 }
 
@@ -241,22 +244,27 @@ fn notification_kinds_name_the_seed_messages() {
     }
 }
 
-#[test]
-fn aggregates_survive_an_encoding_round_trip() {
-    let mut world = World::new();
+#[tokio::test]
+async fn aggregates_survive_an_encoding_round_trip() {
+    let mut world = World::new().await;
     for raw in [HOST, GUEST] {
-        world.open(raw).unwrap();
+        world.open(raw).await.unwrap();
     }
-    world.link(HOST, GUEST).unwrap();
-    world.agree(GUEST, HOST).unwrap();
-    world.start(HOST, GUEST).unwrap();
-    let battle = world.battle_of(HOST).unwrap().clone();
+    world.link(HOST, GUEST).await.unwrap();
+    world.agree(GUEST, HOST).await.unwrap();
+    world.start(HOST, GUEST).await.unwrap();
+    let battle = world.battle_of(HOST).await.unwrap();
     let encoded = serde_json::to_vec(&battle).unwrap();
     assert_eq!(serde_json::from_slice::<Battle>(&encoded).unwrap(), battle);
-    let anchor = world.anchors[&singer(HOST)].clone();
+    let anchor = world.anchor(HOST).await.unwrap();
     let encoded = serde_json::to_vec(&anchor).unwrap();
     assert_eq!(serde_json::from_slice::<Anchor>(&encoded).unwrap(), anchor);
-    let effects = world.last.clone();
-    let encoded = serde_json::to_vec(&effects).unwrap();
-    assert_eq!(serde_json::from_slice::<Effects>(&encoded).unwrap(), effects);
+    // Effects are no longer stored whole; the notifications are what goes out encoded.
+    let notifications = world.last.notifications.clone();
+    assert!(!notifications.is_empty());
+    let encoded = serde_json::to_vec(&notifications).unwrap();
+    assert_eq!(serde_json::from_slice::<Vec<Notification>>(&encoded).unwrap(), notifications);
+    let deadline = world.deadline_of(HOST).await.unwrap();
+    let encoded = serde_json::to_vec(&deadline).unwrap();
+    assert_eq!(serde_json::from_slice::<PhaseDeadline>(&encoded).unwrap(), deadline);
 }

@@ -1,8 +1,12 @@
-//! Tests of the state machine. [`World`] is a tiny in-memory adapter: it loads what each
-//! function takes, commits transitions the way the real adapter must (states, lists, scores,
-//! records, timers, notifications) and renders the outcome as one line, so a table row can say
-//! in a few words what a (state, command) pair must do.
+//! Tests of the state machine. [`World`] drives the real adapter on the battle engine's test kit
+//! (the in-process store, a manual clock, an in-memory SQLite): commands are committed, and
+//! deadlines fired, by the same engine as in the server. It reads the outcome back and renders it
+//! as one line, so a table row can say in a few words what a (state, command) pair must do.
+//!
+//! Notifications are encoded as the domain values themselves (JSON) instead of the server's
+//! protobuf messages, so a test reads back exactly what the state machine emitted.
 
+mod cross_mode;
 mod errors;
 mod queries;
 mod races;
@@ -10,15 +14,25 @@ mod table;
 mod timers;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use livepk_core::{PkId, RoomSid, SingerId, TargetKind, UserId};
+use async_trait::async_trait;
+use livepk_battle::{BattleId, PhaseDeadline, Scores};
+use livepk_core::{
+    BusinessError, Gift, GiftId, PkId, ReceiverId, RoomSid, SenderProfile, SingerId, TargetKind,
+    UserId,
+};
+use livepk_engine::testkit::TestKit;
+use livepk_engine::{EncodeContext, EngineError, EngineResult, ModeBinding, RouteKey};
+use livepk_sql::PkRecord;
 
+use crate::adapter::{LinkCallAdapter, LinkCallEncoder, SingerProfile};
 use crate::*;
 
 pub(super) const HOST: u64 = 1;
 pub(super) const GUEST: u64 = 2;
 pub(super) const OTHER: u64 = 3;
-pub(super) const START_MS: u64 = 1_000_000;
+pub(super) const START_MS: u64 = livepk_engine::testkit::START_MS;
 
 pub(super) fn singer(raw: u64) -> SingerId {
     SingerId::from_trusted(raw)
@@ -32,436 +46,548 @@ pub(super) fn user(raw: u64) -> UserId {
     UserId::from_trusted(raw)
 }
 
-/// The in-memory adapter.
-#[derive(Debug, Clone)]
-pub(super) struct World {
-    pub now: u64,
-    pub config: LinkCallConfig,
+/// Encodes notifications as their JSON (tagged with the mode), so tests read back the domain
+/// values.
+struct JsonEncoder;
+
+#[async_trait]
+impl LinkCallEncoder for JsonEncoder {
+    async fn encode(
+        &self,
+        _adapter: &LinkCallAdapter,
+        notifications: &[Notification],
+        _context: EncodeContext<'_, LinkCall>,
+    ) -> EngineResult<Vec<Vec<u8>>> {
+        Ok(notifications
+            .iter()
+            .map(|notification| {
+                serde_json::to_vec(&("linkcall", notification)).expect("plain data")
+            })
+            .collect())
+    }
+}
+
+/// A refused command: the error as the engine answered it.
+#[derive(Debug)]
+pub(super) struct Refusal(EngineError);
+
+impl Refusal {
+    /// The LinkCallPk error, when it is one.
+    pub fn linkcall(&self) -> Option<&LinkCallError> {
+        let business = self.0.as_business()?;
+        (business as &dyn std::error::Error).downcast_ref::<LinkCallError>()
+    }
+
+    /// The business code.
+    pub fn business_code(&self) -> u32 {
+        self.0.as_business().map_or(0, BusinessError::business_code)
+    }
+
+    /// The refusal's metadata details.
+    pub fn details(&self) -> Vec<(String, String)> {
+        self.0.as_business().map(BusinessError::details).unwrap_or_default()
+    }
+
+    /// See [`LinkCallError::settled_answer`].
+    pub fn settled_answer(&self) -> Option<&SettledAnswer> {
+        self.linkcall().and_then(LinkCallError::settled_answer)
+    }
+
+    /// See [`LinkCallError::pk_state`].
+    pub fn pk_state(&self) -> Option<PkState> {
+        self.linkcall().and_then(LinkCallError::pk_state)
+    }
+}
+
+pub(super) type Outcome<T> = Result<T, Refusal>;
+
+/// Everything stored, as the adapter reads it back: to render, and to check that a refused
+/// command changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct State {
     pub anchors: BTreeMap<SingerId, Anchor>,
     pub battles: BTreeMap<BattleId, Battle>,
     pub scores: BTreeMap<BattleId, Scores>,
     /// Online list: singer -> availability time.
     pub online: BTreeMap<SingerId, u64>,
-    /// Applications: (host, guest) -> time.
-    pub applications: BTreeMap<(SingerId, SingerId), u64>,
-    pub timers: Vec<TimerRequest>,
-    pub settled: Vec<Settled>,
-    /// Effects of the last committed transition.
-    pub last: Effects,
-    next_battle: u64,
-    next_pkid: u64,
+    /// Applications: (host, guest).
+    pub applications: Vec<(SingerId, SingerId)>,
+    /// The room stage holders (as stored) of the anchors' rooms.
+    pub stages: BTreeMap<RoomSid, Vec<u8>>,
 }
 
-pub(super) type Outcome<T> = Result<T, LinkCallError>;
+/// A settled record as the tests compare it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SettledView {
+    pub pkid: PkId,
+    pub ended_by: String,
+    pub host_score: u64,
+    pub guest_score: u64,
+    pub winner: Option<SingerId>,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
 
-impl World {
-    pub fn new() -> Self {
-        Self {
-            now: START_MS,
-            config: LinkCallConfig::default(),
-            anchors: BTreeMap::new(),
-            battles: BTreeMap::new(),
-            scores: BTreeMap::new(),
-            online: BTreeMap::new(),
-            applications: BTreeMap::new(),
-            timers: Vec::new(),
-            settled: Vec::new(),
-            last: Effects::default(),
-            next_battle: 0,
-            next_pkid: 0,
+impl From<&PkRecord> for SettledView {
+    fn from(record: &PkRecord) -> Self {
+        SettledView {
+            pkid: record.pkid,
+            ended_by: record.ended_by.clone(),
+            host_score: record.participants[0].score,
+            guest_score: record.participants[1].score,
+            winner: (record.winner_id != 0).then(|| singer(record.winner_id)),
+            start_ms: record.start_ms,
+            end_ms: record.end_ms,
         }
     }
+}
 
-    pub fn advance_secs(&mut self, secs: u64) {
-        self.now += secs * 1000;
+/// What the last command (or the last timers fired) emitted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Last {
+    pub notifications: Vec<Notification>,
+    pub settled: Vec<SettledView>,
+}
+
+impl Last {
+    pub fn is_empty(&self) -> bool {
+        self.notifications.is_empty() && self.settled.is_empty()
+    }
+}
+
+/// The adapter on the test kit.
+pub(super) struct World {
+    pub kit: TestKit,
+    pub adapter: Arc<LinkCallAdapter>,
+    /// What the last command emitted.
+    pub last: Last,
+    /// Records seen so far (to tell the new ones).
+    records_seen: usize,
+}
+
+impl World {
+    pub async fn new() -> World {
+        let mut adapter = None;
+        let kit = TestKit::new(&CONFIG_KEYS, |engine| {
+            let built = LinkCallAdapter::new(engine.clone(), Arc::new(JsonEncoder));
+            adapter = Some(built.clone());
+            vec![built.parts()]
+        })
+        .await;
+        let adapter = adapter.expect("the kit built the adapter");
+        let world = World { kit, adapter, last: Last::default(), records_seen: 0 };
+        for raw in [HOST, GUEST, OTHER] {
+            world.profile(raw, 5).await;
+        }
+        world
     }
 
-    fn anchor(&self, raw: u64) -> Option<&Anchor> {
-        self.anchors.get(&singer(raw))
+    pub fn now(&self) -> u64 {
+        self.kit.now_ms()
+    }
+
+    pub fn advance_secs(&self, secs: u64) {
+        self.kit.advance_secs(secs);
+    }
+
+    pub async fn set_config(&self, key: &str, value: i64) {
+        self.kit.set_config(key, value).await;
+    }
+
+    pub async fn config(&self) -> LinkCallConfig {
+        self.adapter.config().await.expect("config")
+    }
+
+    /// Anchor `raw`'s profile with star level `star` (its room is `sid_of(raw)`).
+    pub async fn profile(&self, raw: u64, star: u32) {
+        let profile = SingerProfile {
+            nick: format!("anchor {raw}"),
+            icon: String::new(),
+            level: 1,
+            star,
+            sid: sid_of(raw).get(),
+        };
+        self.adapter.refresh_profile(singer(raw), &profile).await.expect("profile");
+    }
+
+    /// Records what the last step emitted, and answers.
+    async fn finish<R>(&mut self, outcome: EngineResult<R>) -> Outcome<R> {
+        self.last = self.take_last().await;
+        outcome.map_err(Refusal)
+    }
+
+    async fn take_last(&mut self) -> Last {
+        let notifications = self
+            .kit
+            .take_events()
+            .await
+            .iter()
+            // Other modes' events (the kit's duels, tagged with their mode) are not this world's;
+            // every LinkCall one must decode.
+            .filter_map(|payload| {
+                let tagged: Vec<serde_json::Value> =
+                    serde_json::from_slice(payload).expect("an event tagged with its mode");
+                (tagged[0] == "linkcall").then(|| {
+                    serde_json::from_value(tagged[1].clone()).expect("a LinkCall notification")
+                })
+            })
+            .collect();
+        let records = self.records().await;
+        let settled = records[self.records_seen..].to_vec();
+        self.records_seen = records.len();
+        Last { notifications, settled }
+    }
+
+    // -- reading -----------------------------------------------------------------------------
+
+    /// Every settled record, oldest first.
+    pub async fn records(&self) -> Vec<SettledView> {
+        let mut records = self.kit.records().await;
+        records.reverse();
+        records.iter().map(SettledView::from).collect()
+    }
+
+    pub async fn anchor(&self, raw: u64) -> Option<Anchor> {
+        let snapshot = self.adapter.load_anchors(&[singer(raw)]).await.expect("read");
+        snapshot.aggregate(singer(raw)).cloned()
+    }
+
+    /// Every battle that exists, by id (ids are allocated from 1; a refused creation may skip
+    /// one, and no test makes more than a few).
+    async fn battles(&self) -> BTreeMap<BattleId, (Battle, Scores)> {
+        let engine = self.kit.engine();
+        let mut battles = BTreeMap::new();
+        for id in 1..=32 {
+            let Some((battle, _)) =
+                engine.read_battle(&*self.adapter, BattleId::new(id)).await.expect("read")
+            else {
+                continue;
+            };
+            let scores = engine.read_scores(&*self.adapter, &battle).await.expect("read");
+            battles.insert(battle.battle_id, (battle, scores));
+        }
+        battles
     }
 
     /// The battle `raw` points at, if it exists.
-    pub fn battle_of(&self, raw: u64) -> Option<&Battle> {
-        self.anchor(raw).and_then(|anchor| anchor.battle).and_then(|id| self.battles.get(&id))
+    pub async fn battle_of(&self, raw: u64) -> Option<Battle> {
+        let snapshot = self.adapter.load_with_battle(singer(raw)).await.expect("read");
+        snapshot.battle().cloned()
     }
 
-    pub fn latest_battle(&self) -> Option<&Battle> {
-        self.battles.values().next_back()
+    /// The side totals of the battle `raw` points at.
+    pub async fn scores_of(&self, raw: u64) -> Scores {
+        let snapshot = self.adapter.load_with_battle(singer(raw)).await.expect("read");
+        snapshot.scores()
     }
 
-    fn scores_of(&self, battle: Option<&Battle>) -> Scores {
-        battle.and_then(|battle| self.scores.get(&battle.battle_id)).copied().unwrap_or_default()
+    pub async fn latest_battle(&self) -> Option<Battle> {
+        self.battles().await.into_values().next_back().map(|(battle, _)| battle)
     }
 
-    fn allocate_pkid(&mut self) -> PkId {
-        self.next_pkid += 1;
-        PkId::from_trusted(self.next_pkid)
+    /// The current phase deadline of the battle `raw` points at, as its job names it.
+    pub async fn deadline_of(&self, raw: u64) -> Option<PhaseDeadline> {
+        let battle = self.battle_of(raw).await?;
+        let (phase, due_ms) = battle.round.phase.deadline()?;
+        Some(PhaseDeadline { battle: battle.battle_id, pkid: battle.pkid(), phase, due_ms })
     }
 
-    /// Commits a transition as the adapter would.
-    pub fn commit<R>(&mut self, transition: Transition<R>) -> R {
-        let mut seen = Vec::new();
-        for anchor in transition.anchors {
-            assert!(!seen.contains(&anchor.singer_id), "anchor {} written twice", anchor.singer_id);
-            seen.push(anchor.singer_id);
-            self.anchors.insert(anchor.singer_id, anchor);
-        }
-        let effects = transition.effects;
-        if let Some(battle) = transition.battle {
-            match effects.scores {
-                ScoreAction::Reset => {
-                    self.scores.insert(battle.battle_id, Scores::default());
-                }
-                ScoreAction::Delete => {
-                    self.scores.remove(&battle.battle_id);
-                }
-                ScoreAction::Untouched | ScoreAction::CarryOver => {}
-            }
-            self.battles.insert(battle.battle_id, battle);
-        } else {
-            assert_eq!(effects.scores, ScoreAction::Untouched, "score action without a battle");
-        }
-        for change in &effects.lists {
-            match *change {
-                ListChange::OnlineUpsert { singer, score_ms } => {
-                    self.online.insert(singer, score_ms);
-                }
-                ListChange::OnlineRemove { singer } => {
-                    self.online.remove(&singer);
-                }
-                ListChange::ApplicantAdd { host, guest, at_ms } => {
-                    self.applications.insert((host, guest), at_ms);
-                }
-                ListChange::ApplicantRemove { host, guest } => {
-                    self.applications.remove(&(host, guest));
-                }
-                ListChange::ClearApplicantsOf { singer } => {
-                    self.applications
-                        .retain(|(host, guest), _| *host != singer && *guest != singer);
-                }
+    pub async fn state(&self) -> State {
+        let ids: Vec<SingerId> = [HOST, GUEST, OTHER, 7, 8, 9].into_iter().map(singer).collect();
+        let snapshot = self.adapter.load_anchors(&ids).await.expect("read");
+        let anchors = ids
+            .iter()
+            .filter_map(|id| snapshot.aggregate(*id).map(|anchor| (*id, anchor.clone())))
+            .collect();
+        let battles = self.battles().await;
+        let engine = self.kit.engine();
+        let online = engine
+            .store
+            .zrange("lc", "online", 0, usize::MAX, livepk_store::Order::Ascending)
+            .await
+            .expect("read")
+            .into_iter()
+            .map(|(member, score)| (singer(member.parse().expect("an id")), score as u64))
+            .collect();
+        let mut applications = Vec::new();
+        for host in &ids {
+            for guest in self.adapter.applicants(*host).await.expect("read") {
+                applications.push((*host, guest));
             }
         }
-        self.timers.extend(effects.timers.iter().copied());
-        self.settled.extend(effects.settled);
-        self.last = effects;
-        transition.reply
-    }
-
-    fn run<R>(&mut self, outcome: Outcome<Transition<R>>) -> Outcome<R> {
-        match outcome {
-            Ok(transition) => Ok(self.commit(transition)),
-            Err(error) => {
-                self.last = Effects::default();
-                Err(error)
+        applications.sort();
+        let mut stages = BTreeMap::new();
+        for id in &ids {
+            let room = sid_of(id.get());
+            let holder = engine.store.get(&format!("stage:{room}"), "holder").await.expect("read");
+            if let Some(holder) = holder {
+                stages.insert(room, holder.value);
             }
         }
+        State {
+            anchors,
+            scores: battles.iter().map(|(id, (_, scores))| (*id, *scores)).collect(),
+            battles: battles.into_iter().map(|(id, (battle, _))| (id, battle)).collect(),
+            online,
+            applications,
+            stages,
+        }
+    }
+
+    // -- writing behind the adapter's back ----------------------------------------------------
+
+    /// Writes `battle` alone, as if a commit stopped after its first step (the battle written,
+    /// the anchors not).
+    pub async fn put_battle_only(&self, battle: &Battle) {
+        let tag = self.adapter.battle_tag(battle.battle_id);
+        let value = serde_json::to_vec(battle).expect("plain data");
+        // "battle" is the name the engine stores a battle aggregate under.
+        let put = livepk_store::Op::Put { name: "battle".into(), value, ttl: None };
+        let outcome = self
+            .kit
+            .engine()
+            .store
+            .commit(livepk_store::Transaction::new(tag).op(put))
+            .await
+            .expect("write");
+        assert_eq!(outcome, livepk_store::CommitOutcome::Committed);
+        let engine = self.kit.engine();
+        let (read, _) = engine
+            .read_battle(&*self.adapter, battle.battle_id)
+            .await
+            .expect("read")
+            .expect("written");
+        assert_eq!(&read, battle, "written where the engine reads it");
+    }
+
+    /// Deletes battle `id`, as if it expired.
+    pub async fn drop_battle(&self, id: BattleId) {
+        let delete = livepk_store::Op::Delete { name: "battle".into() };
+        let tag = self.adapter.battle_tag(id);
+        let engine = self.kit.engine();
+        engine.store.commit(livepk_store::Transaction::new(tag).op(delete)).await.expect("write");
+        assert!(engine.read_battle(&*self.adapter, id).await.expect("read").is_none());
+    }
+
+    /// Writes `anchor` as it is (a hand-built state no command sequence reaches).
+    pub async fn put_anchor(&self, anchor: &Anchor) {
+        let key = self.adapter.aggregate_key(anchor.singer_id);
+        let value = serde_json::to_vec(anchor).expect("plain data");
+        let put = livepk_store::Op::Put { name: key.name, value, ttl: None };
+        let transaction = livepk_store::Transaction::new(key.tag).op(put);
+        self.kit.engine().store.commit(transaction).await.expect("write");
+        assert_eq!(self.anchor(anchor.singer_id.get()).await.as_ref(), Some(anchor));
     }
 
     // -- commands ----------------------------------------------------------------------------
 
-    pub fn open(&mut self, raw: u64) -> Outcome<OpenFunctionReply> {
-        let gate = OpenGate { singer_star: 5, singer_whitelisted: true };
-        self.open_with(raw, gate)
-    }
-
-    pub fn open_with(&mut self, raw: u64, gate: OpenGate) -> Outcome<OpenFunctionReply> {
+    pub async fn open(&mut self, raw: u64) -> Outcome<OpenFunctionReply> {
         let request = OpenFunctionRequest { singer_id: singer(raw), singer_sid: sid_of(raw) };
-        let outcome = open_function(self.anchor(raw), request, gate, &self.config, self.now);
-        self.run(outcome)
+        let outcome = self.adapter.open_function(request).await;
+        self.finish(outcome).await
     }
 
-    fn withdrawal_parts(
-        &self,
-        raw: u64,
-    ) -> (Vec<SingerId>, Vec<SingerId>, Option<Anchor>, Option<Anchor>) {
-        let me = singer(raw);
-        let applicants = self
-            .applications
-            .keys()
-            .filter(|(host, _)| *host == me)
-            .map(|(_, guest)| *guest)
-            .collect();
-        let applied_to = self
-            .applications
-            .keys()
-            .filter(|(_, guest)| *guest == me)
-            .map(|(host, _)| *host)
-            .collect();
-        let anchor = self.anchor(raw);
-        let invited = anchor
-            .and_then(|anchor| anchor.outgoing_invite)
-            .and_then(|invite| self.anchors.get(&invite.guest))
-            .cloned();
-        let inviting = anchor
-            .and_then(|anchor| anchor.popup)
-            .and_then(|popup| self.anchors.get(&popup.host))
-            .cloned();
-        (applicants, applied_to, invited, inviting)
+    pub async fn close_function(&mut self, raw: u64) -> Outcome<OpenFunctionReply> {
+        let outcome = self.adapter.close_function(singer(raw)).await;
+        self.finish(outcome).await
     }
 
-    pub fn close_function(&mut self, raw: u64) -> Outcome<OpenFunctionReply> {
-        let (applicants, applied_to, invited, inviting) = self.withdrawal_parts(raw);
-        let withdrawal = Withdrawal {
-            applicants: &applicants,
-            applied_to: &applied_to,
-            invited_guest: invited.as_ref(),
-            inviting_host: inviting.as_ref(),
-        };
-        let outcome = close_function(self.anchor(raw), singer(raw), withdrawal, self.now);
-        self.run(outcome)
+    pub async fn activity(&mut self, raw: u64, activity: Activity) {
+        let outcome = self.adapter.set_singer_activity(singer(raw), activity).await;
+        self.finish(outcome).await.expect("activity is never refused");
     }
 
-    pub fn activity(&mut self, raw: u64, activity: Activity) {
-        let transition = set_singer_activity(self.anchor(raw), singer(raw), activity);
-        self.commit(transition);
-    }
-
-    pub fn apply(&mut self, guest: u64, host: u64) -> Outcome<StateReply> {
+    pub async fn apply(&mut self, guest: u64, host: u64) -> Outcome<StateReply> {
         let request = ApplyRequest { guest_id: singer(guest), host_id: singer(host) };
-        let outcome = apply(self.anchor(guest), self.anchor(host), request, self.now);
-        self.run(outcome)
+        let outcome = self.adapter.apply(request).await;
+        self.finish(outcome).await
     }
 
-    pub fn link(&mut self, host: u64, guest: u64) -> Outcome<LinkReply> {
+    pub async fn link(&mut self, host: u64, guest: u64) -> Outcome<LinkReply> {
         let request = LinkRequest { host_id: singer(host), guest_id: singer(guest) };
-        let outcome = link(self.anchor(host), self.anchor(guest), request, &self.config, self.now);
-        self.run(outcome)
+        let outcome = self.adapter.link(request).await;
+        self.finish(outcome).await
     }
 
-    pub fn agree(&mut self, guest: u64, host: u64) -> Outcome<ConfirmReply> {
-        // Ids are allocated only for an agree, as the adapter would.
-        self.next_battle += 1;
-        let battle_id = BattleId::new(self.next_battle);
-        let placeholder_pkid = self.allocate_pkid();
-        let decision = ConfirmDecision::Agree { battle_id, placeholder_pkid };
-        self.confirm_with(guest, host, decision)
+    pub async fn agree(&mut self, guest: u64, host: u64) -> Outcome<ConfirmReply> {
+        let outcome = self.adapter.confirm(singer(guest), singer(host), true).await;
+        self.finish(outcome).await
     }
 
-    pub fn refuse(&mut self, guest: u64, host: u64) -> Outcome<ConfirmReply> {
-        self.confirm_with(guest, host, ConfirmDecision::Refuse)
+    pub async fn refuse(&mut self, guest: u64, host: u64) -> Outcome<ConfirmReply> {
+        let outcome = self.adapter.confirm(singer(guest), singer(host), false).await;
+        self.finish(outcome).await
     }
 
-    fn confirm_with(
-        &mut self,
-        guest: u64,
-        host: u64,
-        decision: ConfirmDecision,
-    ) -> Outcome<ConfirmReply> {
-        let request = ConfirmRequest { guest_id: singer(guest), host_id: singer(host), decision };
-        let outcome = confirm(self.anchor(guest), self.anchor(host), request, self.now);
-        self.run(outcome)
-    }
-
-    fn pair(host: u64, guest: u64) -> PairRequest {
+    pub fn pair(host: u64, guest: u64) -> PairRequest {
         PairRequest { host_id: singer(host), guest_id: singer(guest) }
     }
 
-    pub fn start(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
-        let battle = self.battle_of(host).cloned();
-        let fresh = match &battle {
-            Some(battle) if battle.next_start_needs_fresh_pkid() => Some(self.allocate_pkid()),
-            _ => None,
-        };
+    pub async fn start(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
+        let outcome = self.adapter.start(Self::pair(host, guest)).await;
+        self.finish(outcome).await
+    }
+
+    pub async fn switch(&mut self, raw: u64) -> Outcome<SwitchSceneReply> {
+        let outcome = self.adapter.switch_scene(singer(raw)).await;
+        self.finish(outcome).await
+    }
+
+    pub async fn count(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
+        let outcome = self.adapter.count(Self::pair(host, guest)).await;
+        self.finish(outcome).await
+    }
+
+    pub async fn add_time(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
+        let outcome = self.adapter.add_time(Self::pair(host, guest)).await;
+        self.finish(outcome).await
+    }
+
+    pub async fn close(&mut self, host: u64, guest: u64) -> Outcome<CloseReply> {
+        let outcome = self.adapter.close(Self::pair(host, guest)).await;
+        self.finish(outcome).await
+    }
+
+    /// An operator closes the battle of pkid `pkid`.
+    pub async fn admin_close(&mut self, pkid: PkId) -> Outcome<Option<PkRecord>> {
         let outcome =
-            start(battle.as_ref(), Self::pair(host, guest), fresh, &self.config, self.now);
-        self.run(outcome)
+            self.kit.engine().force_close(livepk_core::Mode::LinkCall, pkid, "test").await;
+        self.finish(outcome).await
     }
 
-    pub fn switch(&mut self, raw: u64) -> Outcome<SwitchSceneReply> {
-        let battle = self.battle_of(raw).cloned();
-        let outcome = switch_scene(battle.as_ref(), singer(raw));
-        self.run(outcome)
+    pub async fn leave(&mut self, raw: u64) {
+        let outcome = self.adapter.singer_leave(singer(raw)).await;
+        self.finish(outcome).await.expect("the leave event is never refused");
     }
 
-    pub fn count(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
-        let battle = self.battle_of(host).cloned();
-        let scores = self.scores_of(battle.as_ref());
-        let outcome =
-            count(battle.as_ref(), Self::pair(host, guest), scores, &self.config, self.now);
-        self.run(outcome)
-    }
-
-    pub fn add_time(&mut self, host: u64, guest: u64) -> Outcome<BattleReply> {
-        let battle = self.battle_of(host).cloned();
-        let scores = self.scores_of(battle.as_ref());
-        let fresh = self.allocate_pkid();
-        let outcome = add_time(
-            battle.as_ref(),
-            Self::pair(host, guest),
-            fresh,
-            scores,
-            &self.config,
-            self.now,
-        );
-        self.run(outcome)
-    }
-
-    pub fn close(&mut self, host: u64, guest: u64) -> Outcome<CloseReply> {
-        let (host_anchor, guest_anchor) = (self.anchor(host), self.anchor(guest));
-        let battle = battle_of_pair(host_anchor, guest_anchor).and_then(|id| self.battles.get(&id));
-        let scores = self.scores_of(battle);
-        let outcome =
-            close(host_anchor, guest_anchor, battle, Self::pair(host, guest), scores, self.now);
-        self.run(outcome)
-    }
-
-    pub fn admin_close(&mut self, battle_id: BattleId) -> CloseReply {
-        let battle = self.battles.get(&battle_id);
-        let (host, guest) = match battle {
-            Some(battle) => (
-                self.anchors.get(&battle.host.singer_id),
-                self.anchors.get(&battle.guest.singer_id),
-            ),
-            None => (None, None),
-        };
-        let transition = admin_close(battle, host, guest, self.scores_of(battle), self.now);
-        self.commit(transition)
-    }
-
-    pub fn leave(&mut self, raw: u64) {
-        let (applicants, applied_to, invited, inviting) = self.withdrawal_parts(raw);
-        let battle = self.battle_of(raw).cloned();
-        let partner = battle
-            .as_ref()
-            .and_then(|battle| battle.partner_of(singer(raw)))
-            .and_then(|partner| self.anchors.get(&partner))
-            .cloned();
-        let context = LeaveContext {
-            battle: battle.as_ref(),
-            partner: partner.as_ref(),
-            withdrawal: Withdrawal {
-                applicants: &applicants,
-                applied_to: &applied_to,
-                invited_guest: invited.as_ref(),
-                inviting_host: inviting.as_ref(),
-            },
-            scores: self.scores_of(battle.as_ref()),
-        };
-        let transition = singer_leave(self.anchor(raw), singer(raw), context, self.now);
-        self.commit(transition);
-    }
-
-    pub fn come_in(&mut self, raw: u64) -> SingerComeInRoomReply {
-        let battle = self.battle_of(raw).cloned();
+    pub async fn come_in(&mut self, raw: u64) -> SingerComeInRoomReply {
         let request = SingerComeInRoomRequest { singer_id: singer(raw), singer_sid: sid_of(raw) };
-        let transition = singer_come_in_room(
-            self.anchor(raw),
-            battle.as_ref(),
-            request,
-            self.scores_of(battle.as_ref()),
-            self.now,
-        );
-        self.commit(transition)
+        let outcome = self.adapter.singer_come_in_room(request).await;
+        self.finish(outcome).await.expect("coming in is never refused").0
     }
 
-    /// A gift worth `points` to `receiver`, counted the way the gift script does: only inside
-    /// the scoring window, judged by the gift's time.
-    pub fn gift(&mut self, receiver: u64, points: u64) -> bool {
-        let Some(battle) = self.battle_of(receiver).cloned() else {
-            return false;
+    /// A gift worth `points` to `receiver`, sent now, through the engine's gift ledger: true when
+    /// it counted in a LinkCall battle.
+    pub async fn gift(&mut self, receiver: u64, points: u64) -> bool {
+        let txn = format!("t{}", self.kit.now_ms() + points * 7 + receiver * 1_000_003);
+        self.gift_txn(&txn, receiver, points, self.now()).await
+    }
+
+    /// A gift with its own id and send time.
+    pub async fn gift_txn(
+        &mut self,
+        txn: &str,
+        receiver: u64,
+        points: u64,
+        sent_at_ms: u64,
+    ) -> bool {
+        let gift = Gift {
+            gift_txn_id: txn.into(),
+            sender: SenderProfile {
+                user_id: user(50 + receiver),
+                user_nick: "fan".into(),
+                user_icon: String::new(),
+                user_level: 1,
+                user_wealth: 1,
+            },
+            receiver_id: ReceiverId::from(singer(receiver)),
+            room_sid: sid_of(receiver),
+            gift_id: GiftId::from_trusted(7),
+            gift_count: 1,
+            unit_value: points,
+            sent_at_ms,
+            show_id: None,
         };
-        let Some((from, until, _)) = battle.scoring_window() else {
-            return false;
-        };
-        if !(from <= self.now && self.now < until) {
-            return false;
-        }
-        let scores = self.scores.entry(battle.battle_id).or_default();
-        match battle.side_of(singer(receiver)) {
-            Some(Side::Host) => scores.host += points,
-            Some(Side::Guest) => scores.guest += points,
-            None => return false,
-        }
-        true
+        let outcome = self.kit.runtime.ledger.record(&gift).await.expect("the ledger");
+        self.last = self.take_last().await;
+        outcome.changes.iter().any(|change| change.mode == livepk_core::Mode::LinkCall)
     }
 
-    /// Runs every job due now, as the delay queue would (in due order), including jobs the
-    /// handlers re-request. Returns what each job did.
-    pub fn fire_due_timers(&mut self) -> Vec<TimerOutcome> {
-        let mut outcomes = Vec::new();
-        let mut fired_effects = Effects::default();
-        loop {
-            self.timers.sort_by_key(|timer| match *timer {
-                TimerRequest::PopupExpiry { due_ms, .. }
-                | TimerRequest::PhaseDeadline { due_ms, .. } => due_ms,
-            });
-            let Some(index) = self.timers.iter().position(|timer| match *timer {
-                TimerRequest::PopupExpiry { due_ms, .. }
-                | TimerRequest::PhaseDeadline { due_ms, .. } => due_ms <= self.now,
-            }) else {
-                break;
-            };
-            let job = self.timers.remove(index);
-            let outcome = self.fire(job);
-            fired_effects.notifications.append(&mut self.last.notifications);
-            fired_effects.settled = fired_effects.settled.or(self.last.settled);
-            outcomes.push(outcome);
-        }
-        self.last = fired_effects;
-        outcomes
+    /// Runs every job due now through the engine's delay queue. Returns how many ran.
+    pub async fn fire_due_timers(&mut self) -> usize {
+        let fired = self.kit.fire_due_timers().await;
+        self.last = self.take_last().await;
+        fired
     }
 
-    /// Delivers one job now, whatever its due time (a re-delivery or an early delivery).
-    pub fn fire(&mut self, job: TimerRequest) -> TimerOutcome {
-        match job {
-            TimerRequest::PopupExpiry { guest, host, .. } => {
-                let transition = on_popup_expired(
-                    self.anchors.get(&guest),
-                    self.anchors.get(&host),
-                    guest,
-                    host,
-                    self.now,
-                );
-                self.commit(transition)
-            }
-            TimerRequest::PhaseDeadline { battle, pkid, phase, .. } => {
-                let battle = self.battles.get(&battle);
-                let transition = on_phase_deadline(
-                    battle,
-                    pkid,
-                    phase,
-                    self.scores_of(battle),
-                    &self.config,
-                    self.now,
-                );
-                self.commit(transition)
-            }
-        }
+    /// Delivers a phase-deadline job now, whatever its due time (a re-delivery, an early or a
+    /// stale delivery), and everything else due.
+    pub async fn deliver_phase(&mut self, deadline: PhaseDeadline) -> usize {
+        let body = serde_json::to_vec(&deadline).expect("plain data");
+        let id = format!("test.phase:{}:{}", deadline.pkid, self.now());
+        self.deliver(&livepk_engine::phase_topic(livepk_core::Mode::LinkCall), &id, body).await
+    }
+
+    /// Delivers a popup-expiry job now, whatever its due time.
+    pub async fn deliver_popup(&mut self, popup: PopupKey) -> usize {
+        let body = serde_json::to_vec(&popup).expect("plain data");
+        let id = format!("test.popup:{}:{}:{}", popup.guest, popup.host, self.now());
+        self.deliver(&livepk_engine::invitation_topic(livepk_core::Mode::LinkCall), &id, body).await
+    }
+
+    async fn deliver(&mut self, topic: &str, id: &str, body: Vec<u8>) -> usize {
+        let now = self.now();
+        self.kit.engine().timers.schedule(topic, id, now, body).await.expect("schedule");
+        self.fire_due_timers().await
+    }
+
+    /// How many jobs wait in the delay queue.
+    pub async fn pending_jobs(&self) -> u64 {
+        self.kit.engine().store.job_count().await.expect("read")
+    }
+
+    /// When the earliest pending job is due.
+    pub async fn next_job_due(&self) -> Option<u64> {
+        self.kit.engine().store.next_job_due().await.expect("read")
     }
 
     // -- rendering ---------------------------------------------------------------------------
 
-    pub fn anchor_state(&self, raw: u64) -> &'static str {
-        self.anchor(raw)
-            .map_or("-", |anchor| anchor.listed_state(self.now, PkState::Apply).as_str())
+    pub async fn anchor_state(&self, raw: u64) -> &'static str {
+        match self.anchor(raw).await {
+            Some(anchor) => anchor.listed_state(self.now(), PkState::Apply).as_str(),
+            None => "-",
+        }
     }
 
-    pub fn battle_summary(&self) -> String {
-        match self.latest_battle() {
+    pub async fn battle_summary(&self) -> String {
+        match self.latest_battle().await {
             None => "none".to_string(),
-            Some(battle) => format!("{}#{}", battle.phase.name().as_str(), battle.pkid),
+            Some(battle) => {
+                let phase = match battle.round.phase.name() {
+                    // LinkCallPk calls its idle phase "linked".
+                    livepk_battle::PhaseName::Idle => "linked",
+                    other => other.as_str(),
+                };
+                format!("{phase}#{}", battle.pkid())
+            }
         }
     }
 
     /// `battle | h:state g:state | nts [| settled(by) h:g]` after the last command.
-    pub fn summary(&self) -> String {
+    pub async fn summary(&self) -> String {
         let nts = self.last.notifications.iter().map(render).collect::<Vec<_>>().join(" ");
         let mut line = format!(
             "{} | h:{} g:{} | {}",
-            self.battle_summary(),
-            self.anchor_state(HOST),
-            self.anchor_state(GUEST),
+            self.battle_summary().await,
+            self.anchor_state(HOST).await,
+            self.anchor_state(GUEST).await,
             nts
         );
-        if let Some(settled) = self.last.settled {
+        for settled in &self.last.settled {
             line.push_str(&format!(
                 " | settled({}) {}:{}",
-                settled.ended_by.as_str(),
-                settled.host_score,
-                settled.guest_score
+                settled.ended_by, settled.host_score, settled.guest_score
             ));
         }
         line.trim_end().to_string()
+    }
+
+    /// The routing of a gift to `receiver`, as the engine's router would locate it.
+    pub async fn located(&self, receiver: u64) -> Option<BattleId> {
+        let key = RouteKey::Receiver(ReceiverId::from_trusted(receiver));
+        let located = livepk_engine::GiftRoute::locate(&*self.adapter, key).await.expect("read");
+        located.map(|located| located.battle)
     }
 }
 
@@ -484,7 +610,6 @@ pub(super) fn render(notification: &Notification) -> String {
 }
 
 /// The last three digits of a business code (`403400025` -> `025`).
-pub(super) fn short_code(error: &LinkCallError) -> String {
-    use livepk_core::BusinessError;
+pub(super) fn short_code(error: &Refusal) -> String {
     format!("{:03}", error.business_code() % 1000)
 }

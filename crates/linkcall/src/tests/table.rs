@@ -45,34 +45,34 @@ enum Given {
     Closed,
 }
 
-fn given(state: Given) -> World {
-    let mut world = World::new();
+async fn given(state: Given) -> World {
+    let mut world = World::new().await;
     let ok = "setup step must succeed";
     if state == Given::Fresh {
         return world;
     }
     for raw in [HOST, GUEST, OTHER] {
-        world.open(raw).expect(ok);
+        world.open(raw).await.expect(ok);
     }
     match state {
         Given::Fresh | Given::Open => {}
         Given::Applied => {
-            world.apply(GUEST, HOST).expect(ok);
+            world.apply(GUEST, HOST).await.expect(ok);
         }
         Given::Invited => {
-            world.link(HOST, GUEST).expect(ok);
+            world.link(HOST, GUEST).await.expect(ok);
         }
         Given::InviteLapsed => {
-            world.link(HOST, GUEST).expect(ok);
+            world.link(HOST, GUEST).await.expect(ok);
             world.advance_secs(16);
         }
         Given::InvitedByOther => {
-            world.link(OTHER, GUEST).expect(ok);
+            world.link(OTHER, GUEST).await.expect(ok);
         }
-        Given::GuestGaming => world.activity(GUEST, Activity::Game),
-        Given::GuestSawing => world.activity(GUEST, Activity::Saw),
-        Given::HostGaming => world.activity(HOST, Activity::Game),
-        Given::GuestLeft => world.leave(GUEST),
+        Given::GuestGaming => world.activity(GUEST, Activity::Game).await,
+        Given::GuestSawing => world.activity(GUEST, Activity::Saw).await,
+        Given::HostGaming => world.activity(HOST, Activity::Game).await,
+        Given::GuestLeft => world.leave(GUEST).await,
         Given::Linked
         | Given::Scoring
         | Given::ScoringOverdue
@@ -80,37 +80,37 @@ fn given(state: Given) -> World {
         | Given::Draw
         | Given::PunishmentOver
         | Given::Closed => {
-            world.link(HOST, GUEST).expect(ok);
-            world.agree(GUEST, HOST).expect(ok);
+            world.link(HOST, GUEST).await.expect(ok);
+            world.agree(GUEST, HOST).await.expect(ok);
             match state {
                 Given::Linked => {}
                 Given::Closed => {
-                    world.close(HOST, GUEST).expect(ok);
+                    world.close(HOST, GUEST).await.expect(ok);
                 }
                 _ => {
-                    world.start(HOST, GUEST).expect(ok);
+                    world.start(HOST, GUEST).await.expect(ok);
                     world.advance_secs(1);
                     if matches!(
                         state,
                         Given::ScoringOverdue | Given::Punishment | Given::PunishmentOver
                     ) {
-                        assert!(world.gift(HOST, 10));
+                        assert!(world.gift(HOST, 10).await);
                     }
                     if state != Given::Scoring {
                         world.advance_secs(360);
                     }
                     if matches!(state, Given::Punishment | Given::Draw | Given::PunishmentOver) {
-                        world.fire_due_timers();
+                        world.fire_due_timers().await;
                     }
                     if state == Given::PunishmentOver {
                         world.advance_secs(120);
-                        world.fire_due_timers();
+                        world.fire_due_timers().await;
                     }
                 }
             }
         }
     }
-    world.last = Effects::default();
+    world.last = Last::default();
     world
 }
 
@@ -171,30 +171,30 @@ const COUNT: Cmd = Count { host: HOST, guest: GUEST };
 const ADD_TIME: Cmd = AddTime { host: HOST, guest: GUEST };
 const CLOSE: Cmd = Close { host: HOST, guest: GUEST };
 
-fn execute(world: &mut World, command: Cmd) -> Result<(), LinkCallError> {
+async fn execute(world: &mut World, command: Cmd) -> Result<(), Refusal> {
     match command {
-        Link { host, guest } => world.link(host, guest).map(drop),
-        Apply { guest, host } => world.apply(guest, host).map(drop),
-        Agree { guest, host } => world.agree(guest, host).map(drop),
-        Refuse { guest, host } => world.refuse(guest, host).map(drop),
-        Start { host, guest } => world.start(host, guest).map(drop),
-        Switch(raw) => world.switch(raw).map(drop),
-        Count { host, guest } => world.count(host, guest).map(drop),
-        AddTime { host, guest } => world.add_time(host, guest).map(drop),
-        Close { host, guest } => world.close(host, guest).map(drop),
+        Link { host, guest } => world.link(host, guest).await.map(drop),
+        Apply { guest, host } => world.apply(guest, host).await.map(drop),
+        Agree { guest, host } => world.agree(guest, host).await.map(drop),
+        Refuse { guest, host } => world.refuse(guest, host).await.map(drop),
+        Start { host, guest } => world.start(host, guest).await.map(drop),
+        Switch(raw) => world.switch(raw).await.map(drop),
+        Count { host, guest } => world.count(host, guest).await.map(drop),
+        AddTime { host, guest } => world.add_time(host, guest).await.map(drop),
+        Close { host, guest } => world.close(host, guest).await.map(drop),
         Leave(raw) => {
-            world.leave(raw);
+            world.leave(raw).await;
             Ok(())
         }
-        CloseFunction(raw) => world.close_function(raw).map(drop),
-        OpenFunction(raw) => world.open(raw).map(drop),
+        CloseFunction(raw) => world.close_function(raw).await.map(drop),
+        OpenFunction(raw) => world.open(raw).await.map(drop),
         ComeIn(raw) => {
-            world.come_in(raw);
+            world.come_in(raw).await;
             Ok(())
         }
         Timers { secs } => {
             world.advance_secs(secs);
-            world.fire_due_timers();
+            world.fire_due_timers().await;
             Ok(())
         }
     }
@@ -343,26 +343,16 @@ const ROWS: &[(Given, Cmd, &str)] = &[
     (Given::Closed, CloseFunction(GUEST), "closed#1 | h:apply g:offline |"),
 ];
 
-#[test]
-fn every_state_and_command_pair_behaves_as_the_table_says() {
+#[tokio::test]
+async fn every_state_and_command_pair_behaves_as_the_table_says() {
     let mut failures = Vec::new();
     for (index, &(state, command, expected)) in ROWS.iter().enumerate() {
-        let mut world = given(state);
-        let before = (
-            world.anchors.clone(),
-            world.battles.clone(),
-            world.online.clone(),
-            world.applications.clone(),
-        );
-        let actual = match execute(&mut world, command) {
-            Ok(()) => world.summary(),
+        let mut world = given(state).await;
+        let before = world.state().await;
+        let actual = match execute(&mut world, command).await {
+            Ok(()) => world.summary().await,
             Err(error) => {
-                let after = (
-                    world.anchors.clone(),
-                    world.battles.clone(),
-                    world.online.clone(),
-                    world.applications.clone(),
-                );
+                let after = world.state().await;
                 assert_eq!(before, after, "row {index}: an error must change nothing");
                 format!("err {}", short_code(&error))
             }
@@ -391,8 +381,8 @@ fn the_table_covers_every_linkcall_error_code_of_seed_section_a() {
     }
 }
 
-#[test]
-fn the_open_gate_checks_star_level_then_whitelist() {
+#[tokio::test]
+async fn the_open_gate_checks_star_level_then_whitelist() {
     let rows: &[(u32, bool, u32, bool, &str)] = &[
         // (min_star, whitelist_enabled, star, whitelisted, outcome)
         (3, false, 2, false, "err 022"),
@@ -402,19 +392,26 @@ fn the_open_gate_checks_star_level_then_whitelist() {
         (3, true, 2, true, "err 022"),
     ];
     for &(min_star, whitelist_enabled, star, whitelisted, expected) in rows {
-        let mut world = World::new();
-        world.config.min_star = min_star;
-        world.config.whitelist_enabled = whitelist_enabled;
-        let outcome =
-            world.open_with(HOST, OpenGate { singer_star: star, singer_whitelisted: whitelisted });
+        let mut world = World::new().await;
+        world.set_config("linkcall.min_star", i64::from(min_star)).await;
+        world.set_config("linkcall.whitelist_enabled", i64::from(whitelist_enabled)).await;
+        world.profile(HOST, star).await;
+        if whitelisted {
+            let now = world.now();
+            world.kit.engine().database.whitelist_add(singer(HOST), "note", now).await.unwrap();
+        }
+        let outcome = world.open(HOST).await;
         let actual = match outcome {
             Ok(reply) => {
                 assert!(reply.open_state);
                 assert_eq!(reply.functiontime_secs, START_MS / 1000);
-                assert_eq!(world.online.get(&singer(HOST)), Some(&START_MS));
+                assert_eq!(world.state().await.online.get(&singer(HOST)), Some(&START_MS));
                 "ok".to_string()
             }
-            Err(error) => format!("err {}", short_code(&error)),
+            Err(error) => {
+                assert_eq!(world.anchor(HOST).await, None, "a refused open stores nothing");
+                format!("err {}", short_code(&error))
+            }
         };
         assert_eq!(
             actual, expected,

@@ -27,6 +27,13 @@
 //! outside, though, calls that ask again at different moments may get different answers; from
 //! there the record only moves by compare-and-set ([`livepk_store::Store::record_swap`]), and a
 //! call that loses the race follows the record instead of overwriting it.
+//!
+//! A mode whose gift (or payment) must cause a transition, not only move a score (an interactive
+//! show's payment accepts the show), does it in [`GiftConsumer::after_scored`]: the ledger calls
+//! it for every change of that mode, counted now or found counted by an earlier call, before it
+//! marks the gift done. A call that fails there leaves the gift pending, so the retry runs the
+//! hook again; the hook's transition must therefore check its state (as every transition does),
+//! and it runs at least once per counted gift.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,22 +43,29 @@ use livepk_core::{Gift, Mode};
 use livepk_store::{ScoreApply, ScoreOutcome, Store};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{EngineError, EngineResult};
+use crate::events::{NotifyKey, ScoreCoalescer};
 use crate::metrics::METRICS;
-use crate::runtime::events::ScoreCoalescer;
-use crate::status::ServiceError;
 
-/// A feature that scores gifts.
+/// A mode that scores gifts (the engine's gift router implements it for every way a mode claims
+/// a gift, see `crate::routing`).
 #[async_trait]
 pub trait GiftConsumer: Send + Sync {
-    /// The PKs of this feature that `gift` may score in, now. The store checks each PK's
+    /// The mode.
+    fn mode(&self) -> Mode;
+
+    /// The battles of this mode that `gift` may score in, now. The store checks each battle's
     /// scoring window against the gift's own time, so a stale answer never counts a gift where
-    /// it does not belong; with [`Lookup::Cached`] the feature may answer from a cache, and
-    /// must then mark the targets [`ScoreTarget::cached`].
-    async fn score_targets(
-        &self,
-        gift: &Gift,
-        lookup: Lookup,
-    ) -> Result<Vec<ScoreTarget>, ServiceError>;
+    /// it does not belong; with [`Lookup::Cached`] the mode may answer from a cache, and must
+    /// then mark the targets [`ScoreTarget::cached`].
+    async fn score_targets(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<ScoreTarget>>;
+
+    /// Called for each change of this mode a call of `gift` found (counted now or before), before
+    /// the gift is marked done: the hook for modes where a gift causes a transition. Must be
+    /// idempotent (see the module documentation). Does nothing by default.
+    async fn after_scored(&self, _gift: &Gift, _change: &ScoreChange) -> EngineResult<()> {
+        Ok(())
+    }
 }
 
 /// How fresh a [`GiftConsumer`]'s answer must be.
@@ -72,9 +86,8 @@ pub struct ScoreTarget {
     pub receiver_id: u64,
     /// The credited side's name in the feature's words ("host", "guest", "red", ...).
     pub side: String,
-    /// What the feature's score notifications are coalesced by (for example one PK's side),
-    /// handed back to its [`crate::runtime::events::ScoreNotifier`].
-    pub notify_key: String,
+    /// What the mode's score notifications are coalesced by: the battle side that moved.
+    pub notify: NotifyKey,
     /// What to add, atomically with the txn id, under the PK's tag. By convention the first
     /// counter is the credited side's total and the first board the sender's total on it.
     pub apply: ScoreApply,
@@ -173,7 +186,7 @@ impl GiftLedger {
     }
 
     /// Records one gift (see the module documentation).
-    pub async fn record(&self, gift: &Gift) -> Result<GiftOutcome, ServiceError> {
+    pub async fn record(&self, gift: &Gift) -> EngineResult<GiftOutcome> {
         if let Err(error) = gift.validate() {
             METRICS.gifts.with_label_values(&["invalid"]).inc();
             return Err(error.into());
@@ -218,9 +231,7 @@ impl GiftLedger {
                     if !swapped {
                         match self.follow(&tag).await? {
                             Followed::Done(changes) => {
-                                return Ok(self
-                                    .answer(gift, duplicate, changes, &newly_counted)
-                                    .await);
+                                return self.answer(gift, duplicate, changes, &newly_counted).await;
                             }
                             Followed::Pending(bytes, moved) => {
                                 (current, targets) = (bytes, moved);
@@ -232,55 +243,67 @@ impl GiftLedger {
                     self.apply_all(&added, &mut changes, &mut newly_counted).await?;
                 }
             }
+            self.run_hooks(gift, &changes).await?;
             let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
             if !stale {
                 // Every call of this gift sees the same targets answer the same (each PK
                 // repeats its first answer), so they all write the same outcome: a plain write
                 // will do.
                 self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
-                return Ok(self.answer(gift, duplicate, changes, &newly_counted).await);
+                return self.answer(gift, duplicate, changes, &newly_counted).await;
             }
             if self.store.record_swap(&tag, RECORD_NAME, &current, &done, self.record_ttl).await? {
-                return Ok(self.answer(gift, duplicate, changes, &newly_counted).await);
+                return self.answer(gift, duplicate, changes, &newly_counted).await;
             }
             match self.follow(&tag).await? {
                 Followed::Done(changes) => {
-                    return Ok(self.answer(gift, duplicate, changes, &newly_counted).await);
+                    return self.answer(gift, duplicate, changes, &newly_counted).await;
                 }
                 Followed::Pending(bytes, moved) => (current, targets) = (bytes, moved),
             }
         }
-        Err(ServiceError::Store(livepk_store::StoreError::Unavailable(format!(
+        Err(EngineError::unavailable(format!(
             "gift {} kept changing under concurrent calls; retry",
             gift.gift_txn_id
-        ))))
+        )))
     }
 
     /// Reads a record another call moved on.
-    async fn follow(&self, tag: &str) -> Result<Followed, ServiceError> {
+    async fn follow(&self, tag: &str) -> EngineResult<Followed> {
         match self.store.record_get(tag, RECORD_NAME).await? {
             Some(bytes) => match decode(&bytes)? {
                 GiftRecord::Done { changes } => Ok(Followed::Done(changes)),
                 GiftRecord::Pending { targets } => Ok(Followed::Pending(bytes, targets)),
             },
-            None => Err(ServiceError::Store(livepk_store::StoreError::Unavailable(
-                "gift record vanished while being written; retry".into(),
-            ))),
+            None => {
+                Err(EngineError::unavailable("gift record vanished while being written; retry"))
+            }
         }
     }
 
-    /// Notifies what this call counted and answers.
+    /// Runs the modes' [`GiftConsumer::after_scored`] hooks for `changes`.
+    async fn run_hooks(&self, gift: &Gift, changes: &[ScoreChange]) -> EngineResult<()> {
+        for change in changes {
+            for consumer in self.consumers.iter().filter(|c| c.mode() == change.mode) {
+                consumer.after_scored(gift, change).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Notifies what this call counted and answers. (A record marked done had its hooks run by
+    /// the call that marked it.)
     async fn answer(
         &self,
         gift: &Gift,
         duplicate: bool,
         changes: Vec<ScoreChange>,
-        newly_counted: &[(Mode, String)],
-    ) -> GiftOutcome {
-        // Score notifications are coalesced per PK (by the feature's key) and built from the
-        // PK's state when they are sent, so they always carry the latest totals.
-        for (mode, notify_key) in newly_counted {
-            self.coalescer.touch(*mode, notify_key, gift.sender.user_id.get()).await;
+        newly_counted: &[NotifyKey],
+    ) -> EngineResult<GiftOutcome> {
+        // Score notifications are coalesced per battle side and built from the battle's state
+        // when they are sent, so they always carry the latest totals.
+        for key in newly_counted {
+            self.coalescer.touch(*key, gift.sender.user_id.get()).await;
         }
         let outcome = if duplicate {
             "duplicate"
@@ -290,11 +313,11 @@ impl GiftLedger {
             "applied"
         };
         METRICS.gifts.with_label_values(&[outcome]).inc();
-        GiftOutcome { duplicate, changes }
+        Ok(GiftOutcome { duplicate, changes })
     }
 
     /// Every consumer's targets for `gift`.
-    async fn resolve(&self, gift: &Gift, lookup: Lookup) -> Result<Vec<ScoreTarget>, ServiceError> {
+    async fn resolve(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<ScoreTarget>> {
         let mut targets = Vec::new();
         for consumer in &self.consumers {
             targets.extend(consumer.score_targets(gift, lookup).await?);
@@ -303,14 +326,14 @@ impl GiftLedger {
     }
 
     /// Applies `targets` in order, adding what each changed to `changes` and the ones that
-    /// counted now to `newly_counted` (mode, notify key). True when a cached target was outside
-    /// its window (the cache may be stale).
+    /// counted now to `newly_counted`. True when a cached target was outside its window (the
+    /// cache may be stale).
     async fn apply_all(
         &self,
         targets: &[ScoreTarget],
         changes: &mut Vec<ScoreChange>,
-        newly_counted: &mut Vec<(Mode, String)>,
-    ) -> Result<bool, ServiceError> {
+        newly_counted: &mut Vec<NotifyKey>,
+    ) -> EngineResult<bool> {
         let mut stale = false;
         for target in targets {
             let (epoch, counters, boards, fresh) =
@@ -328,7 +351,7 @@ impl GiftLedger {
                 };
             changes.push(ScoreChange::of(target, epoch, &counters, &boards));
             if fresh {
-                newly_counted.push((target.mode, target.notify_key.clone()));
+                newly_counted.push(target.notify);
             }
         }
         Ok(stale)
@@ -340,12 +363,10 @@ impl GiftLedger {
     }
 }
 
-fn encode(record: &GiftRecord) -> Result<Vec<u8>, ServiceError> {
-    serde_json::to_vec(record)
-        .map_err(|error| ServiceError::Store(livepk_store::StoreError::Corrupt(error.to_string())))
+fn encode(record: &GiftRecord) -> EngineResult<Vec<u8>> {
+    serde_json::to_vec(record).map_err(EngineError::corrupt)
 }
 
-fn decode(bytes: &[u8]) -> Result<GiftRecord, ServiceError> {
-    serde_json::from_slice(bytes)
-        .map_err(|error| ServiceError::Store(livepk_store::StoreError::Corrupt(error.to_string())))
+fn decode(bytes: &[u8]) -> EngineResult<GiftRecord> {
+    serde_json::from_slice(bytes).map_err(EngineError::corrupt)
 }

@@ -2,17 +2,17 @@
 //! in each replica and invalidated in every replica at once over Redis pub/sub when an operator
 //! changes one (seed 004 §三 难点: stale per-node caches were the bug to avoid).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use livepk_sql::{ConfigKey, Database};
+use livepk_core::{ConfigRegistry, ConfigSpec, ConfigValues};
+use livepk_sql::Database;
 use livepk_store::Store;
 use tokio::sync::watch;
 
-use crate::status::ServiceError;
+use crate::error::{EngineError, EngineResult};
 
 /// Pub/sub channel on which config changes are announced.
 pub const CONFIG_CHANNEL: &str = "config-changed";
@@ -28,7 +28,8 @@ pub const CACHE_TTL: Duration = Duration::from_secs(60);
 pub struct Settings {
     database: Database,
     store: Arc<dyn Store>,
-    cache: RwLock<Option<(Instant, HashMap<ConfigKey, i64>)>>,
+    registry: ConfigRegistry,
+    cache: RwLock<Option<(Instant, Arc<ConfigValues>)>>,
     /// Held by the one caller that is loading.
     loading: tokio::sync::Mutex<()>,
     /// Loads that failed so far, and the last failure: callers that waited behind a failed load
@@ -40,11 +41,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings read from `database`, invalidated through `store`'s pub/sub.
-    pub fn new(database: Database, store: Arc<dyn Store>) -> Self {
+    /// Settings of the keys of `registry`, read from `database`, invalidated through `store`'s
+    /// pub/sub.
+    pub fn new(database: Database, store: Arc<dyn Store>, registry: ConfigRegistry) -> Self {
         Self {
             database,
             store,
+            registry,
             cache: RwLock::new(None),
             loading: tokio::sync::Mutex::new(()),
             failures: std::sync::Mutex::new((0, None)),
@@ -52,22 +55,27 @@ impl Settings {
         }
     }
 
-    /// The current value of `key` (its default when the table has no row).
-    pub async fn get(&self, key: ConfigKey) -> Result<i64, ServiceError> {
-        // Fast path without copying the map: this is read on the gift hot path.
+    /// Every key the server knows.
+    pub fn registry(&self) -> &ConfigRegistry {
+        &self.registry
+    }
+
+    /// The current value of `spec` (its default when the table has no row).
+    pub async fn get(&self, spec: &ConfigSpec) -> EngineResult<i64> {
+        // Fast path without copying anything: this is read on the gift hot path.
         {
             let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
             if let Some((loaded_at, values)) = cache.as_ref()
                 && loaded_at.elapsed() < CACHE_TTL
             {
-                return Ok(values.get(&key).copied().unwrap_or_else(|| key.default_value()));
+                return Ok(values.get(spec));
             }
         }
-        Ok(self.snapshot().await?.get(&key).copied().unwrap_or_else(|| key.default_value()))
+        Ok(self.snapshot().await?.get(spec))
     }
 
     /// Every key's current value.
-    pub async fn snapshot(&self) -> Result<HashMap<ConfigKey, i64>, ServiceError> {
+    pub async fn snapshot(&self) -> EngineResult<Arc<ConfigValues>> {
         if let Some((loaded_at, values)) = self.cached() {
             if loaded_at.elapsed() < CACHE_TTL {
                 return Ok(values);
@@ -95,7 +103,7 @@ impl Settings {
             && failed != failed_before
         {
             // The load this caller waited for failed just now; the next caller tries again.
-            return Err(livepk_sql::SqlError::Unavailable(error).into());
+            return Err(EngineError::from(livepk_sql::SqlError::Unavailable(error)));
         }
         let loaded = self.load().await;
         if let Err(error) = &loaded {
@@ -110,19 +118,17 @@ impl Settings {
         self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
-    fn cached(&self) -> Option<(Instant, HashMap<ConfigKey, i64>)> {
+    fn cached(&self) -> Option<(Instant, Arc<ConfigValues>)> {
         self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
-    async fn load(&self) -> Result<HashMap<ConfigKey, i64>, ServiceError> {
+    async fn load(&self) -> EngineResult<Arc<ConfigValues>> {
         let generation = self.generation.load(Ordering::SeqCst);
-        let mut values: HashMap<ConfigKey, i64> =
-            ConfigKey::ALL.into_iter().map(|key| (key, key.default_value())).collect();
-        for entry in self.database.all_config().await? {
-            if let Some(key) = ConfigKey::parse(&entry.key) {
-                values.insert(key, entry.value);
-            }
-        }
+        let rows = self.database.all_config().await?;
+        let values = Arc::new(ConfigValues::new(
+            &self.registry,
+            rows.into_iter().map(|entry| (entry.key, entry.value)),
+        ));
         let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Checked under the cache lock, which `invalidate` also takes: a change announced
         // while this load was reading leaves the cache empty for the next caller to reload.
@@ -145,15 +151,15 @@ impl Settings {
         key: &str,
         value: i64,
         now_ms: u64,
-    ) -> Result<(ConfigKey, i64), ServiceError> {
-        let key = livepk_sql::validate(key, value).map_err(livepk_sql::SqlError::from)?;
-        self.database.set_config(key.name(), value, now_ms).await?;
+    ) -> EngineResult<(&'static ConfigSpec, i64)> {
+        let spec = self.registry.validate(key, value).map_err(livepk_sql::SqlError::from)?;
+        self.database.set_config(spec, value, now_ms).await?;
         self.invalidate();
-        if let Err(error) = self.store.publish(CONFIG_CHANNEL, key.name()).await {
+        if let Err(error) = self.store.publish(CONFIG_CHANNEL, spec.name).await {
             // Other replicas pick the change up within CACHE_TTL anyway.
             tracing::warn!(%error, "config change announcement failed");
         }
-        Ok((key, value))
+        Ok((spec, value))
     }
 
     /// Listens for change announcements until `stop`; resubscribes after a lost connection
@@ -172,7 +178,7 @@ impl Settings {
                                 }
                                 None => break,
                             },
-                            _ = crate::runtime::stopped(&mut stop) => return,
+                            _ = crate::stopped(&mut stop) => return,
                         }
                     }
                 }
@@ -180,7 +186,7 @@ impl Settings {
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = crate::runtime::stopped(&mut stop) => return,
+                _ = crate::stopped(&mut stop) => return,
             }
         }
     }

@@ -1,16 +1,19 @@
 //! The conformance suite: one set of behavioural tests that every [`Store`] implementation must
-//! pass, so that [`crate::MemoryStore`] and [`crate::RedisStore`] cannot drift apart.
+//! pass, so that `MemoryStore` and `RedisStore` cannot drift apart. It lives with the tests, not
+//! in the library: production code never links it.
 //!
 //! Every case is a `pub async fn` taking either `&dyn Store` or, when it spawns concurrent
 //! callers, `Arc<dyn Store>`; it panics with a message naming what was expected and what came
 //! back. Each case expects a **fresh, empty** store (for Redis: a new random key prefix), because
 //! some primitives (the delay queue, the event stream, the outbox sweep) are global to a store.
 //!
-//! Use [`conformance_tests!`](crate::conformance_tests) in an integration test to get one
-//! `#[tokio::test]` per case:
+//! An integration test declares `#[macro_use] mod conformance;` and calls `conformance_tests!`
+//! to get one `#[tokio::test]` per case:
 //!
 //! ```ignore
-//! livepk_store::conformance_tests!(async {
+//! #[macro_use]
+//! mod conformance;
+//! conformance_tests!(async {
 //!     std::sync::Arc::new(livepk_store::MemoryStore::new(Default::default()))
 //! });
 //! ```
@@ -31,7 +34,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::time::{Instant, sleep, timeout};
 
-use crate::{
+use livepk_store::{
     BoardEntry, ClaimedJob, CommitOutcome, Job, Op, Order, ScoreApply, ScoreOutcome, ScoringWindow,
     Store, StoreResult, StoredEvent, Transaction, Versioned,
 };
@@ -39,10 +42,9 @@ use crate::{
 /// Expands to one `#[tokio::test]` per conformance case, each running against a fresh store
 /// produced by awaiting `$factory` (an async expression yielding something that coerces to
 /// `Arc<dyn Store>`).
-#[macro_export]
 macro_rules! conformance_tests {
     ($factory:expr $(,)?) => {
-        $crate::__conformance_cases!($factory; by_ref
+        __conformance_cases!($factory; by_ref
             ping_and_backend,
             absent_keys_read_as_empty,
             put_versions_start_at_one,
@@ -107,7 +109,7 @@ macro_rules! conformance_tests {
             publish_subscribe_roundtrip,
             pubsub_channels_isolated_and_fanned_out,
         );
-        $crate::__conformance_cases!($factory; by_arc
+        __conformance_cases!($factory; by_arc
             next_id_unique_under_concurrency,
             concurrent_conditional_commits_one_wins,
             apply_score_concurrent_same_txn_applies_once,
@@ -123,19 +125,18 @@ macro_rules! conformance_tests {
 
 /// Implementation detail of [`conformance_tests!`].
 #[doc(hidden)]
-#[macro_export]
 macro_rules! __conformance_cases {
     ($factory:expr; by_ref $($case:ident),* $(,)?) => {$(
         #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $case() {
-            let store: ::std::sync::Arc<dyn $crate::Store> = $factory.await;
+            let store: ::std::sync::Arc<dyn ::livepk_store::Store> = $factory.await;
             $crate::conformance::$case(&*store).await;
         }
     )*};
     ($factory:expr; by_arc $($case:ident),* $(,)?) => {$(
         #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $case() {
-            let store: ::std::sync::Arc<dyn $crate::Store> = $factory.await;
+            let store: ::std::sync::Arc<dyn ::livepk_store::Store> = $factory.await;
             $crate::conformance::$case(::std::sync::Arc::clone(&store)).await;
         }
     )*};

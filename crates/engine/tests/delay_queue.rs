@@ -2,16 +2,14 @@
 //! driven by a manual clock: deadlines fire on time, once, survive a replica dying after it
 //! claimed them, and two replicas sharing one Redis never fire one twice.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use livepk::runtime::timers::{RunnerOptions, TimerHandler, TimerRunner, Timers};
-use livepk::status::ServiceError;
 use livepk_core::{Clock, ManualClock};
+use livepk_engine::testkit;
+use livepk_engine::{EngineError, RunnerOptions, TimerHandler, TimerRunner, Timers};
 use livepk_store::{CommitOutcome, Job, Op, Store, Transaction};
 
 const TOPIC: &str = "test.deadline";
@@ -26,7 +24,7 @@ struct GuardedHandler {
 
 #[async_trait]
 impl TimerHandler for GuardedHandler {
-    async fn fire(&self, job: &Job) -> Result<(), ServiceError> {
+    async fn fire(&self, job: &Job) -> Result<(), EngineError> {
         let expected: u64 =
             String::from_utf8_lossy(&job.body).parse().expect("test body is a version");
         let outcome = self
@@ -74,7 +72,7 @@ async fn arm(store: &Arc<dyn Store>, id: &str, due_ms: u64) {
 
 #[tokio::test]
 async fn a_deadline_fires_at_its_due_time_once() {
-    for (name, store) in common::both_stores().await {
+    for (name, store) in testkit::both_stores().await {
         let clock = ManualClock::new(1_000_000);
         let handler = handler(&store);
         let runner = runner(store.clone(), clock.clone(), handler.clone());
@@ -94,7 +92,7 @@ async fn a_deadline_fires_at_its_due_time_once() {
 
 #[tokio::test]
 async fn a_cancelled_or_moved_deadline_fires_at_the_new_time_only() {
-    for (name, store) in common::both_stores().await {
+    for (name, store) in testkit::both_stores().await {
         let clock = ManualClock::new(0);
         let handler = handler(&store);
         let runner = runner(store.clone(), clock.clone(), handler.clone());
@@ -118,7 +116,7 @@ async fn a_cancelled_or_moved_deadline_fires_at_the_new_time_only() {
 /// job until its TTR has run out, then another replica fires it, exactly once.
 #[tokio::test]
 async fn a_deadline_claimed_by_a_dead_replica_fires_once_after_its_ttr() {
-    for (name, store) in common::both_stores().await {
+    for (name, store) in testkit::both_stores().await {
         let clock = ManualClock::new(10_000);
         arm(&store, "orphan", 10_000).await;
         // The dying replica: it claimed the job and never came back.
@@ -146,7 +144,7 @@ async fn a_deadline_claimed_by_a_dead_replica_fires_once_after_its_ttr() {
 /// finishing the job) is a no-op the second time thanks to the version guard.
 #[tokio::test]
 async fn a_redelivered_deadline_changes_nothing_the_second_time() {
-    for (name, store) in common::both_stores().await {
+    for (name, store) in testkit::both_stores().await {
         let clock = ManualClock::new(0);
         arm(&store, "twice", 0).await;
         let handler = handler(&store);
@@ -165,9 +163,9 @@ async fn a_redelivered_deadline_changes_nothing_the_second_time() {
 /// of 300 deadlines fires exactly once.
 #[tokio::test]
 async fn two_replicas_sharing_redis_fire_each_deadline_exactly_once() {
-    let prefix = common::fresh_prefix();
-    let first_store = common::redis_store(&prefix).await;
-    let second_store = common::redis_store(&prefix).await;
+    let prefix = testkit::fresh_prefix();
+    let first_store = testkit::redis_store(&prefix).await;
+    let second_store = testkit::redis_store(&prefix).await;
     let clock = ManualClock::new(50_000);
     for index in 0..300 {
         arm(&first_store, &format!("job{index}"), 50_000 - index).await;

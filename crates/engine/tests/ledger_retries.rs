@@ -7,21 +7,20 @@
 //! closed PK, its fresh one an open PK), so the failure can be injected exactly between the
 //! claim and the fresh look-up.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use livepk::runtime::events::ScoreCoalescer;
-use livepk::runtime::ledger::{GiftConsumer, GiftLedger, Lookup, ScoreTarget};
-use livepk::runtime::settings::Settings;
-use livepk::status::ServiceError;
-use livepk_core::{Gift, GiftId, Mode, RoomSid, SenderProfile, SingerId, UserId};
+use livepk_battle::{BattleId, Side};
+use livepk_core::{ConfigRegistry, Gift, GiftId, Mode, ReceiverId, RoomSid, SenderProfile, UserId};
+use livepk_engine::{
+    EngineError, EngineResult, GiftConsumer, GiftLedger, Lookup, NotifyKey, ScoreCoalescer,
+    ScoreTarget, Settings, testkit,
+};
 use livepk_sql::Database;
-use livepk_store::{Op, ScoreApply, ScoringWindow, Store, StoreError, Transaction};
+use livepk_store::{Op, ScoreApply, ScoringWindow, Store, Transaction};
 
 const SENT_AT: u64 = 1_500;
 const STALE: &str = "pk:stale";
@@ -42,7 +41,7 @@ fn target(tag: &str, gift: &Gift, cached: bool) -> ScoreTarget {
         mode: Mode::LinkCall,
         receiver_id: gift.receiver_id.get(),
         side: "host".into(),
-        notify_key: tag.into(),
+        notify: NotifyKey { mode: Mode::LinkCall, battle: BattleId::new(1), side: Side::First },
         apply: ScoreApply {
             tag: tag.into(),
             txn_id: gift.gift_txn_id.clone(),
@@ -59,15 +58,15 @@ fn target(tag: &str, gift: &Gift, cached: bool) -> ScoreTarget {
 
 #[async_trait]
 impl GiftConsumer for Switching {
-    async fn score_targets(
-        &self,
-        gift: &Gift,
-        lookup: Lookup,
-    ) -> Result<Vec<ScoreTarget>, ServiceError> {
+    fn mode(&self) -> Mode {
+        Mode::LinkCall
+    }
+
+    async fn score_targets(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<ScoreTarget>> {
         match lookup {
             Lookup::Cached => Ok(vec![target(STALE, gift, true)]),
             Lookup::Fresh if self.fail_fresh.load(Ordering::SeqCst) => {
-                Err(ServiceError::Store(StoreError::Unavailable("injected".into())))
+                Err(EngineError::unavailable("injected"))
             }
             Lookup::Fresh if self.moved_on.load(Ordering::SeqCst) => {
                 Ok(vec![target(OTHER, gift, false)])
@@ -87,7 +86,7 @@ fn gift(txn: &str) -> Gift {
             user_level: 1,
             user_wealth: 1,
         },
-        receiver_id: SingerId::from_trusted(7),
+        receiver_id: ReceiverId::from_trusted(7),
         room_sid: RoomSid::parse("room_sid", 70).unwrap(),
         gift_id: GiftId::parse("gift_id", 1).unwrap(),
         gift_count: 1,
@@ -119,7 +118,7 @@ async fn ledger(
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}/ledger.db?mode=rwc", dir.path().display());
     let database = Database::connect(&url).await.expect("sqlite");
-    let settings = Arc::new(Settings::new(database, store.clone()));
+    let settings = Arc::new(Settings::new(database, store.clone(), ConfigRegistry::default()));
     let coalescer = Arc::new(ScoreCoalescer::new(store.clone(), settings, HashMap::new()));
     let ledger = GiftLedger::new(store, vec![consumer], coalescer, Duration::from_secs(600));
     (ledger, dir)
@@ -127,7 +126,7 @@ async fn ledger(
 
 #[tokio::test]
 async fn a_retry_after_a_failed_fresh_lookup_counts_the_gift_where_it_belongs() {
-    let store = common::redis_store(&common::fresh_prefix()).await;
+    let store = testkit::redis_store(&testkit::fresh_prefix()).await;
     set_window(&*store, STALE, false).await;
     set_window(&*store, FRESH, true).await;
     let consumer =
@@ -155,7 +154,7 @@ async fn a_retry_after_a_failed_fresh_lookup_counts_the_gift_where_it_belongs() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_calls_of_one_gift_with_a_stale_cache_count_it_once() {
-    let store = common::redis_store(&common::fresh_prefix()).await;
+    let store = testkit::redis_store(&testkit::fresh_prefix()).await;
     set_window(&*store, STALE, false).await;
     set_window(&*store, FRESH, true).await;
     let consumer = Arc::new(Switching {

@@ -11,14 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use livepk_battle::{BattleId, Side};
 use livepk_core::Mode;
-use livepk_sql::ConfigKey;
 use livepk_store::Store;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::config::EVENTS_SCORE_COALESCE_MS;
+use crate::error::{EngineError, EngineResult};
 use crate::metrics::METRICS;
-use crate::runtime::settings::Settings;
-use crate::status::ServiceError;
+use crate::settings::Settings;
 
 /// Moves outbox events to the stream.
 #[derive(Clone)]
@@ -42,7 +44,7 @@ impl EventBus {
 
     /// Relays every outbox that still holds events. Returns how many events it moved. One
     /// outbox that cannot be relayed (logged) does not hold up the others.
-    pub async fn sweep(&self) -> Result<usize, ServiceError> {
+    pub async fn sweep(&self) -> EngineResult<usize> {
         let mut moved = 0;
         for tag in self.store.outbox_tags().await? {
             match self.store.relay_outbox(&tag).await {
@@ -58,7 +60,7 @@ impl EventBus {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
-                _ = crate::runtime::stopped(&mut shutdown) => return,
+                _ = crate::stopped(&mut shutdown) => return,
             }
             match self.sweep().await {
                 Ok(0) => {}
@@ -69,23 +71,34 @@ impl EventBus {
     }
 }
 
-/// Builds the score notifications of one PK from its current state. Implemented by each
-/// feature's adapter.
-#[async_trait]
-pub trait ScoreNotifier: Send + Sync {
-    /// Encoded events describing PK `key` now, mentioning the `users` whose totals changed
-    /// since the last notification (each once, in the order they first gave).
-    async fn score_events(&self, key: &str, users: &[u64]) -> Result<Vec<Vec<u8>>, ServiceError>;
+/// What score notifications are coalesced by: one side of one battle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NotifyKey {
+    /// The mode.
+    pub mode: Mode,
+    /// The battle.
+    pub battle: BattleId,
+    /// The side whose score moved.
+    pub side: Side,
 }
 
-/// Coalesces score notifications per PK. The interval is the hot setting
+/// Builds the score notifications of one battle side from its current state. Implemented by the
+/// engine for every mode from its binding.
+#[async_trait]
+pub trait ScoreNotifier: Send + Sync {
+    /// Encoded events describing `key` now, mentioning the `users` whose totals changed since
+    /// the last notification (each once, in the order they first gave).
+    async fn score_events(&self, key: &NotifyKey, users: &[u64]) -> EngineResult<Vec<Vec<u8>>>;
+}
+
+/// Coalesces score notifications per battle side. The interval is the hot setting
 /// `events.score_coalesce_ms` (0: every change is sent at once).
 pub struct ScoreCoalescer {
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
     notifiers: HashMap<Mode, Arc<dyn ScoreNotifier>>,
-    /// (mode, PK key) -> users changed since the last flush.
-    pending: Mutex<HashMap<(Mode, String), ChangedUsers>>,
+    /// Battle side -> users changed since the last flush.
+    pending: Mutex<HashMap<NotifyKey, ChangedUsers>>,
 }
 
 /// Users whose totals changed, each once, in the order they first gave since the last flush.
@@ -114,49 +127,49 @@ impl ScoreCoalescer {
     }
 
     async fn interval(&self) -> Duration {
-        let default = ConfigKey::EventsScoreCoalesceMs.default_value();
-        let ms = self.settings.get(ConfigKey::EventsScoreCoalesceMs).await.unwrap_or(default);
+        let default = EVENTS_SCORE_COALESCE_MS.default;
+        let ms = self.settings.get(&EVENTS_SCORE_COALESCE_MS).await.unwrap_or(default);
         Duration::from_millis(ms.max(0) as u64)
     }
 
-    /// Notes that `user`'s gift changed PK `key` of `mode`.
-    pub async fn touch(&self, mode: Mode, key: &str, user: u64) {
+    /// Notes that `user`'s gift changed the battle side `key`.
+    pub async fn touch(&self, key: NotifyKey, user: u64) {
         if self.interval().await.is_zero() {
-            self.emit(mode, key, &[user]).await;
+            self.emit(key, &[user]).await;
             return;
         }
         let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        pending.entry((mode, key.to_owned())).or_default().insert(user);
+        pending.entry(key).or_default().insert(user);
     }
 
-    /// Sends one notification per PK changed since the last flush.
+    /// Sends one notification per battle side changed since the last flush.
     pub async fn flush(&self) {
-        let drained: Vec<((Mode, String), ChangedUsers)> = {
+        let drained: Vec<(NotifyKey, ChangedUsers)> = {
             let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             pending.drain().collect()
         };
-        for ((mode, key), users) in drained {
-            self.emit(mode, &key, &users.order).await;
+        for (key, users) in drained {
+            self.emit(key, &users.order).await;
         }
     }
 
-    async fn emit(&self, mode: Mode, key: &str, users: &[u64]) {
-        let Some(notifier) = self.notifiers.get(&mode) else { return };
+    async fn emit(&self, key: NotifyKey, users: &[u64]) {
+        let Some(notifier) = self.notifiers.get(&key.mode) else { return };
         let result = async {
-            let events = notifier.score_events(key, users).await?;
+            let events = notifier.score_events(&key, users).await?;
             if !events.is_empty() {
                 self.store.append_events(&events).await?;
                 METRICS
                     .events_appended
-                    .with_label_values(&[mode.as_str(), "score"])
+                    .with_label_values(&[key.mode.as_str(), "score"])
                     .inc_by(events.len() as u64);
             }
-            Ok::<_, ServiceError>(())
+            Ok::<_, EngineError>(())
         }
         .await;
         // A lost score update is superseded by the next one, which carries the totals.
         if let Err(error) = result {
-            tracing::warn!(mode = mode.as_str(), key, %error, "score notification failed");
+            tracing::warn!(mode = key.mode.as_str(), battle = %key.battle, %error, "score notification failed");
         }
     }
 
@@ -168,7 +181,7 @@ impl ScoreCoalescer {
             let interval = self.interval().await.max(Duration::from_millis(50));
             tokio::select! {
                 _ = tokio::time::sleep(interval) => self.flush().await,
-                _ = crate::runtime::stopped(&mut shutdown) => {
+                _ = crate::stopped(&mut shutdown) => {
                     self.flush().await;
                     return;
                 }

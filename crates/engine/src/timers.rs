@@ -13,15 +13,15 @@ use livepk_core::Clock;
 use livepk_store::{ClaimedJob, Job, Store, StoreResult};
 use tokio::sync::watch;
 
+use crate::error::EngineError;
 use crate::metrics::METRICS;
-use crate::status::ServiceError;
 
 /// Runs the jobs of one topic.
 #[async_trait]
 pub trait TimerHandler: Send + Sync {
     /// Handles a due job. Must be idempotent: return Ok when the job no longer applies.
     /// An error leaves the job to be delivered again after the TTR.
-    async fn fire(&self, job: &Job) -> Result<(), ServiceError>;
+    async fn fire(&self, job: &Job) -> Result<(), EngineError>;
 }
 
 /// Scheduling side of the queue, handed to features.
@@ -141,7 +141,7 @@ impl TimerRunner {
             };
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
-                _ = crate::runtime::stopped(&mut shutdown) => return,
+                _ = crate::stopped(&mut shutdown) => return,
             }
         }
     }
