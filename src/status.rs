@@ -128,8 +128,12 @@ impl From<ServiceError> for Status {
         if let Some(field) = &field {
             metadata.insert("field".into(), field.clone());
         }
-        let mut error_details =
-            ErrorDetails::with_error_info(codes::name(public_code), "livepk", metadata);
+        let reason = match &error {
+            // A mode names the codes of its own range; internal codes are hidden behind 020.
+            ServiceError::Business(business) if public_code == business_code => business.reason(),
+            _ => codes::name(public_code),
+        };
+        let mut error_details = ErrorDetails::with_error_info(reason, "livepk", metadata);
         if let Some(field) = field {
             error_details.add_bad_request_violation(field, message.clone());
         }

@@ -7,7 +7,9 @@
 use std::fmt;
 
 /// Business codes of seed 000 §A. Codes of the other modes extend the same scheme in their own
-/// ranges and are added next to their feature.
+/// ranges, declared next to their feature: 4034001xx AcrossPk, 4034002xx RoomPk, 4034003xx
+/// GiftPk, 4034004xx InteractiveShow (each mode also answers the seed's codes where they fit:
+/// 021 bad input, 025 already in a PK, 026 over or lapsed).
 pub mod codes {
     /// Success (never sent as an error).
     pub const OK: u32 = 0;
@@ -123,6 +125,11 @@ pub trait BusinessError: std::error::Error + Send + Sync + 'static {
     /// that accompanies 403400024), added to the `ErrorInfo` metadata.
     fn details(&self) -> Vec<(String, String)> {
         Vec::new()
+    }
+    /// The stable upper-case name of the code, the `reason` of the `ErrorInfo` detail. The seed's
+    /// codes are named by [`codes::name`]; a mode names the codes of its own range.
+    fn reason(&self) -> &'static str {
+        codes::name(codes::public(self.business_code()))
     }
 }
 
