@@ -176,6 +176,7 @@ fn gift_request(phase: &str, seq: u64, anchors: &[u64], users: u64) -> RecordGif
         unit_value: UNIT_VALUE,
         sent_at_ms: now_ms(),
         show_id: None,
+        call_id: None,
     }
 }
 

@@ -15,7 +15,13 @@ use tonic::service::RoutesBuilder;
 use crate::services;
 
 /// Every mode this server serves, in the order their config keys are listed.
-pub const MODES: &[ModeEntry] = &[services::linkcall::MODE];
+pub const MODES: &[ModeEntry] = &[
+    services::linkcall::MODE,
+    services::giftpk::MODE,
+    services::roompk::MODE,
+    services::acrosspk::MODE,
+    services::show::MODE,
+];
 
 /// How one mode registers itself.
 pub struct ModeEntry {

@@ -29,8 +29,36 @@ pub mod pk {
             tonic::include_proto!("pk.linkcall.v1");
         }
     }
+    pub mod giftpk {
+        pub mod v1 {
+            tonic::include_proto!("pk.giftpk.v1");
+        }
+    }
+    pub mod acrosspk {
+        pub mod v1 {
+            tonic::include_proto!("pk.acrosspk.v1");
+        }
+    }
+    pub mod roompk {
+        pub mod v1 {
+            tonic::include_proto!("pk.roompk.v1");
+        }
+    }
+    pub mod show {
+        pub mod v1 {
+            tonic::include_proto!("pk.show.v1");
+        }
+    }
 }
 
+/// AcrossPk's package (`pk.acrosspk.v1`).
+pub use pk::acrosspk::v1 as acrosspk;
+/// GiftPk's package (`pk.giftpk.v1`).
+pub use pk::giftpk::v1 as giftpk;
+/// RoomPk's package (`pk.roompk.v1`).
+pub use pk::roompk::v1 as roompk;
+/// InteractiveShow's package (`pk.show.v1`).
+pub use pk::show::v1 as show;
 pub use pk::{
     admin::v1 as admin, common::v1 as common, events::v1 as events, gift::v1 as gift,
     linkcall::v1 as linkcall,

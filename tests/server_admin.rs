@@ -20,6 +20,23 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("linkcall.addtime_seconds", "180"),
     ("score.value_per_point", "1"),
     ("events.score_coalesce_ms", "500"),
+    ("giftpk.pull_interval_ms", "3000"),
+    ("giftpk.ranking_page_size", "20"),
+    ("giftpk.min_duration_seconds", "10"),
+    ("giftpk.max_duration_seconds", "3600"),
+    ("giftpk.history_size", "50"),
+    ("giftpk.settle_grace_ms", "3000"),
+    ("roompk.punish_seconds", "120"),
+    ("roompk.max_countdown_seconds", "3600"),
+    ("roompk.max_addtime_seconds", "600"),
+    ("acrosspk.challenge_seconds", "60"),
+    ("acrosspk.max_countdown_seconds", "3600"),
+    ("acrosspk.punish_seconds", "120"),
+    ("acrosspk.page_size", "20"),
+    ("acrosspk.max_challenges", "20"),
+    ("show.enabled", "1"),
+    ("show.invite_seconds", "60"),
+    ("show.ranking_utc_offset_minutes", "480"),
 ];
 
 async fn config_value(server: &TestServer, key: &str) -> String {

@@ -28,6 +28,7 @@ fn gift(txn: &str) -> RecordGiftRequest {
         unit_value: 10,
         sent_at_ms: 1_700_000_000_000,
         show_id: None,
+        call_id: None,
     }
 }
 

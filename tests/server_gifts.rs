@@ -39,6 +39,7 @@ fn gift_to(server: &Client, txn_id: &str, to: &Anchor) -> RecordGiftRequest {
         unit_value: 10,
         sent_at_ms: server.now_ms(),
         show_id: None,
+        call_id: None,
     }
 }
 

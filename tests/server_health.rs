@@ -16,6 +16,9 @@ const SERVICES: &[&str] = &[
     "pk.events.v1.Events",
     "pk.admin.v1.Admin",
     "pk.linkcall.v1.LinkCallPk",
+    "pk.giftpk.v1.GiftPk",
+    "pk.roompk.v1.RoomPk",
+    "pk.acrosspk.v1.AcrossPk",
 ];
 
 #[tokio::test]
@@ -67,6 +70,7 @@ fn gift(txn: &str) -> RecordGiftRequest {
         unit_value: 10,
         sent_at_ms: 1_700_000_000_000,
         show_id: None,
+        call_id: None,
     }
 }
 

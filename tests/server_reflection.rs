@@ -11,6 +11,9 @@ const EXPECTED: &[&str] = &[
     "pk.events.v1.Events",
     "pk.admin.v1.Admin",
     "pk.linkcall.v1.LinkCallPk",
+    "pk.giftpk.v1.GiftPk",
+    "pk.roompk.v1.RoomPk",
+    "pk.acrosspk.v1.AcrossPk",
     "grpc.health.v1.Health",
 ];
 

@@ -1,5 +1,5 @@
 //! `pk.admin.v1.Admin`: operators' tools (admin token): hot config, the anchor whitelist,
-//! settled PK records, and forced closes.
+//! settled PK records, forced closes, and the interactive show's gift catalogue and statistics.
 
 use livepk_core::{ConfigSpec, InvalidArgument, Mode, PkId, SingerId};
 use livepk_sql::RecordFilter;
@@ -10,11 +10,14 @@ use crate::pb::admin::admin_server::{Admin, AdminServer};
 use crate::pb::admin::{
     AddWhitelistRequest, AddWhitelistResponse, ConfigEntry, ForceCloseRequest, ForceCloseResponse,
     GetConfigRequest, GetConfigResponse, GetPkRecordRequest, GetPkRecordResponse,
-    ListPkRecordsRequest, ListPkRecordsResponse, ListWhitelistRequest, ListWhitelistResponse,
-    Participant, PkRecord, RemoveWhitelistRequest, RemoveWhitelistResponse, SetConfigRequest,
-    SetConfigResponse, WhitelistEntry,
+    GetShowStatisticsRequest, GetShowStatisticsResponse, ListPkRecordsRequest,
+    ListPkRecordsResponse, ListShowGiftsRequest, ListShowGiftsResponse, ListWhitelistRequest,
+    ListWhitelistResponse, Participant, PkRecord, RemoveWhitelistRequest, RemoveWhitelistResponse,
+    SetConfigRequest, SetConfigResponse, SetShowGiftRequest, SetShowGiftResponse, ShowRatingCount,
+    WhitelistEntry,
 };
 use crate::pb::{mode_from_proto, mode_to_proto};
+use crate::services::show::convert::{gift_from_proto, gift_to_proto, in_gift};
 use crate::status::ServiceError;
 
 /// Default page size of the list calls.
@@ -57,17 +60,7 @@ fn parse_value(spec: Option<&ConfigSpec>, key: &str, raw: &str) -> Result<i64, I
 
 /// Page arguments -> (offset, limit).
 fn page(page_num: u32, page_size: u32) -> Result<(u64, u32), InvalidArgument> {
-    let size = match page_size {
-        0 => DEFAULT_PAGE_SIZE,
-        size if size > MAX_PAGE_SIZE => {
-            return Err(InvalidArgument::new(
-                "page_size",
-                format!("must be at most {MAX_PAGE_SIZE}"),
-            ));
-        }
-        size => size,
-    };
-    Ok((u64::from(page_num) * u64::from(size), size))
+    crate::services::parse::page(page_num, page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 }
 
 fn parse_mode(field: &str, value: i32) -> Result<Mode, InvalidArgument> {
@@ -249,6 +242,66 @@ impl Admin for AdminService {
         let record =
             self.app.force_close(mode, pkid, &request.reason).await.map_err(ServiceError::from)?;
         Ok(Response::new(ForceCloseResponse { record: record.as_ref().map(record_to_proto) }))
+    }
+
+    async fn set_show_gift(
+        &self,
+        request: Request<SetShowGiftRequest>,
+    ) -> Result<Response<SetShowGiftResponse>, Status> {
+        let gift = request
+            .into_inner()
+            .gift
+            .ok_or_else(|| ServiceError::from(InvalidArgument::new("gift", "is required")))?;
+        let gift = gift_from_proto(gift, self.app.clock.now_ms()).map_err(ServiceError::from)?;
+        let stored = self.app.database.put_show_gift(&gift).await;
+        stored.map_err(in_gift).map_err(ServiceError::from)?;
+        Ok(Response::new(SetShowGiftResponse { gift: Some(gift_to_proto(&gift)) }))
+    }
+
+    async fn list_show_gifts(
+        &self,
+        _request: Request<ListShowGiftsRequest>,
+    ) -> Result<Response<ListShowGiftsResponse>, Status> {
+        let gifts = self.app.database.show_gifts(true).await.map_err(ServiceError::from)?;
+        Ok(Response::new(ListShowGiftsResponse {
+            gifts: gifts.iter().map(gift_to_proto).collect(),
+        }))
+    }
+
+    async fn get_show_statistics(
+        &self,
+        request: Request<GetShowStatisticsRequest>,
+    ) -> Result<Response<GetShowStatisticsResponse>, Status> {
+        let request = request.into_inner();
+        if request.to_time <= request.from_time {
+            return Err(ServiceError::from(InvalidArgument::new(
+                "to_time",
+                "must be after from_time",
+            ))
+            .into());
+        }
+        let statistics = self
+            .app
+            .database
+            .show_statistics(request.from_time, request.to_time)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(GetShowStatisticsResponse {
+            anchor_invites: statistics.anchor_invites,
+            user_invites: statistics.user_invites,
+            calls_show_enabled: statistics.calls_show_enabled,
+            paid_shows: statistics.paid_shows,
+            successful_shows: statistics.successful_shows,
+            coins: statistics.coins,
+            rated_shows: statistics.rated_shows(),
+            average_rating: statistics.average_rating(),
+            rating_counts: statistics
+                .ratings
+                .iter()
+                .zip(1u32..)
+                .map(|(shows, show_rating)| ShowRatingCount { show_rating, shows: *shows })
+                .collect(),
+        }))
     }
 }
 

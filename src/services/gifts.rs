@@ -46,6 +46,7 @@ pub fn parse_gift(request: RecordGiftRequest) -> Result<Gift, ServiceError> {
         unit_value: request.unit_value,
         sent_at_ms: request.sent_at_ms,
         show_id: request.show_id,
+        call_id: request.call_id,
     };
     gift.validate()?;
     Ok(gift)

@@ -31,12 +31,14 @@ pub struct EventLog {
 impl EventLog {
     /// Subscribes to `server` from event "0".
     pub async fn subscribe(server: &Client) -> EventLog {
+        Self::subscribe_with(server, linkcall_filter()).await
+    }
+
+    /// Subscribes to `server` from event "0" for the events `filter` selects (another mode's).
+    pub async fn subscribe_with(server: &Client, filter: EventFilter) -> EventLog {
         let mut stream = server
             .events()
-            .subscribe(SubscribeRequest {
-                after_event_id: "0".into(),
-                filter: Some(linkcall_filter()),
-            })
+            .subscribe(SubscribeRequest { after_event_id: "0".into(), filter: Some(filter) })
             .await
             .expect("Subscribe")
             .into_inner();

@@ -249,6 +249,7 @@ pub async fn gift_at(
             unit_value: value,
             sent_at_ms,
             show_id: None,
+            call_id: None,
         })
         .await
         .unwrap_or_else(|status| panic!("RecordGift {txn}: {status:?}"))

@@ -8,17 +8,23 @@
 
 #![allow(dead_code)]
 
+mod acrosspk;
 mod client;
 mod errors;
 mod events;
 mod linkcall;
 mod processes;
+mod roompk;
 mod server;
+mod show;
+mod steps;
 
 use std::future::Future;
 use std::time::Duration;
 
 // Each test binary uses a part of these; the rest would warn as unused in that binary.
+#[allow(unused_imports)]
+pub use acrosspk::*;
 #[allow(unused_imports)]
 pub use client::Client;
 #[allow(unused_imports)]
@@ -32,7 +38,13 @@ pub use livepk_engine::testkit::{both_stores, fresh_prefix, redis_store, redis_u
 #[allow(unused_imports)]
 pub use processes::{Deployment, RedisProcess, Spawned};
 #[allow(unused_imports)]
+pub use roompk::*;
+#[allow(unused_imports)]
 pub use server::{TestServer, TestServerOptions, manual_clock};
+#[allow(unused_imports)]
+pub use show::*;
+#[allow(unused_imports)]
+pub use steps::{Pred, Steps, fetch_matching, pred};
 
 /// How long a server may take to answer SERVING after it was started.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(20);

@@ -47,11 +47,21 @@ pub struct Gift {
     /// When the viewer sent it (ms since epoch). Scores count a gift only when this falls
     /// inside a PK's scoring window (seed 001).
     pub sent_at_ms: u64,
-    /// The live show it belongs to, for gift PKs and interactive shows.
+    /// The live show it was sent in (GiftPk keys gift PKs by it); with `call_id`, the
+    /// interactive show it paid for.
     pub show_id: Option<u64>,
+    /// The paid 1:1 call it was sent in (an InteractiveShow payment): such a gift is recorded
+    /// but scores in no battle — a call is no room's stage.
+    #[serde(default)]
+    pub call_id: Option<u64>,
 }
 
 impl Gift {
+    /// Whether it was sent inside a paid 1:1 call rather than in a live room.
+    pub fn in_call(&self) -> bool {
+        self.call_id.is_some_and(|call| call != 0)
+    }
+
     /// Total value of the gift in coin units (count x unit value), saturating.
     pub fn total_value(&self) -> u64 {
         self.unit_value.saturating_mul(u64::from(self.gift_count))
@@ -89,7 +99,8 @@ impl Gift {
     }
 }
 
-fn check_text(field: &str, value: &str) -> Result<(), InvalidArgument> {
+/// A free-text field of at most [`MAX_TEXT_LEN`] bytes, refused naming `field`.
+pub fn check_text(field: &str, value: &str) -> Result<(), InvalidArgument> {
     if value.len() > MAX_TEXT_LEN {
         Err(InvalidArgument::new(field, format!("must be at most {MAX_TEXT_LEN} bytes")))
     } else {
@@ -118,6 +129,7 @@ mod tests {
             unit_value: 10,
             sent_at_ms: 1_000,
             show_id: None,
+            call_id: None,
         }
     }
 

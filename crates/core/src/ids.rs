@@ -1,22 +1,26 @@
 //! Validated identifiers. Raw integers from a request are parsed into these once, at the edge;
 //! the domain never re-checks them.
 
-use serde::{Deserialize, Serialize};
-
-use crate::error::InvalidArgument;
-
+/// Declares a validated non-zero `u64` id: `parse` at the edge (zero is refused naming the
+/// field, business code 021), `from_trusted` for values read back from our own store, `get`,
+/// `Display`, serde as the bare number. Modes declare their own ids with it (a show, a call);
+/// the crate using it needs `serde`.
+#[macro_export]
 macro_rules! non_zero_id {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(u64);
 
         impl $name {
             /// Parses a raw request value; zero is rejected naming `field`.
-            pub fn parse(field: &str, raw: u64) -> Result<Self, InvalidArgument> {
+            pub fn parse(field: &str, raw: u64) -> Result<Self, $crate::InvalidArgument> {
                 if raw == 0 {
-                    Err(InvalidArgument::new(field, "must be non-zero"))
+                    Err($crate::InvalidArgument::new(field, "must be non-zero"))
                 } else {
                     Ok(Self(raw))
                 }

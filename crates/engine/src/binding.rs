@@ -11,7 +11,7 @@ use livepk_battle::{
     Aggregate, BattleId, BattleState, PhaseDeadline, Scores, Settled, Side, Sides, Transition,
     Vocabulary,
 };
-use livepk_core::{Mode, UserId};
+use livepk_core::{Mode, PkId, UserId};
 use livepk_sql::{Participant, PkRecord};
 use livepk_store::Op;
 
@@ -267,6 +267,17 @@ pub trait ModeBinding: Send + Sync + 'static {
         side: Side,
         rows: &[BoardRow],
     ) -> Vec<<Self::Domain as Vocabulary>::Notification>;
+
+    /// Whether `pkid`, which the pkid index names for this battle's id, is a round of `battle` as
+    /// stored now. Yes by default: a battle id names one battle for its whole life. A mode whose
+    /// battle id names a place that holds one battle after another (RoomPk: a room's team
+    /// battles, each under its own pkid) says no for the pkids of the earlier battles, and
+    /// promises that it replaces a battle only once it is over (every settle of it committed).
+    /// Then an operator's forced close naming an earlier battle closes nothing, and the record
+    /// job of an earlier battle still writes its record.
+    fn holds_pkid(&self, _battle: &<Self::Domain as Vocabulary>::Battle, _pkid: PkId) -> bool {
+        true
+    }
 
     /// Whether `battle`, which still names rooms in [`BattleState::stage`], really holds them
     /// (LinkCallPk: a battle whose anchors do not point at it was never taken up). Yes by

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use livepk_battle::{BattleId, BattleState, PhaseDeadline, Vocabulary};
+use livepk_battle::{BattleId, BattleState, PhaseDeadline, Transition, Vocabulary};
 use livepk_core::{Mode, PkId, RoomSid, UserId};
 use livepk_sql::PkRecord;
 use livepk_store::Job;
@@ -15,6 +15,7 @@ use crate::engine::{decode, invitation_topic, phase_topic};
 use crate::error::{EngineError, EngineResult};
 use crate::events::{NotifyKey, ScoreNotifier};
 use crate::ledger::GiftConsumer;
+use crate::routing::{GiftRoute, Router};
 use crate::timers::TimerHandler;
 
 /// Most changed gifters a score notification lists (the seed's "小人头" are the top 5; a few more
@@ -32,8 +33,13 @@ pub(crate) trait ModeDriver: Send + Sync {
     /// Whether round `pkid` of `battle` was settled and committed (the record job writes only
     /// records of committed settles).
     async fn is_settled(&self, battle: BattleId, pkid: PkId) -> EngineResult<bool>;
-    /// Closes `battle` on an operator's order.
-    async fn force_close(&self, battle: BattleId) -> EngineResult<Option<PkRecord>>;
+    /// Closes `battle` on an operator's order; with `pkid`, only while the battle stored under
+    /// that id holds it (see [`ModeBinding::holds_pkid`]).
+    async fn force_close(
+        &self,
+        battle: BattleId,
+        pkid: Option<PkId>,
+    ) -> EngineResult<Option<PkRecord>>;
 }
 
 /// The engine's side of one mode.
@@ -68,6 +74,34 @@ impl ModeParts {
             gifts,
         }
     }
+
+    /// The parts of a mode that claims gifts one way, itself: its binding and one
+    /// [`Router`] over it (reading the points ratio from the engine's settings).
+    pub fn routed<M: ModeBinding + GiftRoute>(mode: Arc<M>) -> ModeParts {
+        let engine = mode.engine();
+        let router = Router::new(mode.clone(), engine.settings.clone(), engine.clock.clone());
+        ModeParts::new(mode, vec![Arc::new(router)])
+    }
+
+    /// The same parts with a delay-queue topic of the mode's own, whose due jobs `handler` runs
+    /// (for example the safety net of a durable write the mode makes after its commits, as the
+    /// engine's own settled-record job is for records). Jobs are scheduled through
+    /// [`crate::Engine::timers`]; the handler must be idempotent like every timer handler.
+    ///
+    /// Panics unless `topic` is `<mode>.<name>` and not taken: a topic is routed to one handler
+    /// across all modes, so a clash is a programming error found at start-up.
+    pub fn with_timer(mut self, topic: &str, handler: Arc<dyn TimerHandler>) -> ModeParts {
+        let own = topic
+            .strip_prefix(self.mode.as_str())
+            .is_some_and(|name| name.len() > 1 && name.starts_with('.'));
+        assert!(own, "timer topic {topic:?} must be {}.<name>", self.mode.as_str());
+        assert!(
+            !self.timers.iter().any(|(taken, _)| taken == topic),
+            "timer topic {topic:?} is registered twice"
+        );
+        self.timers.push((topic.to_owned(), handler));
+        self
+    }
 }
 
 #[async_trait]
@@ -87,10 +121,17 @@ impl<M: ModeBinding> ModeDriver for Driver<M> {
         let binding = &*self.binding;
         Ok(binding.engine().read_battle(binding, battle).await?.is_some_and(|(battle, _)| {
             battle.round().last_result.is_some_and(|verdict| verdict.pkid == pkid)
+                // A later battle stands in the earlier one's place: that one was over, its
+                // settles committed (the promise of `holds_pkid`).
+                || !binding.holds_pkid(&battle, pkid)
         }))
     }
 
-    async fn force_close(&self, battle: BattleId) -> EngineResult<Option<PkRecord>> {
+    async fn force_close(
+        &self,
+        battle: BattleId,
+        pkid: Option<PkId>,
+    ) -> EngineResult<Option<PkRecord>> {
         let binding = &*self.binding;
         let engine = binding.engine();
         let settled = engine
@@ -106,6 +147,13 @@ impl<M: ModeBinding> ModeDriver for Driver<M> {
                     Ok((snapshot, ()))
                 },
                 |snapshot, _, now_ms| {
+                    let earlier = pkid
+                        .zip(snapshot.battle())
+                        .is_some_and(|(pkid, read)| !binding.holds_pkid(read, pkid));
+                    if earlier {
+                        // The pkid names a battle that is over and replaced: nothing to close.
+                        return Ok(Transition::unchanged(None));
+                    }
                     Ok(binding
                         .admin_close(snapshot, now_ms)
                         .map_reply(|_, effects| effects.settled))

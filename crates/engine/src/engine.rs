@@ -12,8 +12,10 @@
 //!    commit then fails finds its state moved on and does nothing, while a commit whose job was
 //!    never scheduled would leave a battle without an end.
 //! 3. **The battle** (the truth) is written under its own tag: compare-and-set on its version,
-//!    its scoring window, the score keys it resets or drops, and its notifications in the same
-//!    transaction's outbox — unless it is new and other writes make it real.
+//!    its scoring window, the score keys it resets or drops (with the gift records kept under
+//!    the tag), the aggregates and changes the transition writes under that same tag, and its
+//!    notifications in the same transaction's outbox — unless it is new and other writes make
+//!    it real.
 //! 4. **The other aggregates and changes** (the pointers), one transaction per tag,
 //!    compare-and-set on each aggregate's version; a new battle's notifications go with the last
 //!    of them. If one loses a race the command runs again on fresh state: an existing battle's
@@ -388,7 +390,7 @@ impl Engine {
     /// its claim's life): two live battles never share a room.
     async fn give_up(&self, mode: Mode, battle: BattleId) {
         let closed = match self.driver(mode) {
-            Some(driver) => driver.force_close(battle).await.map(drop),
+            Some(driver) => driver.force_close(battle, None).await.map(drop),
             None => Ok(()),
         };
         if let Err(error) = closed {
@@ -561,7 +563,7 @@ impl Engine {
         })?;
         let battle = self.battle_of_pkid(mode, pkid).await?.ok_or_else(unknown)?;
         tracing::warn!(mode = mode.as_str(), %pkid, reason, "admin force-closes a pk");
-        driver.force_close(battle).await
+        driver.force_close(battle, Some(pkid)).await
     }
 }
 
@@ -630,6 +632,16 @@ fn write_plan<M: ModeBinding, R>(
         pointers[index].ops.push(op);
     }
 
+    // Aggregates and changes under the battle's own tag (RoomPk's room beside its battle) go in
+    // the battle's transaction: written together or not at all, so a lost race on them leaves
+    // no battle behind that the re-run would find already moved on.
+    let battle_tag =
+        transition.battle.as_ref().map(|battle| binding.battle_tag(battle.battle_id()));
+    let same_tag = battle_tag
+        .as_ref()
+        .and_then(|tag| pointers.iter().position(|transaction| &transaction.tag == tag))
+        .map(|index| pointers.remove(index));
+
     let mut plan = Vec::with_capacity(pointers.len() + 1);
     let battle_is_new = transition
         .battle
@@ -660,6 +672,10 @@ fn write_plan<M: ModeBinding, R>(
             fields: window.fields(),
             ttl: Some(STATE_TTL),
         });
+        if let Some(same_tag) = same_tag {
+            transaction.conditions.extend(same_tag.conditions);
+            transaction.ops.extend(same_tag.ops);
+        }
         if notify_with_battle && let Some(events) = events.take() {
             transaction.ops.push(Op::Outbox { events });
         }
@@ -678,7 +694,7 @@ fn write_plan<M: ModeBinding, R>(
     plan
 }
 
-/// The ops that reset or drop a battle's score keys.
+/// The ops that reset or drop a battle's score keys and its gift records.
 fn score_ops<M: ModeBinding>(
     binding: &M,
     battle: &<M::Domain as Vocabulary>::Battle,
@@ -688,7 +704,11 @@ fn score_ops<M: ModeBinding>(
         return Vec::new();
     }
     let keys = binding.score_keys(battle);
-    let mut ops = vec![Op::DeleteKey { name: keys.totals }];
+    // The gift records go too: a tag that holds one battle after another (RoomPk's room) would
+    // otherwise keep every txn id it ever judged. A gift of an earlier battle was sent before
+    // the new window opened, so it is judged outside again; the ledger's own record of the gift
+    // still answers its retries.
+    let mut ops = vec![Op::DeleteScoreRecords, Op::DeleteKey { name: keys.totals }];
     ops.extend(keys.keys.into_iter().map(|name| Op::DeleteKey { name }));
     let boards = [keys.senders.first, keys.senders.second].into_iter().chain(keys.boards);
     ops.extend(boards.map(|name| Op::DeleteBoard { name }));

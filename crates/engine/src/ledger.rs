@@ -28,8 +28,18 @@
 //! there the record only moves by compare-and-set ([`livepk_store::Store::record_swap`]), and a
 //! call that loses the race follows the record instead of overwriting it.
 //!
-//! A mode whose gift (or payment) must cause a transition, not only move a score (an interactive
-//! show's payment accepts the show), does it in [`GiftConsumer::after_scored`]: the ledger calls
+//! A step may carry a guard ([`GuardedTarget`]): its credit was decided on state that can change
+//! between the look-up and the count (RoomPk: the seat the receiver holds decides the team), so
+//! the step counts only while that state is still as read — checked by the step's own script
+//! ([`livepk_store::Store::apply_score_guarded`]). When it is not, nothing was written: the
+//! ledger looks again with [`Lookup::Fresh`], puts what it finds in the step's place in the
+//! record (by compare-and-set, as above) and applies the record again. A step counted under one
+//! guard answers "moved" to any other, so a call holding an outdated step never builds its
+//! answer from a credit that did not count: it follows the record instead.
+//!
+//! A mode whose gift must cause a transition, not only move a score, does it in
+//! [`GiftConsumer::after_scored`] (no mode needs it yet: InteractiveShow's payments come through
+//! its own `ReportPayment`, idempotent on the payment's transaction id): the ledger calls
 //! it for every change of that mode, counted now or found counted by an earlier call, before it
 //! marks the gift done. A call that fails there leaves the gift pending, so the retry runs the
 //! hook again; the hook's transition must therefore check its state (as every transition does),
@@ -40,7 +50,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use livepk_core::{Gift, Mode};
-use livepk_store::{ScoreApply, ScoreOutcome, Store};
+use livepk_store::{Condition, GuardedScore, ScoreApply, ScoreOutcome, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, EngineResult};
@@ -59,6 +69,17 @@ pub trait GiftConsumer: Send + Sync {
     /// it does not belong; with [`Lookup::Cached`] the mode may answer from a cache, and must
     /// then mark the targets [`ScoreTarget::cached`].
     async fn score_targets(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<ScoreTarget>>;
+
+    /// [`GiftConsumer::score_targets`] with the guard each target's credit was decided under
+    /// (see [`GuardedTarget`]); what the ledger asks. By default the targets, unguarded.
+    async fn guarded_targets(
+        &self,
+        gift: &Gift,
+        lookup: Lookup,
+    ) -> EngineResult<Vec<GuardedTarget>> {
+        let targets = self.score_targets(gift, lookup).await?;
+        Ok(targets.into_iter().map(GuardedTarget::unguarded).collect())
+    }
 
     /// Called for each change of this mode a call of `gift` found (counted now or before), before
     /// the gift is marked done: the hook for modes where a gift causes a transition. Must be
@@ -96,6 +117,31 @@ pub struct ScoreTarget {
     /// after a failed first call asks again too.
     #[serde(default)]
     pub cached: bool,
+}
+
+/// A [`ScoreTarget`] and, when its credit depends on state that can change before the count,
+/// the guard it was decided under: an aggregate of the PK's tag at the version read (RoomPk: the
+/// room's seats). The step then counts only while the aggregate is still at that version; else
+/// the ledger looks again (see the module documentation). Kept in the gift's pending record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardedTarget {
+    /// The step.
+    #[serde(flatten)]
+    pub target: ScoreTarget,
+    /// The guard (`None`: counts whatever changed since the look-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<Condition>,
+}
+
+impl GuardedTarget {
+    /// `target` without a guard.
+    pub fn unguarded(target: ScoreTarget) -> Self {
+        Self { target, guard: None }
+    }
+
+    fn tag(&self) -> &str {
+        &self.target.apply.tag
+    }
 }
 
 /// What a gift changed in one PK.
@@ -142,7 +188,7 @@ pub struct GiftOutcome {
 #[derive(Debug, Serialize, Deserialize)]
 enum GiftRecord {
     /// Claimed; these steps are (being) applied.
-    Pending { targets: Vec<ScoreTarget> },
+    Pending { targets: Vec<GuardedTarget> },
     /// Every step applied; this is the outcome.
     Done { changes: Vec<ScoreChange> },
 }
@@ -151,8 +197,17 @@ enum GiftRecord {
 enum Followed {
     /// Another call finished the gift: its outcome.
     Done(Vec<ScoreChange>),
-    /// Another call added targets: the record as read, and its targets.
-    Pending(Vec<u8>, Vec<ScoreTarget>),
+    /// Another call added or replaced targets: the record as read, and its targets.
+    Pending(Vec<u8>, Vec<GuardedTarget>),
+}
+
+/// What applying a list of steps found besides the changes.
+#[derive(Debug, Default)]
+struct Applied {
+    /// A cached step was outside its window (the cache may be stale).
+    stale: bool,
+    /// The tags of the guarded steps whose guard no longer held (nothing written there).
+    moved: Vec<String>,
 }
 
 /// How often one call follows a record that concurrent calls moved on before it gives up.
@@ -208,22 +263,49 @@ impl GiftLedger {
         let mut newly_counted = Vec::new();
         for _ in 0..MAX_RECORD_ROUNDS {
             let mut changes = Vec::with_capacity(targets.len());
-            let stale = self.apply_all(&targets, &mut changes, &mut newly_counted).await?;
+            let applied = self.apply_all(&targets, &mut changes, &mut newly_counted).await?;
+            if !applied.moved.is_empty() {
+                // A guarded step's credit was decided on state that has changed since: nothing
+                // was written for it. Look again, put what that finds in its place (and what is
+                // new, as for a stale cache), and apply the record again: the steps already
+                // applied answer as before. Compare-and-set, so that concurrent calls agree.
+                let fresh = self.resolve(gift, Lookup::Fresh).await?;
+                let next = replace_moved(&targets, &applied.moved, fresh);
+                let bytes = encode(&GiftRecord::Pending { targets: next.clone() })?;
+                if self
+                    .store
+                    .record_swap(&tag, RECORD_NAME, &current, &bytes, self.record_ttl)
+                    .await?
+                {
+                    (current, targets) = (bytes, next);
+                    continue;
+                }
+                match self.follow(&tag).await? {
+                    Followed::Done(changes) => {
+                        return self.answer(gift, duplicate, changes, &newly_counted).await;
+                    }
+                    Followed::Pending(bytes, moved) => {
+                        (current, targets) = (bytes, moved);
+                        continue;
+                    }
+                }
+            }
+            let stale = applied.stale;
             if stale {
                 // A cached target was outside its window: ask again, and apply what is new (a
                 // PK already tried answers the same again, so it is not tried twice). Calls
                 // whose fresh answers differ must not overwrite each other, so from here on the
                 // record only moves by compare-and-set, and a call that loses follows it.
-                let added: Vec<ScoreTarget> = self
+                let added: Vec<GuardedTarget> = self
                     .resolve(gift, Lookup::Fresh)
                     .await?
                     .into_iter()
-                    .filter(|fresh| !targets.iter().any(|tried| tried.apply.tag == fresh.apply.tag))
+                    .filter(|fresh| !targets.iter().any(|tried| tried.tag() == fresh.tag()))
                     .collect();
                 if !added.is_empty() {
                     let mut extended = targets.clone();
                     extended.extend(added.iter().cloned());
-                    let next = encode(&GiftRecord::Pending { targets: extended })?;
+                    let next = encode(&GiftRecord::Pending { targets: extended.clone() })?;
                     let swapped = self
                         .store
                         .record_swap(&tag, RECORD_NAME, &current, &next, self.record_ttl)
@@ -240,15 +322,20 @@ impl GiftLedger {
                         }
                     }
                     current = next;
-                    self.apply_all(&added, &mut changes, &mut newly_counted).await?;
+                    let also = self.apply_all(&added, &mut changes, &mut newly_counted).await?;
+                    if !also.moved.is_empty() {
+                        // A new step's guard no longer held: the next round handles it.
+                        targets = extended;
+                        continue;
+                    }
                 }
             }
             self.run_hooks(gift, &changes).await?;
             let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
             if !stale {
                 // Every call of this gift sees the same targets answer the same (each PK
-                // repeats its first answer), so they all write the same outcome: a plain write
-                // will do.
+                // repeats its first answer; a guarded one only to the step that counted, any
+                // other is moved), so they all write the same outcome: a plain write will do.
                 self.store.record_put(&tag, RECORD_NAME, &done, self.record_ttl).await?;
                 return self.answer(gift, duplicate, changes, &newly_counted).await;
             }
@@ -317,50 +404,78 @@ impl GiftLedger {
     }
 
     /// Every consumer's targets for `gift`.
-    async fn resolve(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<ScoreTarget>> {
-        let mut targets = Vec::new();
-        for consumer in &self.consumers {
-            targets.extend(consumer.score_targets(gift, lookup).await?);
-        }
-        Ok(targets)
+    async fn resolve(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<GuardedTarget>> {
+        // Every mode looks at once (each is a read or none): a gift pays one round trip for
+        // them all, not one per mode. The targets keep the consumers' order.
+        let found = futures::future::try_join_all(
+            self.consumers.iter().map(|consumer| consumer.guarded_targets(gift, lookup)),
+        )
+        .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// Applies `targets` in order, adding what each changed to `changes` and the ones that
-    /// counted now to `newly_counted`. True when a cached target was outside its window (the
-    /// cache may be stale).
+    /// counted now to `newly_counted`; says whether a cached target was outside its window (the
+    /// cache may be stale) and which guarded ones moved.
     async fn apply_all(
         &self,
-        targets: &[ScoreTarget],
+        targets: &[GuardedTarget],
         changes: &mut Vec<ScoreChange>,
         newly_counted: &mut Vec<NotifyKey>,
-    ) -> EngineResult<bool> {
-        let mut stale = false;
-        for target in targets {
-            let (epoch, counters, boards, fresh) =
-                match self.store.apply_score(&target.apply).await? {
-                    ScoreOutcome::Applied { epoch, counters, boards } => {
-                        (epoch, counters, boards, true)
-                    }
-                    ScoreOutcome::Duplicate { epoch, counters, boards } => {
-                        (epoch, counters, boards, false)
-                    }
-                    ScoreOutcome::Outside => {
-                        stale |= target.cached;
+    ) -> EngineResult<Applied> {
+        let mut applied = Applied::default();
+        for GuardedTarget { target, guard } in targets {
+            let outcome = match guard {
+                None => self.store.apply_score(&target.apply).await?,
+                Some(guard) => match self.store.apply_score_guarded(&target.apply, guard).await? {
+                    GuardedScore::Judged(outcome) => outcome,
+                    GuardedScore::Moved => {
+                        applied.moved.push(target.apply.tag.clone());
                         continue;
                     }
-                };
+                },
+            };
+            let (epoch, counters, boards, fresh) = match outcome {
+                ScoreOutcome::Applied { epoch, counters, boards } => {
+                    (epoch, counters, boards, true)
+                }
+                ScoreOutcome::Duplicate { epoch, counters, boards } => {
+                    (epoch, counters, boards, false)
+                }
+                ScoreOutcome::Outside => {
+                    applied.stale |= target.cached;
+                    continue;
+                }
+            };
             changes.push(ScoreChange::of(target, epoch, &counters, &boards));
             if fresh {
                 newly_counted.push(target.notify);
             }
         }
-        Ok(stale)
+        Ok(applied)
     }
 
     fn duplicate(&self, changes: Vec<ScoreChange>) -> GiftOutcome {
         METRICS.gifts.with_label_values(&["duplicate"]).inc();
         GiftOutcome { duplicate: true, changes }
     }
+}
+
+/// The record's steps once the guarded ones at the tags in `moved` were looked up again: those
+/// steps replaced by what the fresh look-up `fresh` gives at their tags (nothing, when the gift
+/// no longer counts there), and the fresh steps at tags not tried yet added.
+fn replace_moved(
+    targets: &[GuardedTarget],
+    moved: &[String],
+    fresh: Vec<GuardedTarget>,
+) -> Vec<GuardedTarget> {
+    let is_moved = |target: &GuardedTarget| moved.iter().any(|tag| tag == target.tag());
+    let mut next: Vec<GuardedTarget> =
+        targets.iter().filter(|target| !is_moved(target)).cloned().collect();
+    next.extend(fresh.into_iter().filter(|found| {
+        is_moved(found) || !targets.iter().any(|tried| tried.tag() == found.tag())
+    }));
+    next
 }
 
 fn encode(record: &GiftRecord) -> EngineResult<Vec<u8>> {

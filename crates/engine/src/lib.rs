@@ -30,6 +30,7 @@ mod error;
 pub mod events;
 pub mod ledger;
 pub mod metrics;
+mod profiles;
 pub mod routing;
 mod runtime;
 pub mod settings;
@@ -49,7 +50,10 @@ pub use driver::{MAX_USERS_PER_NOTIFICATION, ModeParts};
 pub use engine::{Engine, RECORD_TOPIC, STATE_TTL, invitation_topic, phase_topic};
 pub use error::{Contended, EngineError, EngineResult, StageTaken};
 pub use events::{EventBus, NotifyKey, ScoreCoalescer, ScoreNotifier};
-pub use ledger::{GiftConsumer, GiftLedger, GiftOutcome, Lookup, ScoreChange, ScoreTarget};
+pub use ledger::{
+    GiftConsumer, GiftLedger, GiftOutcome, GuardedTarget, Lookup, ScoreChange, ScoreTarget,
+};
+pub use profiles::GifterProfile;
 pub use routing::{Claim, Credit, GiftRoute, Located, RouteKey, Router};
 pub use runtime::{GIFT_RECORD_TTL, Runtime, RuntimeOptions};
 pub use settings::Settings;

@@ -11,8 +11,13 @@
 //! against the gift's own send time, and every move that takes a claim key out of a battle
 //! closes (or moves) that battle's window in the battle's own commit. A stale entry therefore
 //! only ever answers "outside", and the ledger then asks again uncached ([`Lookup::Fresh`]).
+//! What the mode found beside the battle may be stale too (GiftPk's two gift ids, when a PK
+//! closed early is followed at once by one over other gifts), so a cached battle whose credit
+//! says "not here" is read again before the gift is judged to count nowhere.
 //! Claims by seated user are never cached: a seat can change hands at any moment and nothing in
-//! the window would tell.
+//! the window would tell. For the same reason such a mode may guard its credit
+//! ([`GiftRoute::guard`]): the gift then counts only if what decided its credit (the seats) is
+//! still as `locate` read it when the gift's script runs, and is located again otherwise.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,13 +25,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use livepk_battle::{BattleId, Side};
 use livepk_core::{Clock, Gift, GiftId, Mode, ReceiverId, RoomSid, UserId};
-use livepk_store::ScoreApply;
+use livepk_store::{Condition, ScoreApply};
 
 use crate::config::SCORE_VALUE_PER_POINT;
 use crate::engine::{STATE_TTL, WINDOW};
 use crate::error::EngineResult;
 use crate::events::NotifyKey;
-use crate::ledger::{GiftConsumer, Lookup, ScoreChange, ScoreTarget};
+use crate::ledger::{GiftConsumer, GuardedTarget, Lookup, ScoreChange, ScoreTarget};
 use crate::settings::Settings;
 
 /// How long a located battle is used. Correctness does not depend on it (the gift script checks
@@ -45,8 +50,8 @@ pub enum Claim {
     /// The room and the seated user who received it (RoomPk: the receiver's seat decides the
     /// team). Never cached.
     SeatedUser,
-    /// The show and the gift id (GiftPk: two gifts of one show; InteractiveShow: the show's
-    /// gift). Gifts without a show id are not claimed.
+    /// The show and the gift id (GiftPk: two gifts of one show). Gifts without a show id are
+    /// not claimed.
     ShowGift,
 }
 
@@ -74,8 +79,13 @@ pub enum RouteKey {
 }
 
 impl Claim {
-    /// The key `gift` is claimed by; `None` when the gift carries no such key (no show).
+    /// The key `gift` is claimed by; `None` when the gift carries no such key (no show), and
+    /// for every claim when it was sent in a paid 1:1 call ([`Gift::in_call`]): a call is no
+    /// room's stage, and its show id is an InteractiveShow's, not a live show's.
     pub fn key(self, gift: &Gift) -> Option<RouteKey> {
+        if gift.in_call() {
+            return None;
+        }
         Some(match self {
             Claim::Receiver => RouteKey::Receiver(gift.receiver_id),
             Claim::Room => RouteKey::Room(gift.room_sid),
@@ -136,13 +146,28 @@ pub trait GiftRoute: Send + Sync + 'static {
     /// How it claims gifts.
     const CLAIM: Claim;
 
+    /// Whether a gift worth no points (free, or cheaper than `score.value_per_point`) can
+    /// count: no by default, the router drops it before locating anything; GiftPk, which counts
+    /// gifts rather than points, says yes.
+    const COUNTS_ZERO_POINTS: bool = false;
+
     /// The battle that scores gifts of `key` now, if any (a read of the store; the router
     /// caches it).
     async fn locate(&self, key: RouteKey) -> EngineResult<Option<Located<Self::Found>>>;
 
     /// What `gift`, worth `points`, adds to the located battle; `None` when it does not count
-    /// there (another gift id, a receiver on no side).
+    /// there (another gift id, a receiver on no side). It may depend on what `locate` found
+    /// beside the battle: a `None` from a cached battle is checked again on a fresh read.
     fn credit(&self, gift: &Gift, located: &Located<Self::Found>, points: i64) -> Option<Credit>;
+
+    /// The condition under which the credit of the located battle holds: an aggregate of the
+    /// battle's tag at the version `locate` read it at (RoomPk: the room's seats decide the
+    /// team). The gift's script counts it only while that holds, atomically with the count;
+    /// otherwise the ledger locates it again. `None` (the default): the credit holds whatever
+    /// changed since, the window alone decides.
+    fn guard(&self, _located: &Located<Self::Found>) -> Option<Condition> {
+        None
+    }
 
     /// See [`GiftConsumer::after_scored`].
     async fn after_scored(&self, _gift: &Gift, _change: &ScoreChange) -> EngineResult<()> {
@@ -202,36 +227,62 @@ impl<R: GiftRoute> Router<R> {
     }
 }
 
+impl<R: GiftRoute> Router<R> {
+    /// Locates `key` afresh and asks what `gift` adds there.
+    async fn credit_fresh(
+        &self,
+        gift: &Gift,
+        key: RouteKey,
+        points: i64,
+        now_ms: u64,
+    ) -> EngineResult<Option<(Located<R::Found>, Credit, bool)>> {
+        let Some(located) = self.locate(key, now_ms).await? else { return Ok(None) };
+        Ok(self.route.credit(gift, &located, points).map(|credit| (located, credit, false)))
+    }
+}
+
 #[async_trait]
 impl<R: GiftRoute> GiftConsumer for Router<R> {
     fn mode(&self) -> Mode {
         R::MODE
     }
 
+    /// The targets without their guards (the ledger asks [`GiftConsumer::guarded_targets`]).
     async fn score_targets(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<ScoreTarget>> {
+        let targets = self.guarded_targets(gift, lookup).await?;
+        Ok(targets.into_iter().map(|guarded| guarded.target).collect())
+    }
+
+    async fn guarded_targets(
+        &self,
+        gift: &Gift,
+        lookup: Lookup,
+    ) -> EngineResult<Vec<GuardedTarget>> {
         let Some(key) = R::CLAIM.key(gift) else { return Ok(Vec::new()) };
+        let value_per_point = self.settings.get(&SCORE_VALUE_PER_POINT).await?.max(1) as u64;
+        let points = gift.points(value_per_point);
+        if points == 0 && !R::COUNTS_ZERO_POINTS {
+            return Ok(Vec::new());
+        }
+        let points = i64::try_from(points).unwrap_or(i64::MAX);
         let now_ms = self.clock.now_ms();
         let cached = match lookup {
             Lookup::Cached if R::CLAIM.cacheable() => self.cached(key, gift.sent_at_ms, now_ms),
             _ => None,
         };
-        let (located, from_cache) = match cached {
-            Some(located) => (located, true),
-            None => match self.locate(key, now_ms).await? {
-                Some(located) => (located, false),
-                None => return Ok(Vec::new()),
+        let credited = match cached {
+            Some(located) => match self.route.credit(gift, &located, points) {
+                Some(credit) => Some((located, credit, true)),
+                // The cached read may be stale in what decides the credit (a gift PK closed
+                // early and followed by one over other gifts): its window would not tell, so
+                // read again before saying the gift counts nowhere.
+                None => self.credit_fresh(gift, key, points, now_ms).await?,
             },
+            None => self.credit_fresh(gift, key, points, now_ms).await?,
         };
-        let value_per_point = self.settings.get(&SCORE_VALUE_PER_POINT).await?.max(1) as u64;
-        let points = gift.points(value_per_point);
-        if points == 0 {
-            return Ok(Vec::new());
-        }
-        let points = i64::try_from(points).unwrap_or(i64::MAX);
-        let Some(credit) = self.route.credit(gift, &located, points) else {
-            return Ok(Vec::new());
-        };
-        Ok(vec![ScoreTarget {
+        let Some((located, credit, from_cache)) = credited else { return Ok(Vec::new()) };
+        let guard = self.route.guard(&located);
+        let target = ScoreTarget {
             mode: R::MODE,
             receiver_id: credit.receiver_id,
             side: credit.side_word,
@@ -247,7 +298,8 @@ impl<R: GiftRoute> GiftConsumer for Router<R> {
                 ttl: STATE_TTL,
             },
             cached: from_cache,
-        }])
+        };
+        Ok(vec![GuardedTarget { target, guard }])
     }
 
     async fn after_scored(&self, gift: &Gift, change: &ScoreChange) -> EngineResult<()> {

@@ -62,6 +62,7 @@ fn gift(txn: &str, gift_id: u64, value: u64, sent_at_ms: u64) -> Gift {
         unit_value: value,
         sent_at_ms,
         show_id: None,
+        call_id: None,
     }
 }
 
@@ -197,4 +198,24 @@ async fn a_room_whose_battle_is_gone_is_free_though_never_released() {
         .unwrap_or_default();
     assert!(details.contains(&("holding_mode".into(), "acrosspk".into())), "{details:?}");
     assert!(details.contains(&("holding_pkid".into(), pkid.to_string())), "{details:?}");
+}
+
+#[tokio::test]
+async fn a_gift_sent_in_a_paid_call_is_recorded_once_and_scores_nowhere() {
+    let Kit { kit, stage, side } = kit().await;
+    stage.start(room(), gifts(), 600, None).await.unwrap();
+    side.start(room(), gifts(), 600, None).await.unwrap();
+    // The same room, receiver and gift as a counting one, but sent inside a 1:1 call.
+    let mut paid = gift("call-1", 1, 30, kit.now_ms());
+    paid.call_id = Some(77);
+    paid.show_id = Some(ROOM);
+    let first = kit.runtime.ledger.record(&paid).await.unwrap();
+    assert!(first.changes.is_empty() && !first.duplicate, "{first:?}");
+    let again = kit.runtime.ledger.record(&paid).await.unwrap();
+    assert!(again.changes.is_empty() && again.duplicate, "{again:?}");
+    let counted = kit.runtime.ledger.record(&gift("room-1", 1, 30, kit.now_ms())).await.unwrap();
+    assert_eq!(counted.changes.len(), 2, "the room's gift counts in both: {counted:?}");
+    for scores in [stage.scores(room()).await.unwrap(), side.scores(room()).await.unwrap()] {
+        assert_eq!(scores.map(|(_, scores)| scores), Some(Scores::new(30, 0)));
+    }
 }

@@ -6,6 +6,11 @@
 //! The feature here is a small consumer of the ledger's own trait (its cached answer is a
 //! closed PK, its fresh one an open PK), so the failure can be injected exactly between the
 //! claim and the fresh look-up.
+//!
+//! Then guarded steps (a credit decided on an aggregate of the PK's tag, as RoomPk's team on the
+//! seats): a step whose aggregate moved between the look-up and the count is looked up again
+//! and counts once, where the aggregate says now — also on a retry of a pending record, and for
+//! concurrent calls while the aggregate keeps moving.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,11 +21,11 @@ use async_trait::async_trait;
 use livepk_battle::{BattleId, Side};
 use livepk_core::{ConfigRegistry, Gift, GiftId, Mode, ReceiverId, RoomSid, SenderProfile, UserId};
 use livepk_engine::{
-    EngineError, EngineResult, GiftConsumer, GiftLedger, Lookup, NotifyKey, ScoreCoalescer,
-    ScoreTarget, Settings, testkit,
+    EngineError, EngineResult, GiftConsumer, GiftLedger, GuardedTarget, Lookup, NotifyKey,
+    ScoreCoalescer, ScoreTarget, Settings, testkit,
 };
 use livepk_sql::Database;
-use livepk_store::{Op, ScoreApply, ScoringWindow, Store, Transaction};
+use livepk_store::{Condition, Op, ScoreApply, ScoringWindow, Store, Transaction};
 
 const SENT_AT: u64 = 1_500;
 const STALE: &str = "pk:stale";
@@ -93,6 +98,7 @@ fn gift(txn: &str) -> Gift {
         unit_value: 10,
         sent_at_ms: SENT_AT,
         show_id: None,
+        call_id: None,
     }
 }
 
@@ -182,4 +188,180 @@ async fn concurrent_calls_of_one_gift_with_a_stale_cache_count_it_once() {
     let later = ledger.record(&gift("g2")).await.expect("later retry");
     assert!(later.duplicate);
     assert_eq!(later.changes, outcomes[0].changes);
+}
+
+// ---- guarded steps ---------------------------------------------------------------------------
+
+/// The tag of the guarded PK, and the aggregate its credit is decided on.
+const SEATED: &str = "pk:seated";
+const SEATS: &str = "seats";
+
+/// A consumer whose credit depends on an aggregate of the PK's tag, as RoomPk's team depends on
+/// the seats: the side is `host` while the aggregate's version is odd, `guest` while it is even,
+/// and each target is guarded by the version it was read at. `move_after_lookup` moves the
+/// aggregate on (once) right after a look-up, before the ledger applies what it found;
+/// `fail_fresh` fails fresh look-ups.
+struct Seated {
+    store: Arc<dyn Store>,
+    move_after_lookup: AtomicBool,
+    fail_fresh: AtomicBool,
+}
+
+async fn move_seats(store: &dyn Store) {
+    let transaction = Transaction::new(SEATED).op(Op::Put {
+        name: SEATS.into(),
+        value: b"seats".to_vec(),
+        ttl: Some(Duration::from_secs(600)),
+    });
+    store.commit(transaction).await.expect("seats");
+}
+
+fn side_of(version: u64) -> (&'static str, Side) {
+    if version % 2 == 1 { ("host", Side::First) } else { ("guest", Side::Second) }
+}
+
+#[async_trait]
+impl GiftConsumer for Seated {
+    fn mode(&self) -> Mode {
+        Mode::RoomPk
+    }
+
+    async fn score_targets(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<ScoreTarget>> {
+        let targets = self.guarded_targets(gift, lookup).await?;
+        Ok(targets.into_iter().map(|guarded| guarded.target).collect())
+    }
+
+    async fn guarded_targets(
+        &self,
+        gift: &Gift,
+        lookup: Lookup,
+    ) -> EngineResult<Vec<GuardedTarget>> {
+        if lookup == Lookup::Fresh && self.fail_fresh.load(Ordering::SeqCst) {
+            return Err(EngineError::unavailable("injected"));
+        }
+        let version = self.store.get(SEATED, SEATS).await?.map_or(0, |read| read.version);
+        let (word, side) = side_of(version);
+        let mut target = target(SEATED, gift, false);
+        target.mode = Mode::RoomPk;
+        target.side = word.into();
+        target.notify = NotifyKey { mode: Mode::RoomPk, battle: BattleId::new(2), side };
+        target.apply.counters = vec![("score".into(), word.into(), 10)];
+        if self.move_after_lookup.swap(false, Ordering::SeqCst) {
+            move_seats(&*self.store).await;
+        }
+        let guard = Condition::Version { name: SEATS.into(), version };
+        Ok(vec![GuardedTarget { target, guard: Some(guard) }])
+    }
+}
+
+async fn seated_ledger(
+    store: Arc<dyn Store>,
+    consumer: Arc<Seated>,
+) -> (GiftLedger, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}/ledger.db?mode=rwc", dir.path().display());
+    let database = Database::connect(&url).await.expect("sqlite");
+    let settings = Arc::new(Settings::new(database, store.clone(), ConfigRegistry::default()));
+    let coalescer = Arc::new(ScoreCoalescer::new(store.clone(), settings, HashMap::new()));
+    let ledger = GiftLedger::new(store, vec![consumer], coalescer, Duration::from_secs(600));
+    (ledger, dir)
+}
+
+/// The seated PK's totals: (host, guest).
+async fn seated_totals(store: &dyn Store) -> (i64, i64) {
+    let fields = ["host".to_string(), "guest".to_string()];
+    let values = store.hash_get_fields(SEATED, "score", &fields).await.expect("score");
+    let number = |value: &Option<String>| value.as_deref().map_or(0, |v| v.parse().unwrap());
+    (number(&values[0]), number(&values[1]))
+}
+
+async fn seated_world(move_after_lookup: bool) -> (Arc<dyn Store>, Arc<Seated>) {
+    let store = testkit::redis_store(&testkit::fresh_prefix()).await;
+    set_window(&*store, SEATED, true).await;
+    move_seats(&*store).await;
+    let consumer = Arc::new(Seated {
+        store: store.clone(),
+        move_after_lookup: AtomicBool::new(move_after_lookup),
+        fail_fresh: AtomicBool::new(false),
+    });
+    (store, consumer)
+}
+
+#[tokio::test]
+async fn a_guarded_step_that_moved_before_it_was_applied_counts_where_it_belongs_now() {
+    // Located while the seats say host, moved to guest before the step is applied.
+    let (store, consumer) = seated_world(true).await;
+    let (ledger, _dir) = seated_ledger(store.clone(), consumer).await;
+    let outcome = ledger.record(&gift("s1")).await.expect("record");
+    assert!(!outcome.duplicate);
+    assert_eq!(outcome.changes.len(), 1, "{outcome:?}");
+    assert_eq!((outcome.changes[0].side.as_str(), outcome.changes[0].side_total), ("guest", 10));
+    assert_eq!(seated_totals(&*store).await, (0, 10), "counted once, on the side held now");
+    let again = ledger.record(&gift("s1")).await.expect("retry");
+    assert!(again.duplicate);
+    assert_eq!(again.changes, outcome.changes);
+    assert_eq!(seated_totals(&*store).await, (0, 10));
+}
+
+#[tokio::test]
+async fn a_retry_of_a_pending_guarded_step_that_moved_counts_once_where_it_belongs() {
+    // The first call claims the record with the host step, the seats move, its fresh look-up
+    // fails: the record stays pending with a step whose guard no longer holds.
+    let (store, consumer) = seated_world(true).await;
+    consumer.fail_fresh.store(true, Ordering::SeqCst);
+    let (ledger, _dir) = seated_ledger(store.clone(), consumer.clone()).await;
+    ledger.record(&gift("s2")).await.expect_err("the injected failure");
+    assert_eq!(seated_totals(&*store).await, (0, 0), "a moved step writes nothing");
+
+    consumer.fail_fresh.store(false, Ordering::SeqCst);
+    let retried = ledger.record(&gift("s2")).await.expect("retry");
+    assert!(retried.duplicate, "the first call claimed the record: {retried:?}");
+    assert_eq!(retried.changes.len(), 1, "{retried:?}");
+    assert_eq!(retried.changes[0].side, "guest");
+    // The seats move back to host: later retries answer from the record.
+    move_seats(&*store).await;
+    let again = ledger.record(&gift("s2")).await.expect("second retry");
+    assert_eq!(again, retried);
+    assert_eq!(seated_totals(&*store).await, (0, 10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_of_one_guarded_gift_while_the_seats_move_count_it_once() {
+    for round in 0..5 {
+        let (store, consumer) = seated_world(false).await;
+        let (ledger, _dir) = seated_ledger(store.clone(), consumer).await;
+        let ledger = Arc::new(ledger);
+        let mover = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    move_seats(&*store).await;
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let txn = format!("s3-{round}");
+        let calls = (0..12).map(|_| {
+            let (ledger, txn) = (ledger.clone(), txn.clone());
+            tokio::spawn(async move { ledger.record(&gift(&txn)).await.expect("record") })
+        });
+        let outcomes: Vec<_> = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|joined| joined.expect("call panicked"))
+            .collect();
+        mover.await.expect("the mover panicked");
+        assert_eq!(outcomes.iter().filter(|outcome| !outcome.duplicate).count(), 1);
+        for outcome in &outcomes {
+            assert_eq!(outcome.changes, outcomes[0].changes, "one answer for every call");
+            assert_eq!(outcome.changes.len(), 1, "{outcome:?}");
+        }
+        let expected = match outcomes[0].changes[0].side.as_str() {
+            "host" => (10, 0),
+            _ => (0, 10),
+        };
+        assert_eq!(seated_totals(&*store).await, expected, "counted once, on the side answered");
+        let later = ledger.record(&gift(&txn)).await.expect("later retry");
+        assert_eq!(later.changes, outcomes[0].changes);
+    }
 }

@@ -25,8 +25,8 @@ use livepk_battle::{BattleId, PhaseDeadline, Scores, Settled, Side, Sides};
 use livepk_core::{Gift, Mode, RoomSid, SingerId, UserId};
 use livepk_engine::{
     AggregateId, BoardRow, Claim, Credit, EncodeContext, Engine, EngineError, EngineResult,
-    GiftRoute, Located, ModeBinding, ModeParts, RouteKey, Router, STATE_TTL, ScoreKeys, Snapshot,
-    StoreKey, settled_record, stage,
+    GiftRoute, Located, ModeBinding, ModeParts, RouteKey, STATE_TTL, ScoreKeys, Snapshot, StoreKey,
+    settled_record, stage,
 };
 use livepk_sql::{Participant, PkRecord};
 use livepk_store::{Op, Order, Transaction};
@@ -80,18 +80,7 @@ pub struct SingerProfile {
     pub sid: u64,
 }
 
-/// A gifter's display profile (seed §B.2), written with each counted gift.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GifterProfile {
-    /// Nickname.
-    pub nick: String,
-    /// Avatar URL.
-    pub icon: String,
-    /// Level.
-    pub level: u32,
-    /// Wealth level.
-    pub wealth: u32,
-}
+pub use livepk_engine::GifterProfile;
 
 /// Encodes LinkCallPk's notifications for the event stream. The server's encoder builds the
 /// seed's protobuf messages with the profiles filled in; a test's may keep the domain values.
@@ -135,9 +124,7 @@ impl LinkCallAdapter {
 
     /// What LinkCallPk plugs into the runtime.
     pub fn parts(self: &Arc<Self>) -> ModeParts {
-        let settings = self.engine.settings.clone();
-        let router = Router::new(self.clone(), settings, self.engine.clock.clone());
-        ModeParts::new(self.clone(), vec![Arc::new(router)])
+        ModeParts::routed(self.clone())
     }
 
     /// Now, from the engine's clock.
@@ -229,16 +216,7 @@ impl LinkCallAdapter {
         battle: BattleId,
         users: &[UserId],
     ) -> EngineResult<HashMap<UserId, GifterProfile>> {
-        let fields: Vec<String> = users.iter().map(|user| user.to_string()).collect();
-        let values =
-            self.engine.store.hash_get_fields(&self.battle_tag(battle), USERS, &fields).await?;
-        let mut profiles = HashMap::new();
-        for (user, value) in users.iter().zip(values) {
-            if let Some(value) = value {
-                profiles.insert(*user, decode("gifter profile", value.as_bytes())?);
-            }
-        }
-        Ok(profiles)
+        self.engine.gifter_profiles(&self.battle_tag(battle), USERS, users).await
     }
 
     /// Profiles of anchors (missing ones are left out).
@@ -802,23 +780,13 @@ impl GiftRoute for LinkCallAdapter {
     fn credit(&self, gift: &Gift, located: &Located<Side>, points: i64) -> Option<Credit> {
         let receiver = gift.receiver_id.as_singer();
         let sender = &gift.sender;
-        let profile = GifterProfile {
-            nick: sender.user_nick.clone(),
-            icon: sender.user_icon.clone(),
-            level: sender.user_level,
-            wealth: sender.user_wealth,
-        };
         Some(Credit {
             side: located.found,
             side_word: SIDE_WORDS[located.found].into(),
             receiver_id: receiver.get(),
             counters: vec![(SCORE.into(), receiver.to_string(), points)],
             boards: vec![(board_name(receiver), sender.user_id.get(), points)],
-            fields: vec![(
-                USERS.into(),
-                sender.user_id.to_string(),
-                String::from_utf8(encode(&profile)).unwrap_or_default(),
-            )],
+            fields: vec![GifterProfile::credit_field(USERS, sender)],
         })
     }
 }

@@ -51,8 +51,8 @@ impl Default for DatabaseOptions {
 /// A handle on livepk's SQL database. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
 pub struct Database {
-    pool: AnyPool,
-    dialect: Dialect,
+    pub(crate) pool: AnyPool,
+    pub(crate) dialect: Dialect,
     /// Keys whose defaults [`Database::connect_with`] seeds.
     config_keys: Vec<&'static ConfigSpec>,
 }
@@ -438,12 +438,12 @@ fn record_from_row(row: &AnyRow) -> Result<PkRecord, SqlError> {
 }
 
 /// A caller's `u64` as a signed BIGINT column value; above `i64::MAX` is invalid input.
-fn signed(field: &str, value: u64) -> Result<i64, SqlError> {
+pub(crate) fn signed(field: &str, value: u64) -> Result<i64, SqlError> {
     i64::try_from(value).map_err(|_| SqlError::invalid(field, "must be at most 2^63-1"))
 }
 
 /// A stored BIGINT as the domain's `u64`; a negative value means the row is corrupt.
-fn unsigned(column: &str, value: i64) -> Result<u64, SqlError> {
+pub(crate) fn unsigned(column: &str, value: i64) -> Result<u64, SqlError> {
     u64::try_from(value).map_err(|_| SqlError::Corrupt(format!("{column} is negative: {value}")))
 }
 
@@ -456,7 +456,7 @@ fn singer_id(column: &str, value: i64) -> Result<SingerId, SqlError> {
 }
 
 /// Checks paging arguments and converts them to the bound `(offset, limit)`.
-fn page(offset: u64, limit: u32) -> Result<(i64, i64), SqlError> {
+pub(crate) fn page(offset: u64, limit: u32) -> Result<(i64, i64), SqlError> {
     if limit == 0 || limit > MAX_PAGE_LIMIT {
         return Err(SqlError::invalid("limit", format!("must be 1 to {MAX_PAGE_LIMIT}")));
     }

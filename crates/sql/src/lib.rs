@@ -1,5 +1,7 @@
 //! Durable livepk data in SQL: the hot configuration table (seed 000 §B.0), the anchor
-//! whitelist (seed 004 §三.3) and the records of settled PKs of every mode.
+//! whitelist (seed 004 §三.3), the records of settled PKs of every mode, and InteractiveShow's
+//! tables (seed 003: `tb_show`, the show gift catalogue, account switches, call answers, with
+//! the back office's statistics and the show-income ranking).
 //!
 //! Invariant: only this crate knows table names and SQL. Every statement is in `queries.rs`,
 //! every migration in `migrations/<dialect>/`. Callers see [`Database`] methods taking domain
@@ -27,6 +29,7 @@ mod database;
 mod error;
 mod queries;
 mod record;
+mod show;
 
 pub use config::ConfigEntry;
 pub use database::{DEFAULT_DATABASE_URL, Database, DatabaseOptions};
@@ -35,4 +38,8 @@ pub use queries::Dialect;
 pub use record::{
     MAX_ENDED_BY_LEN, MAX_NOTE_LEN, MAX_PAGE_LIMIT, MAX_PARTICIPANTS, MAX_SIDE_LEN, Participant,
     PkRecord, RecordFilter, WhitelistEntry,
+};
+pub use show::{
+    IncomeRow, InviterType, MAX_PAY_TXN_ID_LEN, MAX_SHOW_GIFT_NAME_LEN, MAX_SHOW_RATING,
+    MAX_SHOW_URL_LEN, ShowGiftRow, ShowGiftType, ShowRow, ShowStatistics, ShowStatus,
 };

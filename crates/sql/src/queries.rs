@@ -191,6 +191,152 @@ pub(crate) const RECORD_PAGE_BY_PARTICIPANT_AND_MODE: &str = concat!(
      ORDER BY p.end_ms DESC, p.record_id DESC LIMIT ? OFFSET ?"
 );
 
+// ---- interactive show (seed 003) -----------------------------------------------------------
+
+impl Dialect {
+    /// Writes a catalogue gift, inserting the row if needed. Binds: gid, gift_type, name, img,
+    /// effect_url, price, unit_profit, enabled, updated_at_ms, then the same eight values from
+    /// gift_type on for the update branch.
+    pub(crate) fn show_gift_upsert(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "INSERT INTO tb_show_gift \
+                 (gid, gift_type, name, img, effect_url, price, unit_profit, enabled, updated_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (gid) DO UPDATE SET gift_type = ?, name = ?, img = ?, \
+                 effect_url = ?, price = ?, unit_profit = ?, enabled = ?, updated_at_ms = ?"
+            }
+            Dialect::MySql => {
+                "INSERT INTO tb_show_gift \
+                 (gid, gift_type, name, img, effect_url, price, unit_profit, enabled, updated_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE gift_type = ?, name = ?, img = ?, \
+                 effect_url = ?, price = ?, unit_profit = ?, enabled = ?, updated_at_ms = ?"
+            }
+        }
+    }
+
+    /// Switches an account's show entry. Binds: uid, show_enable, updated_at_ms, then
+    /// show_enable and updated_at_ms again for the update branch.
+    pub(crate) fn show_account_upsert(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "INSERT INTO tb_show_account (uid, show_enable, updated_at_ms) VALUES (?, ?, ?) \
+                 ON CONFLICT (uid) DO UPDATE SET show_enable = ?, updated_at_ms = ?"
+            }
+            Dialect::MySql => {
+                "INSERT INTO tb_show_account (uid, show_enable, updated_at_ms) VALUES (?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE show_enable = ?, updated_at_ms = ?"
+            }
+        }
+    }
+}
+
+/// The columns of a `tb_show` row, in the order `show.rs` binds and decodes them.
+macro_rules! show_columns {
+    () => {
+        "call_id, anchor_id, user_id, inviter_type, gid, status, ctime, expire_time, \
+         answer_time, pay_time, pay_txn_id, finish_time, rating, rate_time, version, updated_at_ms"
+    };
+}
+
+/// Binds: the columns of `show_columns!` in order, then show_id, the new version and ctime
+/// again. Only a newer version of the same show lands (a late or repeated write changes
+/// nothing); a row of another show under the same id (ids reused after the store was lost, as
+/// the embedded store is at every restart: another `ctime`) is replaced.
+pub(crate) const SHOW_UPDATE: &str = "UPDATE tb_show SET call_id = ?, anchor_id = ?, user_id = ?, \
+     inviter_type = ?, gid = ?, status = ?, ctime = ?, expire_time = ?, answer_time = ?, \
+     pay_time = ?, pay_txn_id = ?, finish_time = ?, rating = ?, rate_time = ?, version = ?, \
+     updated_at_ms = ? WHERE show_id = ? AND (version < ? OR ctime <> ?)";
+
+/// Binds: show_id, then the columns of `show_columns!` in order. A duplicate key error means the
+/// row is there already (then the guarded update decides).
+pub(crate) const SHOW_INSERT: &str = concat!(
+    "INSERT INTO tb_show (show_id, ",
+    show_columns!(),
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+);
+
+/// Binds: show_id. Reads: show_id and the columns of `show_columns!`.
+pub(crate) const SHOW_GET: &str =
+    concat!("SELECT show_id, ", show_columns!(), " FROM tb_show WHERE show_id = ?");
+
+/// Binds: call_id. Reads: show_id and the columns of `show_columns!`, oldest show first.
+pub(crate) const SHOWS_OF_CALL: &str = concat!(
+    "SELECT show_id, ",
+    show_columns!(),
+    " FROM tb_show WHERE call_id = ? ORDER BY show_id"
+);
+
+/// The columns of a `tb_show_gift` row.
+macro_rules! show_gift_columns {
+    () => {
+        "gid, gift_type, name, img, effect_url, price, unit_profit, enabled, updated_at_ms"
+    };
+}
+
+/// Binds: gid.
+pub(crate) const SHOW_GIFT_GET: &str =
+    concat!("SELECT ", show_gift_columns!(), " FROM tb_show_gift WHERE gid = ?");
+
+/// Every catalogue gift, by gid.
+pub(crate) const SHOW_GIFT_ALL: &str =
+    concat!("SELECT ", show_gift_columns!(), " FROM tb_show_gift ORDER BY gid");
+
+/// The gifts offered for new invitations, by gid.
+pub(crate) const SHOW_GIFT_ENABLED: &str =
+    concat!("SELECT ", show_gift_columns!(), " FROM tb_show_gift WHERE enabled = 1 ORDER BY gid");
+
+/// Binds: uid. Reads: show_enable.
+pub(crate) const SHOW_ACCOUNT_GET: &str = "SELECT show_enable FROM tb_show_account WHERE uid = ?";
+
+/// Binds: call_id, uid, show_enable, ctime. A duplicate key error means "already logged".
+pub(crate) const SHOW_CALL_INSERT: &str =
+    "INSERT INTO tb_show_call (call_id, uid, show_enable, ctime) VALUES (?, ?, ?, ?)";
+
+/// Binds: from, to (ctime). Reads: inviter_type, shows.
+pub(crate) const SHOW_STATS_INVITES: &str = "SELECT inviter_type, COUNT(*) AS shows FROM tb_show \
+     WHERE ctime >= ? AND ctime < ? GROUP BY inviter_type";
+
+/// Binds: from, to (ctime). Reads: one count.
+pub(crate) const SHOW_STATS_PAID: &str =
+    "SELECT COUNT(*) FROM tb_show WHERE ctime >= ? AND ctime < ? AND pay_time > 0";
+
+/// Binds: from, to (ctime). Reads: one count.
+pub(crate) const SHOW_STATS_FINISHED: &str =
+    "SELECT COUNT(*) FROM tb_show WHERE ctime >= ? AND ctime < ? AND finish_time > 0";
+
+/// Binds: from, to (ctime). Reads: one sum. The coins of the paid shows, joined to the
+/// catalogue's current prices (seed 003 管理后台 2: "金币关联tb_gift表"; a price changed since
+/// counts at the new price). CAST: MySQL sums BIGINTs as DECIMAL, which the Any driver cannot
+/// decode.
+pub(crate) const SHOW_STATS_COINS: &str = "SELECT CAST(COALESCE(SUM(g.price), 0) AS SIGNED) \
+     FROM tb_show s JOIN tb_show_gift g ON g.gid = s.gid \
+     WHERE s.ctime >= ? AND s.ctime < ? AND s.pay_time > 0";
+
+/// Binds: from, to (ctime). Reads: rating, shows.
+pub(crate) const SHOW_STATS_RATINGS: &str = "SELECT rating, COUNT(*) AS shows FROM tb_show \
+     WHERE ctime >= ? AND ctime < ? AND rating > 0 GROUP BY rating";
+
+/// Binds: from, to (ctime). Reads: one count: the calls whose every logged answer was 1.
+pub(crate) const SHOW_STATS_CALLS: &str = "SELECT COUNT(*) FROM (SELECT call_id FROM tb_show_call \
+     WHERE ctime >= ? AND ctime < ? GROUP BY call_id HAVING MIN(show_enable) = 1) enabled_calls";
+
+/// Binds: from, to (pay_time), limit, offset. Reads: anchor_id, income, shows, last_pay_time.
+/// Ties are broken by who reached the income first (seed 004 §周星榜 2: the earlier last
+/// payment), then by anchor id.
+pub(crate) const SHOW_RANKING_PAGE: &str = "SELECT s.anchor_id AS anchor_id, \
+     CAST(SUM(g.price) AS SIGNED) AS income, COUNT(*) AS shows, MAX(s.pay_time) AS last_pay_time \
+     FROM tb_show s JOIN tb_show_gift g ON g.gid = s.gid \
+     WHERE s.pay_time >= ? AND s.pay_time < ? AND s.pay_time > 0 \
+     GROUP BY s.anchor_id ORDER BY income DESC, last_pay_time ASC, s.anchor_id ASC \
+     LIMIT ? OFFSET ?";
+
+/// Binds: from, to (pay_time). Reads: how many anchors the ranking holds.
+pub(crate) const SHOW_RANKING_COUNT: &str = "SELECT COUNT(DISTINCT s.anchor_id) \
+     FROM tb_show s JOIN tb_show_gift g ON g.gid = s.gid \
+     WHERE s.pay_time >= ? AND s.pay_time < ? AND s.pay_time > 0";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,17 +2,28 @@
 -- board_add.lua.
 --
 -- KEYS: [1] window hash, [2] txns hash, then one hash per counter, then three keys per board
---       (board, board:m, board:seq), then one hash per written field.
+--       (board, board:m, board:seq), then one hash per written field, then (only when guarded)
+--       the guard's aggregate.
 -- ARGV: [1] txn id, [2] sent_at ms, [3] ttl ms, [4] counter count, [5] board count,
+--       [6] the guard's version ('' when the gift has no guard),
 --       then <field> <delta> per counter, then <member> <delta> per board, then
 --       <field> <value> per written field (their count is what remains of KEYS).
--- Returns {'dup', record} | {'out'} | {'ok', record}, record = "<epoch>|<c1>,..|<b1>,..";
+-- Returns {'dup', record} | {'out'} | {'ok', record} | {'moved'},
+-- record = "<epoch>|<c1>,..|<b1>,..", then "|<guard version>" when it counted under a guard;
 -- txns holds each txn id's record, or 'out' when it was judged outside the window.
 
+local guard_version = ARGV[6]
+local guarded = guard_version ~= ''
 local record = redis.call('HGET', KEYS[2], ARGV[1])
 if record == 'out' then
   return {'out'}
 elseif record then
+  -- Counted under another guard: the caller holds a credit that did not count (its answer
+  -- would name the wrong side), so it must look again.
+  local counted_under = string.match(record, '^[^|]*|[^|]*|[^|]*|(%d+)$')
+  if guarded and counted_under and counted_under ~= guard_version then
+    return {'moved'}
+  end
   return {'dup', record}
 end
 
@@ -35,6 +46,12 @@ local sent_at = tonumber(ARGV[2])
 if sent_at < tonumber(window[2]) or sent_at >= tonumber(window[3]) then
   return outside()
 end
+-- The guard: the aggregate the credit was decided on is still at the version it was read at
+-- (versions are only ever written by HINCRBY, so their decimal strings compare exactly).
+-- Nothing is recorded: the caller decides again and applies that.
+if guarded and (redis.call('HGET', KEYS[#KEYS], 'v') or '0') ~= guard_version then
+  return {'moved'}
+end
 
 -- TTLs: a key gets `ttl` when this gift creates it, and every key the gift touches is given
 -- `ttl` again every REFRESH_EVERY arrivals on a board (always, for a gift without a board). A
@@ -46,7 +63,7 @@ local counter_count = tonumber(ARGV[4])
 local board_count = tonumber(ARGV[5])
 local refresh = board_count == 0
 local boards = {}
-local first_board_arg = 6 + 2 * counter_count
+local first_board_arg = 7 + 2 * counter_count
 for i = 1, board_count do
   local base = 2 + counter_count + 3 * (i - 1)
   local total, arrival = board_add(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3],
@@ -68,8 +85,8 @@ end
 local counters = {}
 for i = 1, counter_count do
   local key = KEYS[2 + i]
-  local delta = ARGV[5 + 2 * i]
-  local value = redis.call('HINCRBY', key, ARGV[4 + 2 * i], delta)
+  local delta = ARGV[6 + 2 * i]
+  local value = redis.call('HINCRBY', key, ARGV[5 + 2 * i], delta)
   -- value == delta: the field is new, and the hash may be too.
   if refresh or value == tonumber(delta) then
     redis.call('PEXPIRE', key, ttl)
@@ -80,7 +97,11 @@ end
 
 local first_field_key = 3 + counter_count + 3 * board_count
 local first_field_arg = first_board_arg + 2 * board_count
-for i = 0, #KEYS - first_field_key do
+local last_field_key = #KEYS
+if guarded then
+  last_field_key = last_field_key - 1
+end
+for i = 0, last_field_key - first_field_key do
   local key = KEYS[first_field_key + i]
   -- HSET answers 1 for a new field (in a hash that may be new too).
   local added = redis.call('HSET', key, ARGV[first_field_arg + 2 * i], ARGV[first_field_arg + 2 * i + 1])
@@ -90,6 +111,9 @@ for i = 0, #KEYS - first_field_key do
 end
 
 record = window[4] .. '|' .. table.concat(counters, ',') .. '|' .. table.concat(boards, ',')
+if guarded then
+  record = record .. '|' .. guard_version
+end
 redis.call('HSET', KEYS[2], ARGV[1], record)
 -- txns is only ever created together with a first arrival on a board (its TTL is renewed at
 -- every refresh, and boards expire no later than it), so `refresh` covers it.

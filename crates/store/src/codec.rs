@@ -33,13 +33,35 @@ pub(crate) fn board_member_id(encoded: &str) -> StoreResult<u64> {
 /// count: a later call of the same gift answers the same; `lua/apply_score.lua` writes it too).
 pub(crate) const OUTSIDE_RECORD: &str = "out";
 
-/// Encodes a gift record `"<epoch>|<c1>,<c2>|<b1>,<b2>"` (as `lua/apply_score.lua` does).
-pub(crate) fn encode_score_record(epoch: u64, counters: &[i64], boards: &[i64]) -> String {
+/// Encodes a gift record `"<epoch>|<c1>,<c2>|<b1>,<b2>"`, followed by `"|<version>"` when it
+/// counted under a guard (as `lua/apply_score.lua` does).
+pub(crate) fn encode_score_record(
+    epoch: u64,
+    counters: &[i64],
+    boards: &[i64],
+    guard_version: Option<u64>,
+) -> String {
     let join = |values: &[i64]| values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    format!("{epoch}|{}|{}", join(counters), join(boards))
+    let mut record = format!("{epoch}|{}|{}", join(counters), join(boards));
+    if let Some(version) = guard_version {
+        record.push_str(&format!("|{version}"));
+    }
+    record
 }
 
-/// Decodes a gift record written by [`encode_score_record`] or the script.
+/// The guard's version a gift record was counted under, if any (see [`encode_score_record`]).
+pub(crate) fn score_record_guard(record: &str) -> StoreResult<Option<u64>> {
+    match record.split('|').nth(3) {
+        None => Ok(None),
+        Some(version) => version
+            .parse()
+            .map(Some)
+            .map_err(|_| corrupt(format_args!("bad gift record {record:?}"))),
+    }
+}
+
+/// Decodes a gift record written by [`encode_score_record`] or the script (its guard's version
+/// is read by [`score_record_guard`]).
 pub(crate) fn decode_score_record(record: &str) -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
     let bad = || corrupt(format_args!("bad gift record {record:?}"));
     let mut parts = record.split('|');
@@ -53,6 +75,11 @@ pub(crate) fn decode_score_record(record: &str) -> StoreResult<(u64, Vec<i64>, V
     };
     let counters = numbers()?;
     let boards = numbers()?;
+    if let Some(version) = parts.next()
+        && version.parse::<u64>().is_err()
+    {
+        return Err(bad());
+    }
     if parts.next().is_some() {
         return Err(bad());
     }
@@ -100,9 +127,15 @@ mod tests {
 
     #[test]
     fn score_records_round_trip() {
-        let record = encode_score_record(9, &[1, -2], &[]);
+        let record = encode_score_record(9, &[1, -2], &[], None);
         assert_eq!(decode_score_record(&record).unwrap(), (9, vec![1, -2], vec![]));
-        assert!(decode_score_record("1|2|3|4").is_err());
+        assert_eq!(score_record_guard(&record).unwrap(), None);
+        let guarded = encode_score_record(9, &[1], &[3], Some(12));
+        assert_eq!(guarded, "9|1|3|12");
+        assert_eq!(decode_score_record(&guarded).unwrap(), (9, vec![1], vec![3]));
+        assert_eq!(score_record_guard(&guarded).unwrap(), Some(12));
+        assert!(decode_score_record("1|2|3|x").is_err());
+        assert!(decode_score_record("1|2|3|4|5").is_err());
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub(crate) mod reserved {
     pub const EVENTS_STREAM: &str = "stream";
     /// Outbox entry ids already appended, scored by append time.
     pub const EVENTS_SEEN: &str = "seen";
+    /// Name (inside a PK's tag) of the hash of gift txn id -> the answer `apply_score` recorded
+    /// (DESIGN.md "ScoreApply"); dropped by `Op::DeleteScoreRecords`.
+    pub const SCORE_RECORDS: &str = "txns";
     /// Name of a tag's outbox list.
     pub const OUTBOX: &str = "outbox";
     /// Tag of the index of outboxes that may hold events (Redis only).

@@ -49,8 +49,10 @@ pub struct Versioned {
     pub value: Vec<u8>,
 }
 
-/// A condition a [`Transaction`] checks before it writes anything.
-#[derive(Debug, Clone, PartialEq)]
+/// A condition a [`Transaction`] checks before it writes anything (and a guarded gift before it
+/// counts, see [`Store::apply_score_guarded`]). Serializable so that a gift's pending record can
+/// remember the guard of each step.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Condition {
     /// The aggregate `name` is at `version` (0: it does not exist).
     Version { name: String, version: u64 },
@@ -73,6 +75,14 @@ pub enum Op {
     DeleteKey { name: String },
     /// Deletes leaderboard `name` with all its parts.
     DeleteBoard { name: String },
+    /// Forgets every gift answer [`Store::apply_score`] recorded under the tag (counted or
+    /// outside; the txn ids it judged). For a tag that holds one battle after another, when a
+    /// battle's scores are reset or dropped: otherwise its record of txn ids would only ever
+    /// grow. A gift applied again afterwards is judged afresh by the window then in place (a
+    /// gift of an earlier battle was sent before the new window opened, so it is outside again).
+    /// Goes with deleting the tag's boards (as a battle's reset does): the gift script gives the
+    /// records their life together with a board's first arrival (DESIGN.md "ScoreApply").
+    DeleteScoreRecords,
     /// Queues events in the tag's outbox, to be moved to the event stream by
     /// [`Store::relay_outbox`]. Being in the same transaction as the state change, an event
     /// can be delayed by a crash but never lost nor emitted for a change that did not happen.
@@ -203,6 +213,18 @@ pub enum ScoreOutcome {
     /// The window was closed, absent, or the gift's time fell outside it (now, or when this txn
     /// was first applied: the answer is recorded and final); no score changed.
     Outside,
+}
+
+/// What a [`Store::apply_score_guarded`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardedScore {
+    /// The guard held (or the gift's answer was already final): the answer, as
+    /// [`Store::apply_score`] gives it.
+    Judged(ScoreOutcome),
+    /// The guard did not hold, or the gift had counted under another guard: nothing was written
+    /// and nothing recorded for this txn id. The caller looks again at what decides the gift
+    /// (where the guard's aggregate says it belongs now) and applies that.
+    Moved,
 }
 
 /// A deadline in the delay queue (seed 004 §五).
@@ -336,6 +358,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies one gift to one PK, once per `txn_id` (see [`ScoreApply`]).
     async fn apply_score(&self, apply: &ScoreApply) -> StoreResult<ScoreOutcome>;
+
+    /// [`Store::apply_score`] for a gift whose credit depends on an aggregate of the PK's tag
+    /// (RoomPk: the receiver's seat decides the team): it counts only if `guard` (an aggregate
+    /// of `apply.tag` at a version) holds when the script runs, checked atomically with the
+    /// count, after the window; otherwise [`GuardedScore::Moved`] and nothing is written. A gift
+    /// counted before answers `Duplicate` only to the guard it counted under (the record keeps
+    /// the guard's version), and `Moved` to any other: so whoever builds an answer from the
+    /// step's credit builds it from the credit that counted. An outside answer is final
+    /// whatever the guard.
+    async fn apply_score_guarded(
+        &self,
+        apply: &ScoreApply,
+        guard: &Condition,
+    ) -> StoreResult<GuardedScore>;
 
     // ---- idempotency records ---------------------------------------------------------------
 

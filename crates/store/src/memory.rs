@@ -16,12 +16,12 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use crate::codec::{
     OUTBOX_ID_LEN, OUTSIDE_RECORD, board_member, board_member_id, decode_score_record,
-    encode_score_record, outbox_entry_id, parse_event_id, wall_ms,
+    encode_score_record, outbox_entry_id, parse_event_id, score_record_guard, wall_ms,
 };
 use crate::keys::reserved;
 use crate::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, Job, Keyspace, Op, Order, ScoreApply,
-    ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent, Versioned,
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, Keyspace, Op, Order,
+    ScoreApply, ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent, Versioned,
 };
 
 /// The in-process store. Cheap to clone; clones share the data.
@@ -135,6 +135,78 @@ impl SortedSet {
 }
 
 impl MemoryStore {
+    /// One gift on one PK, under `guard` when given (see [`Store::apply_score_guarded`]).
+    fn score(&self, apply: &ScoreApply, guard: Option<&Condition>) -> StoreResult<GuardedScore> {
+        let judged = |outcome| Ok(GuardedScore::Judged(outcome));
+        let key_of = |name: &str| self.key(&apply.tag, name);
+        let txns_key = key_of(reserved::SCORE_RECORDS);
+        let guard_version = guard.map(|Condition::Version { version, .. }| *version);
+        let mut state = self.lock();
+        if let Some(record) =
+            state.read_hash(&txns_key)?.and_then(|txns| txns.get(&apply.txn_id).cloned())
+        {
+            if record == OUTSIDE_RECORD {
+                return judged(ScoreOutcome::Outside);
+            }
+            let (epoch, counters, boards) = decode_score_record(&record)?;
+            if let (Some(expected), Some(counted)) = (guard_version, score_record_guard(&record)?)
+                && expected != counted
+            {
+                return Ok(GuardedScore::Moved);
+            }
+            return judged(ScoreOutcome::Duplicate { epoch, counters, boards });
+        }
+        let ttl = Some(apply.ttl);
+        let window = state.read_hash(&key_of(&apply.window))?.cloned().unwrap_or_default();
+        let number = |field: &str| window.get(field).and_then(|value| value.parse::<u64>().ok());
+        let open = window.get("open").is_some_and(|open| open == "1");
+        let inside = match (number("from"), number("until"), number("epoch")) {
+            (Some(from), Some(until), Some(epoch)) if open => {
+                (from..until).contains(&apply.sent_at_ms).then_some(epoch)
+            }
+            _ => None,
+        };
+        let Some(epoch) = inside else {
+            // Final, like a count (see DESIGN.md "ScoreApply").
+            state.hash(&txns_key)?.insert(apply.txn_id.clone(), OUTSIDE_RECORD.into());
+            state.set_ttl(&txns_key, ttl);
+            return judged(ScoreOutcome::Outside);
+        };
+        if let Some(Condition::Version { name, version }) = guard
+            && state.version(&key_of(name))? != *version
+        {
+            return Ok(GuardedScore::Moved);
+        }
+        let mut counters = Vec::with_capacity(apply.counters.len());
+        for (hash, field, delta) in &apply.counters {
+            let key = key_of(hash);
+            let entry = state.hash(&key)?.entry(field.clone()).or_insert_with(|| "0".into());
+            let value = entry.parse::<i64>().map_err(|_| {
+                StoreError::Corrupt(format!("counter {key}/{field} is not a number"))
+            })? + delta;
+            *entry = value.to_string();
+            state.set_ttl(&key, ttl);
+            counters.push(value);
+        }
+        let mut boards = Vec::with_capacity(apply.boards.len());
+        for (board, member, delta) in &apply.boards {
+            let key = key_of(board);
+            boards.push(state.board_add(&key, *member, *delta)?);
+            state.board_ttl(&key, ttl);
+        }
+        for (hash, field, value) in &apply.fields {
+            let key = key_of(hash);
+            state.hash(&key)?.insert(field.clone(), value.clone());
+            state.set_ttl(&key, ttl);
+        }
+        state.hash(&txns_key)?.insert(
+            apply.txn_id.clone(),
+            encode_score_record(epoch, &counters, &boards, guard_version),
+        );
+        state.set_ttl(&txns_key, ttl);
+        judged(ScoreOutcome::Applied { epoch, counters, boards })
+    }
+
     /// An empty store with the given limits.
     pub fn new(options: StoreOptions) -> Self {
         Self {
@@ -350,6 +422,9 @@ impl State {
                 }
             }
             Op::DeleteBoard { name } => self.board_delete(&key_of(&name)),
+            Op::DeleteScoreRecords => {
+                self.values.remove(&key_of(reserved::SCORE_RECORDS));
+            }
             Op::Outbox { events } => {
                 let key = key_of(reserved::OUTBOX);
                 if self.live(&key).is_none() {
@@ -557,61 +632,19 @@ impl Store for MemoryStore {
     }
 
     async fn apply_score(&self, apply: &ScoreApply) -> StoreResult<ScoreOutcome> {
-        let key_of = |name: &str| self.key(&apply.tag, name);
-        let txns_key = key_of("txns");
-        let mut state = self.lock();
-        if let Some(record) =
-            state.read_hash(&txns_key)?.and_then(|txns| txns.get(&apply.txn_id).cloned())
-        {
-            if record == OUTSIDE_RECORD {
-                return Ok(ScoreOutcome::Outside);
-            }
-            let (epoch, counters, boards) = decode_score_record(&record)?;
-            return Ok(ScoreOutcome::Duplicate { epoch, counters, boards });
+        match self.score(apply, None)? {
+            GuardedScore::Judged(outcome) => Ok(outcome),
+            // Only a guard moves a gift.
+            GuardedScore::Moved => Err(StoreError::Corrupt("an unguarded gift moved".into())),
         }
-        let ttl = Some(apply.ttl);
-        let window = state.read_hash(&key_of(&apply.window))?.cloned().unwrap_or_default();
-        let number = |field: &str| window.get(field).and_then(|value| value.parse::<u64>().ok());
-        let open = window.get("open").is_some_and(|open| open == "1");
-        let inside = match (number("from"), number("until"), number("epoch")) {
-            (Some(from), Some(until), Some(epoch)) if open => {
-                (from..until).contains(&apply.sent_at_ms).then_some(epoch)
-            }
-            _ => None,
-        };
-        let Some(epoch) = inside else {
-            // Final, like a count (see DESIGN.md "ScoreApply").
-            state.hash(&txns_key)?.insert(apply.txn_id.clone(), OUTSIDE_RECORD.into());
-            state.set_ttl(&txns_key, ttl);
-            return Ok(ScoreOutcome::Outside);
-        };
-        let mut counters = Vec::with_capacity(apply.counters.len());
-        for (hash, field, delta) in &apply.counters {
-            let key = key_of(hash);
-            let entry = state.hash(&key)?.entry(field.clone()).or_insert_with(|| "0".into());
-            let value = entry.parse::<i64>().map_err(|_| {
-                StoreError::Corrupt(format!("counter {key}/{field} is not a number"))
-            })? + delta;
-            *entry = value.to_string();
-            state.set_ttl(&key, ttl);
-            counters.push(value);
-        }
-        let mut boards = Vec::with_capacity(apply.boards.len());
-        for (board, member, delta) in &apply.boards {
-            let key = key_of(board);
-            boards.push(state.board_add(&key, *member, *delta)?);
-            state.board_ttl(&key, ttl);
-        }
-        for (hash, field, value) in &apply.fields {
-            let key = key_of(hash);
-            state.hash(&key)?.insert(field.clone(), value.clone());
-            state.set_ttl(&key, ttl);
-        }
-        state
-            .hash(&txns_key)?
-            .insert(apply.txn_id.clone(), encode_score_record(epoch, &counters, &boards));
-        state.set_ttl(&txns_key, ttl);
-        Ok(ScoreOutcome::Applied { epoch, counters, boards })
+    }
+
+    async fn apply_score_guarded(
+        &self,
+        apply: &ScoreApply,
+        guard: &Condition,
+    ) -> StoreResult<GuardedScore> {
+        self.score(apply, Some(guard))
     }
 
     async fn record_claim(

@@ -25,9 +25,9 @@ use crate::codec::{
 };
 use crate::keys::reserved;
 use crate::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, Job, Keyspace, Op, Order, ScoreApply,
-    ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent, Transaction,
-    Versioned,
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, Keyspace, Op, Order,
+    ScoreApply, ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent,
+    Transaction, Versioned,
 };
 
 /// Connections kept by the pool, which only serves blocking stream reads (each holds one for
@@ -47,8 +47,6 @@ const RELAY_BATCH: usize = 100;
 /// Length of the random id in front of every outbox entry.
 /// Keys SCAN looks at per call when looking for outboxes.
 const SCAN_COUNT: usize = 500;
-/// Name (inside a PK's tag) of the hash of applied gift txn ids (DESIGN.md "ScoreApply").
-const TXNS: &str = "txns";
 
 /// How often a process scans the whole keyspace for outboxes no commit marked.
 const OUTBOX_SCAN_EVERY: Duration = Duration::from_secs(3600);
@@ -279,6 +277,74 @@ impl RedisStore {
         match invocation.invoke_async(&mut shared.connection).await {
             Ok(reply) => Ok(reply),
             Err(error) => Err(self.failed(&shared, error).await),
+        }
+    }
+
+    /// One gift on one PK, under `guard` when given: exactly one round trip, one EVALSHA on the
+    /// PK's tag (see lua/apply_score.lua).
+    async fn score(
+        &self,
+        apply: &ScoreApply,
+        guard: Option<&Condition>,
+    ) -> StoreResult<GuardedScore> {
+        let key = |name: &str| self.key(&apply.tag, name);
+        let mut invocation = self.scripts().apply_score.prepare_invoke();
+        invocation.key(key(&apply.window)).key(key(reserved::SCORE_RECORDS));
+        for (hash, _, _) in &apply.counters {
+            invocation.key(key(hash));
+        }
+        for (board, _, _) in &apply.boards {
+            invocation
+                .key(key(board))
+                .key(key(&format!("{board}:m")))
+                .key(key(&format!("{board}:seq")));
+        }
+        for (hash, _, _) in &apply.fields {
+            invocation.key(key(hash));
+        }
+        let guard_version = match guard {
+            Some(Condition::Version { name, version }) => {
+                invocation.key(key(name));
+                version.to_string()
+            }
+            None => String::new(),
+        };
+        invocation
+            .arg(&apply.txn_id)
+            .arg(apply.sent_at_ms)
+            .arg(millis(apply.ttl))
+            .arg(apply.counters.len())
+            .arg(apply.boards.len())
+            .arg(guard_version);
+        for (_, field, delta) in &apply.counters {
+            invocation.arg(field).arg(*delta);
+        }
+        for (_, member, delta) in &apply.boards {
+            invocation.arg(*member).arg(*delta);
+        }
+        for (_, field, value) in &apply.fields {
+            invocation.arg(field).arg(value);
+        }
+        let reply = self.run_script(&invocation).await?;
+        let mut reply = reply_array(reply)?.into_iter();
+        let status = reply.next().map(required_string).transpose()?;
+        let mut record = || -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
+            let record = reply.next().map(required_string).transpose()?;
+            decode_score_record(&record.ok_or_else(|| corrupt("gift reply without record"))?)
+        };
+        let judged = |outcome| Ok(GuardedScore::Judged(outcome));
+        match status.as_deref() {
+            Some("out") => judged(ScoreOutcome::Outside),
+            Some("moved") if guard.is_some() => Ok(GuardedScore::Moved),
+            Some("ok") => {
+                let (epoch, counters, boards) = record()?;
+                judged(ScoreOutcome::Applied { epoch, counters, boards })
+            }
+            Some("dup") => {
+                let (epoch, counters, boards) = record()?;
+                judged(ScoreOutcome::Duplicate { epoch, counters, boards })
+            }
+            _ => Err(corrupt("unexpected apply_score reply")),
         }
     }
 
@@ -682,6 +748,10 @@ impl Store for RedisStore {
                     let index = keys.of(&mut invocation, name);
                     invocation.arg("K").arg(index);
                 }
+                Op::DeleteScoreRecords => {
+                    let index = keys.of(&mut invocation, reserved::SCORE_RECORDS);
+                    invocation.arg("K").arg(index);
+                }
                 Op::DeleteBoard { name } => {
                     let board = keys.of(&mut invocation, name);
                     let members = keys.of(&mut invocation, &format!("{name}:m"));
@@ -878,56 +948,19 @@ impl Store for RedisStore {
     // ---- gift hot path ---------------------------------------------------------------------
 
     async fn apply_score(&self, apply: &ScoreApply) -> StoreResult<ScoreOutcome> {
-        // Exactly one round trip: one EVALSHA on the PK's tag (see lua/apply_score.lua).
-        let key = |name: &str| self.key(&apply.tag, name);
-        let mut invocation = self.scripts().apply_score.prepare_invoke();
-        invocation.key(key(&apply.window)).key(key(TXNS));
-        for (hash, _, _) in &apply.counters {
-            invocation.key(key(hash));
+        match self.score(apply, None).await? {
+            GuardedScore::Judged(outcome) => Ok(outcome),
+            // The script answers "moved" only to a guarded gift.
+            GuardedScore::Moved => Err(corrupt("an unguarded gift moved")),
         }
-        for (board, _, _) in &apply.boards {
-            invocation
-                .key(key(board))
-                .key(key(&format!("{board}:m")))
-                .key(key(&format!("{board}:seq")));
-        }
-        for (hash, _, _) in &apply.fields {
-            invocation.key(key(hash));
-        }
-        invocation
-            .arg(&apply.txn_id)
-            .arg(apply.sent_at_ms)
-            .arg(millis(apply.ttl))
-            .arg(apply.counters.len())
-            .arg(apply.boards.len());
-        for (_, field, delta) in &apply.counters {
-            invocation.arg(field).arg(*delta);
-        }
-        for (_, member, delta) in &apply.boards {
-            invocation.arg(*member).arg(*delta);
-        }
-        for (_, field, value) in &apply.fields {
-            invocation.arg(field).arg(value);
-        }
-        let reply = self.run_script(&invocation).await?;
-        let mut reply = reply_array(reply)?.into_iter();
-        let status = reply.next().map(required_string).transpose()?;
-        let mut record = || -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
-            let record = reply.next().map(required_string).transpose()?;
-            decode_score_record(&record.ok_or_else(|| corrupt("gift reply without record"))?)
-        };
-        match status.as_deref() {
-            Some("out") => Ok(ScoreOutcome::Outside),
-            Some("ok") => {
-                let (epoch, counters, boards) = record()?;
-                Ok(ScoreOutcome::Applied { epoch, counters, boards })
-            }
-            Some("dup") => {
-                let (epoch, counters, boards) = record()?;
-                Ok(ScoreOutcome::Duplicate { epoch, counters, boards })
-            }
-            _ => Err(corrupt("unexpected apply_score reply")),
-        }
+    }
+
+    async fn apply_score_guarded(
+        &self,
+        apply: &ScoreApply,
+        guard: &Condition,
+    ) -> StoreResult<GuardedScore> {
+        self.score(apply, Some(guard)).await
     }
 
     // ---- idempotency records ---------------------------------------------------------------

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use livepk_battle::BattleId;
-use livepk_core::{InvalidArgument, PkId, RoomSid, SingerId, gift::MAX_TEXT_LEN};
+use livepk_core::{InvalidArgument, PkId, RoomSid, SingerId};
 use livepk_linkcall::adapter::{LinkCallAdapter, SingerProfile};
 use livepk_linkcall::{self as domain, Activity, Anchor, GifterRow, PairRequest, PkState};
 use tonic::{Request, Response, Status};
@@ -56,12 +56,7 @@ fn singer_in_room(singer_id: u64, singer_sid: u64) -> Result<(SingerId, RoomSid)
 }
 
 fn text(field: &str, value: &str) -> Result<(), ServiceError> {
-    if value.len() > MAX_TEXT_LEN {
-        return Err(
-            InvalidArgument::new(field, format!("must be at most {MAX_TEXT_LEN} bytes")).into()
-        );
-    }
-    Ok(())
+    Ok(crate::services::parse::text(field, value)?)
 }
 
 fn activity(raw: i32) -> Result<Activity, ServiceError> {

@@ -139,6 +139,7 @@ async fn one_gift_counts_once_in_every_battle_it_belongs_to() {
         unit_value,
         sent_at_ms: now,
         show_id: None,
+        call_id: None,
     };
     let ledger = world.kit.runtime.ledger.clone();
     let now = world.now();
@@ -185,6 +186,7 @@ async fn a_gift_can_end_a_battle_once_however_often_it_is_retried() {
         unit_value: 10,
         sent_at_ms: world.now(),
         show_id: None,
+        call_id: None,
     };
     let ledger = world.kit.runtime.ledger.clone();
     ledger.record(&gift).await.unwrap();

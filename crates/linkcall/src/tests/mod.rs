@@ -497,6 +497,7 @@ impl World {
             unit_value: points,
             sent_at_ms,
             show_id: None,
+            call_id: None,
         };
         let outcome = self.kit.runtime.ledger.record(&gift).await.expect("the ledger");
         self.last = self.take_last().await;

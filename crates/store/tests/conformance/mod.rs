@@ -35,8 +35,8 @@ use futures::stream::BoxStream;
 use tokio::time::{Instant, sleep, timeout};
 
 use livepk_store::{
-    BoardEntry, ClaimedJob, CommitOutcome, Job, Op, Order, ScoreApply, ScoreOutcome, ScoringWindow,
-    Store, StoreResult, StoredEvent, Transaction, Versioned,
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, Op, Order, ScoreApply,
+    ScoreOutcome, ScoringWindow, Store, StoreResult, StoredEvent, Transaction, Versioned,
 };
 
 /// Expands to one `#[tokio::test]` per conformance case, each running against a fresh store
@@ -86,6 +86,10 @@ macro_rules! conformance_tests {
             apply_score_keys_expire_with_ttl,
             apply_score_keys_live_on_while_gifts_arrive,
             apply_score_single_gifter_board_keeps_its_ttl,
+            delete_score_records_forgets_every_answer_of_the_tag,
+            apply_score_guarded_counts_only_while_the_guard_holds,
+            apply_score_guarded_duplicate_only_under_the_guard_it_counted,
+            apply_score_guarded_outside_is_final_whatever_the_guard,
             record_claim_put_get,
             record_swap_only_from_the_expected_value,
             record_ttl_expires,
@@ -114,6 +118,7 @@ macro_rules! conformance_tests {
             concurrent_conditional_commits_one_wins,
             apply_score_concurrent_same_txn_applies_once,
             apply_score_concurrent_distinct_txns_all_count,
+            apply_score_guarded_concurrent_with_moves_counts_once,
             record_claim_concurrent_single_winner,
             jobs_concurrent_claimers_disjoint,
             read_events_block_waits_for_append,
@@ -256,6 +261,24 @@ fn gift(
 
 async fn apply(store: &dyn Store, apply: &ScoreApply) -> ScoreOutcome {
     ok(store.apply_score(apply).await, &format!("apply_score txn {}", apply.txn_id))
+}
+
+/// A guard: aggregate `name` of the gift's tag at `version`.
+fn at_version(name: &str, version: u64) -> Condition {
+    Condition::Version { name: name.into(), version }
+}
+
+async fn apply_guarded(store: &dyn Store, apply: &ScoreApply, guard: &Condition) -> GuardedScore {
+    ok(
+        store.apply_score_guarded(apply, guard).await,
+        &format!("apply_score_guarded txn {} under {guard:?}", apply.txn_id),
+    )
+}
+
+/// A counter of `tag` (0 when absent).
+async fn counter(store: &dyn Store, tag: &str, hash: &str, field: &str) -> i64 {
+    let values = ok(store.hash_get_fields(tag, hash, &[field.to_string()]).await, "counter");
+    values[0].as_deref().map_or(0, |value| value.parse().expect("a counter"))
 }
 
 static NEXT_TXN: AtomicU64 = AtomicU64::new(1);
@@ -1367,6 +1390,143 @@ pub async fn apply_score_writes_fields_only_when_it_counts(store: &dyn Store) {
     assert_eq!(values, vec![Some("first".to_string()), None]);
 }
 
+/// DeleteScoreRecords forgets every answer apply_score recorded under the tag — counted and
+/// outside alike — and nothing else: the same txn ids are judged afresh (here, by a window that
+/// now covers them), the tag's counters stay, another tag's records stay.
+pub async fn delete_score_records_forgets_every_answer_of_the_tag(store: &dyn Store) {
+    let (tag, other) = ("pk:reset", "pk:kept");
+    set_window(store, tag, open_window(1000, 2000, 1)).await;
+    set_window(store, other, open_window(1000, 2000, 1)).await;
+    let counted = gift(tag, "g1", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
+    assert!(matches!(apply(store, &counted).await, ScoreOutcome::Applied { .. }));
+    let late = gift(tag, "g2", 2500, &[("score", "red", 7)], &[("rank", 50, 7)]);
+    assert_eq!(apply(store, &late).await, ScoreOutcome::Outside);
+    let elsewhere = gift(other, "g1", 1500, &[("score", "red", 1)], &[]);
+    assert!(matches!(apply(store, &elsewhere).await, ScoreOutcome::Applied { .. }));
+
+    commit_ok(store, Transaction::new(tag).op(Op::DeleteScoreRecords), "delete score records")
+        .await;
+    assert_eq!(counter(store, tag, "score", "red").await, 5, "the counters stay");
+    // A new window (the next battle of the tag) covers both gifts' times.
+    set_window(store, tag, open_window(1000, 3000, 2)).await;
+    assert_eq!(
+        apply(store, &counted).await,
+        ScoreOutcome::Applied { epoch: 2, counters: vec![10], boards: vec![10] },
+        "the counted answer was forgotten"
+    );
+    assert_eq!(
+        apply(store, &late).await,
+        ScoreOutcome::Applied { epoch: 2, counters: vec![17], boards: vec![17] },
+        "the outside answer was forgotten"
+    );
+    assert!(
+        matches!(apply(store, &elsewhere).await, ScoreOutcome::Duplicate { .. }),
+        "another tag keeps its records"
+    );
+    // On a tag with no records it is a no-op.
+    commit_ok(store, Transaction::new("pk:none").op(Op::DeleteScoreRecords), "nothing to delete")
+        .await;
+}
+
+/// A guarded gift counts only while the guard's aggregate is at the version given, checked
+/// after the window; otherwise it answers Moved and writes nothing at all (no counter, board,
+/// field or record: the same txn counts later under the right version). An absent aggregate is
+/// at version 0.
+pub async fn apply_score_guarded_counts_only_while_the_guard_holds(store: &dyn Store) {
+    let tag = "pk:guarded";
+    set_window(store, tag, open_window(1000, 2000, 4)).await;
+    let mut gift_one = gift(tag, "g1", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
+    gift_one.fields = vec![("users".into(), "50".into(), "fan".into())];
+    assert_eq!(
+        apply_guarded(store, &gift_one, &at_version("seats", 1)).await,
+        GuardedScore::Moved,
+        "the seats were never written: version 0"
+    );
+    assert_eq!(
+        apply_guarded(store, &gift_one, &at_version("seats", 0)).await,
+        GuardedScore::Judged(ScoreOutcome::Applied {
+            epoch: 4,
+            counters: vec![5],
+            boards: vec![5]
+        })
+    );
+    put(store, tag, "seats", b"red").await;
+
+    let mut gift_two = gift(tag, "g2", 1600, &[("score", "blue", 3)], &[("rank", 60, 3)]);
+    gift_two.fields = vec![("users".into(), "60".into(), "moved".into())];
+    assert_eq!(apply_guarded(store, &gift_two, &at_version("seats", 0)).await, GuardedScore::Moved);
+    assert_eq!(counter(store, tag, "score", "blue").await, 0, "a moved gift adds nothing");
+    assert_eq!(ok(store.board_total(tag, "rank", 60).await, "board"), None);
+    assert_eq!(
+        ok(store.hash_get_fields(tag, "users", &["60".into()]).await, "fields"),
+        vec![None],
+        "nor writes its fields"
+    );
+    assert_eq!(
+        apply_guarded(store, &gift_two, &at_version("seats", 1)).await,
+        GuardedScore::Judged(ScoreOutcome::Applied {
+            epoch: 4,
+            counters: vec![3],
+            boards: vec![3]
+        }),
+        "nothing was recorded for it: it counts under the version now"
+    );
+}
+
+/// A gift that counted under a guard answers Duplicate (with its first values) to the same
+/// guard — even after the aggregate moved on — and to an unguarded call, and Moved to any other
+/// guard: a caller holding a credit decided on another version never builds its answer from it.
+pub async fn apply_score_guarded_duplicate_only_under_the_guard_it_counted(store: &dyn Store) {
+    let tag = "pk:guarded-dup";
+    set_window(store, tag, open_window(1000, 2000, 4)).await;
+    put(store, tag, "seats", b"v1").await;
+    put(store, tag, "seats", b"v2").await;
+    let counted = gift(tag, "g1", 1500, &[("score", "blue", 5)], &[("rank", 50, 5)]);
+    let applied = ScoreOutcome::Applied { epoch: 4, counters: vec![5], boards: vec![5] };
+    assert_eq!(
+        apply_guarded(store, &counted, &at_version("seats", 2)).await,
+        GuardedScore::Judged(applied)
+    );
+    let duplicate = ScoreOutcome::Duplicate { epoch: 4, counters: vec![5], boards: vec![5] };
+    put(store, tag, "seats", b"v3").await;
+    assert_eq!(
+        apply_guarded(store, &counted, &at_version("seats", 2)).await,
+        GuardedScore::Judged(duplicate.clone()),
+        "the guard it counted under: a duplicate, though the seats moved on"
+    );
+    let stale = gift(tag, "g1", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
+    for version in [1, 3] {
+        assert_eq!(
+            apply_guarded(store, &stale, &at_version("seats", version)).await,
+            GuardedScore::Moved,
+            "counted under version 2, asked under {version}"
+        );
+    }
+    assert_eq!(apply(store, &counted).await, duplicate, "unguarded: the txn id alone");
+    assert_eq!(counter(store, tag, "score", "red").await, 0);
+    assert_eq!(counter(store, tag, "score", "blue").await, 5);
+}
+
+/// The window is judged before the guard, and an outside answer is recorded and final whatever
+/// the guard says, then or later.
+pub async fn apply_score_guarded_outside_is_final_whatever_the_guard(store: &dyn Store) {
+    let tag = "pk:guarded-out";
+    set_window(store, tag, open_window(1000, 2000, 4)).await;
+    let late = gift(tag, "g1", 2500, &[("score", "red", 5)], &[]);
+    assert_eq!(
+        apply_guarded(store, &late, &at_version("seats", 9)).await,
+        GuardedScore::Judged(ScoreOutcome::Outside),
+        "outside, though the guard does not hold either"
+    );
+    set_window(store, tag, open_window(1000, 3000, 4)).await;
+    assert_eq!(
+        apply_guarded(store, &late, &at_version("seats", 0)).await,
+        GuardedScore::Judged(ScoreOutcome::Outside),
+        "the outside answer is final"
+    );
+    assert_eq!(counter(store, tag, "score", "red").await, 0);
+}
+
 /// hash_get_fields answers in the order asked, None for absent fields and absent hashes.
 pub async fn hash_get_fields_in_order(store: &dyn Store) {
     let fields = vec![("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())];
@@ -1797,6 +1957,73 @@ pub async fn apply_score_concurrent_same_txn_applies_once(store: Arc<dyn Store>)
     );
     assert_eq!(hash_sorted(&*store, tag, "score").await, strings(&[("red", "5")]), "counted once");
     assert_eq!(page(&*store, tag, "rank").await, vec![(50, 5)], "counted once");
+}
+/// Many calls of one guarded gift, each under the version it read, while the guard's aggregate
+/// keeps moving: the gift counts at most once; a call under the version it counted under is told
+/// Duplicate, any other Moved; the counter holds exactly what counted.
+pub async fn apply_score_guarded_concurrent_with_moves_counts_once(store: Arc<dyn Store>) {
+    let tag = "pk:guarded-race";
+    set_window(&*store, tag, open_window(1000, 2000, 4)).await;
+    put(&*store, tag, "seats", b"v").await;
+    let mover = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                put(&*store, tag, "seats", b"v").await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let calls = (0..16).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let counted = gift(tag, "g1", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
+            let version = get(&*store, tag, "seats").await.map_or(0, |read| read.version);
+            (version, apply_guarded(&*store, &counted, &at_version("seats", version)).await)
+        })
+    });
+    let outcomes: Vec<(u64, GuardedScore)> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("a call panicked"))
+        .collect();
+    mover.await.expect("the mover panicked");
+    let applied = GuardedScore::Judged(ScoreOutcome::Applied {
+        epoch: 4,
+        counters: vec![5],
+        boards: vec![5],
+    });
+    let duplicate = GuardedScore::Judged(ScoreOutcome::Duplicate {
+        epoch: 4,
+        counters: vec![5],
+        boards: vec![5],
+    });
+    let counted_under: Vec<u64> =
+        outcomes.iter().filter(|(_, outcome)| *outcome == applied).map(|(v, _)| *v).collect();
+    assert!(counted_under.len() <= 1, "counted at most once: {outcomes:?}");
+    for (version, outcome) in &outcomes {
+        match outcome {
+            GuardedScore::Moved => {}
+            outcome if *outcome == applied => {}
+            outcome if *outcome == duplicate => {
+                assert_eq!(Some(version), counted_under.first(), "{outcomes:?}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let total = 5 * counted_under.len() as i64;
+    assert_eq!(counter(&*store, tag, "score", "red").await, total);
+    // Once the seats stand still, the gift counts (or has counted) under the version now.
+    let version = get(&*store, tag, "seats").await.map_or(0, |read| read.version);
+    let counted = gift(tag, "g1", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
+    let last = apply_guarded(&*store, &counted, &at_version("seats", version)).await;
+    if counted_under.is_empty() {
+        assert_eq!(last, applied);
+        assert_eq!(counter(&*store, tag, "score", "red").await, 5);
+    } else {
+        let expected = if counted_under[0] == version { duplicate } else { GuardedScore::Moved };
+        assert_eq!(last, expected);
+    }
 }
 
 /// 20 concurrent distinct gifts all count; each sees a distinct intermediate value.
