@@ -704,11 +704,11 @@ fn score_ops<M: ModeBinding>(
         return Vec::new();
     }
     let keys = binding.score_keys(battle);
-    // The gift records go too: a tag that holds one battle after another (RoomPk's room) would
-    // otherwise keep every txn id it ever judged. A gift of an earlier battle was sent before
-    // the new window opened, so it is judged outside again; the ledger's own record of the gift
-    // still answers its retries.
-    let mut ops = vec![Op::DeleteScoreRecords, Op::DeleteKey { name: keys.totals }];
+    // The gift records are set aside as the previous battle's: a tag that holds one battle after
+    // another (RoomPk's room) would otherwise keep every txn id it ever judged. The previous
+    // battle's answers still stand (a retry whose send time a skewed clock put in the new
+    // window answers as before); older ones go (such gifts were sent long before the window).
+    let mut ops = vec![Op::RotateScoreRecords, Op::DeleteKey { name: keys.totals }];
     ops.extend(keys.keys.into_iter().map(|name| Op::DeleteKey { name }));
     let boards = [keys.senders.first, keys.senders.second].into_iter().chain(keys.boards);
     ops.extend(boards.map(|name| Op::DeleteBoard { name }));

@@ -164,7 +164,9 @@ pub trait GiftRoute: Send + Sync + 'static {
     /// battle's tag at the version `locate` read it at (RoomPk: the room's seats decide the
     /// team). The gift's script counts it only while that holds, atomically with the count;
     /// otherwise the ledger locates it again. `None` (the default): the credit holds whatever
-    /// changed since, the window alone decides.
+    /// changed since, the window alone decides. The aggregate must never be deleted while its
+    /// battle's tag lives: its version only grows, so a version names one state (a recreated
+    /// aggregate would start again at 1 and a stale credit could pass).
     fn guard(&self, _located: &Located<Self::Found>) -> Option<Condition> {
         None
     }

@@ -3,14 +3,15 @@
 --
 -- KEYS: [1] window hash, [2] txns hash, then one hash per counter, then three keys per board
 --       (board, board:m, board:seq), then one hash per written field, then (only when guarded)
---       the guard's aggregate.
+--       the guard's aggregate, then the previous battle's txns hash (txns:prev).
 -- ARGV: [1] txn id, [2] sent_at ms, [3] ttl ms, [4] counter count, [5] board count,
 --       [6] the guard's version ('' when the gift has no guard),
 --       then <field> <delta> per counter, then <member> <delta> per board, then
 --       <field> <value> per written field (their count is what remains of KEYS).
 -- Returns {'dup', record} | {'out'} | {'ok', record} | {'moved'},
 -- record = "<epoch>|<c1>,..|<b1>,..", then "|<guard version>" when it counted under a guard;
--- txns holds each txn id's record, or 'out' when it was judged outside the window.
+-- txns holds each txn id's record, or 'out' when it was judged outside the window; txns:prev
+-- the same for the tag's previous battle (set aside by a reset), whose answers still stand.
 
 local guard_version = ARGV[6]
 local guarded = guard_version ~= ''
@@ -25,6 +26,13 @@ elseif record then
     return {'moved'}
   end
   return {'dup', record}
+end
+-- The previous battle's answer stands as it was, whatever the guard (that battle is over).
+local previous = redis.call('HGET', KEYS[#KEYS], ARGV[1])
+if previous == 'out' then
+  return {'out'}
+elseif previous then
+  return {'dup', previous}
 end
 
 -- An outside answer is as final as a count: it is recorded too, so a later call of the same
@@ -49,7 +57,7 @@ end
 -- The guard: the aggregate the credit was decided on is still at the version it was read at
 -- (versions are only ever written by HINCRBY, so their decimal strings compare exactly).
 -- Nothing is recorded: the caller decides again and applies that.
-if guarded and (redis.call('HGET', KEYS[#KEYS], 'v') or '0') ~= guard_version then
+if guarded and (redis.call('HGET', KEYS[#KEYS - 1], 'v') or '0') ~= guard_version then
   return {'moved'}
 end
 
@@ -97,7 +105,7 @@ end
 
 local first_field_key = 3 + counter_count + 3 * board_count
 local first_field_arg = first_board_arg + 2 * board_count
-local last_field_key = #KEYS
+local last_field_key = #KEYS - 1
 if guarded then
   last_field_key = last_field_key - 1
 end

@@ -10,6 +10,7 @@
 --   H <k> <field count> <f> <v>... <ttl ms or "">  HSET (+ PEXPIRE when a ttl is given)
 --   K <k>                                 delete key
 --   B <k> <k:m> <k:seq>                   delete a leaderboard's three keys
+--   N <k> <k2>                            RENAME k k2 when k exists (its TTL goes with it)
 --   O <k> <count> <entry>...              RPUSH outbox entries (id + payload, built by the caller)
 -- Returns {1} when committed, {0, <condition index>, <actual version>} on a conflict, or an
 -- error reply "CORRUPT ..." when a key holds another type (checked before anything is written,
@@ -51,6 +52,8 @@ while position <= #ARGV do
     op.ttl = take()
   elseif code == 'B' then
     op.members = tonumber(take()); op.seq = tonumber(take())
+  elseif code == 'N' then
+    op.to = tonumber(take())
   elseif code == 'O' then
     local count = tonumber(take())
     op.entries = {}
@@ -80,6 +83,9 @@ for _, op in ipairs(ops) do
     if op.code ~= 'R' then types[op.key] = want end
   elseif op.code == 'B' then
     types[op.key] = 'none'; types[op.members] = 'none'; types[op.seq] = 'none'
+  elseif op.code == 'N' then
+    -- k2 takes k's type when k exists (else keeps its own): unknown until asked again.
+    types[op.to] = nil; types[op.key] = 'none'
   else
     types[op.key] = 'none'
   end
@@ -105,6 +111,8 @@ for _, op in ipairs(ops) do
     end
   elseif op.code == 'B' then
     redis.call('DEL', key, KEYS[op.members], KEYS[op.seq])
+  elseif op.code == 'N' then
+    if redis.call('EXISTS', key) == 1 then redis.call('RENAME', key, KEYS[op.to]) end
   elseif op.code == 'O' then
     -- One RPUSH per entry: unpack() of a long list could exceed Lua's C stack.
     for _, entry in ipairs(op.entries) do redis.call('RPUSH', key, entry) end

@@ -47,8 +47,11 @@ pub(crate) mod reserved {
     /// Outbox entry ids already appended, scored by append time.
     pub const EVENTS_SEEN: &str = "seen";
     /// Name (inside a PK's tag) of the hash of gift txn id -> the answer `apply_score` recorded
-    /// (DESIGN.md "ScoreApply"); dropped by `Op::DeleteScoreRecords`.
+    /// (DESIGN.md "ScoreApply"); moved to [`SCORE_RECORDS_PREVIOUS`] by
+    /// `Op::RotateScoreRecords`.
     pub const SCORE_RECORDS: &str = "txns";
+    /// The answers of the tag's previous battle (`Op::RotateScoreRecords`), still consulted.
+    pub const SCORE_RECORDS_PREVIOUS: &str = "txns:prev";
     /// Name of a tag's outbox list.
     pub const OUTBOX: &str = "outbox";
     /// Tag of the index of outboxes that may hold events (Redis only).

@@ -75,14 +75,17 @@ pub enum Op {
     DeleteKey { name: String },
     /// Deletes leaderboard `name` with all its parts.
     DeleteBoard { name: String },
-    /// Forgets every gift answer [`Store::apply_score`] recorded under the tag (counted or
-    /// outside; the txn ids it judged). For a tag that holds one battle after another, when a
+    /// Sets aside the gift answers [`Store::apply_score`] recorded under the tag (counted or
+    /// outside) as the previous battle's, replacing the ones set aside before (when the tag has
+    /// no answers, those are kept). For a tag that holds one battle after another, when a
     /// battle's scores are reset or dropped: otherwise its record of txn ids would only ever
-    /// grow. A gift applied again afterwards is judged afresh by the window then in place (a
-    /// gift of an earlier battle was sent before the new window opened, so it is outside again).
-    /// Goes with deleting the tag's boards (as a battle's reset does): the gift script gives the
-    /// records their life together with a board's first arrival (DESIGN.md "ScoreApply").
-    DeleteScoreRecords,
+    /// grow. The previous battle's answers are still consulted, so a retry of a gift of the
+    /// battle just ended answers as before even if clocks skewed its send time into the new
+    /// window; answers of battles before that are forgotten (such a gift is judged by the
+    /// window in place, which it was sent long before). Goes with deleting the tag's boards (as
+    /// a battle's reset does): the gift script gives the records their life together with a
+    /// board's first arrival, and the set-aside ones keep theirs (DESIGN.md "ScoreApply").
+    RotateScoreRecords,
     /// Queues events in the tag's outbox, to be moved to the event stream by
     /// [`Store::relay_outbox`]. Being in the same transaction as the state change, an event
     /// can be delayed by a crash but never lost nor emitted for a change that did not happen.

@@ -156,6 +156,17 @@ impl MemoryStore {
             }
             return judged(ScoreOutcome::Duplicate { epoch, counters, boards });
         }
+        // The previous battle's answer stands as it was, whatever the guard (that battle is over).
+        let previous = key_of(reserved::SCORE_RECORDS_PREVIOUS);
+        if let Some(record) =
+            state.read_hash(&previous)?.and_then(|txns| txns.get(&apply.txn_id).cloned())
+        {
+            if record == OUTSIDE_RECORD {
+                return judged(ScoreOutcome::Outside);
+            }
+            let (epoch, counters, boards) = decode_score_record(&record)?;
+            return judged(ScoreOutcome::Duplicate { epoch, counters, boards });
+        }
         let ttl = Some(apply.ttl);
         let window = state.read_hash(&key_of(&apply.window))?.cloned().unwrap_or_default();
         let number = |field: &str| window.get(field).and_then(|value| value.parse::<u64>().ok());
@@ -422,8 +433,10 @@ impl State {
                 }
             }
             Op::DeleteBoard { name } => self.board_delete(&key_of(&name)),
-            Op::DeleteScoreRecords => {
-                self.values.remove(&key_of(reserved::SCORE_RECORDS));
+            Op::RotateScoreRecords => {
+                if let Some(records) = self.values.remove(&key_of(reserved::SCORE_RECORDS)) {
+                    self.values.insert(key_of(reserved::SCORE_RECORDS_PREVIOUS), records);
+                }
             }
             Op::Outbox { events } => {
                 let key = key_of(reserved::OUTBOX);

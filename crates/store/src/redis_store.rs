@@ -309,6 +309,7 @@ impl RedisStore {
             }
             None => String::new(),
         };
+        invocation.key(key(reserved::SCORE_RECORDS_PREVIOUS));
         invocation
             .arg(&apply.txn_id)
             .arg(apply.sent_at_ms)
@@ -748,9 +749,10 @@ impl Store for RedisStore {
                     let index = keys.of(&mut invocation, name);
                     invocation.arg("K").arg(index);
                 }
-                Op::DeleteScoreRecords => {
-                    let index = keys.of(&mut invocation, reserved::SCORE_RECORDS);
-                    invocation.arg("K").arg(index);
+                Op::RotateScoreRecords => {
+                    let records = keys.of(&mut invocation, reserved::SCORE_RECORDS);
+                    let previous = keys.of(&mut invocation, reserved::SCORE_RECORDS_PREVIOUS);
+                    invocation.arg("N").arg(records).arg(previous);
                 }
                 Op::DeleteBoard { name } => {
                     let board = keys.of(&mut invocation, name);

@@ -143,29 +143,37 @@ async fn set_operator_renews_the_room_even_naming_the_same_operator() {
     assert!(world.room().await.is_operator(user(OPERATOR)));
 }
 
+/// A room's gift records stay bounded: a new Start sets the last battle's aside (still
+/// answering its retries) and forgets the ones before.
 #[tokio::test]
-async fn a_new_start_forgets_the_gift_records_of_the_last_battle() {
+async fn a_new_start_sets_the_last_battles_gift_records_aside_and_forgets_older_ones() {
     let (mut world, _store) = hooked_world().await;
     world.start(60).await.unwrap();
     world.gift_txn("first-1", 31, 21, 5).await;
     world.gift_txn("first-2", 32, 22, 3).await;
     world.gift_at("first-early", 31, 21, 2, START_MS - 1).await;
-    assert_eq!(gift_records(&world).await, 3, "two counted, one outside");
+    assert_eq!(gift_records(&world).await, (3, 0), "two counted, one outside");
     world.finish().await.unwrap();
-    assert_eq!(gift_records(&world).await, 3, "kept while the battle is readable");
+    assert_eq!(gift_records(&world).await, (3, 0), "kept while the battle is readable");
     world.start(60).await.unwrap();
-    assert_eq!(gift_records(&world).await, 0, "a new Start forgets them");
-    // A retry of a gift of the first battle is still answered by the ledger's own record.
+    assert_eq!(gift_records(&world).await, (0, 3), "a new Start sets them aside");
+    // A retry of a gift of the first battle is answered as the first time.
     let replay = world.gift_txn("first-1", 31, 21, 5).await;
     assert!(replay.duplicate);
     assert_eq!(team_of(&replay).as_deref(), Some("red"));
     assert_eq!(world.state().await.battle.unwrap().scores, Scores::default());
-    assert_eq!(gift_records(&world).await, 0);
+    world.gift_txn("second-1", 31, 21, 4).await;
+    world.finish().await.unwrap();
+    world.start(60).await.unwrap();
+    assert_eq!(gift_records(&world).await, (0, 1), "the first battle's are forgotten");
 }
 
-/// How many gift records the room's tag holds (crates/store/DESIGN.md "ScoreApply": the hash
-/// `txns`, txn id -> the answer).
-async fn gift_records(world: &World) -> usize {
+/// How many gift records the room's tag holds: the current battle's and the previous one's
+/// (crates/store/DESIGN.md "ScoreApply": the hashes `txns` and `txns:prev`, txn id -> answer).
+async fn gift_records(world: &World) -> (usize, usize) {
     let store = &world.kit.engine().store;
-    store.hash_get_all(&room_tag(room_id(ROOM)), "txns").await.expect("read").len()
+    let tag = room_tag(room_id(ROOM));
+    let current = store.hash_get_all(&tag, "txns").await.expect("read").len();
+    let previous = store.hash_get_all(&tag, "txns:prev").await.expect("read").len();
+    (current, previous)
 }

@@ -86,7 +86,7 @@ macro_rules! conformance_tests {
             apply_score_keys_expire_with_ttl,
             apply_score_keys_live_on_while_gifts_arrive,
             apply_score_single_gifter_board_keeps_its_ttl,
-            delete_score_records_forgets_every_answer_of_the_tag,
+            rotate_score_records_keeps_the_previous_battles_answers_only,
             apply_score_guarded_counts_only_while_the_guard_holds,
             apply_score_guarded_duplicate_only_under_the_guard_it_counted,
             apply_score_guarded_outside_is_final_whatever_the_guard,
@@ -1390,10 +1390,12 @@ pub async fn apply_score_writes_fields_only_when_it_counts(store: &dyn Store) {
     assert_eq!(values, vec![Some("first".to_string()), None]);
 }
 
-/// DeleteScoreRecords forgets every answer apply_score recorded under the tag — counted and
-/// outside alike — and nothing else: the same txn ids are judged afresh (here, by a window that
-/// now covers them), the tag's counters stay, another tag's records stay.
-pub async fn delete_score_records_forgets_every_answer_of_the_tag(store: &dyn Store) {
+/// RotateScoreRecords sets the tag's answers aside as the previous battle's: they still stand
+/// (counted -> Duplicate, even to a guard of another version; outside -> Outside) though a new
+/// window covers the gifts' times, while new gifts count; a second rotation forgets the first
+/// battle's answers (judged afresh by the window in place) and keeps the second's; a rotation
+/// with no answers keeps the set-aside ones; another tag is untouched.
+pub async fn rotate_score_records_keeps_the_previous_battles_answers_only(store: &dyn Store) {
     let (tag, other) = ("pk:reset", "pk:kept");
     set_window(store, tag, open_window(1000, 2000, 1)).await;
     set_window(store, other, open_window(1000, 2000, 1)).await;
@@ -1404,28 +1406,60 @@ pub async fn delete_score_records_forgets_every_answer_of_the_tag(store: &dyn St
     let elsewhere = gift(other, "g1", 1500, &[("score", "red", 1)], &[]);
     assert!(matches!(apply(store, &elsewhere).await, ScoreOutcome::Applied { .. }));
 
-    commit_ok(store, Transaction::new(tag).op(Op::DeleteScoreRecords), "delete score records")
-        .await;
+    let rotate = || Transaction::new(tag).op(Op::RotateScoreRecords);
+    commit_ok(store, rotate(), "rotate score records").await;
     assert_eq!(counter(store, tag, "score", "red").await, 5, "the counters stay");
-    // A new window (the next battle of the tag) covers both gifts' times.
+    // The next battle of the tag: a window that covers both gifts' times (skewed clocks).
     set_window(store, tag, open_window(1000, 3000, 2)).await;
     assert_eq!(
         apply(store, &counted).await,
-        ScoreOutcome::Applied { epoch: 2, counters: vec![10], boards: vec![10] },
-        "the counted answer was forgotten"
+        ScoreOutcome::Duplicate { epoch: 1, counters: vec![5], boards: vec![5] },
+        "the previous battle's count stands"
     );
     assert_eq!(
-        apply(store, &late).await,
-        ScoreOutcome::Applied { epoch: 2, counters: vec![17], boards: vec![17] },
-        "the outside answer was forgotten"
+        apply_guarded(store, &counted, &at_version("seats", 7)).await,
+        GuardedScore::Judged(ScoreOutcome::Duplicate {
+            epoch: 1,
+            counters: vec![5],
+            boards: vec![5]
+        }),
+        "whatever the guard"
+    );
+    assert_eq!(apply(store, &late).await, ScoreOutcome::Outside, "and its outside answer");
+    let fresh = gift(tag, "g3", 2800, &[("score", "red", 2)], &[("rank", 51, 2)]);
+    assert_eq!(
+        apply(store, &fresh).await,
+        ScoreOutcome::Applied { epoch: 2, counters: vec![7], boards: vec![2] }
+    );
+    // A rotation of a tag without answers keeps the set-aside ones.
+    commit_ok(store, Transaction::new("pk:none").op(Op::RotateScoreRecords), "nothing to rotate")
+        .await;
+
+    // A second rotation: the first battle's answers go, the second's are set aside.
+    commit_ok(store, rotate(), "rotate again").await;
+    set_window(store, tag, open_window(1000, 4000, 3)).await;
+    assert_eq!(
+        apply(store, &counted).await,
+        ScoreOutcome::Applied { epoch: 3, counters: vec![12], boards: vec![10] },
+        "two battles back: judged afresh"
+    );
+    assert!(matches!(apply(store, &fresh).await, ScoreOutcome::Duplicate { epoch: 2, .. }));
+    // No answers since: rotating keeps the previous battle's.
+    set_window(store, tag, open_window(1000, 5000, 4)).await;
+    commit_ok(store, Transaction::new(tag).op(Op::RotateScoreRecords), "rotate").await;
+    assert!(
+        matches!(apply(store, &counted).await, ScoreOutcome::Duplicate { epoch: 3, .. }),
+        "the battle just ended"
+    );
+    commit_ok(store, rotate(), "rotate with no answers").await;
+    assert!(
+        matches!(apply(store, &counted).await, ScoreOutcome::Duplicate { epoch: 3, .. }),
+        "kept: the battle in between recorded nothing"
     );
     assert!(
         matches!(apply(store, &elsewhere).await, ScoreOutcome::Duplicate { .. }),
         "another tag keeps its records"
     );
-    // On a tag with no records it is a no-op.
-    commit_ok(store, Transaction::new("pk:none").op(Op::DeleteScoreRecords), "nothing to delete")
-        .await;
 }
 
 /// A guarded gift counts only while the guard's aggregate is at the version given, checked
