@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{Boards, offer, pk_info};
 use crate::pb::acrosspk as proto;
 use crate::pb::acrosspk::across_pk_server::{AcrossPk, AcrossPkServer};
+use crate::services::parse::{self, room, user};
 use crate::status::ServiceError;
 
 /// The service.
@@ -29,17 +30,13 @@ pub fn server(adapter: Arc<AcrossPkAdapter>) -> AcrossPkServer<AcrossPkService> 
 
 type Answer<T> = Result<Response<T>, Status>;
 
-fn room(field: &str, raw: u64) -> Result<RoomSid, ServiceError> {
-    Ok(RoomSid::parse(field, raw)?)
-}
-
 fn operator(raw: u64) -> Result<UserId, ServiceError> {
-    Ok(UserId::parse("operator_id", raw)?)
+    user("operator_id", raw)
 }
 
 /// A text field, bounded so that a caller cannot blow up a stored value.
 fn text(field: &str, value: String) -> Result<String, ServiceError> {
-    crate::services::parse::text(field, &value)?;
+    parse::text(field, &value)?;
     Ok(value)
 }
 

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{pk_info, pk_list, pk_singer, singer_info, state, user_info};
 use crate::pb::linkcall as proto;
 use crate::pb::linkcall::link_call_pk_server::{LinkCallPk, LinkCallPkServer};
+use crate::services::parse::{room, singer, text};
 use crate::status::ServiceError;
 
 /// The service.
@@ -27,14 +28,6 @@ pub fn server(adapter: Arc<LinkCallAdapter>) -> LinkCallPkServer<LinkCallService
 }
 
 type Answer<T> = Result<Response<T>, Status>;
-
-fn singer(field: &str, raw: u64) -> Result<SingerId, ServiceError> {
-    Ok(SingerId::parse(field, raw)?)
-}
-
-fn room(field: &str, raw: u64) -> Result<RoomSid, ServiceError> {
-    Ok(RoomSid::parse(field, raw)?)
-}
 
 /// Parses the (host, guest) pair every battle request names, with their rooms.
 fn pair(
@@ -53,10 +46,6 @@ fn pair(
 /// Parses the (`singer_id`, `singer_sid`) every room-level request carries.
 fn singer_in_room(singer_id: u64, singer_sid: u64) -> Result<(SingerId, RoomSid), ServiceError> {
     Ok((singer("singer_id", singer_id)?, room("singer_sid", singer_sid)?))
-}
-
-fn text(field: &str, value: &str) -> Result<(), ServiceError> {
-    Ok(crate::services::parse::text(field, value)?)
 }
 
 fn activity(raw: i32) -> Result<Activity, ServiceError> {

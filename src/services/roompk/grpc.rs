@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use livepk_core::{RoomSid, UserId};
+use livepk_core::UserId;
 use livepk_roompk::adapter::RoomPkAdapter;
 use livepk_roompk::{
     AddTimeRequest, FinishRequest, Location, SeatCommand, SeatRequest, StartRequest, Team,
@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{board, location, pk_info, user_totals};
 use crate::pb::roompk as proto;
 use crate::pb::roompk::room_pk_server::{RoomPk, RoomPkServer};
+use crate::services::parse::{room, text, user};
 use crate::status::ServiceError;
 
 /// The service.
@@ -28,20 +29,8 @@ pub fn server(adapter: Arc<RoomPkAdapter>) -> RoomPkServer<RoomPkService> {
 
 type Answer<T> = Result<Response<T>, Status>;
 
-fn room(field: &str, raw: u64) -> Result<RoomSid, ServiceError> {
-    Ok(RoomSid::parse(field, raw)?)
-}
-
-fn user(field: &str, raw: u64) -> Result<UserId, ServiceError> {
-    Ok(UserId::parse(field, raw)?)
-}
-
 fn seat_location(raw: u32) -> Result<Location, ServiceError> {
     Ok(Location::parse("location", raw)?)
-}
-
-fn text(field: &str, value: &str) -> Result<(), ServiceError> {
-    Ok(crate::services::parse::text(field, value)?)
 }
 
 /// A seat operation's answer: the seat now, whether it changed, the server time.

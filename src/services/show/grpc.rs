@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{gift_to_proto, show_info, status};
 use crate::pb::show as proto;
 use crate::pb::show::interactive_show_server::{InteractiveShow, InteractiveShowServer};
+use crate::services::parse;
 use crate::status::ServiceError;
 
 /// Default anchors per page of the income ranking.
@@ -43,16 +44,16 @@ fn call_id(raw: u64) -> Result<CallId, ServiceError> {
 }
 
 fn anchor_id(raw: u64) -> Result<SingerId, ServiceError> {
-    Ok(SingerId::parse("anchor_id", raw)?)
+    parse::singer("anchor_id", raw)
 }
 
 fn user_id(raw: u64) -> Result<UserId, ServiceError> {
-    Ok(UserId::parse("user_id", raw)?)
+    parse::user("user_id", raw)
 }
 
 fn uid(raw: u64) -> Result<u64, ServiceError> {
     // Any account: parsed as a user id only to refuse zero naming the field.
-    Ok(UserId::parse("uid", raw)?.get())
+    Ok(parse::user("uid", raw)?.get())
 }
 
 fn flag(field: &str, raw: u32) -> Result<bool, ServiceError> {
@@ -94,7 +95,7 @@ fn period(raw: i32) -> Result<RankingPeriod, ServiceError> {
 
 /// Page arguments -> (offset, limit).
 fn page(page_num: u32, page_size: u32) -> Result<(u64, u32), ServiceError> {
-    Ok(crate::services::parse::page(page_num, page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?)
+    Ok(parse::page(page_num, page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?)
 }
 
 /// Which show a Rate names: exactly one of `show_id` and `call_id`.
