@@ -466,6 +466,8 @@ async fn linkcall_races_gifts_across_the_deadline() {
     let guest_total: u64 = counted.iter().map(|(_, guest)| guest).sum();
     assert!(host_total + guest_total > 0, "no gift counted before the deadline");
 
+    // The deadline's settle waits `score.grace_ms` (3 s by default) for gifts sent before it.
+    move_to(&clock, deadline + 3_000);
     let record = server.wait_record(pkid).await;
     assert_eq!(record.ended_by, "deadline", "{record:?}");
     let scores: Vec<i64> = record.participants.iter().map(|p| p.score).collect();

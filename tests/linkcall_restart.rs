@@ -33,6 +33,8 @@ async fn linkcall_restart_deadline_survives_kill_9() {
     let mut first = deployment.spawn().await;
     first.set_config("linkcall.pk_seconds", "3").await;
     first.set_config("linkcall.punish_seconds", "1").await;
+    // Settled at the deadline itself: the settle grace is not what this test is about.
+    first.set_config("score.grace_ms", "0").await;
     let host = Anchor::new(4001, 8001);
     let guest = Anchor::new(4002, 8002);
     host.online(&first).await;

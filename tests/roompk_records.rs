@@ -91,7 +91,8 @@ async fn roompk_records_list_the_winning_team_first() {
     let (pkid, deadline) = started(&server, room, 30).await;
     room_gift(&server, "records-blue-1", FAN, RED, room, 2).await;
     room_gift(&server, "records-blue-2", FAN, BLUE, room, 9).await;
-    clock.set_ms(deadline);
+    // The deadline's settle waits `score.grace_ms` (3 s by default) for gifts sent before it.
+    clock.set_ms(deadline + 3_000);
     let blue_win = record(&server, pkid).await;
     assert_eq!(blue_win.participants, vec![team(room, "blue", 9), team(room, "red", 2)]);
     assert_eq!((blue_win.winner_id, blue_win.winner_side.as_str()), (room, "blue"));

@@ -4,8 +4,8 @@
 mod support;
 
 use livepk::pb::admin::{
-    AddWhitelistRequest, GetConfigRequest, GetPkRecordRequest, ListPkRecordsRequest,
-    ListWhitelistRequest, RemoveWhitelistRequest, SetConfigRequest,
+    AddWhitelistRequest, ForceCloseRequest, GetConfigRequest, GetPkRecordRequest,
+    ListPkRecordsRequest, ListWhitelistRequest, RemoveWhitelistRequest, SetConfigRequest,
 };
 use livepk::pb::common::Mode;
 use support::{TestServer, TestServerOptions, assert_invalid_argument};
@@ -20,6 +20,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("linkcall.addtime_seconds", "180"),
     ("score.value_per_point", "1"),
     ("events.score_coalesce_ms", "500"),
+    ("score.grace_ms", "3000"),
     ("giftpk.pull_interval_ms", "3000"),
     ("giftpk.ranking_page_size", "20"),
     ("giftpk.min_duration_seconds", "10"),
@@ -238,5 +239,29 @@ async fn pk_records_are_empty_and_unknown_ones_not_found() {
         .unwrap()
         .into_inner();
     assert!(list.records.is_empty());
+    server.shutdown().await;
+}
+
+/// Issue 12, item 11: an enum value the contract does not define is refused, naming the field,
+/// where it used to widen `ListPkRecords` to every mode; `GetPkRecord` and `ForcePkClose` refuse
+/// it too.
+#[tokio::test]
+async fn item11_an_unknown_mode_is_refused_not_taken_as_every_mode() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin();
+    for mode in [99, -1, 6] {
+        let status = admin
+            .list_pk_records(ListPkRecordsRequest { mode, ..Default::default() })
+            .await
+            .expect_err("an undefined mode");
+        assert_invalid_argument(&status, "mode");
+        let status = admin.get_pk_record(GetPkRecordRequest { mode, pkid: 1 }).await.unwrap_err();
+        assert_invalid_argument(&status, "mode");
+        let status = admin
+            .force_close(ForceCloseRequest { mode, pkid: 1, ..Default::default() })
+            .await
+            .unwrap_err();
+        assert_invalid_argument(&status, "mode");
+    }
     server.shutdown().await;
 }

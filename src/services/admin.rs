@@ -67,6 +67,12 @@ fn parse_mode(field: &str, value: i32) -> Result<Mode, InvalidArgument> {
     mode_from_proto(value).ok_or_else(|| InvalidArgument::new(field, "must name a mode"))
 }
 
+/// An optional mode: MODE_UNSPECIFIED is "every mode"; a value the contract does not define is
+/// refused (a newer client's mode must not silently widen the answer to every mode).
+fn parse_mode_filter(field: &str, value: i32) -> Result<Option<Mode>, InvalidArgument> {
+    if value == 0 { Ok(None) } else { parse_mode(field, value).map(Some) }
+}
+
 /// The wire form of a settled record.
 pub fn record_to_proto(record: &livepk_sql::PkRecord) -> PkRecord {
     let winner_side = record
@@ -217,7 +223,7 @@ impl Admin for AdminService {
         let (offset, limit) =
             page(request.page_num, request.page_size).map_err(ServiceError::from)?;
         let filter = RecordFilter {
-            mode: mode_from_proto(request.mode),
+            mode: parse_mode_filter("mode", request.mode).map_err(ServiceError::from)?,
             singer_id: (request.singer_id != 0).then(|| SingerId::from_trusted(request.singer_id)),
         };
         let (records, total) = self

@@ -177,6 +177,11 @@ pub trait ModeBinding: Send + Sync + 'static {
     /// The mode.
     const MODE: Mode;
 
+    /// Whether the mode's scoring deadlines already carry a settle grace of their own (GiftPk's
+    /// `giftpk.settle_grace_ms`); otherwise the engine schedules each scoring deadline's job
+    /// `score.grace_ms` after the deadline.
+    const OWN_SETTLE_GRACE: bool = false;
+
     /// The engine it runs on.
     fn engine(&self) -> &Arc<Engine>;
 

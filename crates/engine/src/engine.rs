@@ -32,7 +32,7 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use livepk_battle::{
-    BattleId, BattleState, EndedBy, Phase, PhaseDeadline, ScoreAction, Scores, Settled,
+    BattleId, BattleState, EndedBy, Phase, PhaseDeadline, ScoreAction, Scores, Settled, TimedPhase,
     TimerRequest, Transition, Vocabulary,
 };
 use livepk_core::{Clock, Mode, PkId, RoomSid, UserId};
@@ -42,6 +42,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::binding::{AggregateId, BoardRow, EncodeContext, ModeBinding, Snapshot, StoreKey};
+use crate::config::SCORE_GRACE_MS;
 use crate::driver::ModeDriver;
 use crate::error::{Contended, EngineError, EngineResult};
 use crate::events::EventBus;
@@ -471,22 +472,34 @@ impl Engine {
     ) -> EngineResult<()> {
         let mode = M::MODE.as_str();
         for timer in timers {
-            let (topic, id, body) = match timer {
+            let (topic, id, body, fire_ms) = match timer {
                 TimerRequest::Phase(deadline) => {
                     let PhaseDeadline { battle, pkid, phase, due_ms } = deadline;
+                    // The job keeps the deadline's id; only its firing waits out the grace.
                     let id = format!("{mode}.phase:{battle}:{pkid}:{}:{due_ms}", phase.as_str());
-                    (phase_topic(M::MODE), id, encode(deadline))
+                    let fire_ms = match phase {
+                        TimedPhase::Scoring if !M::OWN_SETTLE_GRACE => {
+                            due_ms.saturating_add(self.settle_grace_ms().await?)
+                        }
+                        _ => *due_ms,
+                    };
+                    (phase_topic(M::MODE), id, encode(deadline), fire_ms)
                 }
                 TimerRequest::InvitationExpiry { invitation, due_ms } => {
                     let key = encode(invitation);
                     let id =
                         format!("{mode}.invitation:{}:{due_ms}", String::from_utf8_lossy(&key));
-                    (invitation_topic(M::MODE), id, key)
+                    (invitation_topic(M::MODE), id, key, *due_ms)
                 }
             };
-            self.timers.schedule(&topic, &id, timer.due_ms(), body).await?;
+            self.timers.schedule(&topic, &id, fire_ms, body).await?;
         }
         Ok(())
+    }
+
+    /// `score.grace_ms` now.
+    async fn settle_grace_ms(&self) -> EngineResult<u64> {
+        Ok(self.settings.get(&SCORE_GRACE_MS).await?.max(0) as u64)
     }
 
     async fn schedule_record(

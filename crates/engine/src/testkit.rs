@@ -69,6 +69,9 @@ impl TestKit {
         let runtime = Runtime::new(engine, modes, RuntimeOptions::default());
         // Score notifications at once, so a test sees them without waiting.
         runtime.engine.settings.set("events.score_coalesce_ms", 0, START_MS).await.ok();
+        // Deadlines settle at the deadline, so a test's clock moves to where the seed says; the
+        // tests of the settle grace (`score.grace_ms`) set it themselves.
+        runtime.engine.settings.set("score.grace_ms", 0, START_MS).await.ok();
         TestKit { clock, runtime, cursor: Mutex::new("0".into()) }
     }
 

@@ -340,6 +340,8 @@ impl ModeBinding for GiftPkAdapter {
     type Config = GiftPkConfig;
 
     const MODE: Mode = Mode::GiftPk;
+    /// The countdown's job is due `giftpk.settle_grace_ms` after the deadline already.
+    const OWN_SETTLE_GRACE: bool = true;
 
     fn engine(&self) -> &Arc<Engine> {
         &self.engine

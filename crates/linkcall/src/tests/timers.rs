@@ -287,3 +287,60 @@ async fn with_punishment_set_to_zero_a_win_goes_straight_back_to_linked() {
     }
     assert_eq!(counted.reply.pk.winner_id, Some(singer(HOST)));
 }
+
+/// Issue 12, item 7: the scoring deadline's settle waits `score.grace_ms` for gifts sent before
+/// the deadline and recorded late (a payment confirmed just after it). Both sides of both
+/// boundaries: sent a millisecond before the deadline counts, sent at it does not; the job does
+/// not settle a millisecond before the grace is over, and does at its end, on those gifts; after
+/// the settle a late gift is out for good.
+#[tokio::test]
+async fn item7_the_deadline_settle_waits_the_grace_for_gifts_sent_before_it() {
+    const GRACE_MS: u64 = 3_000;
+    let mut world = open_pair().await;
+    world.set_config("score.grace_ms", GRACE_MS as i64).await;
+    world.link(HOST, GUEST).await.unwrap();
+    world.agree(GUEST, HOST).await.unwrap();
+    world.start(HOST, GUEST).await.unwrap();
+    let deadline_ms = scoring_job(&world, HOST).await.due_ms;
+    // The popup's stale job is due first; then the deadline's, a grace after the deadline.
+    world.advance_secs(15);
+    assert_eq!(world.fire_due_timers().await, 1);
+    assert_eq!(world.next_job_due().await, Some(deadline_ms + GRACE_MS));
+
+    world.kit.advance_ms(deadline_ms - world.now());
+    assert_eq!(world.fire_due_timers().await, 0, "the settle waits out the grace");
+    assert!(world.gift_txn("late-1", HOST, 10, deadline_ms - 1).await, "sent before the end");
+    assert!(!world.gift_txn("at-end", GUEST, 1_000, deadline_ms).await, "sent at the end");
+    world.kit.advance_ms(GRACE_MS - 1);
+    assert!(world.gift_txn("late-2", GUEST, 4, deadline_ms - 500).await, "recorded in the grace");
+    assert_eq!(world.fire_due_timers().await, 0, "a millisecond before the grace is over");
+    assert_eq!(world.battle_summary().await, "scoring#1");
+
+    world.kit.advance_ms(1);
+    assert_eq!(world.fire_due_timers().await, 1);
+    let records = world.records().await;
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!((record.host_score, record.guest_score), (10, 4));
+    assert_eq!((record.ended_by.as_str(), record.end_ms), ("deadline", deadline_ms));
+    assert!(
+        !world.gift_txn("too-late", GUEST, 100, deadline_ms - 1).await,
+        "after the settle a gift is out for good, whenever it was sent"
+    );
+}
+
+/// Item 7: the grace is read when the deadline is scheduled, so changing it never moves the
+/// settle of a running PK.
+#[tokio::test]
+async fn item7_a_changed_grace_leaves_running_pks_alone() {
+    let mut world = open_pair().await;
+    world.set_config("score.grace_ms", 2_000).await;
+    world.link(HOST, GUEST).await.unwrap();
+    world.agree(GUEST, HOST).await.unwrap();
+    world.start(HOST, GUEST).await.unwrap();
+    let deadline_ms = scoring_job(&world, HOST).await.due_ms;
+    world.set_config("score.grace_ms", 9_000).await;
+    world.advance_secs(15);
+    assert_eq!(world.fire_due_timers().await, 1, "the popup's stale job");
+    assert_eq!(world.next_job_due().await, Some(deadline_ms + 2_000));
+}
