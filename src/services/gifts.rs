@@ -73,11 +73,13 @@ impl GiftsService {
         Ok(self.app.runtime.ledger.record(&gift).await?)
     }
 
-    /// One gift's result inside a batch: a failure is reported in place, so one bad gift does
-    /// not lose the others.
-    async fn record_in_batch(&self, request: RecordGiftRequest) -> GiftResult {
+    /// One gift's result inside a batch: a refused gift is reported in place, so one bad gift
+    /// does not lose the others. A store outage (UNAVAILABLE) is not a gift's fault and fails the
+    /// whole call, as the contract says: the gateway retries the call, and the gifts applied
+    /// before the outage answer `duplicate` then.
+    async fn record_in_batch(&self, request: RecordGiftRequest) -> Result<GiftResult, Status> {
         let gift_txn_id = request.gift_txn_id.clone();
-        match self.record_one(request).await {
+        Ok(match self.record_one(request).await {
             Ok(outcome) => GiftResult {
                 gift_txn_id,
                 duplicate: outcome.duplicate,
@@ -87,6 +89,9 @@ impl GiftsService {
             Err(error) => {
                 let code = error.public_code();
                 let status = Status::from(error);
+                if status.code() == tonic::Code::Unavailable {
+                    return Err(status);
+                }
                 GiftResult {
                     gift_txn_id,
                     duplicate: false,
@@ -98,7 +103,7 @@ impl GiftsService {
                     }),
                 }
             }
-        }
+        })
     }
 }
 
@@ -132,7 +137,7 @@ impl Gifts for GiftsService {
             let gift = message.gift.ok_or_else(|| {
                 ServiceError::from(livepk_core::InvalidArgument::new("gift", "is required"))
             })?;
-            results.push(self.record_in_batch(gift).await);
+            results.push(self.record_in_batch(gift).await?);
         }
         Ok(Response::new(RecordGiftsResponse { results }))
     }
@@ -149,10 +154,13 @@ impl Gifts for GiftsService {
             ))
             .into());
         }
-        // Gifts of one batch are independent; run them concurrently (bounded by the batch).
+        // Gifts of one batch are independent; run them concurrently (bounded by the batch). The
+        // results stay in request order; an outage fails the call once every gift has finished.
         let results =
             futures::future::join_all(gifts.into_iter().map(|gift| self.record_in_batch(gift)))
-                .await;
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, Status>>()?;
         Ok(Response::new(RecordGiftBatchResponse { results }))
     }
 }
