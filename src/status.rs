@@ -97,6 +97,19 @@ impl ServiceError {
     }
 }
 
+/// Longest message or detail value an error carries, in characters. Errors echo the caller's
+/// input (`unknown key "…"`); a 5,000-character key would otherwise make the trailers (the
+/// message is sent twice: `grpc-message` and the details) larger than an HTTP/2 peer accepts,
+/// and the caller would see a protocol error instead of the refusal.
+const MAX_ERROR_TEXT: usize = 256;
+
+fn clip(text: String) -> String {
+    match text.char_indices().nth(MAX_ERROR_TEXT) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
 fn code_of(kind: ErrorKind) -> Code {
     match kind {
         ErrorKind::InvalidArgument => Code::InvalidArgument,
@@ -121,9 +134,10 @@ impl From<ServiceError> for Status {
             tracing::error!(business_code, error = %error, "request failed");
             "the server had a problem; retry later".to_owned()
         } else {
-            error.to_string()
+            clip(error.to_string())
         };
-        let mut metadata: HashMap<String, String> = details.into_iter().collect();
+        let mut metadata: HashMap<String, String> =
+            details.into_iter().map(|(key, value)| (key, clip(value))).collect();
         metadata.insert("code".into(), public_code.to_string());
         if let Some(field) = &field {
             metadata.insert("field".into(), field.clone());
@@ -169,5 +183,17 @@ mod tests {
         assert_eq!(status.code(), Code::Unavailable);
         assert_eq!(info(&status).metadata["code"], "403400020");
         assert!(!status.message().contains("refused"));
+    }
+
+    #[test]
+    fn an_echoed_huge_input_is_clipped_so_the_refusal_still_fits_the_trailers() {
+        let key = "k".repeat(5_000);
+        let error = InvalidArgument::new("key", format!("unknown key {key:?}"));
+        let status: Status = ServiceError::from(error).into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message().chars().count(), MAX_ERROR_TEXT + 1);
+        assert!(status.message().ends_with('…'));
+        assert_eq!(info(&status).metadata["field"], "key");
+        assert_eq!(clip("名字".repeat(200)).chars().count(), MAX_ERROR_TEXT + 1);
     }
 }

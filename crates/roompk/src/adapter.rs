@@ -228,7 +228,8 @@ impl RoomPkAdapter {
         .await
     }
 
-    /// Start: a new team battle under a fresh pkid (allocated only when no battle runs).
+    /// Start: a new team battle under a fresh pkid (allocated only for a start that passes the
+    /// checks).
     pub async fn start(&self, request: StartRequest) -> EngineResult<BattleInfo> {
         let config = self.config().await?;
         let room = request.room_id;
@@ -236,9 +237,22 @@ impl RoomPkAdapter {
         self.run(
             || async move {
                 let snapshot = self.load(room).await?;
-                let fresh = match snapshot.battle() {
-                    Some(battle) if !battle.is_closed() => None,
-                    _ => Some(self.engine.next_pkid(Mode::RoomPk).await?),
+                // A pkid only for a start the checks would take (a dry run without one): a
+                // refused Start — not the operator, a bad countdown, a battle running — must
+                // not use one up (nothing changes on a refused request).
+                let checks = crate::start(
+                    snapshot.aggregate(room),
+                    snapshot.battle(),
+                    request.clone(),
+                    None,
+                    &config,
+                    0,
+                );
+                let fresh = match checks {
+                    Err(RoomPkError::PkidMissing) => {
+                        Some(self.engine.next_pkid(Mode::RoomPk).await?)
+                    }
+                    _ => None,
                 };
                 Ok((snapshot, fresh))
             },
