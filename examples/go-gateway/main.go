@@ -361,7 +361,11 @@ func main() {
 	check(pkid != 0, "Start gave no pkid")
 	log.Printf("battle %d scoring", pkid)
 
-	// The gateway's connection to the event stream breaks here; the battle goes on.
+	// The gateway's connection to the event stream breaks here (once the first events of the
+	// battle arrived); the battle goes on.
+	for wait := time.Now().Add(10 * time.Second); len(sub.snapshot()) == 0 && time.Now().Before(wait); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	sub.disconnect()
 	seenBeforeBreak := len(sub.snapshot())
 	check(seenBeforeBreak > 0, "no event arrived before the disconnect")

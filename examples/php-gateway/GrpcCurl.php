@@ -92,10 +92,16 @@ final class GrpcCurl
             },
         ]);
         $answer = curl_exec($this->curl);
+        $httpStatus = curl_getinfo($this->curl, CURLINFO_RESPONSE_CODE);
         if ($answer === false) {
+            // A server that answers an error before reading the whole request (a wrong token:
+            // Trailers-Only) resets the stream after its response; libcurl 7.88 reports that
+            // as "Stream error in the HTTP/2 framing layer" although the answer arrived whole.
+            if (isset($received['grpc-status']) && $received['grpc-status'] !== '0') {
+                throw self::error((int) $received['grpc-status'], $received);
+            }
             throw new \RuntimeException("$path: " . curl_error($this->curl));
         }
-        $httpStatus = curl_getinfo($this->curl, CURLINFO_RESPONSE_CODE);
         if ($httpStatus !== 200 || !isset($received['grpc-status'])) {
             throw new \RuntimeException("$path: HTTP $httpStatus without grpc-status");
         }
