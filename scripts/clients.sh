@@ -160,7 +160,15 @@ start_server() {
 
 run_clients() {
     start_server
-    "$out/go-gateway" -addr "$address"
+    "$out/go-gateway" -addr "$address" 2>&1 | tee "$out/go-gateway.log"
+    # The gateway's W3C trace continued on the server: its trace id is in the server's JSON log.
+    local trace
+    trace="$(grep -o 'trace id [0-9a-f]\{32\}' "$out/go-gateway.log" | cut -d' ' -f3)"
+    if ! grep -q "\"trace_id\":\"$trace\"" "$server_log"; then
+        say "FAIL: the Go gateway's trace id $trace is not in the server's log $server_log"
+        return 1
+    fi
+    say "traceparent: the server logged $(grep -c "\"trace_id\":\"$trace\"" "$server_log") lines of the Go gateway's trace $trace"
     (cd "$root/examples/php-gateway" && LIVEPK_PHP_GEN="$out/php" php smoke.php "$address")
     # The running server's /metrics, as Prometheus would scrape it, through promtool's parser.
     python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
