@@ -174,6 +174,10 @@ run_clients() {
     python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
         "http://127.0.0.1:$metrics_port/metrics" >"$out/metrics.txt"
     promtool check metrics <"$out/metrics.txt"
+    local gauge
+    for gauge in livepk_store_up livepk_sql_up; do
+        grep -qx "$gauge 1" "$out/metrics.txt" || { say "FAIL: /metrics has no '$gauge 1'"; return 1; }
+    done
     say "promtool check metrics: $(grep -c '^livepk_' "$out/metrics.txt") samples parsed"
     stop_server
 }
