@@ -12,6 +12,7 @@ pub mod modes;
 pub mod pb;
 pub mod services;
 pub mod status;
+pub mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -199,6 +200,7 @@ pub async fn run_with_clock(
     };
 
     let result = tonic::transport::Server::builder()
+        .trace_fn(telemetry::request_span)
         .layer(gate)
         .add_routes(routes.routes())
         .add_service(health_service)

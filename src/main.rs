@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use livepk::config::{Config, LogFormat};
+use livepk::config::Config;
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 /// mimalloc rather than glibc malloc: the gift path allocates many small short-lived buffers
 /// across threads, where glibc's free-list work showed up as ~9% of the server's CPU.
@@ -33,13 +32,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// Sets up logs and traces, serves, then flushes the last spans.
 async fn serve(config: Config) -> ExitCode {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    match config.log_format {
-        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-    }
+    // Logs, and traces when LIVEPK_OTLP_ENDPOINT is set (src/telemetry.rs).
+    let telemetry = match livepk::telemetry::init(config.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("livepk: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = serve_logged(config).await;
+    telemetry.shutdown();
+    code
+}
 
+/// Serves `config` until SIGTERM or Ctrl-C, with logging set up.
+async fn serve_logged(config: Config) -> ExitCode {
     if let Some(address) = config.metrics_listen {
         let (_keep, stop) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {

@@ -35,6 +35,11 @@ impl Deployment {
 
     /// Starts one more `livepk` process on this deployment and waits until it is SERVING.
     pub async fn spawn(&self) -> Spawned {
+        self.spawn_with_env(&[]).await
+    }
+
+    /// [`Deployment::spawn`] with more environment variables (set after the usual ones).
+    pub async fn spawn_with_env(&self, env: &[(&str, &str)]) -> Spawned {
         let n = {
             let mut spawned = self.spawned.lock().unwrap();
             *spawned += 1;
@@ -56,6 +61,7 @@ impl Deployment {
             .env("LIVEPK_KEY_PREFIX", &self.prefix)
             .env("LIVEPK_DATABASE_URL", &self.database_url)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log file handle"))
             .stderr(log_file)
@@ -138,6 +144,11 @@ impl Spawned {
     fn exited(&self) -> Option<String> {
         let mut child = self.child.lock().unwrap();
         child.as_mut().and_then(|child| child.try_wait().ok().flatten()).map(|s| s.to_string())
+    }
+
+    /// The server's whole log (stdout and stderr).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The last lines of the server's log.

@@ -38,6 +38,7 @@ impl EventBus {
     /// its events are safe in the outbox, where the sweeper will find them.
     pub async fn relay(&self, tag: &str) {
         if let Err(error) = self.store.relay_outbox(tag).await {
+            METRICS.relay_failures.with_label_values(&["commit"]).inc();
             tracing::warn!(tag, %error, "outbox relay failed; the sweeper will retry");
         }
     }
@@ -46,12 +47,18 @@ impl EventBus {
     /// outbox that cannot be relayed (logged) does not hold up the others.
     pub async fn sweep(&self) -> EngineResult<usize> {
         let mut moved = 0;
+        let mut left = 0;
         for tag in self.store.outbox_tags().await? {
             match self.store.relay_outbox(&tag).await {
                 Ok(count) => moved += count,
-                Err(error) => tracing::warn!(tag, %error, "sweep could not relay this outbox"),
+                Err(error) => {
+                    left += 1;
+                    METRICS.relay_failures.with_label_values(&["sweep"]).inc();
+                    tracing::warn!(tag, %error, "sweep could not relay this outbox");
+                }
             }
         }
+        METRICS.relay_backlog_outboxes.set(left);
         Ok(moved)
     }
 

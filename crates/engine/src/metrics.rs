@@ -29,6 +29,13 @@ pub struct Metrics {
     pub store_up: IntGauge,
     /// Requests refused because the server was at its concurrency limit.
     pub shed_requests: IntCounterVec,
+    /// 1 while SQL answers pings (records and configuration wait for it when 0).
+    pub sql_up: IntGauge,
+    /// Outbox relays that failed, by stage (commit: right after a change; sweep: the retry).
+    pub relay_failures: IntCounterVec,
+    /// Outboxes still holding events after the last sweep: notifications committed but not
+    /// yet in the stream (the relay backlog).
+    pub relay_backlog_outboxes: IntGauge,
 }
 
 /// The process-wide metrics (Prometheus collectors are global by nature).
@@ -84,6 +91,16 @@ impl Metrics {
                 "shed_requests_total",
                 "Requests refused at the limit.",
                 &["method"],
+            ),
+            sql_up: gauge("sql_up", "1 while SQL answers pings."),
+            relay_failures: counter(
+                "relay_failures_total",
+                "Outbox relays that failed.",
+                &["stage"],
+            ),
+            relay_backlog_outboxes: gauge(
+                "relay_backlog_outboxes",
+                "Outboxes still holding events after the last sweep.",
             ),
             registry,
         }

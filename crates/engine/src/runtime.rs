@@ -100,6 +100,7 @@ impl Runtime {
             tokio::spawn(self.runner.clone().run(stop.clone())),
             tokio::spawn(self.engine.events.clone().run_sweeper(sweep, stop.clone())),
             tokio::spawn(self.coalescer.clone().run(stop.clone())),
+            tokio::spawn(watch_sql(self.engine.database.clone(), stop.clone())),
             tokio::spawn(self.engine.settings.clone().run_invalidation_listener(stop)),
         ];
         tokio::spawn(async move {
@@ -107,6 +108,21 @@ impl Runtime {
                 let _ = task.await;
             }
         })
+    }
+}
+
+/// Pings SQL every second and keeps the `sql_up` metric true to the answer (for alerts: the
+/// service keeps serving without SQL, but records and configuration changes wait for it).
+async fn watch_sql(database: livepk_sql::Database, mut stop: watch::Receiver<bool>) {
+    loop {
+        let up = tokio::time::timeout(Duration::from_secs(2), database.ping())
+            .await
+            .is_ok_and(|answer| answer.is_ok());
+        crate::metrics::METRICS.sql_up.set(i64::from(up));
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = crate::stopped(&mut stop) => return,
+        }
     }
 }
 
