@@ -36,7 +36,7 @@ pub use linkcall::*;
 #[allow(unused_imports)]
 pub use livepk_engine::testkit::{both_stores, fresh_prefix, redis_store, redis_url};
 #[allow(unused_imports)]
-pub use processes::{Deployment, RedisProcess, Spawned};
+pub use processes::{Deployment, RedisProcess, Spawned, run_binary};
 #[allow(unused_imports)]
 pub use roompk::*;
 #[allow(unused_imports)]

@@ -31,8 +31,11 @@ pub struct TestServerOptions {
     pub admin_token: Option<String>,
     /// `limits.max_concurrent_requests`; default the server's default.
     pub max_concurrent_requests: Option<usize>,
-    /// The clock; default the system clock.
+    /// The clock; default the system clock. A server on a clock of the test's own has the
+    /// clock check off (`clock.max_skew_ms` 0) unless `configure` turns it on.
     pub clock: Option<Arc<dyn Clock>>,
+    /// Last word on the configuration (limits, the clock check, ...).
+    pub configure: Option<Arc<dyn Fn(&mut livepk::config::Config) + Send + Sync>>,
 }
 
 /// A livepk server running in this process on 127.0.0.1:<ephemeral port>, with a client
@@ -91,6 +94,13 @@ impl TestServer {
         if let Some(limit) = options.max_concurrent_requests {
             config.limits.max_concurrent_requests = limit;
         }
+        if options.clock.is_some() {
+            // A test's clock moves where the test says, far from Redis's.
+            config.clock.max_skew_ms = 0;
+        }
+        if let Some(configure) = &options.configure {
+            configure(&mut config);
+        }
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(livepk::run_with_clock(
@@ -148,7 +158,7 @@ impl TestServer {
     }
 
     /// A store on this server's Redis and key prefix, to look at its delay queue.
-    async fn store(&self) -> RedisStore {
+    pub async fn store(&self) -> RedisStore {
         let url = self.config.redis_url.clone().unwrap_or_else(redis_url);
         RedisStore::connect(&url, &self.key_prefix, StoreOptions::default())
             .await
