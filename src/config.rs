@@ -62,10 +62,13 @@ impl std::fmt::Debug for Config {
             .field("metrics_listen", &self.metrics_listen)
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
             .field("key_prefix", &self.key_prefix)
-            .field("database_url", &self.database_url.split_once('@').map_or(
-                self.database_url.as_str(),
-                |(_, host)| host,
-            ))
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .split_once('@')
+                    .map_or(self.database_url.as_str(), |(_, host)| host),
+            )
             .field("auth_token", &redacted(&self.auth_token))
             .field("admin_token", &redacted(&self.admin_token))
             .field("insecure", &self.insecure)
@@ -274,9 +277,12 @@ impl Config {
     /// Refuses values the server cannot run with, naming the setting: zero batches, intervals,
     /// timeouts and limits, a blank or unusable token.
     pub fn validate_settings(&self) -> Result<(), ConfigError> {
-        let invalid =
-            |setting: &'static str, reason: &str| ConfigError::Invalid { setting, reason: reason.into() };
-        for (setting, token) in [("auth_token", &self.auth_token), ("admin_token", &self.admin_token)]
+        let invalid = |setting: &'static str, reason: &str| ConfigError::Invalid {
+            setting,
+            reason: reason.into(),
+        };
+        for (setting, token) in
+            [("auth_token", &self.auth_token), ("admin_token", &self.admin_token)]
         {
             if let Some(token) = token {
                 if token.trim().is_empty() {
@@ -486,7 +492,10 @@ mod tests {
         config.validate().expect("embedded store without tokens: development, open");
         config.redis_url = Some("redis://r:6379".into());
         let error = config.validate().unwrap_err().to_string();
-        assert!(error.contains("LIVEPK_AUTH_TOKEN") && error.contains("LIVEPK_INSECURE"), "{error}");
+        assert!(
+            error.contains("LIVEPK_AUTH_TOKEN") && error.contains("LIVEPK_INSECURE"),
+            "{error}"
+        );
         config.auth_token = Some("gateway-token".into());
         let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("LIVEPK_ADMIN_TOKEN"), "only the gateway token: {error}");

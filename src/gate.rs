@@ -90,7 +90,8 @@ impl GateLayer {
     /// A gate with `options` and no request timeout.
     pub fn new(options: GateOptions) -> Self {
         let gateway = options.auth_token.as_deref().map(Expected::new);
-        let admin = options.admin_token.as_deref().or(options.auth_token.as_deref()).map(Expected::new);
+        let admin =
+            options.admin_token.as_deref().or(options.auth_token.as_deref()).map(Expected::new);
         let permits = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
         Self { shared: Arc::new(Shared { gateway, admin, permits, request_timeout: None }) }
     }
@@ -98,8 +99,8 @@ impl GateLayer {
     /// The same gate ending a call whose answer has not started within `timeout` with
     /// DEADLINE_EXCEEDED (`limits.request_timeout_ms`).
     pub fn with_request_timeout(self, timeout: Duration) -> Self {
-        let Shared { gateway, admin, permits, .. } =
-            Arc::try_unwrap(self.shared).unwrap_or_else(|_| panic!("configure the gate before use"));
+        let Shared { gateway, admin, permits, .. } = Arc::try_unwrap(self.shared)
+            .unwrap_or_else(|_| panic!("configure the gate before use"));
         Self {
             shared: Arc::new(Shared { gateway, admin, permits, request_timeout: Some(timeout) }),
         }
@@ -173,10 +174,8 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 /// `Gifts/RecordGift`, read from the descriptors of the services it registers (every mode's,
 /// the core ones, health, reflection).
 static KNOWN_METHODS: LazyLock<HashMap<String, Arc<str>>> = LazyLock::new(|| {
-    let registered: Vec<&str> = crate::service_names()
-        .into_iter()
-        .chain(["grpc.health.v1.Health"])
-        .collect();
+    let registered: Vec<&str> =
+        crate::service_names().into_iter().chain(["grpc.health.v1.Health"]).collect();
     let mut methods = HashMap::new();
     for encoded in [crate::pb::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET] {
         // The descriptor sets are compiled in by build.rs / tonic-health; a broken one is a build

@@ -169,11 +169,8 @@ pub async fn run_with_clock(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status(LIVENESS_SERVICE, ServingStatus::Serving).await;
     let clock_check = app.runtime.clock_check.clone();
-    let initially = if clock_check.within_bound() {
-        ServingStatus::Serving
-    } else {
-        ServingStatus::NotServing
-    };
+    let initially =
+        if clock_check.within_bound() { ServingStatus::Serving } else { ServingStatus::NotServing };
     set_health(&health, &service_names, initially).await;
     let watchdog = tokio::spawn(watch_store(
         store,
@@ -360,7 +357,11 @@ async fn watch_store(
                 tracing::info!("store reachable and clock within the bound again: serving");
                 set_health(&health, &services, ServingStatus::Serving).await;
             } else {
-                let reason = if store_up { "clock off the store's beyond the bound" } else { "store unreachable" };
+                let reason = if store_up {
+                    "clock off the store's beyond the bound"
+                } else {
+                    "store unreachable"
+                };
                 tracing::error!(reason, "health NOT_SERVING");
                 set_health(&health, &services, ServingStatus::NotServing).await;
             }

@@ -94,6 +94,8 @@ impl TestServer {
         if let Some(limit) = options.max_concurrent_requests {
             config.limits.max_concurrent_requests = limit;
         }
+        // Well inside STOP_TIMEOUT: a connection a test left open cannot fail the shutdown.
+        config.limits.shutdown_grace_ms = 3_000;
         if options.clock.is_some() {
             // A test's clock moves where the test says, far from Redis's.
             config.clock.max_skew_ms = 0;

@@ -97,15 +97,7 @@ impl Runtime {
             coalescer.clone(),
             GIFT_RECORD_TTL,
         ));
-        Runtime {
-            engine,
-            ledger,
-            runner: Arc::new(runner),
-            coalescer,
-            clock_check,
-            options,
-            modes,
-        }
+        Runtime { engine, ledger, runner: Arc::new(runner), coalescer, clock_check, options, modes }
     }
 
     /// The modes served, in registration order.
