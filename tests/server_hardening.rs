@@ -25,9 +25,7 @@ fn with_token<T>(message: T, token: &str) -> Request<T> {
     request
 }
 
-fn configure(
-    change: impl Fn(&mut Config) + Send + Sync + 'static,
-) -> Option<Arc<dyn Fn(&mut Config) + Send + Sync>> {
+fn configure(change: impl Fn(&mut Config) + Send + Sync + 'static) -> Option<support::Configure> {
     Some(Arc::new(change))
 }
 

@@ -40,7 +40,7 @@ pub use processes::{Deployment, RedisProcess, Spawned, run_binary};
 #[allow(unused_imports)]
 pub use roompk::*;
 #[allow(unused_imports)]
-pub use server::{TestServer, TestServerOptions, manual_clock};
+pub use server::{Configure, TestServer, TestServerOptions, manual_clock};
 #[allow(unused_imports)]
 pub use show::*;
 #[allow(unused_imports)]

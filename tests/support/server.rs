@@ -16,6 +16,9 @@ pub fn manual_clock() -> ManualClock {
     ManualClock::new(SystemClock.now_ms() / 1000 * 1000)
 }
 
+/// A change a test makes to a [`TestServer`]'s configuration.
+pub type Configure = Arc<dyn Fn(&mut livepk::config::Config) + Send + Sync>;
+
 /// What a [`TestServer`] is started with; every unset field gets a fresh, private value.
 #[derive(Default, Clone)]
 pub struct TestServerOptions {
@@ -35,7 +38,7 @@ pub struct TestServerOptions {
     /// clock check off (`clock.max_skew_ms` 0) unless `configure` turns it on.
     pub clock: Option<Arc<dyn Clock>>,
     /// Last word on the configuration (limits, the clock check, ...).
-    pub configure: Option<Arc<dyn Fn(&mut livepk::config::Config) + Send + Sync>>,
+    pub configure: Option<Configure>,
 }
 
 /// A livepk server running in this process on 127.0.0.1:<ephemeral port>, with a client
