@@ -65,6 +65,7 @@ pub struct GateLayer {
     shared: Arc<Shared>,
 }
 
+#[derive(Clone)]
 struct Shared {
     /// Digest of the gateway token.
     gateway: Option<Expected>,
@@ -75,6 +76,7 @@ struct Shared {
 }
 
 /// A configured token, kept only as its digest; a blank one accepts nothing.
+#[derive(Clone)]
 struct Expected {
     digest: [u8; 32],
     blank: bool,
@@ -98,12 +100,10 @@ impl GateLayer {
 
     /// The same gate ending a call whose answer has not started within `timeout` with
     /// DEADLINE_EXCEEDED (`limits.request_timeout_ms`).
-    pub fn with_request_timeout(self, timeout: Duration) -> Self {
-        let Shared { gateway, admin, permits, .. } = Arc::try_unwrap(self.shared)
-            .unwrap_or_else(|_| panic!("configure the gate before use"));
-        Self {
-            shared: Arc::new(Shared { gateway, admin, permits, request_timeout: Some(timeout) }),
-        }
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        // A layer already cloned keeps its own copy; this one (and its clones) get the timeout.
+        Arc::make_mut(&mut self.shared).request_timeout = Some(timeout);
+        self
     }
 }
 
