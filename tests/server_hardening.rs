@@ -488,3 +488,59 @@ async fn item6_a_replica_whose_clock_is_off_reports_not_serving_and_claims_no_de
     follow.abort();
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn item5_subscribe_on_the_embedded_store_follows_new_events() {
+    // The embedded store (scripts/run.sh) feeds streams through the same one-reader tail.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let config = Config {
+        listen: addr,
+        metrics_listen: None,
+        redis_url: None,
+        database_url: format!("sqlite://{}/livepk.db?mode=rwc", dir.path().display()),
+        ..Config::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(livepk::run(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
+    let client = support::Client {
+        name: "embedded".into(),
+        channel,
+        clock: Arc::new(livepk_core::SystemClock),
+    };
+    client.wait_serving(|| task.is_finished().then(|| "its task ended".into())).await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let stream = client
+            .events()
+            .subscribe(SubscribeRequest::default())
+            .await
+            .expect("subscribe")
+            .into_inner();
+        streams.push(stream);
+    }
+    let (host, guest) = (support::Anchor::new(9_101, 19_101), support::Anchor::new(9_102, 19_102));
+    host.online(&client).await;
+    guest.online(&client).await;
+    support::link(&client, &host, &guest).await.expect("Link");
+    for (n, stream) in streams.iter_mut().enumerate() {
+        let message = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("stream {n} got nothing"))
+            .unwrap_or_else(|status| panic!("stream {n} failed: {status:?}"))
+            .expect("an event");
+        assert!(message.event.is_some());
+    }
+    drop(streams);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(15), task)
+        .await
+        .expect("stops")
+        .expect("task")
+        .expect("clean stop");
+}
