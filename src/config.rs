@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-/// Everything the server reads at start-up.
-#[derive(Debug, Clone, Deserialize)]
+/// Everything the server reads at start-up. `Debug` prints the tokens as `<redacted>`.
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// gRPC listen address (`LIVEPK_LISTEN`).
@@ -24,10 +24,16 @@ pub struct Config {
     /// SQL URL (`LIVEPK_DATABASE_URL`): `sqlite://...` (default, a file under `./data/`) or
     /// `mysql://...` for MySQL/MariaDB.
     pub database_url: String,
-    /// Bearer token the gateway must send (`LIVEPK_AUTH_TOKEN`); unset disables the check.
+    /// Bearer token the gateway must send (`LIVEPK_AUTH_TOKEN`). Required with a Redis URL
+    /// unless `insecure`; unset on the embedded store disables the check (development).
     pub auth_token: Option<String>,
-    /// Bearer token for the `Admin` service (`LIVEPK_ADMIN_TOKEN`); unset disables the check.
+    /// Bearer token for the `Admin` service (`LIVEPK_ADMIN_TOKEN`). Required with a Redis URL
+    /// unless `insecure`; unset, `Admin` takes the gateway token instead (and is open only when
+    /// that is unset too).
     pub admin_token: Option<String>,
+    /// Allows a deployment with a Redis URL to run without tokens (`LIVEPK_INSECURE=1`): an
+    /// explicit, logged choice, never the default.
+    pub insecure: bool,
     /// `text` or `json` (`LIVEPK_LOG_FORMAT`).
     pub log_format: LogFormat,
     /// Threads serving requests (`LIVEPK_WORKER_THREADS`); 0 = one per core. Fewer than the
@@ -43,6 +49,38 @@ pub struct Config {
     pub timers: TimersConfig,
     /// Load limits.
     pub limits: LimitsConfig,
+    /// The clock check against the store's clock.
+    pub clock: ClockConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |token: &Option<String>| token.as_ref().map(|_| "<redacted>");
+        formatter
+            .debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("key_prefix", &self.key_prefix)
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .split_once('@')
+                    .map_or(self.database_url.as_str(), |(_, host)| host),
+            )
+            .field("auth_token", &redacted(&self.auth_token))
+            .field("admin_token", &redacted(&self.admin_token))
+            .field("insecure", &self.insecure)
+            .field("log_format", &self.log_format)
+            .field("worker_threads", &self.worker_threads)
+            .field("address_file", &self.address_file)
+            .field("events", &self.events)
+            .field("timers", &self.timers)
+            .field("limits", &self.limits)
+            .field("clock", &self.clock)
+            .finish()
+    }
 }
 
 /// Log output format.
@@ -86,6 +124,42 @@ pub struct LimitsConfig {
     /// Requests served at once; beyond it calls fail fast with RESOURCE_EXHAUSTED instead of
     /// queueing without bound.
     pub max_concurrent_requests: usize,
+    /// Longest time (ms) a call may take until its answer starts: a unary call, or a whole
+    /// `RecordGifts` upload. Beyond it the call ends with DEADLINE_EXCEEDED and frees its slot
+    /// of `max_concurrent_requests` (an idle upload cannot hold it for ever). A server stream
+    /// (`Subscribe`) is bounded by its own limits below instead.
+    pub request_timeout_ms: u64,
+    /// Open `Events.Subscribe` streams per replica; the next one is refused with
+    /// RESOURCE_EXHAUSTED.
+    pub max_subscribers: usize,
+    /// Longest time (ms) a `Subscribe` stream may wait for its reader to take the next event;
+    /// a reader that stopped reading is dropped after it, freeing its slot.
+    pub subscribe_send_timeout_ms: u64,
+    /// HTTP/2 streams (calls) one connection may have open at once.
+    pub max_concurrent_streams: u32,
+    /// How often (ms) an idle connection is pinged (HTTP/2 keepalive).
+    pub keepalive_interval_ms: u64,
+    /// How long (ms) a ping may go unanswered before the connection is closed.
+    pub keepalive_timeout_ms: u64,
+    /// Longest life (ms) of a connection: then it is asked to go away (GOAWAY, clients
+    /// reconnect, spreading them over replicas) and closed `shutdown_grace_ms` later.
+    pub max_connection_age_ms: u64,
+    /// On shutdown (SIGTERM), how long (ms) calls in flight may take to finish; connections
+    /// still open after it are closed, so a reader that stopped reading cannot hold the
+    /// process.
+    pub shutdown_grace_ms: u64,
+}
+
+/// The clock check (issue 12 item 6): every replica measures its clock against the store's
+/// (Redis `TIME`; the embedded store's reference is the process's own clock, offset 0).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockConfig {
+    /// Largest offset (ms) from the store's clock at which the replica still fires deadlines
+    /// and reports SERVING (`LIVEPK_MAX_CLOCK_SKEW_MS`); 0 switches the check off.
+    pub max_skew_ms: u64,
+    /// How often (ms) the offset is measured.
+    pub check_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -98,12 +172,14 @@ impl Default for Config {
             database_url: "sqlite://data/livepk.db?mode=rwc".into(),
             auth_token: None,
             admin_token: None,
+            insecure: false,
             log_format: LogFormat::Text,
             worker_threads: 0,
             address_file: None,
             events: EventsConfig::default(),
             timers: TimersConfig::default(),
             limits: LimitsConfig::default(),
+            clock: ClockConfig::default(),
         }
     }
 }
@@ -122,7 +198,23 @@ impl Default for TimersConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_concurrent_requests: 1024 }
+        Self {
+            max_concurrent_requests: 1024,
+            request_timeout_ms: 30_000,
+            max_subscribers: 256,
+            subscribe_send_timeout_ms: 10_000,
+            max_concurrent_streams: 256,
+            keepalive_interval_ms: 30_000,
+            keepalive_timeout_ms: 10_000,
+            max_connection_age_ms: 30 * 60_000,
+            shutdown_grace_ms: 20_000,
+        }
+    }
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        Self { max_skew_ms: 500, check_interval_ms: 10_000 }
     }
 }
 
@@ -138,6 +230,9 @@ pub enum ConfigError {
     /// An environment variable has a bad value.
     #[error("invalid {name}={value:?}: {reason}")]
     Env { name: &'static str, value: String, reason: String },
+    /// A setting (file key or variable) has a value the server cannot run with.
+    #[error("invalid setting {setting}: {reason}")]
+    Invalid { setting: &'static str, reason: String },
 }
 
 impl Config {
@@ -151,7 +246,98 @@ impl Config {
             None => Self::default(),
         };
         config.apply_env(env)?;
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Everything [`Config::validate_settings`] checks, plus the security posture: with a Redis
+    /// URL (a real deployment) both tokens are required unless `insecure` says otherwise.
+    /// `Config::load` (the binary) runs it; a server embedded in a test or benchmark is only
+    /// held to [`Config::validate_settings`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_settings()?;
+        if self.redis_url.is_some() && !self.insecure {
+            for (setting, token) in [
+                ("auth_token (LIVEPK_AUTH_TOKEN)", &self.auth_token),
+                ("admin_token (LIVEPK_ADMIN_TOKEN)", &self.admin_token),
+            ] {
+                if token.is_none() {
+                    return Err(ConfigError::Invalid {
+                        setting,
+                        reason: "is required when a Redis URL is set (a real deployment); set \
+                                 both tokens, or LIVEPK_INSECURE=1 to run without authentication"
+                            .into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses values the server cannot run with, naming the setting: zero batches, intervals,
+    /// timeouts and limits, a blank or unusable token.
+    pub fn validate_settings(&self) -> Result<(), ConfigError> {
+        let invalid = |setting: &'static str, reason: &str| ConfigError::Invalid {
+            setting,
+            reason: reason.into(),
+        };
+        for (setting, token) in
+            [("auth_token", &self.auth_token), ("admin_token", &self.admin_token)]
+        {
+            if let Some(token) = token {
+                if token.trim().is_empty() {
+                    return Err(invalid(setting, "is blank: remove it or give a token"));
+                }
+                if !token.bytes().all(|byte| byte.is_ascii_graphic()) {
+                    return Err(invalid(
+                        setting,
+                        "must be printable ASCII without spaces (it is sent as an HTTP header)",
+                    ));
+                }
+            }
+        }
+        let at_least = |setting: &'static str, value: u64, minimum: u64, unit: &str| {
+            if value < minimum {
+                Err(ConfigError::Invalid {
+                    setting,
+                    reason: format!("is {value}; it must be at least {minimum}{unit}"),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        let at_most = |setting: &'static str, value: u64, maximum: u64, unit: &str| {
+            if value > maximum {
+                Err(ConfigError::Invalid {
+                    setting,
+                    reason: format!("is {value}; it must be at most {maximum}{unit}"),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        at_least("events.retention", self.events.retention as u64, 1, " events")?;
+        at_least("events.sweep_interval_ms", self.events.sweep_interval_ms, 100, " ms")?;
+        at_least("timers.poll_interval_ms", self.timers.poll_interval_ms, 1, " ms")?;
+        at_most("timers.poll_interval_ms", self.timers.poll_interval_ms, 60_000, " ms")?;
+        at_least("timers.ttr_ms", self.timers.ttr_ms, 100, " ms")?;
+        at_least("timers.batch", self.timers.batch as u64, 1, "")?;
+        at_most("timers.batch", self.timers.batch as u64, 10_000, "")?;
+        let limits = &self.limits;
+        at_least("limits.max_concurrent_requests", limits.max_concurrent_requests as u64, 1, "")?;
+        at_least("limits.request_timeout_ms", limits.request_timeout_ms, 100, " ms")?;
+        at_least("limits.max_subscribers", limits.max_subscribers as u64, 1, "")?;
+        at_least("limits.subscribe_send_timeout_ms", limits.subscribe_send_timeout_ms, 10, " ms")?;
+        at_least("limits.max_concurrent_streams", u64::from(limits.max_concurrent_streams), 1, "")?;
+        at_least("limits.keepalive_interval_ms", limits.keepalive_interval_ms, 100, " ms")?;
+        at_least("limits.keepalive_timeout_ms", limits.keepalive_timeout_ms, 100, " ms")?;
+        at_least("limits.max_connection_age_ms", limits.max_connection_age_ms, 1_000, " ms")?;
+        at_least("limits.shutdown_grace_ms", limits.shutdown_grace_ms, 1, " ms")?;
+        if self.clock.max_skew_ms > 0 {
+            at_least("clock.max_skew_ms", self.clock.max_skew_ms, 10, " ms (0 = off)")?;
+        }
+        at_least("clock.check_interval_ms", self.clock.check_interval_ms, 10, " ms")?;
+        Ok(())
     }
 
     /// Parses a TOML file.
@@ -201,6 +387,26 @@ impl Config {
         }
         if let Some(value) = env("LIVEPK_ADMIN_TOKEN") {
             self.admin_token = non_empty(value);
+        }
+        if let Some(value) = env("LIVEPK_INSECURE").and_then(non_empty) {
+            self.insecure = match value.trim() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "LIVEPK_INSECURE",
+                        value,
+                        reason: "must be 1 or 0".into(),
+                    });
+                }
+            };
+        }
+        if let Some(value) = env("LIVEPK_MAX_CLOCK_SKEW_MS").and_then(non_empty) {
+            self.clock.max_skew_ms = value.trim().parse().map_err(|_| ConfigError::Env {
+                name: "LIVEPK_MAX_CLOCK_SKEW_MS",
+                value,
+                reason: "must be a whole number of milliseconds (0 = no check)".into(),
+            })?;
         }
         if let Some(value) = env("LIVEPK_WORKER_THREADS").and_then(non_empty) {
             self.worker_threads = value.trim().parse().map_err(|_| ConfigError::Env {
@@ -281,10 +487,97 @@ mod tests {
     }
 
     #[test]
+    fn item3_redis_deployment_needs_both_tokens_unless_insecure() {
+        let mut config = Config::default();
+        config.validate().expect("embedded store without tokens: development, open");
+        config.redis_url = Some("redis://r:6379".into());
+        let error = config.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("LIVEPK_AUTH_TOKEN") && error.contains("LIVEPK_INSECURE"),
+            "{error}"
+        );
+        config.auth_token = Some("gateway-token".into());
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("LIVEPK_ADMIN_TOKEN"), "only the gateway token: {error}");
+        config.admin_token = Some("admin-token".into());
+        config.validate().expect("both tokens");
+
+        let mut insecure = Config::default();
+        insecure
+            .apply_env(env(&[("LIVEPK_REDIS_URL", "redis://r:6379"), ("LIVEPK_INSECURE", "1")]))
+            .unwrap();
+        insecure.validate().expect("an explicit LIVEPK_INSECURE=1");
+        // A blank variable is no token at all.
+        let mut blank = Config::default();
+        blank
+            .apply_env(env(&[("LIVEPK_REDIS_URL", "redis://r:6379"), ("LIVEPK_AUTH_TOKEN", " ")]))
+            .unwrap();
+        assert!(blank.validate().is_err());
+        let error = Config::default().apply_env(env(&[("LIVEPK_INSECURE", "yes")])).unwrap_err();
+        assert!(error.to_string().contains("LIVEPK_INSECURE"));
+    }
+
+    #[test]
+    fn item3_blank_token_in_the_file_is_refused() {
+        let config: Config = toml::from_str("auth_token = \"\"").unwrap();
+        let error = config.validate_settings().unwrap_err().to_string();
+        assert!(error.contains("auth_token") && error.contains("blank"), "{error}");
+        let config: Config = toml::from_str("admin_token = \"tok en\"").unwrap();
+        let error = config.validate_settings().unwrap_err().to_string();
+        assert!(error.contains("admin_token"), "{error}");
+    }
+
+    #[test]
+    fn item3_debug_of_the_config_hides_secrets() {
+        let config = Config {
+            auth_token: Some("gateway-s3cret".into()),
+            admin_token: Some("admin-s3cret".into()),
+            redis_url: Some("redis://:redis-s3cret@r:6379".into()),
+            database_url: "mysql://u:sql-s3cret@db/livepk".into(),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("auth_token: Some(\"<redacted>\")"), "{printed}");
+        assert!(printed.contains("db/livepk"), "{printed}");
+    }
+
+    #[test]
+    fn item9_nonsense_settings_are_refused_naming_the_setting() {
+        Config::default().validate_settings().expect("the defaults are valid");
+        let cases: &[(&str, &str)] = &[
+            ("[timers]\nbatch = 0", "timers.batch"),
+            ("[timers]\npoll_interval_ms = 0", "timers.poll_interval_ms"),
+            ("[timers]\nttr_ms = 0", "timers.ttr_ms"),
+            ("[events]\nretention = 0", "events.retention"),
+            ("[events]\nsweep_interval_ms = 0", "events.sweep_interval_ms"),
+            ("[limits]\nmax_concurrent_requests = 0", "limits.max_concurrent_requests"),
+            ("[limits]\nrequest_timeout_ms = 0", "limits.request_timeout_ms"),
+            ("[limits]\nmax_subscribers = 0", "limits.max_subscribers"),
+            ("[limits]\nsubscribe_send_timeout_ms = 0", "limits.subscribe_send_timeout_ms"),
+            ("[limits]\nmax_concurrent_streams = 0", "limits.max_concurrent_streams"),
+            ("[limits]\nkeepalive_interval_ms = 0", "limits.keepalive_interval_ms"),
+            ("[limits]\nkeepalive_timeout_ms = 0", "limits.keepalive_timeout_ms"),
+            ("[limits]\nmax_connection_age_ms = 0", "limits.max_connection_age_ms"),
+            ("[limits]\nshutdown_grace_ms = 0", "limits.shutdown_grace_ms"),
+            ("[clock]\ncheck_interval_ms = 0", "clock.check_interval_ms"),
+            ("[clock]\nmax_skew_ms = 1", "clock.max_skew_ms"),
+        ];
+        for (text, setting) in cases {
+            let config: Config = toml::from_str(text).unwrap();
+            let error = config.validate_settings().expect_err(text).to_string();
+            assert!(error.contains(setting), "{text}: {error}");
+        }
+        let off: Config = toml::from_str("[clock]\nmax_skew_ms = 0").unwrap();
+        off.validate_settings().expect("0 switches the clock check off");
+    }
+
+    #[test]
     fn example_file_parses() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/livepk.example.toml");
         if Path::new(path).exists() {
-            Config::from_file(path).expect("livepk.example.toml must stay valid");
+            let config = Config::from_file(path).expect("livepk.example.toml must stay valid");
+            config.validate_settings().expect("livepk.example.toml must hold valid settings");
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `livepk-sql` owns SQL.
 
 pub mod config;
+pub mod drain;
 pub mod gate;
 pub mod metrics;
 pub mod modes;
@@ -83,6 +84,9 @@ pub enum ServeError {
     /// Building the reflection service failed (a broken descriptor set).
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// A setting the server cannot run with.
+    #[error("config: {0}")]
+    Config(#[from] config::ConfigError),
 }
 
 /// Opens the store the configuration asks for: Redis when a URL is set, else the embedded one.
@@ -150,24 +154,32 @@ pub async fn run_with_clock(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    if config.auth_token.is_none() {
-        tracing::warn!("LIVEPK_AUTH_TOKEN is not set: gateway calls are not authenticated");
-    }
-    if config.admin_token.is_none() {
-        tracing::warn!("LIVEPK_ADMIN_TOKEN is not set: Admin calls are not authenticated");
-    }
+    config.validate_settings()?;
+    log_auth_posture(&config);
     let (stop_sender, stop) = watch::channel(false);
     let Built { runtime, routes } = build(&config, clock).await?;
     let store = runtime.engine.store.clone();
     let service_names = service_names();
     let app = App { runtime, stop: stop.clone() };
+    // The clock is measured before any deadline can be claimed.
+    if let Err(error) = app.runtime.clock_check.measure().await {
+        tracing::warn!(%error, "clock check: cannot read the store's clock at start");
+    }
     let background = app.runtime.spawn_background(stop.clone());
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_service_status(LIVENESS_SERVICE, ServingStatus::Serving).await;
-    set_health(&health, &service_names, ServingStatus::Serving).await;
-    let watchdog =
-        tokio::spawn(watch_store(store, health.clone(), service_names.clone(), stop.clone()));
+    let clock_check = app.runtime.clock_check.clone();
+    let initially =
+        if clock_check.within_bound() { ServingStatus::Serving } else { ServingStatus::NotServing };
+    set_health(&health, &service_names, initially).await;
+    let watchdog = tokio::spawn(watch_store(
+        store,
+        clock_check,
+        health.clone(),
+        service_names.clone(),
+        stop.clone(),
+    ));
 
     let descriptors = pb::FILE_DESCRIPTOR_SET;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -182,11 +194,18 @@ pub async fn run_with_clock(
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let limits = &config.limits;
     let gate = GateLayer::new(GateOptions {
         auth_token: config.auth_token.clone(),
         admin_token: config.admin_token.clone(),
-        max_concurrent_requests: config.limits.max_concurrent_requests,
-    });
+        max_concurrent_requests: limits.max_concurrent_requests,
+    })
+    .with_request_timeout(Duration::from_millis(limits.request_timeout_ms));
+    let subscribe_limits = services::events::SubscribeLimits {
+        max_subscribers: limits.max_subscribers,
+        send_timeout: Duration::from_millis(limits.subscribe_send_timeout_ms),
+    };
+    let shutdown_grace = Duration::from_millis(limits.shutdown_grace_ms);
     let address = listener.local_addr().ok();
     tracing::info!(?address, backend = app.store.backend(), "livepk serving");
 
@@ -198,23 +217,72 @@ pub async fn run_with_clock(
         set_health(&drain_health, &drain_names, ServingStatus::NotServing).await;
         let _ = stop_sender.send(true);
     };
+    // Connections still open `shutdown_grace` after the drain began are cut.
+    let (cut_sender, cut) = watch::channel(false);
+    let incoming = drain::cuttable(no_delay(TcpListenerStream::new(listener)), cut);
 
-    let result = tonic::transport::Server::builder()
+    let serve = tonic::transport::Server::builder()
         .trace_fn(telemetry::request_span)
+        .http2_keepalive_interval(Some(Duration::from_millis(limits.keepalive_interval_ms)))
+        .http2_keepalive_timeout(Some(Duration::from_millis(limits.keepalive_timeout_ms)))
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .max_connection_age(Duration::from_millis(limits.max_connection_age_ms))
+        .max_connection_age_grace(shutdown_grace)
         .layer(gate)
         .add_routes(routes.routes())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(services::gifts::server(app.clone()))
-        .add_service(services::events::server(app.clone()))
+        .add_service(services::events::server_with(app.clone(), subscribe_limits))
         .add_service(services::admin::server(app.clone()))
-        .serve_with_incoming_shutdown(no_delay(TcpListenerStream::new(listener)), drain)
-        .await;
+        .serve_with_incoming_shutdown(incoming, drain);
+    tokio::pin!(serve);
+    let mut draining = stop.clone();
+    let result = tokio::select! {
+        result = &mut serve => result,
+        _ = async {
+            livepk_engine::stopped(&mut draining).await;
+            tokio::time::sleep(shutdown_grace).await;
+        } => {
+            tracing::warn!(
+                grace_ms = shutdown_grace.as_millis() as u64,
+                "calls still open after limits.shutdown_grace_ms: closing their connections"
+            );
+            let _ = cut_sender.send(true);
+            serve.await
+        }
+    };
     // The server has drained; let background tasks finish their current step.
     let _ = tokio::time::timeout(Duration::from_secs(5), background).await;
     watchdog.abort();
     result.map_err(ServeError::from)
+}
+
+/// Says at start-up who may call: the binary refuses a Redis deployment without tokens unless
+/// `LIVEPK_INSECURE=1` (see `Config::validate`); whatever is left open is logged here.
+fn log_auth_posture(config: &Config) {
+    match (&config.auth_token, &config.admin_token) {
+        (Some(_), Some(_)) => tracing::info!("gateway and Admin calls need their bearer tokens"),
+        (Some(_), None) => tracing::warn!(
+            "LIVEPK_ADMIN_TOKEN is not set: Admin calls need the gateway token (LIVEPK_AUTH_TOKEN)"
+        ),
+        (None, admin) => {
+            let store = if config.redis_url.is_some() {
+                "LIVEPK_INSECURE=1"
+            } else {
+                "embedded store (development)"
+            };
+            if admin.is_some() {
+                tracing::warn!(store, "LIVEPK_AUTH_TOKEN is not set: gateway calls are OPEN");
+            } else {
+                tracing::warn!(
+                    store,
+                    "no tokens set: gateway and Admin calls are OPEN to anyone who reaches the port"
+                );
+            }
+        }
+    }
 }
 
 /// Accepted connections with Nagle's algorithm off: small gRPC replies must not wait for the
@@ -241,6 +309,11 @@ fn runtime_options(config: &Config) -> RuntimeOptions {
             batch: config.timers.batch,
         },
         sweep_interval: Duration::from_millis(config.events.sweep_interval_ms),
+        clock_check: livepk_engine::clock_check::ClockCheckOptions {
+            max_skew: (config.clock.max_skew_ms > 0)
+                .then(|| Duration::from_millis(config.clock.max_skew_ms)),
+            interval: Duration::from_millis(config.clock.check_interval_ms),
+        },
     }
 }
 
@@ -251,30 +324,47 @@ async fn set_health(health: &HealthReporter, services: &[&'static str], status: 
     }
 }
 
-/// Flips health to NOT_SERVING while the store does not answer, and back when it does.
+/// Flips health to NOT_SERVING while the store does not answer or this replica's clock is off
+/// the store's by more than the bound, and back when both are fine again.
 async fn watch_store(
     store: Arc<dyn Store>,
+    clock_check: Arc<livepk_engine::clock_check::ClockCheck>,
     health: HealthReporter,
     services: Vec<&'static str>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut serving = true;
+    let mut serving = clock_check.within_bound();
+    let mut clock_changes = clock_check.watch();
+    let mut store_up = true;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                store_up = tokio::time::timeout(Duration::from_secs(2), store.ping())
+                    .await
+                    .is_ok_and(|r| r.is_ok());
+                METRICS.store_up.set(i64::from(store_up));
+            }
+            changed = clock_changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
             _ = livepk_engine::stopped(&mut stop) => return,
         }
-        let up = tokio::time::timeout(Duration::from_secs(2), store.ping())
-            .await
-            .is_ok_and(|r| r.is_ok());
-        METRICS.store_up.set(i64::from(up));
+        let clock_ok = clock_check.within_bound();
+        let up = store_up && clock_ok;
         if up != serving {
             serving = up;
             if up {
-                tracing::info!("store reachable again: serving");
+                tracing::info!("store reachable and clock within the bound again: serving");
                 set_health(&health, &services, ServingStatus::Serving).await;
             } else {
-                tracing::error!("store unreachable: health NOT_SERVING");
+                let reason = if store_up {
+                    "clock off the store's beyond the bound"
+                } else {
+                    "store unreachable"
+                };
+                tracing::error!(reason, "health NOT_SERVING");
                 set_health(&health, &services, ServingStatus::NotServing).await;
             }
         }

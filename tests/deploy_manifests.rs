@@ -24,6 +24,8 @@ const ALLOWED_ENV: &[&str] = &[
     "LIVEPK_METRICS_LISTEN",
     "LIVEPK_LOG_FORMAT",
     "LIVEPK_ADDRESS_FILE",
+    "LIVEPK_INSECURE",
+    "LIVEPK_MAX_CLOCK_SKEW_MS",
 ];
 
 /// Secret keys: these must not be in the ConfigMap.

@@ -4,15 +4,22 @@
 //! "from the oldest event still retained", anything else "strictly after this id". A reader
 //! that reconnects with the last id it saw gets every later event, none twice, in order, as
 //! long as it is within the retention window; `truncated` tells it when it was not.
+//!
+//! Streams are bounded (issue 12 item 5): at most `limits.max_subscribers` at once per replica
+//! (the next is refused with RESOURCE_EXHAUSTED); one reader per replica waits on the store for
+//! new events (one blocking connection, whatever the number of streams) and wakes the streams,
+//! which read with ordinary, non-blocking reads; a stream whose reader does not take the next
+//! event within `limits.subscribe_send_timeout_ms` is ended, freeing its slot.
 
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::Stream;
 use livepk_core::InvalidArgument;
 use livepk_store::StoredEvent;
 use prost::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -28,17 +35,45 @@ use crate::status::ServiceError;
 pub const DEFAULT_FETCH_LIMIT: u32 = 100;
 /// Largest page of `Fetch`.
 pub const MAX_FETCH_LIMIT: u32 = 1_000;
-/// How long one blocking read of `Subscribe` waits before checking for shutdown again.
+/// How long one blocking read of the stream's tail waits before checking for shutdown again;
+/// also how long a stream waits for a wake-up before it reads again anyway.
 const SUBSCRIBE_BLOCK: Duration = Duration::from_secs(2);
+/// Events a stream reads (and buffers for its reader) at once.
+const SUBSCRIBE_BATCH: usize = 256;
+
+/// Limits of `Subscribe` streams.
+#[derive(Debug, Clone)]
+pub struct SubscribeLimits {
+    /// Streams open at once on this replica.
+    pub max_subscribers: usize,
+    /// Longest wait for a reader to take the next event.
+    pub send_timeout: Duration,
+}
+
+impl Default for SubscribeLimits {
+    fn default() -> Self {
+        Self { max_subscribers: 256, send_timeout: Duration::from_secs(10) }
+    }
+}
 
 /// The service.
 pub struct EventsService {
     app: App,
+    limits: SubscribeLimits,
+    slots: Arc<Semaphore>,
+    /// The newest event id the tail reader saw, started with the first stream.
+    tail: OnceLock<watch::Receiver<String>>,
 }
 
-/// The tonic server for `Events`.
+/// The tonic server for `Events` with the default limits.
 pub fn server(app: App) -> EventsServer<EventsService> {
-    EventsServer::new(EventsService { app })
+    server_with(app, SubscribeLimits::default())
+}
+
+/// The tonic server for `Events` with `limits`.
+pub fn server_with(app: App, limits: SubscribeLimits) -> EventsServer<EventsService> {
+    let slots = Arc::new(Semaphore::new(limits.max_subscribers.max(1)));
+    EventsServer::new(EventsService { app, limits, slots, tail: OnceLock::new() })
 }
 
 /// A parsed position in the stream.
@@ -91,6 +126,18 @@ fn decode(stored: StoredEvent) -> Result<Event, ServiceError> {
 }
 
 impl EventsService {
+    /// Wakes the streams when events are appended: one task per replica blocks on the store
+    /// (the only blocking read, so one pooled connection) and publishes the newest id it saw.
+    fn tail(&self) -> watch::Receiver<String> {
+        self.tail
+            .get_or_init(|| {
+                let (sender, receiver) = watch::channel(String::new());
+                tokio::spawn(follow_tail(self.app.store.clone(), sender, self.app.stop.clone()));
+                receiver
+            })
+            .clone()
+    }
+
     /// Resolves a position; "" means the current end of the stream for `Subscribe` ("from now
     /// on") and the oldest retained event for `Fetch` (a pull has no "now").
     async fn start_position(
@@ -119,62 +166,34 @@ impl Events for EventsService {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let slot = self.slots.clone().try_acquire_owned().map_err(|_| {
+            tracing::warn!(
+                max_subscribers = self.limits.max_subscribers,
+                "Subscribe refused: limits.max_subscribers streams are open"
+            );
+            Status::from(ServiceError::Overloaded)
+        })?;
         let request = request.into_inner();
         let filter = request.filter.unwrap_or_default();
-        let mut position = self.start_position(&request.after_event_id, true).await?;
+        let position = self.start_position(&request.after_event_id, true).await?;
         let first = self.app.store.first_event_id().await.map_err(ServiceError::from)?;
-        let mut truncated = is_truncated(position, first.as_deref());
+        let truncated = is_truncated(position, first.as_deref());
 
-        let store = self.app.store.clone();
-        let mut stop = self.app.stop.clone();
-        let (sender, receiver) = mpsc::channel(256);
+        let (sender, receiver) = mpsc::channel(SUBSCRIBE_BATCH);
+        let stream = Subscription {
+            store: self.app.store.clone(),
+            stop: self.app.stop.clone(),
+            tail: self.tail(),
+            filter,
+            position,
+            truncated,
+            send_timeout: self.limits.send_timeout,
+        };
         tokio::spawn(async move {
             METRICS.event_subscribers.inc();
-            loop {
-                let after = format_position(position);
-                let read = tokio::select! {
-                    read = store.read_events(&after, 256, Some(SUBSCRIBE_BLOCK)) => read,
-                    _ = livepk_engine::stopped(&mut stop) => {
-                        // Tell the gateway to reconnect elsewhere with its last id.
-                        let _ = sender.send(Err(ServiceError::Draining.into())).await;
-                        break;
-                    }
-                    _ = sender.closed() => break,
-                };
-                let batch = match read {
-                    Ok(batch) => batch,
-                    Err(error) => {
-                        let _ = sender.send(Err(Status::from(ServiceError::from(error)))).await;
-                        break;
-                    }
-                };
-                let mut delivered = true;
-                for stored in batch {
-                    if let Ok(Some(next)) = parse_position(&stored.id) {
-                        position = next;
-                    }
-                    let event = match decode(stored) {
-                        Ok(event) => event,
-                        Err(error) => {
-                            tracing::error!(%error, "skipping an undecodable event");
-                            continue;
-                        }
-                    };
-                    if !matches(&filter, &event) {
-                        continue;
-                    }
-                    let message = SubscribeResponse { event: Some(event), truncated };
-                    truncated = false;
-                    if sender.send(Ok(message)).await.is_err() {
-                        delivered = false;
-                        break;
-                    }
-                }
-                if !delivered {
-                    break;
-                }
-            }
+            stream.run(sender).await;
             METRICS.event_subscribers.dec();
+            drop(slot);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
@@ -218,6 +237,148 @@ impl Events for EventsService {
             }
         }
         Ok(Response::new(FetchResponse { events, last_event_id, truncated }))
+    }
+}
+
+/// Follows the end of the stream with blocking reads and publishes the newest id seen, until
+/// `stop`.
+async fn follow_tail(
+    store: Arc<dyn livepk_store::Store>,
+    newest: watch::Sender<String>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut position = String::new();
+    loop {
+        if position.is_empty() {
+            match store.last_event_id().await {
+                Ok(last) => position = last,
+                Err(error) => tracing::warn!(%error, "events tail: cannot read the stream's end"),
+            }
+        }
+        let read = tokio::select! {
+            read = store.read_events(&position, 1, Some(SUBSCRIBE_BLOCK)), if !position.is_empty() => read,
+            _ = tokio::time::sleep(Duration::from_millis(500)), if position.is_empty() => continue,
+            _ = livepk_engine::stopped(&mut stop) => return,
+        };
+        match read {
+            Ok(events) if events.is_empty() => {}
+            // Jump to the newest id: the streams read everything in between themselves.
+            Ok(_) => match store.last_event_id().await {
+                Ok(last) => {
+                    position = last.clone();
+                    newest.send_replace(last);
+                }
+                Err(error) => tracing::warn!(%error, "events tail: cannot read the stream's end"),
+            },
+            Err(error) => {
+                tracing::warn!(%error, "events tail: read failed");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = livepk_engine::stopped(&mut stop) => return,
+                }
+            }
+        }
+    }
+}
+
+/// One `Subscribe` stream: reads after its position whenever the tail moves, filters, and hands
+/// its reader each matching event.
+struct Subscription {
+    store: Arc<dyn livepk_store::Store>,
+    stop: watch::Receiver<bool>,
+    tail: watch::Receiver<String>,
+    filter: EventFilter,
+    position: (u64, u64),
+    truncated: bool,
+    send_timeout: Duration,
+}
+
+/// Why a stream stopped handing events over.
+enum Sent {
+    Delivered,
+    /// The reader went away, or did not take an event in time.
+    Gone,
+}
+
+impl Subscription {
+    async fn run(mut self, sender: mpsc::Sender<Result<SubscribeResponse, Status>>) {
+        loop {
+            // Marks the current tail as seen before reading, so an event appended after the
+            // read moves the tail again and wakes this stream.
+            self.tail.borrow_and_update();
+            let after = format_position(self.position);
+            let read = tokio::select! {
+                read = self.store.read_events(&after, SUBSCRIBE_BATCH, None) => read,
+                _ = livepk_engine::stopped(&mut self.stop) => return self.drain(&sender).await,
+            };
+            let batch = match read {
+                Ok(batch) => batch,
+                Err(error) => {
+                    let status = Status::from(ServiceError::from(error));
+                    let _ = tokio::time::timeout(self.send_timeout, sender.send(Err(status))).await;
+                    return;
+                }
+            };
+            let read_all = batch.len() < SUBSCRIBE_BATCH;
+            for stored in batch {
+                if let Ok(Some(next)) = parse_position(&stored.id) {
+                    self.position = next;
+                }
+                let event = match decode(stored) {
+                    Ok(event) => event,
+                    Err(error) => {
+                        tracing::error!(%error, "skipping an undecodable event");
+                        continue;
+                    }
+                };
+                if !matches(&self.filter, &event) {
+                    continue;
+                }
+                let message = SubscribeResponse { event: Some(event), truncated: self.truncated };
+                self.truncated = false;
+                if let Sent::Gone = self.send(&sender, Ok(message)).await {
+                    return;
+                }
+            }
+            if read_all {
+                tokio::select! {
+                    _ = self.tail.changed() => {}
+                    _ = tokio::time::sleep(SUBSCRIBE_BLOCK) => {}
+                    _ = livepk_engine::stopped(&mut self.stop) => return self.drain(&sender).await,
+                    _ = sender.closed() => return,
+                }
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        sender: &mpsc::Sender<Result<SubscribeResponse, Status>>,
+        message: Result<SubscribeResponse, Status>,
+    ) -> Sent {
+        tokio::select! {
+            sent = tokio::time::timeout(self.send_timeout, sender.send(message)) => match sent {
+                Ok(Ok(())) => Sent::Delivered,
+                Ok(Err(_)) => Sent::Gone,
+                Err(_) => {
+                    tracing::info!(
+                        timeout_ms = self.send_timeout.as_millis() as u64,
+                        "a Subscribe reader took no event within limits.subscribe_send_timeout_ms: \
+                         ending its stream"
+                    );
+                    Sent::Gone
+                }
+            },
+            _ = livepk_engine::stopped(&mut self.stop) => {
+                self.drain(sender).await;
+                Sent::Gone
+            }
+        }
+    }
+
+    /// Tells the reader to reconnect elsewhere with its last id (when it still reads).
+    async fn drain(&self, sender: &mpsc::Sender<Result<SubscribeResponse, Status>>) {
+        let _ = sender.try_send(Err(ServiceError::Draining.into()));
     }
 }
 

@@ -36,11 +36,11 @@ pub use linkcall::*;
 #[allow(unused_imports)]
 pub use livepk_engine::testkit::{both_stores, fresh_prefix, redis_store, redis_url};
 #[allow(unused_imports)]
-pub use processes::{Deployment, RedisProcess, Spawned};
+pub use processes::{Deployment, RedisProcess, Spawned, run_binary};
 #[allow(unused_imports)]
 pub use roompk::*;
 #[allow(unused_imports)]
-pub use server::{TestServer, TestServerOptions, manual_clock};
+pub use server::{Configure, TestServer, TestServerOptions, manual_clock};
 #[allow(unused_imports)]
 pub use show::*;
 #[allow(unused_imports)]

@@ -60,6 +60,8 @@ impl Deployment {
             .env("LIVEPK_REDIS_URL", redis_url())
             .env("LIVEPK_KEY_PREFIX", &self.prefix)
             .env("LIVEPK_DATABASE_URL", &self.database_url)
+            // A Redis deployment without tokens starts only when told it may (issue 12 item 3).
+            .env("LIVEPK_INSECURE", "1")
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -105,6 +107,45 @@ impl Deployment {
         spawned.client = Some(client);
         spawned
     }
+}
+
+/// Runs the `livepk` binary with only `env` (besides `PATH`/`HOME`-free defaults: no config
+/// file, listening on port 0, no metrics) until it exits or `timeout` passes; returns its exit
+/// code (`None`: still running after `timeout`, then killed) and its output.
+pub fn run_binary(env: &[(&str, &str)], timeout: Duration) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("server.log");
+    let log_file = std::fs::File::create(&log).expect("server log file");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_livepk"));
+    command
+        .current_dir(dir.path())
+        .env_clear()
+        .env("LIVEPK_LISTEN", "127.0.0.1:0")
+        .env("LIVEPK_METRICS_LISTEN", "")
+        .env("LIVEPK_DATABASE_URL", format!("sqlite://{}/livepk.db?mode=rwc", dir.path().display()))
+        .env("RUST_LOG", "info");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log file handle"))
+        .stderr(log_file)
+        .spawn()
+        .expect("spawn the livepk binary");
+    let deadline = std::time::Instant::now() + timeout;
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait for livepk") {
+            break status.code();
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (code, std::fs::read_to_string(&log).unwrap_or_default())
 }
 
 impl Default for Deployment {

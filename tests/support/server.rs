@@ -16,6 +16,9 @@ pub fn manual_clock() -> ManualClock {
     ManualClock::new(SystemClock.now_ms() / 1000 * 1000)
 }
 
+/// A change a test makes to a [`TestServer`]'s configuration.
+pub type Configure = Arc<dyn Fn(&mut livepk::config::Config) + Send + Sync>;
+
 /// What a [`TestServer`] is started with; every unset field gets a fresh, private value.
 #[derive(Default, Clone)]
 pub struct TestServerOptions {
@@ -31,8 +34,11 @@ pub struct TestServerOptions {
     pub admin_token: Option<String>,
     /// `limits.max_concurrent_requests`; default the server's default.
     pub max_concurrent_requests: Option<usize>,
-    /// The clock; default the system clock.
+    /// The clock; default the system clock. A server on a clock of the test's own has the
+    /// clock check off (`clock.max_skew_ms` 0) unless `configure` turns it on.
     pub clock: Option<Arc<dyn Clock>>,
+    /// Last word on the configuration (limits, the clock check, ...).
+    pub configure: Option<Configure>,
 }
 
 /// A livepk server running in this process on 127.0.0.1:<ephemeral port>, with a client
@@ -91,6 +97,15 @@ impl TestServer {
         if let Some(limit) = options.max_concurrent_requests {
             config.limits.max_concurrent_requests = limit;
         }
+        // Well inside STOP_TIMEOUT: a connection a test left open cannot fail the shutdown.
+        config.limits.shutdown_grace_ms = 3_000;
+        if options.clock.is_some() {
+            // A test's clock moves where the test says, far from Redis's.
+            config.clock.max_skew_ms = 0;
+        }
+        if let Some(configure) = &options.configure {
+            configure(&mut config);
+        }
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(livepk::run_with_clock(
@@ -148,7 +163,7 @@ impl TestServer {
     }
 
     /// A store on this server's Redis and key prefix, to look at its delay queue.
-    async fn store(&self) -> RedisStore {
+    pub async fn store(&self) -> RedisStore {
         let url = self.config.redis_url.clone().unwrap_or_else(redis_url);
         RedisStore::connect(&url, &self.key_prefix, StoreOptions::default())
             .await

@@ -23,6 +23,7 @@
 //! and an in-memory SQLite, for the feature crates' own tests.
 
 mod binding;
+pub mod clock_check;
 pub mod config;
 mod driver;
 mod engine;

@@ -113,4 +113,12 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8(buffer).unwrap_or_default()
     }
+
+    /// Adds a collector a module keeps itself (e.g. the clock check's gauges). A name already
+    /// registered is logged and left out.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        if let Err(error) = self.registry.register(collector) {
+            tracing::error!(%error, "metric not registered");
+        }
+    }
 }

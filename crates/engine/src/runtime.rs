@@ -11,6 +11,7 @@ use livepk_store::Job;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock_check::{ClockCheck, ClockCheckOptions};
 use crate::driver::ModeParts;
 use crate::engine::{Engine, RECORD_TOPIC, RecordJob, decode};
 use crate::error::{EngineError, EngineResult};
@@ -30,6 +31,8 @@ pub struct RuntimeOptions {
     pub timers: RunnerOptions,
     /// How often outboxes a crash left behind are swept into the stream.
     pub sweep_interval: Duration,
+    /// The clock check (off by default: the test kit runs on a manual clock).
+    pub clock_check: ClockCheckOptions,
 }
 
 impl Default for RuntimeOptions {
@@ -41,6 +44,7 @@ impl Default for RuntimeOptions {
                 batch: 100,
             },
             sweep_interval: Duration::from_secs(5),
+            clock_check: ClockCheckOptions::default(),
         }
     }
 }
@@ -55,6 +59,8 @@ pub struct Runtime {
     pub runner: Arc<TimerRunner>,
     /// Score notification coalescing.
     pub coalescer: Arc<ScoreCoalescer>,
+    /// This replica's clock against the store's: the poller claims nothing while it is off.
+    pub clock_check: Arc<ClockCheck>,
     options: RuntimeOptions,
     /// Kept alive here: the engine only holds weak references to the modes.
     modes: Vec<ModeParts>,
@@ -66,6 +72,13 @@ impl Runtime {
         let mut runner =
             TimerRunner::new(engine.store.clone(), engine.clock.clone(), options.timers.clone());
         runner.register(RECORD_TOPIC, Arc::new(RecordHandler { engine: engine.clone() }));
+        let clock_check = Arc::new(ClockCheck::new(
+            engine.store.clone(),
+            engine.clock.clone(),
+            options.clock_check.clone(),
+        ));
+        let check = clock_check.clone();
+        runner.claim_only_while(Arc::new(move || check.within_bound()));
         let mut notifiers = HashMap::new();
         let mut consumers = Vec::new();
         for parts in &modes {
@@ -84,7 +97,7 @@ impl Runtime {
             coalescer.clone(),
             GIFT_RECORD_TTL,
         ));
-        Runtime { engine, ledger, runner: Arc::new(runner), coalescer, options, modes }
+        Runtime { engine, ledger, runner: Arc::new(runner), coalescer, clock_check, options, modes }
     }
 
     /// The modes served, in registration order.
@@ -92,11 +105,12 @@ impl Runtime {
         self.modes.iter().map(|parts| parts.mode)
     }
 
-    /// Starts the background tasks (timer poller, outbox sweeper, score coalescer, settings
-    /// invalidation). The returned handle completes when all of them stopped after `stop`.
+    /// Starts the background tasks (clock check, timer poller, outbox sweeper, score coalescer,
+    /// settings invalidation). The returned handle completes when all of them stopped after `stop`.
     pub fn spawn_background(&self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
         let sweep = self.options.sweep_interval.max(Duration::from_millis(100));
         let tasks = vec![
+            tokio::spawn(self.clock_check.clone().run(stop.clone())),
             tokio::spawn(self.runner.clone().run(stop.clone())),
             tokio::spawn(self.engine.events.clone().run_sweeper(sweep, stop.clone())),
             tokio::spawn(self.coalescer.clone().run(stop.clone())),

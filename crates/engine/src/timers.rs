@@ -70,12 +70,24 @@ pub struct TimerRunner {
     clock: Arc<dyn Clock>,
     handlers: HashMap<String, Arc<dyn TimerHandler>>,
     options: RunnerOptions,
+    /// While this answers false nothing is claimed (the clock check: a replica whose clock is
+    /// off must not decide deadlines).
+    may_claim: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl TimerRunner {
     /// A runner with no handlers yet.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, options: RunnerOptions) -> Self {
-        Self { store, clock, handlers: HashMap::new(), options }
+        Self { store, clock, handlers: HashMap::new(), options, may_claim: None }
+    }
+
+    /// Claims jobs only while `may_claim` answers true.
+    pub fn claim_only_while(&mut self, may_claim: Arc<dyn Fn() -> bool + Send + Sync>) {
+        self.may_claim = Some(may_claim);
+    }
+
+    fn claiming(&self) -> bool {
+        self.may_claim.as_ref().is_none_or(|may_claim| may_claim())
     }
 
     /// Routes jobs of `topic` to `handler`.
@@ -85,6 +97,9 @@ impl TimerRunner {
 
     /// Claims the jobs due now and runs them (concurrently). Returns how many it claimed.
     pub async fn poll_once(&self) -> StoreResult<usize> {
+        if !self.claiming() {
+            return Ok(0);
+        }
         let now_ms = self.clock.now_ms();
         let claimed =
             self.store.claim_due_jobs(now_ms, self.options.batch, self.options.ttr).await?;
@@ -133,6 +148,7 @@ impl TimerRunner {
             let pause = match self.poll_once().await {
                 // A full batch: more may be due right now.
                 Ok(claimed) if claimed >= self.options.batch => Duration::ZERO,
+                Ok(_) if !self.claiming() => self.options.poll_interval,
                 Ok(_) => self.pause_until_next_due().await,
                 Err(error) => {
                     tracing::warn!(%error, "delay queue poll failed");

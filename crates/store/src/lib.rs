@@ -477,6 +477,17 @@ pub trait Store: Send + Sync + 'static {
     /// Messages published on `channel` from now on. The stream ends when the connection is
     /// lost; callers resubscribe.
     async fn subscribe(&self, channel: &str) -> StoreResult<BoxStream<'static, String>>;
+
+    // ---- clock -----------------------------------------------------------------------------
+
+    /// The store's own clock (ms since the epoch): the one reference every replica measures its
+    /// clock against (Redis `TIME`). `None` for a store that has no clock of its own (the
+    /// in-process store: the process's clock is the reference, offset 0). Times stored still
+    /// come from callers; this is only for that measurement. The default (for wrappers in
+    /// tests) is `None`.
+    async fn server_time(&self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// Limits shared by both implementations.

@@ -931,4 +931,9 @@ impl Store for MemoryStore {
         };
         Ok(BroadcastStream::new(receiver).filter_map(|message| async move { message.ok() }).boxed())
     }
+
+    async fn server_time(&self) -> StoreResult<Option<u64>> {
+        // In-process: the process's clock is the reference (offset 0).
+        Ok(None)
+    }
 }

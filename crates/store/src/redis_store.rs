@@ -1356,6 +1356,20 @@ impl Store for RedisStore {
             .filter_map(|message| futures::future::ready(message.get_payload::<String>().ok()))
             .boxed())
     }
+
+    async fn server_time(&self) -> StoreResult<Option<u64>> {
+        // TIME answers [seconds, microseconds] of Redis's own clock.
+        let reply = self.query(&redis::cmd("TIME")).await?;
+        let parts: Vec<String> = redis::from_redis_value(reply)
+            .map_err(|error| corrupt(format!("TIME reply: {error}")))?;
+        let number = |index: usize| {
+            parts
+                .get(index)
+                .and_then(|part| part.parse::<u64>().ok())
+                .ok_or_else(|| corrupt("TIME reply is not two numbers"))
+        };
+        Ok(Some(number(0)? * 1_000 + number(1)? / 1_000))
+    }
 }
 
 impl RedisStore {
