@@ -151,6 +151,12 @@ pub struct BoardEntry {
     pub total: i64,
 }
 
+/// The largest total a counter or leaderboard entry may reach, either way (2^53 - 1): Redis
+/// keeps leaderboard totals as doubles and its scripts compute in doubles, both exact for
+/// integers up to here. [`Store::apply_score`] refuses ([`ScoreRefusal::ScoreLimit`]), before
+/// writing anything, a gift that would take a total past it.
+pub const MAX_SCORE: i64 = (1 << 53) - 1;
+
 /// A gift's contribution to one PK, applied atomically with its idempotency record inside the
 /// PK's hash tag (the gift hot path). Serializable so that a gift's pending record can remember
 /// exactly what it still has to apply after a crash.
@@ -176,6 +182,11 @@ pub struct ScoreApply {
     /// How long the PK's keys live: given to a key when a gift creates it, and renewed now and
     /// then while gifts keep arriving (DESIGN.md "ScoreApply"), not necessarily on every gift.
     pub ttl: Duration,
+    /// A 64-bit digest of what the gift is (`livepk_core::Gift::fingerprint`), kept with the
+    /// answer recorded for its txn id: the same txn id with another fingerprint is refused
+    /// ([`ScoreRefusal::TxnReused`]) rather than answered as a duplicate. 0: none (not checked).
+    #[serde(default)]
+    pub fingerprint: u64,
 }
 
 /// A PK's scoring window as stored in its hash. Written by features with [`Op::HSet`] using
@@ -216,6 +227,18 @@ pub enum ScoreOutcome {
     /// The window was closed, absent, or the gift's time fell outside it (now, or when this txn
     /// was first applied: the answer is recorded and final); no score changed.
     Outside,
+    /// The gift was refused; nothing was written (and nothing recorded for its txn id).
+    Refused(ScoreRefusal),
+}
+
+/// Why a [`ScoreApply`] was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreRefusal {
+    /// A counter or board total would pass [`MAX_SCORE`] (or its delta is beyond it).
+    ScoreLimit,
+    /// The txn id was answered before for a gift with another fingerprint: the caller reused
+    /// an id for a different gift.
+    TxnReused,
 }
 
 /// What a [`Store::apply_score_guarded`] did.
@@ -486,10 +509,14 @@ pub struct StoreOptions {
     pub event_retention: usize,
     /// How many buckets the delay queue spreads jobs over (seed 004 uses 3).
     pub job_buckets: usize,
+    /// How many gift answers a tag's `txns` holds before it is set aside as `txns:prev`
+    /// (replacing the answers set aside before): a tag answers at most twice this many txn ids
+    /// (DESIGN.md "ScoreApply").
+    pub score_records_per_battle: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { event_retention: 100_000, job_buckets: 3 }
+        Self { event_retention: 100_000, job_buckets: 3, score_records_per_battle: 50_000 }
     }
 }

@@ -20,14 +20,14 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Script, ScriptInvocation, Value};
 
 use crate::codec::{
-    OUTBOX_ID_LEN, board_member_id, decode_score_record, fnv1a64, outbox_entry_id, parse_event_id,
-    wall_ms,
+    OUTBOX_ID_LEN, board_member_id, decode_score_record, fingerprint_arg, fnv1a64, outbox_entry_id,
+    parse_event_id, wall_ms,
 };
 use crate::keys::reserved;
 use crate::{
     BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, Keyspace, Op, Order,
-    ScoreApply, ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent,
-    Transaction, Versioned,
+    ScoreApply, ScoreOutcome, ScoreRefusal, Store, StoreError, StoreOptions, StoreResult,
+    StoredEvent, Transaction, Versioned,
 };
 
 /// Connections kept by the pool, which only serves blocking stream reads (each holds one for
@@ -316,7 +316,9 @@ impl RedisStore {
             .arg(millis(apply.ttl))
             .arg(apply.counters.len())
             .arg(apply.boards.len())
-            .arg(guard_version);
+            .arg(guard_version)
+            .arg(fingerprint_arg(apply.fingerprint))
+            .arg(self.inner.options.score_records_per_battle.max(1));
         for (_, field, delta) in &apply.counters {
             invocation.arg(field).arg(*delta);
         }
@@ -336,6 +338,8 @@ impl RedisStore {
         let judged = |outcome| Ok(GuardedScore::Judged(outcome));
         match status.as_deref() {
             Some("out") => judged(ScoreOutcome::Outside),
+            Some("reused") => judged(ScoreOutcome::Refused(ScoreRefusal::TxnReused)),
+            Some("over") => judged(ScoreOutcome::Refused(ScoreRefusal::ScoreLimit)),
             Some("moved") if guard.is_some() => Ok(GuardedScore::Moved),
             Some("ok") => {
                 let (epoch, counters, boards) = record()?;
@@ -1523,6 +1527,7 @@ mod tests {
             boards: vec![("board".into(), member, value)],
             fields: Vec::new(),
             ttl: Duration::from_secs(600),
+            fingerprint: 0,
         }
     }
 
