@@ -440,6 +440,29 @@ impl State {
         self.set_ttl(&format!("{board}:seq"), ttl);
     }
 
+    /// Keeps `seen` to about as many ids as the stream keeps entries (DESIGN.md "Events"): once
+    /// it holds twice that many, the newest `retention` stay (amortised, not on every relay).
+    fn forget_seen_beyond(&mut self, retention: usize) {
+        let retention = retention.max(1);
+        if self.seen.len() < retention.saturating_mul(2) {
+            return;
+        }
+        let mut times: Vec<u64> = self.seen.values().copied().collect();
+        let (_, cutoff, _) = times.select_nth_unstable_by(retention - 1, |a, b| b.cmp(a));
+        let cutoff = *cutoff;
+        let mut kept_at_cutoff = retention - self.seen.values().filter(|at| **at > cutoff).count();
+        self.seen.retain(|_, at| {
+            if *at > cutoff {
+                true
+            } else if *at == cutoff && kept_at_cutoff > 0 {
+                kept_at_cutoff -= 1;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
     fn append_event(&mut self, payload: Vec<u8>, retention: usize) -> String {
         let now = wall_ms();
         let (last_ms, last_seq) = self.last_event;
@@ -897,6 +920,7 @@ impl Store for MemoryStore {
                     appended += 1;
                 }
             }
+            state.forget_seen_beyond(retention);
             appended
         };
         if appended > 0 {
@@ -989,5 +1013,29 @@ impl Store for MemoryStore {
                 .subscribe()
         };
         Ok(BroadcastStream::new(receiver).filter_map(|message| async move { message.ok() }).boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Transaction;
+
+    /// Issue 12 item 10: the ids remembered to de-duplicate relays are bounded by the stream's
+    /// retention, not only by their 24 h age.
+    #[tokio::test]
+    async fn item10_seen_event_ids_are_bounded_by_the_retention() {
+        let retention = 5;
+        let store =
+            MemoryStore::new(StoreOptions { event_retention: retention, ..Default::default() });
+        for round in 0..20 {
+            let events = (0..3).map(|n| format!("event {round}.{n}").into_bytes()).collect();
+            let outbox = Transaction::new("pk:1").op(Op::Outbox { events });
+            store.commit(outbox).await.expect("commit");
+            assert_eq!(store.relay_outbox("pk:1").await.expect("relay"), 3);
+            let seen = store.lock().seen.len();
+            assert!(seen < 2 * retention, "round {round}: {seen} ids remembered");
+        }
+        assert_eq!(store.read_events("0", 100, None).await.expect("read").len(), retention);
     }
 }

@@ -136,6 +136,7 @@ macro_rules! conformance_tests {
         );
         __conformance_cases!($factory; small_limits
             item10_score_records_are_bounded_per_tag,
+            item10_seen_event_ids_are_bounded_by_the_retention,
         );
     };
 }
@@ -3173,4 +3174,19 @@ pub async fn item10_score_records_are_bounded_per_tag(store: &dyn Store) {
         );
     }
     assert_eq!(counter(store, tag, "score", "red").await, (gifts as i64 + 1) / 2);
+}
+
+/// Issue 12 item 10: the ids remembered to de-duplicate outbox relays (Redis: zset `seen` of tag
+/// `events`) are no more than the stream keeps entries, not 24 h of them. (MemoryStore keeps
+/// them in memory, not as a key: its own unit test checks the bound.)
+pub async fn item10_seen_event_ids_are_bounded_by_the_retention(store: &dyn Store) {
+    let retention = small_limits().event_retention as u64;
+    for round in 0..10 {
+        let events: Vec<String> = (0..4).map(|n| format!("event {round}.{n}")).collect();
+        let events: Vec<&str> = events.iter().map(String::as_str).collect();
+        outbox(store, "pk:1", &events).await;
+        assert_eq!(relay_all(store, "pk:1").await, 4, "round {round}: every event relayed once");
+        let seen = ok(store.zcard("events", "seen").await, "zcard seen");
+        assert!(seen <= retention, "round {round}: {seen} ids remembered");
+    }
 }
