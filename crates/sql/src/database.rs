@@ -332,8 +332,24 @@ impl Database {
             Ok(_) => {}
             Err(error) if is_unique_violation(&error) => {
                 transaction.rollback().await?;
-                tracing::debug!("pk record already written");
-                return Ok(false);
+                // Already written — if it is this PK's record. Another record under the same
+                // (mode, pkid) is an id used twice: an error, never "already written".
+                return match self.get_record(record.mode, record.pkid).await? {
+                    Some(existing) if same_pk(&existing, record) => {
+                        tracing::debug!("pk record already written");
+                        Ok(false)
+                    }
+                    Some(existing) => Err(SqlError::Conflict(format!(
+                        "{} pkid {} already holds another record (started {}, ended {})",
+                        record.mode.as_str(),
+                        record.pkid,
+                        existing.start_ms,
+                        existing.end_ms
+                    ))),
+                    None => Err(SqlError::Unavailable(
+                        "pk record neither inserted nor found; retry".into(),
+                    )),
+                };
             }
             Err(error) => return Err(error.into()),
         }
@@ -360,6 +376,15 @@ impl Database {
         transaction.commit().await?;
         tracing::info!("pk record written");
         Ok(true)
+    }
+
+    /// The largest pkid recorded for `mode`, 0 when none (the floor of new pkids).
+    pub async fn max_pkid(&self, mode: Mode) -> Result<u64, SqlError> {
+        let max = sqlx::query_scalar::<_, Option<i64>>(queries::RECORD_MAX_PKID)
+            .bind(mode.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(max.map_or(0, |max| max.max(0) as u64))
     }
 
     /// The record of one settled PK, or `None` if it was never written.
@@ -482,6 +507,11 @@ fn redact_password(url: &str) -> String {
         Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
     }
+}
+
+/// Whether two records are of the same PK: everything but when the row was written.
+fn same_pk(existing: &PkRecord, new: &PkRecord) -> bool {
+    PkRecord { created_at_ms: new.created_at_ms, ..existing.clone() } == *new
 }
 
 #[cfg(test)]

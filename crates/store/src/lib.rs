@@ -311,6 +311,12 @@ pub trait Store: Send + Sync + 'static {
     /// Next value of counter `name` of `tag`, starting at 1. Never returns the same value twice.
     async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64>;
 
+    /// [`Store::next_id`], but above `floor`: when the counter is at or below it (reset by a
+    /// data loss, or an embedded store restarted over a persistent SQL database), it moves to
+    /// `floor` first, atomically. Ids the caller knows were used (the largest in SQL) are so
+    /// never handed out again. `floor` must be below 2^53.
+    async fn next_id_above(&self, tag: &str, name: &str, floor: u64) -> StoreResult<u64>;
+
     // ---- plain hashes and sorted sets ------------------------------------------------------
 
     /// All fields of hash `name` of `tag` (empty when absent).

@@ -581,6 +581,22 @@ impl Store for MemoryStore {
         Ok(CommitOutcome::Committed)
     }
 
+    async fn next_id_above(&self, tag: &str, name: &str, floor: u64) -> StoreResult<u64> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        let id = state.increment(&key)?;
+        if id > floor {
+            return Ok(id);
+        }
+        match state.values.get_mut(&key).map(|entry| &mut entry.value) {
+            Some(Value::Counter(counter)) => {
+                *counter = floor + 1;
+                Ok(*counter)
+            }
+            _ => Err(wrong_type(&key)),
+        }
+    }
+
     async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64> {
         let key = self.key(tag, name);
         self.lock().increment(&key)

@@ -57,6 +57,7 @@ const OUTBOX_SCAN_RETRY: Duration = Duration::from_secs(60);
 /// rather than loaded as scripts, so each operation stays one EVALSHA.
 mod lua {
     pub const COMMIT: &str = include_str!("../lua/commit.lua");
+    pub const NEXT_ID: &str = include_str!("../lua/next_id.lua");
     pub const APPLY_SCORE: &str =
         concat!(include_str!("../lua/board_add.lua"), include_str!("../lua/apply_score.lua"));
     pub const BOARD_TOTAL: &str = include_str!("../lua/board_total.lua");
@@ -79,6 +80,7 @@ mod lua {
 /// when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH).
 struct Scripts {
     commit: Script,
+    next_id: Script,
     apply_score: Script,
     board_total: Script,
     board_copy: Script,
@@ -97,6 +99,7 @@ impl Scripts {
     fn new() -> Self {
         Self {
             commit: Script::new(lua::COMMIT),
+            next_id: Script::new(lua::NEXT_ID),
             apply_score: Script::new(lua::APPLY_SCORE),
             board_total: Script::new(lua::BOARD_TOTAL),
             board_copy: Script::new(lua::BOARD_COPY),
@@ -802,6 +805,13 @@ impl Store for RedisStore {
 
     async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64> {
         let reply = self.query(redis::cmd("INCR").arg(self.key(tag, name))).await?;
+        u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative counter"))
+    }
+
+    async fn next_id_above(&self, tag: &str, name: &str, floor: u64) -> StoreResult<u64> {
+        let mut invocation = self.scripts().next_id.prepare_invoke();
+        invocation.key(self.key(tag, name)).arg(floor);
+        let reply = self.run_script(&invocation).await?;
         u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative counter"))
     }
 

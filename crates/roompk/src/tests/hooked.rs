@@ -108,6 +108,11 @@ impl Store for HookedStore {
         self.inner.next_id(tag, name).await
     }
 
+    async fn next_id_above(&self, tag: &str, name: &str, floor: u64) -> StoreResult<u64> {
+        run(&self.before_next_id).await;
+        self.inner.next_id_above(tag, name, floor).await
+    }
+
     async fn hash_get_all(&self, tag: &str, name: &str) -> StoreResult<Vec<(String, String)>> {
         self.inner.hash_get_all(tag, name).await
     }

@@ -64,6 +64,7 @@ macro_rules! conformance_tests {
             tags_are_isolated,
             get_many_across_tags,
             next_id_starts_at_one_per_counter,
+            item8_next_id_above_never_returns_a_used_id,
             hset_merges_and_overwrites_fields,
             zadd_moves_and_zrem_removes,
             zrange_orders_by_score_then_member,
@@ -3189,4 +3190,19 @@ pub async fn item10_seen_event_ids_are_bounded_by_the_retention(store: &dyn Stor
         let seen = ok(store.zcard("events", "seen").await, "zcard seen");
         assert!(seen <= retention, "round {round}: {seen} ids remembered");
     }
+}
+
+/// Issue 12 item 8: a counter that lost its value (here: one that never had it) hands out ids
+/// above the floor the caller knows was used, and goes on from there; a counter already above
+/// the floor is not moved back.
+pub async fn item8_next_id_above_never_returns_a_used_id(store: &dyn Store) {
+    let next = |floor| async move {
+        ok(store.next_id_above("ids:lc", "pkid", floor).await, "next_id_above")
+    };
+    assert_eq!(next(41).await, 42, "a fresh counter starts above the floor");
+    assert_eq!(next(41).await, 43);
+    assert_eq!(next(0).await, 44, "a lower floor does not move it back");
+    assert_eq!(ok(store.next_id("ids:lc", "pkid").await, "next_id"), 45, "one counter");
+    assert_eq!(next(100).await, 101, "a higher floor lifts it");
+    assert_eq!(next(1u64 << 52).await, (1u64 << 52) + 1, "floors up to 2^53 are exact");
 }
