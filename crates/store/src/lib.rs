@@ -279,6 +279,19 @@ pub struct ClaimedJob {
     pub lease: u64,
 }
 
+/// A job the delay queue gave up on ([`Store::bury_job`]): kept for operators, never run again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadJob {
+    /// The job as it was last scheduled.
+    pub job: Job,
+    /// How many times it was delivered.
+    pub attempts: u32,
+    /// Why it was given up (the last failure).
+    pub reason: String,
+    /// When it was given up (ms since epoch, the caller's clock).
+    pub buried_at_ms: u64,
+}
+
 /// One entry of the event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -462,6 +475,18 @@ pub trait Store: Send + Sync + 'static {
     /// was re-scheduled or re-claimed meanwhile stays). Returns whether it removed it.
     async fn finish_job(&self, id: &str, lease: u64) -> StoreResult<bool>;
 
+    /// Gives up a claimed job that can never succeed: if `lease` is still the current claim,
+    /// moves it from the queue to the dead letters (with `reason` and `now_ms`), where it is
+    /// never delivered again. Each bucket keeps its newest
+    /// [`StoreOptions::dead_jobs_per_bucket`]. Returns whether it moved it.
+    async fn bury_job(&self, id: &str, lease: u64, reason: &str, now_ms: u64) -> StoreResult<bool>;
+
+    /// Up to `limit` dead-lettered jobs, the most recently given up first.
+    async fn dead_jobs(&self, limit: usize) -> StoreResult<Vec<DeadJob>>;
+
+    /// How many dead-lettered jobs are kept.
+    async fn dead_job_count(&self) -> StoreResult<u64>;
+
     /// Due time of the earliest job (claimed ones at their re-delivery time), if any.
     async fn next_job_due(&self) -> StoreResult<Option<u64>>;
 
@@ -519,10 +544,17 @@ pub struct StoreOptions {
     /// (replacing the answers set aside before): a tag answers at most twice this many txn ids
     /// (DESIGN.md "ScoreApply").
     pub score_records_per_battle: usize,
+    /// How many dead-lettered jobs each delay-queue bucket keeps (the oldest go first).
+    pub dead_jobs_per_bucket: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { event_retention: 100_000, job_buckets: 3, score_records_per_battle: 50_000 }
+        Self {
+            event_retention: 100_000,
+            job_buckets: 3,
+            score_records_per_battle: 50_000,
+            dead_jobs_per_bucket: 1_000,
+        }
     }
 }

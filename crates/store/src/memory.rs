@@ -21,9 +21,9 @@ use crate::codec::{
 };
 use crate::keys::reserved;
 use crate::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, Keyspace, MAX_SCORE, Op,
-    Order, ScoreApply, ScoreOutcome, ScoreRefusal, Store, StoreError, StoreOptions, StoreResult,
-    StoredEvent, Versioned,
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, DeadJob, GuardedScore, Job, Keyspace,
+    MAX_SCORE, Op, Order, ScoreApply, ScoreOutcome, ScoreRefusal, Store, StoreError, StoreOptions,
+    StoreResult, StoredEvent, Versioned,
 };
 
 /// The in-process store. Cheap to clone; clones share the data.
@@ -47,6 +47,8 @@ struct State {
     jobs: HashMap<String, JobRecord>,
     /// (due ms, job id): the delay queue, claimed jobs at their re-delivery time.
     job_due: BTreeSet<(u64, String)>,
+    /// Dead-lettered jobs in the order they were given up (oldest first).
+    dead_jobs: VecDeque<DeadJob>,
     events: VecDeque<StoredEvent>,
     last_event: (u64, u64),
     /// Outbox entry ids already appended -> append time (ms).
@@ -898,6 +900,45 @@ impl Store for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn bury_job(&self, id: &str, lease: u64, reason: &str, now_ms: u64) -> StoreResult<bool> {
+        let options = &self.shared.options;
+        let keep = options.dead_jobs_per_bucket.max(1).saturating_mul(options.job_buckets.max(1));
+        let mut state = self.lock();
+        let record = match state.jobs.get(id) {
+            Some(record) if record.lease == lease => record,
+            _ => return Ok(false),
+        };
+        let queued = (record.queued_at, id.to_owned());
+        let dead = DeadJob {
+            job: record.job.clone(),
+            attempts: record.attempt,
+            reason: reason.to_owned(),
+            buried_at_ms: now_ms,
+        };
+        state.jobs.remove(id);
+        state.job_due.remove(&queued);
+        state.dead_jobs.retain(|buried| buried.job.id != id);
+        state.dead_jobs.push_back(dead);
+        while state.dead_jobs.len() > keep {
+            state.dead_jobs.pop_front();
+        }
+        Ok(true)
+    }
+
+    async fn dead_jobs(&self, limit: usize) -> StoreResult<Vec<DeadJob>> {
+        let state = self.lock();
+        let mut dead: Vec<DeadJob> = state.dead_jobs.iter().cloned().collect();
+        dead.sort_by(|a, b| {
+            b.buried_at_ms.cmp(&a.buried_at_ms).then_with(|| a.job.id.cmp(&b.job.id))
+        });
+        dead.truncate(limit);
+        Ok(dead)
+    }
+
+    async fn dead_job_count(&self) -> StoreResult<u64> {
+        Ok(self.lock().dead_jobs.len() as u64)
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<u64>> {

@@ -25,8 +25,8 @@ use crate::codec::{
 };
 use crate::keys::reserved;
 use crate::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, Keyspace, Op, Order,
-    ScoreApply, ScoreOutcome, ScoreRefusal, Store, StoreError, StoreOptions, StoreResult,
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, DeadJob, GuardedScore, Job, Keyspace, Op,
+    Order, ScoreApply, ScoreOutcome, ScoreRefusal, Store, StoreError, StoreOptions, StoreResult,
     StoredEvent, Transaction, Versioned,
 };
 
@@ -65,6 +65,8 @@ mod lua {
     pub const SCHEDULE_JOB: &str =
         concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/schedule_job.lua"));
     pub const CANCEL_JOB: &str = include_str!("../lua/cancel_job.lua");
+    pub const BURY_JOB: &str =
+        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/bury_job.lua"));
     pub const CLAIM_JOBS: &str =
         concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/claim_jobs.lua"));
     pub const FINISH_JOB: &str =
@@ -86,6 +88,7 @@ struct Scripts {
     board_copy: Script,
     schedule_job: Script,
     cancel_job: Script,
+    bury_job: Script,
     claim_jobs: Script,
     finish_job: Script,
     relay_append: Script,
@@ -105,6 +108,7 @@ impl Scripts {
             board_copy: Script::new(lua::BOARD_COPY),
             schedule_job: Script::new(lua::SCHEDULE_JOB),
             cancel_job: Script::new(lua::CANCEL_JOB),
+            bury_job: Script::new(lua::BURY_JOB),
             claim_jobs: Script::new(lua::CLAIM_JOBS),
             finish_job: Script::new(lua::FINISH_JOB),
             relay_append: Script::new(lua::RELAY_APPEND),
@@ -372,6 +376,12 @@ impl RedisStore {
         self.inner.options.event_retention.max(1)
     }
 
+    /// The dead-letter keys (ids by time, records) of delay-queue bucket `bucket`.
+    fn dead_keys(&self, bucket: usize) -> (String, String) {
+        let tag = format!("{}:{bucket}", reserved::JOB_BUCKET_TAG);
+        (self.key(&tag, reserved::JOB_DEAD), self.key(&tag, reserved::JOB_DEAD_DATA))
+    }
+
     /// The `due` and `jobs` keys of delay-queue bucket `bucket`.
     fn bucket_keys(&self, bucket: usize) -> (String, String) {
         let tag = format!("{}:{bucket}", reserved::JOB_BUCKET_TAG);
@@ -551,6 +561,28 @@ fn decode_job(id: String, record: &[u8]) -> StoreResult<ClaimedJob> {
     let (topic, body) = rest.split_at(topic_len);
     let topic = String::from_utf8(topic.to_vec()).map_err(|_| bad())?;
     Ok(ClaimedJob { job: Job { id, topic, due_ms, body: body.to_vec() }, attempt, lease })
+}
+
+/// Decodes a dead record `"<buried ms> <reason length> <reason><job record>"` (see
+/// `lua/bury_job.lua`).
+fn decode_dead_job(id: String, record: &[u8]) -> StoreResult<DeadJob> {
+    let bad = || corrupt(format_args!("bad dead-letter record for job {id:?}"));
+    let mut rest = record;
+    let mut number = || -> StoreResult<u64> {
+        let space = rest.iter().position(|byte| *byte == b' ').ok_or_else(bad)?;
+        let text = std::str::from_utf8(&rest[..space]).map_err(|_| bad())?;
+        rest = &rest[space + 1..];
+        text.parse().map_err(|_| bad())
+    };
+    let buried_at_ms = number()?;
+    let reason_len = usize::try_from(number()?).map_err(|_| bad())?;
+    if rest.len() < reason_len {
+        return Err(bad());
+    }
+    let (reason, job) = rest.split_at(reason_len);
+    let reason = String::from_utf8_lossy(reason).into_owned();
+    let claimed = decode_job(id, job)?;
+    Ok(DeadJob { job: claimed.job, attempts: claimed.attempt, reason, buried_at_ms })
 }
 
 /// Events of an XRANGE/XREVRANGE reply (or of one stream of an XREAD reply).
@@ -1133,6 +1165,72 @@ impl Store for RedisStore {
         let mut invocation = self.scripts().finish_job.prepare_invoke();
         invocation.key(due).key(jobs).arg(id).arg(lease);
         Ok(reply_int(self.run_script(&invocation).await?)? == 1)
+    }
+
+    async fn bury_job(&self, id: &str, lease: u64, reason: &str, now_ms: u64) -> StoreResult<bool> {
+        let bucket = self.bucket_of(id);
+        let (due, jobs) = self.bucket_keys(bucket);
+        let (dead, dead_records) = self.dead_keys(bucket);
+        let mut invocation = self.scripts().bury_job.prepare_invoke();
+        invocation
+            .key(due)
+            .key(jobs)
+            .key(dead)
+            .key(dead_records)
+            .arg(id)
+            .arg(lease)
+            .arg(now_ms)
+            .arg(reason)
+            .arg(self.inner.options.dead_jobs_per_bucket.max(1));
+        Ok(reply_int(self.run_script(&invocation).await?)? == 1)
+    }
+
+    async fn dead_jobs(&self, limit: usize) -> StoreResult<Vec<DeadJob>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The newest `limit` ids of every bucket, then their records; merged newest first.
+        let mut pipeline = redis::pipe();
+        for bucket in 0..self.bucket_count() {
+            pipeline.cmd("ZREVRANGE").arg(self.dead_keys(bucket).0).arg(0).arg(rank(limit - 1));
+        }
+        let mut wanted = Vec::new();
+        for (bucket, reply) in self.query_pipeline(&pipeline).await?.into_iter().enumerate() {
+            for id in reply_array(reply)? {
+                wanted.push((bucket, required_string(id)?));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for (bucket, id) in &wanted {
+            pipeline.cmd("HGET").arg(self.dead_keys(*bucket).1).arg(id);
+        }
+        let mut dead = Vec::new();
+        for ((_, id), reply) in wanted.into_iter().zip(self.query_pipeline(&pipeline).await?) {
+            // Trimmed between the two reads: gone.
+            if let Some(record) = reply_bytes(reply)? {
+                dead.push(decode_dead_job(id, &record)?);
+            }
+        }
+        dead.sort_by(|a, b| {
+            b.buried_at_ms.cmp(&a.buried_at_ms).then_with(|| a.job.id.cmp(&b.job.id))
+        });
+        dead.truncate(limit);
+        Ok(dead)
+    }
+
+    async fn dead_job_count(&self) -> StoreResult<u64> {
+        let mut pipeline = redis::pipe();
+        for bucket in 0..self.bucket_count() {
+            pipeline.cmd("ZCARD").arg(self.dead_keys(bucket).0);
+        }
+        let mut total = 0u64;
+        for reply in self.query_pipeline(&pipeline).await? {
+            total += u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative ZCARD"))?;
+        }
+        Ok(total)
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<u64>> {

@@ -247,6 +247,18 @@ impl Store for HookedStore {
         self.inner.finish_job(id, lease).await
     }
 
+    async fn bury_job(&self, id: &str, lease: u64, reason: &str, now_ms: u64) -> StoreResult<bool> {
+        self.inner.bury_job(id, lease, reason, now_ms).await
+    }
+
+    async fn dead_jobs(&self, limit: usize) -> StoreResult<Vec<livepk_store::DeadJob>> {
+        self.inner.dead_jobs(limit).await
+    }
+
+    async fn dead_job_count(&self) -> StoreResult<u64> {
+        self.inner.dead_job_count().await
+    }
+
     async fn next_job_due(&self) -> StoreResult<Option<u64>> {
         self.inner.next_job_due().await
     }

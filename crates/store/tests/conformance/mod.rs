@@ -36,14 +36,19 @@ use futures::stream::BoxStream;
 use tokio::time::{Instant, sleep, timeout};
 
 use livepk_store::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, MAX_SCORE, Op, Order,
-    ScoreApply, ScoreOutcome, ScoreRefusal, ScoringWindow, Store, StoreOptions, StoreResult,
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, DeadJob, GuardedScore, Job, MAX_SCORE, Op,
+    Order, ScoreApply, ScoreOutcome, ScoreRefusal, ScoringWindow, Store, StoreOptions, StoreResult,
     StoredEvent, Transaction, Versioned,
 };
 
 /// Options for the cases about bounds: small enough to reach in a test.
 pub fn small_limits() -> StoreOptions {
-    StoreOptions { score_records_per_battle: 3, event_retention: 5, ..StoreOptions::default() }
+    StoreOptions {
+        score_records_per_battle: 3,
+        event_retention: 5,
+        dead_jobs_per_bucket: 2,
+        ..StoreOptions::default()
+    }
 }
 
 /// Expands to one `#[tokio::test]` per conformance case, each running against a fresh store
@@ -113,6 +118,7 @@ macro_rules! conformance_tests {
             jobs_spread_over_buckets_all_come_back,
             jobs_next_due_is_global_minimum,
             jobs_payload_roundtrip,
+            item9_buried_jobs_are_never_delivered_again_and_are_listed,
             events_empty_stream,
             append_events_returns_increasing_ids,
             read_events_after_id_and_limit,
@@ -138,6 +144,7 @@ macro_rules! conformance_tests {
         __conformance_cases!($factory; small_limits
             item10_score_records_are_bounded_per_tag,
             item10_seen_event_ids_are_bounded_by_the_retention,
+            item9_dead_letters_are_bounded_per_bucket,
         );
     };
 }
@@ -3205,4 +3212,57 @@ pub async fn item8_next_id_above_never_returns_a_used_id(store: &dyn Store) {
     assert_eq!(ok(store.next_id("ids:lc", "pkid").await, "next_id"), 45, "one counter");
     assert_eq!(next(100).await, 101, "a higher floor lifts it");
     assert_eq!(next(1u64 << 52).await, (1u64 << 52) + 1, "floors up to 2^53 are exact");
+}
+
+/// Issue 12 item 9: a claimed job given up (under its current lease) leaves the queue for the
+/// dead letters: never delivered again, listed newest first with its attempts and reason. A
+/// stale lease buries nothing.
+pub async fn item9_buried_jobs_are_never_delivered_again_and_are_listed(store: &dyn Store) {
+    let mut doomed = job("doomed", 1_000);
+    doomed.body = (0..=255u8).collect();
+    schedule(store, &doomed).await;
+    schedule(store, &job("healthy", 1_000)).await;
+    let claimed = claim(store, 1_000, 10, TTR).await;
+    assert_eq!(ids_of(&claimed), BTreeSet::from(["doomed".to_string(), "healthy".to_string()]));
+    let lease = |id: &str| claimed.iter().find(|c| c.job.id == id).expect("claimed").lease;
+    let bury = |id: &'static str, lease: u64, at: u64| async move {
+        ok(store.bury_job(id, lease, "no handler for topic", at).await, "bury_job")
+    };
+    assert!(!bury("healthy", lease("healthy") + 1, 5_000).await, "a stale lease buries nothing");
+    assert!(bury("doomed", lease("doomed"), 5_000).await);
+    assert!(!bury("doomed", lease("doomed"), 5_001).await, "buried once");
+    assert!(!bury("missing", 1, 5_001).await);
+    assert_eq!(job_count(store).await, 1);
+    let again = claim(store, 1_000 + TTR.as_millis() as u64, 10, TTR).await;
+    assert_eq!(ids_of(&again), BTreeSet::from(["healthy".to_string()]), "only the live job");
+    assert_eq!(ok(store.dead_job_count().await, "dead_job_count"), 1);
+    assert_eq!(
+        ok(store.dead_jobs(10).await, "dead_jobs"),
+        vec![DeadJob {
+            job: doomed,
+            attempts: 1,
+            reason: "no handler for topic".into(),
+            buried_at_ms: 5_000
+        }]
+    );
+    assert_eq!(ok(store.dead_jobs(0).await, "dead_jobs"), Vec::<DeadJob>::new());
+}
+
+/// Issue 12 item 9: the dead letters keep the newest `dead_jobs_per_bucket` of each bucket.
+pub async fn item9_dead_letters_are_bounded_per_bucket(store: &dyn Store) {
+    let options = small_limits();
+    let most = (options.dead_jobs_per_bucket * options.job_buckets) as u64;
+    for n in 0..20u64 {
+        let id = format!("doomed-{n}");
+        schedule(store, &job(&id, 1_000)).await;
+        let claimed = claim(store, 1_000, 10, TTR).await;
+        assert_eq!(claimed.len(), 1, "job {n}");
+        assert!(ok(store.bury_job(&id, claimed[0].lease, "broken", 10_000 + n).await, "bury"));
+        let count = ok(store.dead_job_count().await, "dead_job_count");
+        assert!(count <= most, "after {n}: {count} dead letters kept");
+    }
+    let newest = ok(store.dead_jobs(100).await, "dead_jobs");
+    assert_eq!(newest[0].job.id, "doomed-19", "the newest is kept and listed first");
+    assert!(newest.windows(2).all(|pair| pair[0].buried_at_ms >= pair[1].buried_at_ms));
+    assert_eq!(job_count(store).await, 0);
 }
