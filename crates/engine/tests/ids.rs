@@ -51,7 +51,7 @@ async fn item8_pkids_never_repeat_when_the_embedded_store_restarts_over_persiste
     assert_eq!(second.next_pkid(Mode::RoomPk).await.expect("pkid").get(), 1, "per mode");
     // And a record under a used pkid is an error, not "already written".
     let mut other = settled(used[2]);
-    other.winner_id = 0;
+    other.start_ms = 99;
     let error = database.insert_record(&other).await.expect_err("another record under pkid 3");
     assert!(matches!(error, livepk_sql::SqlError::Conflict(_)), "{error}");
 }

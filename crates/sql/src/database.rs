@@ -332,8 +332,9 @@ impl Database {
             Ok(_) => {}
             Err(error) if is_unique_violation(&error) => {
                 transaction.rollback().await?;
-                // Already written — if it is this PK's record. Another record under the same
-                // (mode, pkid) is an id used twice: an error, never "already written".
+                // Already written — if it is this PK's record (see `same_pk`). Another PK's
+                // record under the same (mode, pkid) is an id used twice: an error, never
+                // "already written".
                 return match self.get_record(record.mode, record.pkid).await? {
                     Some(existing) if same_pk(&existing, record) => {
                         tracing::debug!("pk record already written");
@@ -509,9 +510,15 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-/// Whether two records are of the same PK: everything but when the row was written.
+/// Whether two records under one (mode, pkid) are of the same PK: it started at the same moment
+/// between the same sides. How it ended may differ — a settle that lost its race to another
+/// (a Count against the deadline) may still come to write its own view of the same PK — and the
+/// row first written stands; a PK that started elsewhere or at another time is another PK.
 fn same_pk(existing: &PkRecord, new: &PkRecord) -> bool {
-    PkRecord { created_at_ms: new.created_at_ms, ..existing.clone() } == *new
+    let sides = |record: &PkRecord| {
+        record.participants.iter().map(|p| (p.id, p.sid, p.side.clone())).collect::<Vec<_>>()
+    };
+    existing.start_ms == new.start_ms && sides(existing) == sides(new)
 }
 
 #[cfg(test)]

@@ -183,8 +183,11 @@ async fn record_written_twice_is_one_row(url: String) {
     assert_eq!(database.get_record(Mode::LinkCall, first.pkid).await.unwrap(), None);
     assert!(database.insert_record(&first).await.unwrap());
 
-    // A retried settle changes nothing (when the row was written may differ).
+    // A retried settle of the same PK changes nothing, even with different content (a settle
+    // that lost its race may write its own view of the same PK).
     let mut retry = first.clone();
+    retry.winner_id = 0;
+    retry.ended_by = "admin".into();
     retry.created_at_ms += 1_000;
     assert!(!database.insert_record(&retry).await.unwrap());
     assert!(!database.insert_record(&first).await.unwrap());
@@ -219,17 +222,19 @@ async fn record_written_twice_is_one_row(url: String) {
 }
 
 /// Issue 12 item 8: a record that meets *another* PK's record under its (mode, pkid) — an id
-/// used twice — fails and leaves the row in place, rather than being taken as written; the
-/// largest pkid recorded per mode is the floor of new ones.
+/// used twice: another start or other sides — fails and leaves the row in place, rather than
+/// being taken as written; the largest pkid recorded per mode is the floor of new ones.
 async fn item8_another_record_under_a_used_pkid_is_an_error(url: String) {
     let database = Database::connect(&url).await.unwrap();
     assert_eq!(database.max_pkid(Mode::LinkCall).await.unwrap(), 0);
     let first = record(Mode::LinkCall, 7, 11, 12, 1_000_000);
     assert!(database.insert_record(&first).await.unwrap());
+    let mut other_seat = first.clone();
+    other_seat.participants[1].side = "host".into();
     for (what, change) in [
         ("other anchors", record(Mode::LinkCall, 7, 21, 22, 2_000_000)),
-        ("another ending", PkRecord { ended_by: "admin".into(), ..first.clone() }),
-        ("another winner", PkRecord { winner_id: 0, ..first.clone() }),
+        ("another start", PkRecord { start_ms: first.start_ms + 1, ..first.clone() }),
+        ("other sides", other_seat),
     ] {
         let error = database.insert_record(&change).await.unwrap_err();
         assert!(matches!(error, SqlError::Conflict(_)), "{what}: {error}");
