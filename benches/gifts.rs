@@ -924,6 +924,8 @@ async fn floor_gift(
                 serde_json::to_string(&profile).map_err(|e| e.to_string())?,
             )],
             ttl: STATE_TTL,
+            // The service keeps a digest of the gift with its answer: the floor stores one too.
+            fingerprint: request.sent_at_ms | 1,
         },
         cached: true,
     }];
@@ -947,6 +949,7 @@ async fn floor_gift(
                 changes.push(ScoreChange::of(target, epoch, &counters, &boards))
             }
             ScoreOutcome::Duplicate { .. } | ScoreOutcome::Outside => {}
+            ScoreOutcome::Refused(refusal) => return Err(format!("gift refused: {refusal:?}")),
         }
     }
     if work.record {

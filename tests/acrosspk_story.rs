@@ -235,8 +235,10 @@ async fn acrosspk_full_story() {
         (&c, "tx-c1", 13, 23, 50),
     ];
     let mut expected_totals = (0, 0);
+    // A replay is the same gift, sent at the same moment (the send time is part of it).
+    let sent_at_ms = server.now_ms();
     for (room, txn, sender, receiver, value) in gifts {
-        let response = room.gift(&server, txn, sender, receiver, value).await;
+        let response = room.gift_at(&server, txn, sender, receiver, value, sent_at_ms).await;
         assert!(!response.duplicate, "{txn}");
         assert_eq!(response.changes.len(), 1, "{txn}: {response:?}");
         let change = &response.changes[0];
@@ -253,7 +255,7 @@ async fn acrosspk_full_story() {
         let total = if side == "red" { expected_totals.0 } else { expected_totals.1 };
         assert_eq!((change.side_total, change.receiver_id), (total as i64, receiver), "{txn}");
     }
-    let replay = a.gift(&server, "tx-a1", 12, 22, 100).await;
+    let replay = a.gift_at(&server, "tx-a1", 12, 22, 100, sent_at_ms).await;
     assert!(replay.duplicate, "a replayed txn changes nothing");
     assert_eq!(replay.changes[0].side_total, 100, "the first call's answer");
     // The coalesced score notifications reach both rooms with both totals.

@@ -299,7 +299,10 @@ async fn a_whole_gift_pk_story_through_the_real_binary() {
     // Gifts: six rose senders (101 and 102 tie at 2, 101 first), two rocket senders, a third
     // gift id, a replayed txn. Each counted gift pushes the counts after it and its sender.
     let mut votes = Votes::new(pkid, deadline_ms, [ROSE, ROCKET]);
-    let first = votes.vote(&server, "r-101", 101, ROSE, 2, None, [2, 0], 2).await;
+    // A replay is the same gift, sent at the same moment (issue 12 item 2: the send time is part
+    // of what a txn id names).
+    let r101_at = server.now_ms();
+    let first = votes.vote(&server, "r-101", 101, ROSE, 2, Some(r101_at), [2, 0], 2).await;
     let change = counted(&first).expect("a rose counts");
     assert_eq!((change.pkid, change.side.as_str(), change.side_total), (pkid, "11", 2));
     assert_eq!(change.sender_total, 2);
@@ -312,7 +315,7 @@ async fn a_whole_gift_pk_story_through_the_real_binary() {
     votes.vote(&server, "k-202", 202, ROCKET, 1, None, [8, 4], 1).await;
     let third = send(&server, "x-301", 301, THIRD, 5).await;
     assert!(third.changes.is_empty() && !third.duplicate, "a third gift id counts nowhere");
-    let replay = send(&server, "r-101", 101, ROSE, 2).await;
+    let replay = send_at(&server, "r-101", 101, ROSE, 2, r101_at).await;
     assert!(replay.duplicate);
     assert_eq!(replay.changes, first.changes, "the replay answers the first call's outcome");
     // One push per counted gift; none for the third gift id or the replay.

@@ -594,7 +594,9 @@ async fn linkcall_full_story() {
         (200, 100),
         "B ties A, later"
     );
-    let big = gift(&server, "story-4", c, &host, 300).await;
+    // The replay below is the same gift, sent at the same moment (the send time is part of it).
+    let story4_at = server.now_ms();
+    let big = gift_at(&server, "story-4", c, &host, 300, story4_at).await;
     gift(&server, "story-5", d, &host, 10).await;
     gift(&server, "story-6", e, &host, 50).await;
     gift(&server, "story-7", f, &host, 20).await;
@@ -608,7 +610,7 @@ async fn linkcall_full_story() {
         ("guest", 200, p0)
     );
     gift(&server, "story-9", a, &guest, 30).await;
-    let again = gift(&server, "story-4", c, &host, 300).await;
+    let again = gift_at(&server, "story-4", c, &host, 300, story4_at).await;
     assert!(again.duplicate, "a repeated gift_txn_id is a duplicate: {again:?}");
     assert_eq!(again.changes, big.changes, "a duplicate answers the first call's outcome");
     assert!(

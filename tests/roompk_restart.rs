@@ -103,7 +103,9 @@ async fn roompk_restart_kill_9_mid_battle_loses_nothing() {
         .pk
         .unwrap();
     let (pkid, deadline) = (started.pkid, started.phase_deadline_ms);
-    room_gift(&first, "restart-rp-1", SENDER, RED, ROOM, 30).await;
+    // The retry below is the same gift, sent at the same moment (the send time is part of it).
+    let rp1_at = first.now_ms();
+    room_gift_at(&first, "restart-rp-1", SENDER, RED, ROOM, 30, rp1_at).await;
     room_gift(&first, "restart-rp-2", SENDER, BLUE, ROOM, 20).await;
     let before = room_state(&first, ROOM, SENDER).await;
     assert_eq!(
@@ -122,7 +124,7 @@ async fn roompk_restart_kill_9_mid_battle_loses_nothing() {
     let after = room_state(&second, ROOM, SENDER).await;
     assert_eq!(survivors(&after), survivors(&before), "nothing lost");
     // The first process's gifts are remembered: a retry is a duplicate, not a second count.
-    let retry = room_gift(&second, "restart-rp-1", SENDER, RED, ROOM, 30).await;
+    let retry = room_gift_at(&second, "restart-rp-1", SENDER, RED, ROOM, 30, rp1_at).await;
     assert!(retry.duplicate);
     assert_eq!(retry.changes[0].side_total, 30);
     let more = room_gift(&second, "restart-rp-3", SENDER, BLUE, ROOM, 15).await;

@@ -356,7 +356,9 @@ async fn roompk_full_story() {
     assert_eq!(metadata.get("holding_pkid"), Some(&pkid.to_string()));
 
     // ---- gifts --------------------------------------------------------------------------------------
-    let red = room_gift(&server, "rp-1", S1, A, ROOM, 10).await;
+    // A replay is the same gift, sent at the same moment (the send time is part of it).
+    let rp1_at = server.now_ms();
+    let red = room_gift_at(&server, "rp-1", S1, A, ROOM, 10, rp1_at).await;
     assert!(!red.duplicate);
     let change = &red.changes[0];
     assert_eq!(
@@ -385,7 +387,7 @@ async fn roompk_full_story() {
         .await;
     let unseated = room_gift(&server, "rp-3", S3, E, ROOM, 100).await;
     assert!(!unseated.duplicate && unseated.changes.is_empty(), "{unseated:?}");
-    let replay = room_gift(&server, "rp-1", S1, A, ROOM, 10).await;
+    let replay = room_gift_at(&server, "rp-1", S1, A, ROOM, 10, rp1_at).await;
     assert!(replay.duplicate);
     assert_eq!(replay.changes, red.changes);
     let state = room_state(&server, ROOM, 0).await;

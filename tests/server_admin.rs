@@ -265,3 +265,54 @@ async fn item11_an_unknown_mode_is_refused_not_taken_as_every_mode() {
     }
     server.shutdown().await;
 }
+
+/// Issue 12 item 9: `ListDeadJobs` lists the delay-queue jobs given up as dead letters, newest
+/// first, with their reason, attempts and body, and the total kept.
+#[tokio::test]
+async fn item9_list_dead_jobs_shows_the_dead_letters() {
+    use livepk::pb::admin::ListDeadJobsRequest;
+    use livepk_core::Clock;
+    use livepk_store::{Job, RedisStore, Store, StoreOptions};
+
+    let clock = support::manual_clock();
+    let server = TestServer::start_on(&clock).await;
+    let mut admin = server.admin();
+    let empty = admin.list_dead_jobs(ListDeadJobsRequest::default()).await.unwrap().into_inner();
+    assert_eq!((empty.jobs.len(), empty.total), (0, 0));
+
+    // Two jobs due long after the server's clock (its poller leaves them alone), claimed and
+    // given up here as the poller would after their last delivery.
+    let url = server.config.redis_url.clone().expect("the test server runs on Redis");
+    let store = RedisStore::connect(&url, &server.key_prefix, StoreOptions::default())
+        .await
+        .expect("the test server's Redis");
+    let due_ms = clock.now_ms() + 3_600_000;
+    for (id, topic) in [("first", "retired.topic"), ("second", "records")] {
+        let job = Job { id: id.into(), topic: topic.into(), due_ms, body: b"\x00{}".to_vec() };
+        store.schedule_job(&job).await.unwrap();
+    }
+    let claimed = store.claim_due_jobs(due_ms, 10, std::time::Duration::from_secs(30)).await;
+    let claimed = claimed.unwrap();
+    for (at, job) in [(1, "first"), (2, "second")] {
+        let lease = claimed.iter().find(|c| c.job.id == job).expect("claimed").lease;
+        assert!(store.bury_job(job, lease, &format!("reason {at}"), due_ms + at).await.unwrap());
+    }
+
+    let listed = admin.list_dead_jobs(ListDeadJobsRequest { limit: 1 }).await.unwrap();
+    let listed = listed.into_inner();
+    assert_eq!(listed.total, 2);
+    assert_eq!(listed.jobs.len(), 1, "{listed:?}");
+    let newest = &listed.jobs[0];
+    assert_eq!(
+        (newest.id.as_str(), newest.topic.as_str(), newest.attempts, newest.reason.as_str()),
+        ("second", "records", 1, "reason 2")
+    );
+    assert_eq!((newest.due_ms, newest.buried_at_ms), (due_ms, due_ms + 2));
+    assert_eq!(newest.body, b"\x00{}".to_vec());
+    let all = admin.list_dead_jobs(ListDeadJobsRequest::default()).await.unwrap().into_inner();
+    let ids: Vec<&str> = all.jobs.iter().map(|job| job.id.as_str()).collect();
+    assert_eq!(ids, vec!["second", "first"]);
+    let status = admin.list_dead_jobs(ListDeadJobsRequest { limit: 201 }).await.unwrap_err();
+    assert_invalid_argument(&status, "limit");
+    server.shutdown().await;
+}

@@ -79,10 +79,12 @@ async fn a_repeated_txn_id_is_a_duplicate_with_the_same_changes() {
     let (server, host, pkid) = battle_running().await;
     let mut gifts = server.gifts();
     let id = txn("twice");
-    let first = gifts.record_gift(gift_to(&server, &id, &host)).await.unwrap().into_inner();
+    // A retry is the same gift: same payload, send time included.
+    let request = gift_to(&server, &id, &host);
+    let first = gifts.record_gift(request.clone()).await.unwrap().into_inner();
     assert!(!first.duplicate);
     assert_eq!(first.changes, host_change(&host, pkid, GIFT_POINTS, GIFT_POINTS), "{first:?}");
-    let second = gifts.record_gift(gift_to(&server, &id, &host)).await.unwrap().into_inner();
+    let second = gifts.record_gift(request).await.unwrap().into_inner();
     assert!(second.duplicate, "the second call with one txn id must answer duplicate");
     assert_eq!(second.changes, first.changes, "a duplicate answers the first call's outcome");
     assert_eq!(
@@ -101,9 +103,10 @@ async fn a_repeated_txn_id_is_a_duplicate_with_the_same_changes() {
 async fn concurrent_calls_with_one_txn_id_are_applied_once() {
     let (server, host, pkid) = battle_running().await;
     let id = txn("storm");
+    let storm = gift_to(&server, &id, &host);
     let calls = (0..20).map(|_| {
         let mut gifts = server.gifts();
-        let request = gift_to(&server, &id, &host);
+        let request = storm.clone();
         tokio::spawn(async move { gifts.record_gift(request).await })
     });
     let answers: Vec<_> = futures::future::join_all(calls).await;
@@ -131,12 +134,9 @@ fn mixed(server: &Client, host: &Anchor, prefix: &str) -> (Vec<RecordGiftRequest
     let ids: Vec<String> = (0..3).map(|i| txn(&format!("{prefix}{i}"))).collect();
     let mut bad = gift_to(server, &ids[1], host);
     bad.gift_count = 0;
-    let requests = vec![
-        gift_to(server, &ids[0], host),
-        bad,
-        gift_to(server, &ids[2], host),
-        gift_to(server, &ids[0], host),
-    ];
+    // The repeat is the same gift (send time included), as a gateway's retry is.
+    let first = gift_to(server, &ids[0], host);
+    let requests = vec![first.clone(), bad, gift_to(server, &ids[2], host), first];
     (requests, ids)
 }
 
@@ -167,6 +167,7 @@ fn check_mixed_results(results: &[GiftResult], ids: &[String]) {
 async fn a_batch_reports_each_gift_in_order() {
     let (server, host, pkid) = battle_running().await;
     let (requests, ids) = mixed(&server, &host, "batch");
+    let retry = requests[2].clone();
     let results = server
         .gifts()
         .record_gift_batch(RecordGiftBatchRequest { gifts: requests })
@@ -189,8 +190,7 @@ async fn a_batch_reports_each_gift_in_order() {
     assert_eq!(totals, [(GIFT_POINTS, GIFT_POINTS), (2 * GIFT_POINTS, 2 * GIFT_POINTS)]);
     assert_eq!(host_score(&server, &host).await, 2 * GIFT_POINTS as u64);
     // The valid ones were really recorded.
-    let again =
-        server.gifts().record_gift(gift_to(&server, &ids[2], &host)).await.unwrap().into_inner();
+    let again = server.gifts().record_gift(retry).await.unwrap().into_inner();
     assert!(again.duplicate);
     assert_eq!(again.changes, results[2].changes);
     let again =
@@ -204,6 +204,7 @@ async fn a_batch_reports_each_gift_in_order() {
 async fn a_client_stream_reports_each_gift_in_order() {
     let (server, host, pkid) = battle_running().await;
     let (requests, ids) = mixed(&server, &host, "stream");
+    let retry = requests[2].clone();
     let messages: Vec<RecordGiftsRequest> =
         requests.into_iter().map(|gift| RecordGiftsRequest { gift: Some(gift) }).collect();
     let results = server
@@ -219,8 +220,7 @@ async fn a_client_stream_reports_each_gift_in_order() {
     assert_eq!(results[0].changes, host_change(&host, pkid, GIFT_POINTS, GIFT_POINTS));
     assert_eq!(results[2].changes, host_change(&host, pkid, 2 * GIFT_POINTS, 2 * GIFT_POINTS));
     assert_eq!(host_score(&server, &host).await, 2 * GIFT_POINTS as u64);
-    let again =
-        server.gifts().record_gift(gift_to(&server, &ids[2], &host)).await.unwrap().into_inner();
+    let again = server.gifts().record_gift(retry).await.unwrap().into_inner();
     assert!(again.duplicate);
     assert_eq!(again.changes, results[2].changes);
     server.shutdown().await;
@@ -265,5 +265,50 @@ async fn invalid_gifts_are_invalid_argument_naming_the_field() {
         });
         assert!(!answer.into_inner().duplicate);
     }
+    server.shutdown().await;
+}
+
+/// Issue 12 item 1, through gRPC: a gift worth more than the documented maximum is 021 naming
+/// `unit_value` and changes nothing; one at the maximum counts exactly.
+#[tokio::test]
+async fn item1_a_gift_above_the_maximum_value_is_refused_and_changes_nothing() {
+    let (server, host, _pkid) = battle_running().await;
+    let mut gifts = server.gifts();
+    let mut huge = gift_to(&server, &txn("huge"), &host);
+    huge.gift_count = 1;
+    huge.unit_value = livepk_core::gift::MAX_GIFT_VALUE + 1;
+    let status = gifts.record_gift(huge.clone()).await.expect_err("above the maximum");
+    assert_invalid_argument(&status, "unit_value");
+    huge.gift_count = 2;
+    huge.unit_value = u64::MAX;
+    let status = gifts.record_gift(huge).await.expect_err("count x value overflows");
+    assert_invalid_argument(&status, "unit_value");
+    assert_eq!(host_score(&server, &host).await, 0, "a refused gift moved the score");
+    let mut largest = gift_to(&server, &txn("largest"), &host);
+    largest.gift_count = 1;
+    largest.unit_value = livepk_core::gift::MAX_GIFT_VALUE;
+    let counted = gifts.record_gift(largest).await.unwrap().into_inner();
+    assert_eq!(counted.changes[0].side_total, livepk_core::gift::MAX_GIFT_VALUE as i64);
+    assert_eq!(host_score(&server, &host).await, livepk_core::gift::MAX_GIFT_VALUE);
+    server.shutdown().await;
+}
+
+/// Issue 12 item 2, through gRPC: a `gift_txn_id` reused for another gift is refused with its
+/// own code (INVALID_ARGUMENT, 403400032, naming `gift_txn_id`) instead of answering duplicate;
+/// the first gift stands, and its own retries still answer duplicate.
+#[tokio::test]
+async fn item2_a_txn_id_reused_for_another_gift_is_refused() {
+    let (server, host, _pkid) = battle_running().await;
+    let mut gifts = server.gifts();
+    let id = txn("reused");
+    let first = gift_to(&server, &id, &host);
+    assert!(!gifts.record_gift(first.clone()).await.unwrap().into_inner().duplicate);
+    let mut other = first.clone();
+    other.gift_count += 1;
+    let status = gifts.record_gift(other).await.expect_err("another gift under the same id");
+    let metadata = support::assert_business(&status, tonic::Code::InvalidArgument, "403400032");
+    assert_eq!(metadata.get("field").map(String::as_str), Some("gift_txn_id"), "{status:?}");
+    assert!(gifts.record_gift(first).await.unwrap().into_inner().duplicate);
+    assert_eq!(host_score(&server, &host).await, GIFT_POINTS as u64);
     server.shutdown().await;
 }

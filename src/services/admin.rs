@@ -8,13 +8,13 @@ use tonic::{Request, Response, Status};
 use crate::App;
 use crate::pb::admin::admin_server::{Admin, AdminServer};
 use crate::pb::admin::{
-    AddWhitelistRequest, AddWhitelistResponse, ConfigEntry, ForceCloseRequest, ForceCloseResponse,
-    GetConfigRequest, GetConfigResponse, GetPkRecordRequest, GetPkRecordResponse,
-    GetShowStatisticsRequest, GetShowStatisticsResponse, ListPkRecordsRequest,
-    ListPkRecordsResponse, ListShowGiftsRequest, ListShowGiftsResponse, ListWhitelistRequest,
-    ListWhitelistResponse, Participant, PkRecord, RemoveWhitelistRequest, RemoveWhitelistResponse,
-    SetConfigRequest, SetConfigResponse, SetShowGiftRequest, SetShowGiftResponse, ShowRatingCount,
-    WhitelistEntry,
+    AddWhitelistRequest, AddWhitelistResponse, ConfigEntry, DeadJob, ForceCloseRequest,
+    ForceCloseResponse, GetConfigRequest, GetConfigResponse, GetPkRecordRequest,
+    GetPkRecordResponse, GetShowStatisticsRequest, GetShowStatisticsResponse, ListDeadJobsRequest,
+    ListDeadJobsResponse, ListPkRecordsRequest, ListPkRecordsResponse, ListShowGiftsRequest,
+    ListShowGiftsResponse, ListWhitelistRequest, ListWhitelistResponse, Participant, PkRecord,
+    RemoveWhitelistRequest, RemoveWhitelistResponse, SetConfigRequest, SetConfigResponse,
+    SetShowGiftRequest, SetShowGiftResponse, ShowRatingCount, WhitelistEntry,
 };
 use crate::pb::{mode_from_proto, mode_to_proto};
 use crate::services::show::convert::{gift_from_proto, gift_to_proto, in_gift};
@@ -307,6 +307,32 @@ impl Admin for AdminService {
                 .zip(1u32..)
                 .map(|(shows, show_rating)| ShowRatingCount { show_rating, shows: *shows })
                 .collect(),
+        }))
+    }
+
+    async fn list_dead_jobs(
+        &self,
+        request: Request<ListDeadJobsRequest>,
+    ) -> Result<Response<ListDeadJobsResponse>, Status> {
+        let (_, limit) = page(0, request.into_inner().limit)
+            .map_err(|_| InvalidArgument::new("limit", format!("must be at most {MAX_PAGE_SIZE}")))
+            .map_err(ServiceError::from)?;
+        let dead = self.app.store.dead_jobs(limit as usize).await.map_err(ServiceError::from)?;
+        let total = self.app.store.dead_job_count().await.map_err(ServiceError::from)?;
+        Ok(Response::new(ListDeadJobsResponse {
+            jobs: dead
+                .into_iter()
+                .map(|dead| DeadJob {
+                    id: dead.job.id,
+                    topic: dead.job.topic,
+                    due_ms: dead.job.due_ms,
+                    attempts: dead.attempts,
+                    reason: dead.reason,
+                    buried_at_ms: dead.buried_at_ms,
+                    body: dead.job.body,
+                })
+                .collect(),
+            total,
         }))
     }
 }

@@ -219,6 +219,19 @@ impl PartyRoom {
         receiver: u64,
         value: u64,
     ) -> RecordGiftResponse {
+        self.gift_at(server, txn, sender, receiver, value, server.now_ms()).await
+    }
+
+    /// [`Room::gift`] sent at `sent_at_ms` (a replay of a gift is sent at the same moment).
+    pub async fn gift_at(
+        &self,
+        server: &Client,
+        txn: &str,
+        sender: u64,
+        receiver: u64,
+        value: u64,
+        sent_at_ms: u64,
+    ) -> RecordGiftResponse {
         server
             .gifts()
             .record_gift(RecordGiftRequest {
@@ -229,7 +242,7 @@ impl PartyRoom {
                 gift_id: 9,
                 gift_count: 1,
                 unit_value: value,
-                sent_at_ms: server.now_ms(),
+                sent_at_ms,
                 show_id: None,
                 call_id: None,
             })

@@ -50,6 +50,19 @@ pub async fn room_gift(
     room: u64,
     value: u64,
 ) -> RecordGiftResponse {
+    room_gift_at(server, txn, from, to, room, value, server.now_ms()).await
+}
+
+/// [`room_gift`] sent at `sent_at_ms` (a replay of a gift is sent at the same moment).
+pub async fn room_gift_at(
+    server: &Client,
+    txn: &str,
+    from: u64,
+    to: u64,
+    room: u64,
+    value: u64,
+    sent_at_ms: u64,
+) -> RecordGiftResponse {
     server
         .gifts()
         .record_gift(RecordGiftRequest {
@@ -60,7 +73,7 @@ pub async fn room_gift(
             gift_id: 7,
             gift_count: 1,
             unit_value: value,
-            sent_at_ms: server.now_ms(),
+            sent_at_ms,
             show_id: None,
             call_id: None,
         })

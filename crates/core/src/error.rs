@@ -49,6 +49,9 @@ pub mod codes {
     pub const ANCHOR_HAS_POPUP: u32 = 403_400_030;
     /// The other anchor is offline; linking failed.
     pub const ANCHOR_OFFLINE: u32 = 403_400_031;
+    /// A `gift_txn_id` already recorded for another gift (livepk's own, after the seed's
+    /// codes: the gift path is shared by every mode).
+    pub const GIFT_TXN_REUSED: u32 = 403_400_032;
 
     /// The stable upper-case name of a code, used as the `reason` of the `ErrorInfo` detail.
     pub fn name(code: u32) -> &'static str {
@@ -72,6 +75,7 @@ pub mod codes {
             ANCHOR_IN_SAW => "ANCHOR_IN_SAW",
             ANCHOR_HAS_POPUP => "ANCHOR_HAS_POPUP",
             ANCHOR_OFFLINE => "ANCHOR_OFFLINE",
+            GIFT_TXN_REUSED => "GIFT_TXN_REUSED",
             _ => "BUSINESS_ERROR",
         }
     }

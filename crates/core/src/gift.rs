@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::InvalidArgument;
+use crate::error::{BusinessError, ErrorKind, InvalidArgument, codes};
 use crate::ids::{GiftId, ReceiverId, RoomSid, UserId};
 
 /// Longest accepted idempotency key, nickname or icon URL. Bounded so that a caller cannot
@@ -11,6 +11,13 @@ pub const MAX_TEXT_LEN: usize = 512;
 
 /// Longest accepted `gift_txn_id`.
 pub const MAX_TXN_ID_LEN: usize = 128;
+
+/// Largest accepted value of one gift, `gift_count x unit_value`, in coin units (10^11):
+/// refused above it with 021 naming `unit_value`. Every score is an exact integer up to 2^53 - 1
+/// (`livepk_store::MAX_SCORE`; Redis keeps leaderboard totals as doubles), which this leaves
+/// room for over 90,000 gifts of the largest value on one total; a gift that would take a total
+/// past it anyway is refused by the store before anything is written.
+pub const MAX_GIFT_VALUE: u64 = 100_000_000_000;
 
 /// The viewer who sent a gift, as shown on leaderboards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,9 +69,39 @@ impl Gift {
         self.call_id.is_some_and(|call| call != 0)
     }
 
-    /// Total value of the gift in coin units (count x unit value), saturating.
+    /// Total value of the gift in coin units (count x unit value), saturating (a validated
+    /// gift's is at most [`MAX_GIFT_VALUE`]).
     pub fn total_value(&self) -> u64 {
         self.unit_value.saturating_mul(u64::from(self.gift_count))
+    }
+
+    /// A 64-bit digest (FNV-1a) of what the gift is: sender, receiver, room, show, call, gift
+    /// id, count, unit value and send time — not the sender's profile text, which may change
+    /// between retries. Kept with the gift's records so that its txn id reused for another gift
+    /// is recognised ([`GiftTxnReused`]). Never 0 (0 means "none" to the store).
+    pub fn fingerprint(&self) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |value: u64| {
+            for byte in value.to_le_bytes() {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        let optional = |value: Option<u64>| value.map_or(0, |value| value.wrapping_add(1));
+        for value in [
+            self.sender.user_id.get(),
+            self.receiver_id.get(),
+            self.room_sid.get(),
+            optional(self.show_id),
+            optional(self.call_id),
+            self.gift_id.get(),
+            u64::from(self.gift_count),
+            self.unit_value,
+            self.sent_at_ms,
+        ] {
+            eat(value);
+        }
+        hash.max(1)
     }
 
     /// Score points this gift is worth when `value_per_point` coin units make one point
@@ -92,10 +129,43 @@ impl Gift {
         if self.gift_count == 0 {
             return Err(InvalidArgument::new("gift_count", "must be at least 1"));
         }
+        if self
+            .unit_value
+            .checked_mul(u64::from(self.gift_count))
+            .is_none_or(|v| v > MAX_GIFT_VALUE)
+        {
+            return Err(InvalidArgument::new(
+                "unit_value",
+                format!("gift_count x unit_value must be at most {MAX_GIFT_VALUE}"),
+            ));
+        }
         if self.sent_at_ms == 0 {
             return Err(InvalidArgument::new("sent_at_ms", "must be non-zero"));
         }
         Ok(())
+    }
+}
+
+/// A `gift_txn_id` already recorded for another gift (other sender, receiver, room, show, gift,
+/// count, value or time): refused rather than answered as a duplicate, so that the gateway sees
+/// its own bug instead of a gift lost silently. INVALID_ARGUMENT naming `gift_txn_id`, business
+/// code [`codes::GIFT_TXN_REUSED`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid gift_txn_id: {gift_txn_id:?} was already recorded for another gift")]
+pub struct GiftTxnReused {
+    /// The reused id.
+    pub gift_txn_id: String,
+}
+
+impl BusinessError for GiftTxnReused {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidArgument
+    }
+    fn business_code(&self) -> u32 {
+        codes::GIFT_TXN_REUSED
+    }
+    fn field(&self) -> Option<&str> {
+        Some("gift_txn_id")
     }
 }
 
@@ -140,6 +210,45 @@ mod tests {
         assert_eq!(gift.points(1), 30);
         assert_eq!(gift.points(10), 3);
         assert_eq!(gift.points(0), 30);
+    }
+
+    #[test]
+    fn item1_gift_value_is_bounded_at_the_edge() {
+        let mut bad = gift();
+        bad.unit_value = MAX_GIFT_VALUE / 3 + 1;
+        let error = bad.validate().unwrap_err();
+        assert_eq!((error.field.as_str(), error.business_code()), ("unit_value", 403_400_021));
+        bad.unit_value = u64::MAX;
+        assert_eq!(bad.validate().unwrap_err().field, "unit_value", "no overflow either");
+        let mut largest = gift();
+        largest.unit_value = MAX_GIFT_VALUE / 3;
+        assert!(largest.validate().is_ok());
+    }
+
+    #[test]
+    fn item2_fingerprint_tells_gifts_apart_but_not_profiles() {
+        let base = gift().fingerprint();
+        let changes: [fn(&mut Gift); 9] = [
+            |g| g.sender.user_id = UserId::from_trusted(10),
+            |g| g.receiver_id = ReceiverId::from_trusted(2),
+            |g| g.room_sid = RoomSid::from_trusted(101),
+            |g| g.show_id = Some(0),
+            |g| g.call_id = Some(1),
+            |g| g.gift_id = GiftId::from_trusted(6),
+            |g| g.gift_count = 4,
+            |g| g.unit_value = 11,
+            |g| g.sent_at_ms = 1_001,
+        ];
+        for (index, change) in changes.iter().enumerate() {
+            let mut other = gift();
+            change(&mut other);
+            assert_ne!(other.fingerprint(), base, "change {index} must change the fingerprint");
+        }
+        let mut renamed = gift();
+        renamed.sender.user_nick = "new name".into();
+        renamed.gift_txn_id = "txn-2".into();
+        assert_eq!(renamed.fingerprint(), base);
+        assert_ne!(base, 0);
     }
 
     #[test]

@@ -16,5 +16,5 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, ConfigRegistry, ConfigSpec, ConfigValues};
 pub use error::{BusinessError, ErrorKind, InvalidArgument, codes};
 pub use event::{Mode, Target, TargetKind};
-pub use gift::{Gift, SenderProfile};
+pub use gift::{Gift, GiftTxnReused, SenderProfile};
 pub use ids::{GiftId, PkId, ReceiverId, RoomSid, SingerId, UserId};

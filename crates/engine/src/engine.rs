@@ -46,6 +46,7 @@ use crate::config::SCORE_GRACE_MS;
 use crate::driver::ModeDriver;
 use crate::error::{Contended, EngineError, EngineResult};
 use crate::events::EventBus;
+use crate::ids::{Counter, IdFloors};
 use crate::settings::Settings;
 use crate::stage;
 use crate::timers::Timers;
@@ -88,6 +89,8 @@ pub struct Engine {
     /// The registered modes, for what one mode asks of another (who holds a room's stage) and
     /// for operators (forced close, records). Weak: the runtime owns them.
     drivers: RwLock<HashMap<Mode, Weak<dyn ModeDriver>>>,
+    /// What new ids must be above (see `crate::ids`).
+    id_floors: IdFloors,
 }
 
 /// What a commit did.
@@ -122,6 +125,7 @@ impl Engine {
             database,
             settings,
             drivers: RwLock::new(HashMap::new()),
+            id_floors: IdFloors::default(),
         }
     }
 
@@ -141,14 +145,22 @@ impl Engine {
 
     // ---- ids ---------------------------------------------------------------------------------
 
-    /// Allocates the next pkid of `mode` (seed §B.6: one counter from 1, kept forever).
+    /// Allocates the next pkid of `mode` (seed §B.6: one counter from 1, kept forever), above
+    /// every pkid known to be used, so that it never repeats (see `crate::ids`).
     pub async fn next_pkid(&self, mode: Mode) -> EngineResult<PkId> {
-        Ok(PkId::from_trusted(self.store.next_id(&ids_tag(mode), "pkid").await?))
+        Ok(PkId::from_trusted(self.next_id(mode, Counter::Pkid, "pkid").await?))
     }
 
     /// Allocates the next battle id of `mode`.
     pub async fn next_battle_id(&self, mode: Mode) -> EngineResult<BattleId> {
-        Ok(BattleId::new(self.store.next_id(&ids_tag(mode), "battle").await?))
+        Ok(BattleId::new(self.next_id(mode, Counter::Battle, "battle").await?))
+    }
+
+    async fn next_id(&self, mode: Mode, counter: Counter, name: &str) -> EngineResult<u64> {
+        let floor = self.id_floors.floor(mode, counter, &self.database, self.now_ms()).await?;
+        let id = self.store.next_id_above(&ids_tag(mode), name, floor).await?;
+        self.id_floors.used(mode, counter, id);
+        Ok(id)
     }
 
     // ---- reading -----------------------------------------------------------------------------
@@ -454,7 +466,8 @@ impl Engine {
             self.index_pkid(M::MODE, battle.round().pkid, battle.battle_id()).await;
         }
         if let Some(record) = &record {
-            self.write_record(record).await;
+            // A failure is logged; the record job scheduled with the commit writes it again.
+            let _ = self.write_record(record).await;
         }
         Ok(Committed::All)
     }
@@ -515,13 +528,14 @@ impl Engine {
     }
 
     /// Writes a settled record to SQL (idempotent: one row per (mode, pkid)). Failures are
-    /// logged; the record job retries. Returns whether it was written.
-    pub(crate) async fn write_record(&self, record: &PkRecord) -> bool {
+    /// logged; the record job retries (an unavailable database), or gives the job up to the
+    /// dead letters (another record under the pkid: `SqlError::Conflict`).
+    pub(crate) async fn write_record(&self, record: &PkRecord) -> Result<(), livepk_sql::SqlError> {
         match self.database.insert_record(record).await {
-            Ok(_) => true,
+            Ok(_) => Ok(()),
             Err(error) => {
                 tracing::warn!(mode = record.mode.as_str(), pkid = %record.pkid, %error, "pk record write failed; will retry");
-                false
+                Err(error)
             }
         }
     }

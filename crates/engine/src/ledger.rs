@@ -49,8 +49,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use livepk_core::{Gift, Mode};
-use livepk_store::{Condition, GuardedScore, ScoreApply, ScoreOutcome, Store};
+use livepk_core::{Gift, GiftTxnReused, InvalidArgument, Mode};
+use livepk_store::{
+    Condition, GuardedScore, MAX_SCORE, ScoreApply, ScoreOutcome, ScoreRefusal, Store,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, EngineResult};
@@ -188,9 +190,35 @@ pub struct GiftOutcome {
 #[derive(Debug, Serialize, Deserialize)]
 enum GiftRecord {
     /// Claimed; these steps are (being) applied.
-    Pending { targets: Vec<GuardedTarget> },
+    Pending {
+        targets: Vec<GuardedTarget>,
+        /// [`Gift::fingerprint`] of the gift that claimed the txn id (0 in older records: not
+        /// checked).
+        #[serde(default)]
+        fingerprint: u64,
+    },
     /// Every step applied; this is the outcome.
-    Done { changes: Vec<ScoreChange> },
+    Done {
+        changes: Vec<ScoreChange>,
+        /// As in `Pending`.
+        #[serde(default)]
+        fingerprint: u64,
+    },
+}
+
+impl GiftRecord {
+    /// Refuses a record of another gift under this txn id (issue 12 item 2): the gateway reused
+    /// the id, and answering "duplicate" would lose the second gift silently.
+    fn check_same_gift(&self, gift: &Gift) -> EngineResult<()> {
+        let (GiftRecord::Pending { fingerprint, .. } | GiftRecord::Done { fingerprint, .. }) = self;
+        if *fingerprint != 0 && *fingerprint != gift.fingerprint() {
+            METRICS.gifts.with_label_values(&["reused_txn_id"]).inc();
+            return Err(EngineError::business(GiftTxnReused {
+                gift_txn_id: gift.gift_txn_id.clone(),
+            }));
+        }
+        Ok(())
+    }
 }
 
 /// What a call found when the record had moved on under it.
@@ -250,14 +278,19 @@ impl GiftLedger {
         // Resolve first, then claim with one SET NX GET: a new gift costs no extra read, and a
         // retry finds the record (done: answered from it; pending: its own list is finished).
         let targets = self.resolve(gift, Lookup::Cached).await?;
-        let pending = encode(&GiftRecord::Pending { targets: targets.clone() })?;
+        let fingerprint = gift.fingerprint();
+        let pending = encode(&GiftRecord::Pending { targets: targets.clone(), fingerprint })?;
         let (mut current, mut targets, duplicate) =
             match self.store.record_claim(&tag, RECORD_NAME, &pending, self.record_ttl).await? {
                 None => (pending, targets, false),
-                Some(existing) => match decode(&existing)? {
-                    GiftRecord::Done { changes } => return Ok(self.duplicate(changes)),
-                    GiftRecord::Pending { targets } => (existing, targets, true),
-                },
+                Some(existing) => {
+                    let record = decode(&existing)?;
+                    record.check_same_gift(gift)?;
+                    match record {
+                        GiftRecord::Done { changes, .. } => return Ok(self.duplicate(changes)),
+                        GiftRecord::Pending { targets, .. } => (existing, targets, true),
+                    }
+                }
             };
 
         let mut newly_counted = Vec::new();
@@ -271,7 +304,7 @@ impl GiftLedger {
                 // applied answer as before. Compare-and-set, so that concurrent calls agree.
                 let fresh = self.resolve(gift, Lookup::Fresh).await?;
                 let next = replace_moved(&targets, &applied.moved, fresh);
-                let bytes = encode(&GiftRecord::Pending { targets: next.clone() })?;
+                let bytes = encode(&GiftRecord::Pending { targets: next.clone(), fingerprint })?;
                 if self
                     .store
                     .record_swap(&tag, RECORD_NAME, &current, &bytes, self.record_ttl)
@@ -305,7 +338,8 @@ impl GiftLedger {
                 if !added.is_empty() {
                     let mut extended = targets.clone();
                     extended.extend(added.iter().cloned());
-                    let next = encode(&GiftRecord::Pending { targets: extended.clone() })?;
+                    let next =
+                        encode(&GiftRecord::Pending { targets: extended.clone(), fingerprint })?;
                     let swapped = self
                         .store
                         .record_swap(&tag, RECORD_NAME, &current, &next, self.record_ttl)
@@ -331,7 +365,7 @@ impl GiftLedger {
                 }
             }
             self.run_hooks(gift, &changes).await?;
-            let done = encode(&GiftRecord::Done { changes: changes.clone() })?;
+            let done = encode(&GiftRecord::Done { changes: changes.clone(), fingerprint })?;
             if !stale {
                 // Every call of this gift sees the same targets answer the same (each PK
                 // repeats its first answer; a guarded one only to the step that counted, any
@@ -359,8 +393,8 @@ impl GiftLedger {
     async fn follow(&self, tag: &str) -> EngineResult<Followed> {
         match self.store.record_get(tag, RECORD_NAME).await? {
             Some(bytes) => match decode(&bytes)? {
-                GiftRecord::Done { changes } => Ok(Followed::Done(changes)),
-                GiftRecord::Pending { targets } => Ok(Followed::Pending(bytes, targets)),
+                GiftRecord::Done { changes, .. } => Ok(Followed::Done(changes)),
+                GiftRecord::Pending { targets, .. } => Ok(Followed::Pending(bytes, targets)),
             },
             None => {
                 Err(EngineError::unavailable("gift record vanished while being written; retry"))
@@ -445,6 +479,22 @@ impl GiftLedger {
                 ScoreOutcome::Outside => {
                     applied.stale |= target.cached;
                     continue;
+                }
+                // Nothing was written in that PK; the gift's record stays pending, so a retry
+                // is refused the same way.
+                ScoreOutcome::Refused(ScoreRefusal::TxnReused) => {
+                    METRICS.gifts.with_label_values(&["reused_txn_id"]).inc();
+                    return Err(EngineError::business(GiftTxnReused {
+                        gift_txn_id: target.apply.txn_id.clone(),
+                    }));
+                }
+                ScoreOutcome::Refused(ScoreRefusal::ScoreLimit) => {
+                    METRICS.gifts.with_label_values(&["invalid"]).inc();
+                    return Err(InvalidArgument::new(
+                        "unit_value",
+                        format!("the gift would take a PK total past {MAX_SCORE}"),
+                    )
+                    .into());
                 }
             };
             changes.push(ScoreChange::of(target, epoch, &counters, &boards));

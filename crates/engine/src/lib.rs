@@ -29,6 +29,7 @@ mod driver;
 mod engine;
 mod error;
 pub mod events;
+mod ids;
 pub mod ledger;
 pub mod metrics;
 mod profiles;

@@ -19,8 +19,12 @@ pub struct Metrics {
     pub gifts: IntCounterVec,
     /// How late a deadline fired, from its due time to its handler start.
     pub timer_lag_seconds: HistogramVec,
-    /// Delay-queue jobs handled, by topic and outcome (done, failed, unknown_topic).
+    /// Delay-queue jobs handled, by topic and outcome (done, failed, unknown_topic,
+    /// dead_lettered: given up after `timers::MAX_JOB_ATTEMPTS` deliveries).
     pub timer_jobs: IntCounterVec,
+    /// Dead-lettered delay-queue jobs kept (`Admin.ListDeadJobs`), as last seen by this
+    /// replica (set when it buries one, and when it starts).
+    pub timer_dead_jobs: IntGauge,
     /// Events appended to the stream, by mode and type.
     pub events_appended: IntCounterVec,
     /// Open `Events.Subscribe` streams.
@@ -79,6 +83,10 @@ impl Metrics {
                 "timer_jobs_total",
                 "Delay-queue jobs handled.",
                 &["topic", "outcome"],
+            ),
+            timer_dead_jobs: gauge(
+                "timer_dead_jobs",
+                "Dead-lettered delay-queue jobs kept (Admin.ListDeadJobs).",
             ),
             events_appended: counter(
                 "events_appended_total",

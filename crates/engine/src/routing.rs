@@ -298,6 +298,7 @@ impl<R: GiftRoute> GiftConsumer for Router<R> {
                 boards: credit.boards,
                 fields: credit.fields,
                 ttl: STATE_TTL,
+                fingerprint: gift.fingerprint(),
             },
             cached: from_cache,
         };

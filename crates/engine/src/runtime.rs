@@ -153,9 +153,8 @@ impl TimerHandler for RecordHandler {
             EngineError::unavailable(format!("{} is not served here", record.mode.as_str()))
         })?;
         // Only a settle that was committed is recorded.
-        if driver.is_settled(battle, record.pkid).await? && !self.engine.write_record(&record).await
-        {
-            return Err(EngineError::unavailable("sql record write failed"));
+        if driver.is_settled(battle, record.pkid).await? {
+            self.engine.write_record(&record).await?;
         }
         Ok(())
     }

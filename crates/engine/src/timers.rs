@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use livepk_core::Clock;
-use livepk_store::{ClaimedJob, Job, Store, StoreResult};
+use livepk_core::{Clock, ErrorKind};
+use livepk_store::{ClaimedJob, Job, Store, StoreError, StoreResult};
 use tokio::sync::watch;
 
 use crate::error::EngineError;
@@ -53,6 +53,14 @@ impl Timers {
     }
 }
 
+/// Deliveries after which a job that keeps failing for good — no handler for its topic, or a
+/// handler error that is not a passing outage (a body that does not decode, a record that
+/// conflicts) — is given up to the dead letters ([`Store::bury_job`]): with the default 30 s TTR,
+/// ten minutes, long enough for a rolling deploy to bring the replica that knows a new topic.
+/// Jobs failing because a dependency is unavailable (or contended) are retried for as long as it
+/// takes: they will succeed once it is back.
+pub const MAX_JOB_ATTEMPTS: u32 = 20;
+
 /// Tunables of the poller.
 #[derive(Debug, Clone)]
 pub struct RunnerOptions {
@@ -62,6 +70,19 @@ pub struct RunnerOptions {
     pub ttr: Duration,
     /// Most jobs claimed per poll.
     pub batch: usize,
+}
+
+/// Whether `error` is a passing outage (a dependency unavailable, contention, load shedding):
+/// such a job is retried however long it takes, never dead-lettered.
+fn passing(error: &EngineError) -> bool {
+    match error {
+        EngineError::Store(StoreError::Unavailable(_)) => true,
+        EngineError::Store(StoreError::Corrupt(_)) => false,
+        EngineError::Business(business) => matches!(
+            business.kind(),
+            ErrorKind::Unavailable | ErrorKind::Aborted | ErrorKind::ResourceExhausted
+        ),
+    }
 }
 
 /// Polls the queue and dispatches due jobs to their topic's handler.
@@ -113,9 +134,12 @@ impl TimerRunner {
         let lag_ms = now_ms.saturating_sub(claimed.job.due_ms);
         METRICS.timer_lag_seconds.with_label_values(&[topic]).observe(lag_ms as f64 / 1000.0);
         let Some(handler) = self.handlers.get(topic) else {
-            // Another version of the service may know this topic; leave it for redelivery.
-            tracing::warn!(topic, id = %claimed.job.id, "no handler for timer topic");
+            // Another version of the service may know this topic; leave it for redelivery, up
+            // to MAX_JOB_ATTEMPTS deliveries.
+            tracing::warn!(topic, id = %claimed.job.id, attempt = claimed.attempt, "no handler for timer topic");
             METRICS.timer_jobs.with_label_values(&[topic, "unknown_topic"]).inc();
+            self.bury_if_exhausted(&claimed, &format!("no handler for topic {topic:?}"), now_ms)
+                .await;
             return;
         };
         match handler.fire(&claimed.job).await {
@@ -135,12 +159,40 @@ impl TimerRunner {
                     %error,
                     "timer handler failed; it will be delivered again after the ttr"
                 );
+                if !passing(&error) {
+                    self.bury_if_exhausted(&claimed, &error.to_string(), now_ms).await;
+                }
+            }
+        }
+    }
+
+    /// Moves `claimed` to the dead letters once it was delivered [`MAX_JOB_ATTEMPTS`] times.
+    async fn bury_if_exhausted(&self, claimed: &ClaimedJob, reason: &str, now_ms: u64) {
+        if claimed.attempt < MAX_JOB_ATTEMPTS {
+            return;
+        }
+        let topic = claimed.job.topic.as_str();
+        match self.store.bury_job(&claimed.job.id, claimed.lease, reason, now_ms).await {
+            Ok(true) => {
+                tracing::error!(topic, id = %claimed.job.id, attempts = claimed.attempt, reason, "timer job given up to the dead letters");
+                METRICS.timer_jobs.with_label_values(&[topic, "dead_lettered"]).inc();
+                if let Ok(count) = self.store.dead_job_count().await {
+                    METRICS.timer_dead_jobs.set(i64::try_from(count).unwrap_or(i64::MAX));
+                }
+            }
+            // Re-scheduled or re-claimed meanwhile: the new one runs.
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(topic, id = %claimed.job.id, %error, "burying a job failed; it will be delivered again")
             }
         }
     }
 
     /// Polls until `shutdown` turns true; then stops claiming (jobs in hand finish first).
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        if let Ok(count) = self.store.dead_job_count().await {
+            METRICS.timer_dead_jobs.set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
         loop {
             if *shutdown.borrow() {
                 return;

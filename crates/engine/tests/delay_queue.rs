@@ -194,3 +194,70 @@ async fn two_replicas_sharing_redis_fire_each_deadline_exactly_once() {
     assert!(fired.values().all(|count| *count == 1), "a deadline fired twice: {fired:?}");
     assert_eq!(first_store.job_count().await.unwrap(), 0);
 }
+
+/// Fails every job: for good (a body it cannot decode), or for now (a dependency down).
+struct FailingHandler {
+    for_good: bool,
+}
+
+#[async_trait]
+impl TimerHandler for FailingHandler {
+    async fn fire(&self, _job: &Job) -> Result<(), EngineError> {
+        if self.for_good {
+            Err(EngineError::corrupt("undecodable job body"))
+        } else {
+            Err(EngineError::unavailable("sql down"))
+        }
+    }
+}
+
+/// Issue 12 item 9: jobs that can never succeed — no handler for their topic, a body the handler
+/// cannot decode — are given up to the dead letters after `MAX_JOB_ATTEMPTS` deliveries (listed
+/// with their reason, counted in the metrics), instead of being delivered forever; a job failing
+/// on an outage is retried on.
+#[tokio::test]
+async fn item9_jobs_that_can_never_succeed_are_dead_lettered() {
+    use livepk_engine::metrics::METRICS;
+    use livepk_engine::timers::MAX_JOB_ATTEMPTS;
+    for (name, store) in testkit::both_stores().await {
+        let clock = ManualClock::new(1_000_000);
+        let mut runner = TimerRunner::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            RunnerOptions { poll_interval: Duration::from_millis(10), ttr: TTR, batch: 100 },
+        );
+        runner.register("test.broken", Arc::new(FailingHandler { for_good: true }));
+        runner.register("test.outage", Arc::new(FailingHandler { for_good: false }));
+        let timers = Timers::new(store.clone());
+        let due = 1_000_000;
+        timers.schedule("test.unknown", "unknown", due, b"x".to_vec()).await.unwrap();
+        timers.schedule("test.broken", "broken", due, b"\xff".to_vec()).await.unwrap();
+        timers.schedule("test.outage", "outage", due, b"y".to_vec()).await.unwrap();
+        let dead_before =
+            METRICS.timer_jobs.with_label_values(&["test.broken", "dead_lettered"]).get();
+
+        for attempt in 1..=MAX_JOB_ATTEMPTS {
+            assert_eq!(store.dead_job_count().await.unwrap(), 0, "{name}: before {attempt}");
+            assert_eq!(runner.poll_once().await.unwrap(), 3, "{name}: delivery {attempt}");
+            clock.advance_ms(TTR.as_millis() as u64);
+        }
+        let dead = store.dead_jobs(10).await.unwrap();
+        let mut listed: Vec<(&str, u32, &str)> =
+            dead.iter().map(|d| (d.job.id.as_str(), d.attempts, d.reason.as_str())).collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            vec![
+                ("broken", MAX_JOB_ATTEMPTS, "corrupt data in store: undecodable job body"),
+                ("unknown", MAX_JOB_ATTEMPTS, "no handler for topic \"test.unknown\""),
+            ],
+            "{name}"
+        );
+        assert_eq!(store.job_count().await.unwrap(), 1, "{name}: the outage job stays queued");
+        assert_eq!(runner.poll_once().await.unwrap(), 1, "{name}: and is delivered again");
+        let dead_after =
+            METRICS.timer_jobs.with_label_values(&["test.broken", "dead_lettered"]).get();
+        assert_eq!(dead_after, dead_before + 1, "{name}: counted in the metrics");
+        assert!(METRICS.render().contains("livepk_timer_dead_jobs"), "{name}");
+    }
+}

@@ -56,6 +56,7 @@ fn target(tag: &str, gift: &Gift, cached: bool) -> ScoreTarget {
             boards: vec![("board".into(), gift.sender.user_id.get(), 10)],
             fields: Vec::new(),
             ttl: Duration::from_secs(600),
+            fingerprint: gift.fingerprint(),
         },
         cached,
     }
@@ -188,6 +189,84 @@ async fn concurrent_calls_of_one_gift_with_a_stale_cache_count_it_once() {
     let later = ledger.record(&gift("g2")).await.expect("later retry");
     assert!(later.duplicate);
     assert_eq!(later.changes, outcomes[0].changes);
+}
+
+// ---- issue 12 --------------------------------------------------------------------------------
+
+/// The business code and field of a refused gift.
+fn refusal(error: &EngineError) -> (u32, Option<String>) {
+    let business = error.as_business().expect("a business error");
+    (business.business_code(), business.field().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn item1_huge_gift_is_refused_and_changes_nothing() {
+    let store = testkit::redis_store(&testkit::fresh_prefix()).await;
+    set_window(&*store, STALE, false).await;
+    set_window(&*store, FRESH, true).await;
+    let consumer = Arc::new(Switching {
+        fail_fresh: AtomicBool::new(false),
+        moved_on: AtomicBool::new(false),
+    });
+    let (ledger, _dir) = ledger(store.clone(), consumer).await;
+
+    // At the edge: count x unit value above the documented maximum is 021 naming unit_value.
+    let mut huge = gift("g-huge");
+    huge.gift_count = 2;
+    huge.unit_value = livepk_core::gift::MAX_GIFT_VALUE / 2 + 1;
+    let error = ledger.record(&huge).await.expect_err("a gift above the maximum");
+    assert_eq!(refusal(&error), (403_400_021, Some("unit_value".into())));
+    huge.unit_value = u64::MAX;
+    let error = ledger.record(&huge).await.expect_err("a gift whose value overflows");
+    assert_eq!(refusal(&error), (403_400_021, Some("unit_value".into())));
+
+    // In the store: the PK's total is just under the exact maximum; a gift that would pass it is
+    // refused, the total stays, and every retry is refused alike (no UNAVAILABLE, no re-add).
+    let near = livepk_store::MAX_SCORE - 5;
+    let mut filler = target(FRESH, &gift("g-filler"), false).apply;
+    filler.counters[0].2 = near;
+    filler.boards[0].2 = near;
+    store.apply_score(&filler).await.expect("filler");
+    for _ in 0..3 {
+        let error = ledger.record(&gift("g-over")).await.expect_err("past the exact maximum");
+        assert_eq!(refusal(&error), (403_400_021, Some("unit_value".into())));
+        assert_eq!(fresh_total(&*store).await, near, "the total must not move");
+        let board = store.board_total(FRESH, "board", 42).await.expect("board");
+        assert_eq!(board, Some(near), "the sender's board total must not move");
+    }
+}
+
+#[tokio::test]
+async fn item2_reused_gift_txn_id_with_another_payload_is_refused() {
+    let store = testkit::redis_store(&testkit::fresh_prefix()).await;
+    set_window(&*store, STALE, false).await;
+    set_window(&*store, FRESH, true).await;
+    let consumer = Arc::new(Switching {
+        fail_fresh: AtomicBool::new(false),
+        moved_on: AtomicBool::new(false),
+    });
+    let (ledger, _dir) = ledger(store.clone(), consumer).await;
+
+    let first = ledger.record(&gift("g-reused")).await.expect("first gift");
+    assert!(!first.duplicate);
+    let mut other = gift("g-reused");
+    other.unit_value = 20;
+    let mut renamed = gift("g-reused");
+    renamed.sender.user_nick = "renamed".into();
+    let retry = ledger.record(&renamed).await.expect("a retry with a new nickname");
+    assert_eq!((retry.duplicate, &retry.changes), (true, &first.changes));
+
+    let error = ledger.record(&other).await.expect_err("another gift under the same id");
+    assert_eq!(refusal(&error), (403_400_032, Some("gift_txn_id".into())));
+    assert_eq!(fresh_total(&*store).await, 10, "the first gift only");
+
+    // Once the gift's own record is gone (its TTL is shorter than the PK's), the PK's answer,
+    // which keeps the gift's fingerprint, still refuses it.
+    let forget = Transaction::new("gift:g-reused").op(Op::DeleteKey { name: "record".into() });
+    store.commit(forget).await.expect("forget the record");
+    let error = ledger.record(&other).await.expect_err("another gift, record forgotten");
+    assert_eq!(refusal(&error), (403_400_032, Some("gift_txn_id".into())));
+    assert_eq!(fresh_total(&*store).await, 10, "still the first gift only");
 }
 
 // ---- guarded steps ---------------------------------------------------------------------------

@@ -332,8 +332,25 @@ impl Database {
             Ok(_) => {}
             Err(error) if is_unique_violation(&error) => {
                 transaction.rollback().await?;
-                tracing::debug!("pk record already written");
-                return Ok(false);
+                // Already written — if it is this PK's record (see `same_pk`). Another PK's
+                // record under the same (mode, pkid) is an id used twice: an error, never
+                // "already written".
+                return match self.get_record(record.mode, record.pkid).await? {
+                    Some(existing) if same_pk(&existing, record) => {
+                        tracing::debug!("pk record already written");
+                        Ok(false)
+                    }
+                    Some(existing) => Err(SqlError::Conflict(format!(
+                        "{} pkid {} already holds another record (started {}, ended {})",
+                        record.mode.as_str(),
+                        record.pkid,
+                        existing.start_ms,
+                        existing.end_ms
+                    ))),
+                    None => Err(SqlError::Unavailable(
+                        "pk record neither inserted nor found; retry".into(),
+                    )),
+                };
             }
             Err(error) => return Err(error.into()),
         }
@@ -360,6 +377,15 @@ impl Database {
         transaction.commit().await?;
         tracing::info!("pk record written");
         Ok(true)
+    }
+
+    /// The largest pkid recorded for `mode`, 0 when none (the floor of new pkids).
+    pub async fn max_pkid(&self, mode: Mode) -> Result<u64, SqlError> {
+        let max = sqlx::query_scalar::<_, Option<i64>>(queries::RECORD_MAX_PKID)
+            .bind(mode.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(max.map_or(0, |max| max.max(0) as u64))
     }
 
     /// The record of one settled PK, or `None` if it was never written.
@@ -482,6 +508,17 @@ fn redact_password(url: &str) -> String {
         Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
     }
+}
+
+/// Whether two records under one (mode, pkid) are of the same PK: it started at the same moment
+/// between the same sides. How it ended may differ — a settle that lost its race to another
+/// (a Count against the deadline) may still come to write its own view of the same PK — and the
+/// row first written stands; a PK that started elsewhere or at another time is another PK.
+fn same_pk(existing: &PkRecord, new: &PkRecord) -> bool {
+    let sides = |record: &PkRecord| {
+        record.participants.iter().map(|p| (p.id, p.sid, p.side.clone())).collect::<Vec<_>>()
+    };
+    existing.start_ms == new.start_ms && sides(existing) == sides(new)
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub enum SqlError {
     /// applied migration was edited, or the database is newer than this binary).
     #[error("database error: {0}")]
     Internal(String),
+    /// A write met a *different* row under the same key (a pkid or show id used twice): the
+    /// row in place is kept and the write fails, never taken as "already written".
+    #[error("conflicting row: {0}")]
+    Conflict(String),
 }
 
 impl SqlError {
@@ -118,9 +122,10 @@ impl BusinessError for SqlError {
         match self {
             SqlError::Unavailable(_) => ErrorKind::Unavailable,
             SqlError::Invalid(_) => ErrorKind::InvalidArgument,
-            SqlError::Corrupt(_) | SqlError::UnsupportedUrl { .. } | SqlError::Internal(_) => {
-                ErrorKind::Internal
-            }
+            SqlError::Corrupt(_)
+            | SqlError::UnsupportedUrl { .. }
+            | SqlError::Internal(_)
+            | SqlError::Conflict(_) => ErrorKind::Internal,
         }
     }
 
@@ -131,6 +136,8 @@ impl BusinessError for SqlError {
             SqlError::Unavailable(_) => codes::INTERNAL_DB_DISCONNECTED,
             SqlError::Corrupt(_) => codes::INTERNAL_DECODE_FAILED,
             SqlError::Invalid(_) => codes::INVALID_PARAMETER,
+            // 014 "creating a pkid failed": the id was not unique.
+            SqlError::Conflict(_) => codes::INTERNAL_PKID_FAILED,
             SqlError::UnsupportedUrl { .. } | SqlError::Internal(_) => codes::SERVER_ERROR,
         }
     }

@@ -143,6 +143,12 @@ macro_rules! record_columns {
 pub(crate) const RECORD_GET: &str =
     concat!("SELECT ", record_columns!(""), " FROM pk_record WHERE mode = ? AND pkid = ?");
 
+/// Binds: mode. Reads: the largest pkid recorded for the mode (NULL when none).
+pub(crate) const RECORD_MAX_PKID: &str = "SELECT MAX(pkid) FROM pk_record WHERE mode = ?";
+
+/// Reads: the largest show id (NULL when none).
+pub(crate) const SHOW_MAX_ID: &str = "SELECT MAX(show_id) FROM tb_show";
+
 /// Reads: one count.
 pub(crate) const RECORD_COUNT_ALL: &str = "SELECT COUNT(*) FROM pk_record";
 
@@ -241,13 +247,13 @@ macro_rules! show_columns {
 }
 
 /// Binds: the columns of `show_columns!` in order, then show_id, the new version and ctime
-/// again. Only a newer version of the same show lands (a late or repeated write changes
-/// nothing); a row of another show under the same id (ids reused after the store was lost, as
-/// the embedded store is at every restart: another `ctime`) is replaced.
+/// again. Only a newer version of the same show (same `ctime`) lands (a late or repeated write
+/// changes nothing); a row of another show under the same id is left alone (`write_show` then
+/// fails with `SqlError::Conflict`: show ids never repeat, see `Engine::next_pkid`).
 pub(crate) const SHOW_UPDATE: &str = "UPDATE tb_show SET call_id = ?, anchor_id = ?, user_id = ?, \
      inviter_type = ?, gid = ?, status = ?, ctime = ?, expire_time = ?, answer_time = ?, \
      pay_time = ?, pay_txn_id = ?, finish_time = ?, rating = ?, rate_time = ?, version = ?, \
-     updated_at_ms = ? WHERE show_id = ? AND (version < ? OR ctime <> ?)";
+     updated_at_ms = ? WHERE show_id = ? AND version < ? AND ctime = ?";
 
 /// Binds: show_id, then the columns of `show_columns!` in order. A duplicate key error means the
 /// row is there already (then the guarded update decides).

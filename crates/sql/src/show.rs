@@ -368,7 +368,8 @@ impl Database {
     /// Writes `row` unless the table already holds this version of the show or a newer one.
     /// Answers whether it landed. Safe to call again and concurrently with other versions: the
     /// newest version wins whatever the order. A row of another show under the same id (another
-    /// `ctime`: the ids were reused after the store was lost) is replaced.
+    /// `ctime`) is kept, and the write fails with [`SqlError::Conflict`] (issue 12 item 8): it
+    /// was never taken as written.
     pub async fn write_show(&self, row: &ShowRow) -> Result<bool, SqlError> {
         row.validate()?;
         let columns = row.columns()?;
@@ -387,10 +388,31 @@ impl Database {
         let insert = bind_all(sqlx::query(queries::SHOW_INSERT).bind(show_id), &columns);
         match insert.execute(&self.pool).await {
             Ok(_) => Ok(true),
-            // Another writer inserted it first: the version decides.
-            Err(error) if is_unique_violation(&error) => update().await,
+            // Another writer inserted it first: the version decides, if it is the same show.
+            Err(error) if is_unique_violation(&error) => {
+                if update().await? {
+                    return Ok(true);
+                }
+                match self.get_show(row.show_id).await? {
+                    Some(existing) if existing.ctime != row.ctime => {
+                        Err(SqlError::Conflict(format!(
+                            "show {} holds another show (ctime {}, not {})",
+                            row.show_id, existing.ctime, row.ctime
+                        )))
+                    }
+                    _ => Ok(false),
+                }
+            }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The largest show id written, 0 when none (the floor of new show ids).
+    pub async fn max_show_id(&self) -> Result<u64, SqlError> {
+        let max = sqlx::query_scalar::<_, Option<i64>>(queries::SHOW_MAX_ID)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(max.map_or(0, |max| max.max(0) as u64))
     }
 
     /// The row of show `show_id`.

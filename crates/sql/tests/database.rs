@@ -20,6 +20,7 @@ both_dialects!(
     record_written_twice_is_one_row,
     concurrent_settles_write_one_row,
     records_filter_page_newest_first,
+    item8_another_record_under_a_used_pkid_is_an_error,
 );
 
 fn singer(id: u64) -> SingerId {
@@ -182,10 +183,12 @@ async fn record_written_twice_is_one_row(url: String) {
     assert_eq!(database.get_record(Mode::LinkCall, first.pkid).await.unwrap(), None);
     assert!(database.insert_record(&first).await.unwrap());
 
-    // A retried settle, even with different content, changes nothing.
+    // A retried settle of the same PK changes nothing, even with different content (a settle
+    // that lost its race may write its own view of the same PK).
     let mut retry = first.clone();
     retry.winner_id = 0;
     retry.ended_by = "admin".into();
+    retry.created_at_ms += 1_000;
     assert!(!database.insert_record(&retry).await.unwrap());
     assert!(!database.insert_record(&first).await.unwrap());
     assert_eq!(database.get_record(Mode::LinkCall, first.pkid).await.unwrap(), Some(first.clone()));
@@ -215,6 +218,38 @@ async fn record_written_twice_is_one_row(url: String) {
     let error = database.insert_record(&invalid).await.unwrap_err();
     assert!(matches!(&error, SqlError::Invalid(invalid) if invalid.field == "ended_by"), "{error}");
     assert_eq!(database.get_record(Mode::LinkCall, invalid.pkid).await.unwrap(), None);
+    database.close().await;
+}
+
+/// Issue 12 item 8: a record that meets *another* PK's record under its (mode, pkid) — an id
+/// used twice: another start or other sides — fails and leaves the row in place, rather than
+/// being taken as written; the largest pkid recorded per mode is the floor of new ones.
+async fn item8_another_record_under_a_used_pkid_is_an_error(url: String) {
+    let database = Database::connect(&url).await.unwrap();
+    assert_eq!(database.max_pkid(Mode::LinkCall).await.unwrap(), 0);
+    let first = record(Mode::LinkCall, 7, 11, 12, 1_000_000);
+    assert!(database.insert_record(&first).await.unwrap());
+    let mut other_seat = first.clone();
+    other_seat.participants[1].side = "host".into();
+    for (what, change) in [
+        ("other anchors", record(Mode::LinkCall, 7, 21, 22, 2_000_000)),
+        ("another start", PkRecord { start_ms: first.start_ms + 1, ..first.clone() }),
+        ("other sides", other_seat),
+    ] {
+        let error = database.insert_record(&change).await.unwrap_err();
+        assert!(matches!(error, SqlError::Conflict(_)), "{what}: {error}");
+        assert_eq!(
+            livepk_core::BusinessError::business_code(&error),
+            livepk_core::codes::INTERNAL_PKID_FAILED,
+            "{what}"
+        );
+    }
+    assert_eq!(database.get_record(Mode::LinkCall, first.pkid).await.unwrap(), Some(first));
+    assert!(database.insert_record(&record(Mode::LinkCall, 3, 11, 12, 900_000)).await.unwrap());
+    assert!(database.insert_record(&record(Mode::RoomPk, 40, 11, 12, 900_000)).await.unwrap());
+    assert_eq!(database.max_pkid(Mode::LinkCall).await.unwrap(), 7);
+    assert_eq!(database.max_pkid(Mode::RoomPk).await.unwrap(), 40);
+    assert_eq!(database.max_pkid(Mode::GiftPk).await.unwrap(), 0);
     database.close().await;
 }
 

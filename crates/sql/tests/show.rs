@@ -116,11 +116,17 @@ async fn show_rows_only_move_forward(url: String) {
     assert_eq!(landed, 1);
     assert_eq!(database.shows_of_call(502).await.unwrap(), vec![fresh]);
 
-    // The same id for another show (ids reused after the store was lost: another ctime)
-    // replaces the row, whatever its version.
-    let reused = invited(1, 12, InviterType::User, 8, 5_000);
-    assert!(database.write_show(&reused).await.unwrap());
-    assert_eq!(database.get_show(1).await.unwrap(), Some(reused));
+    // Issue 12 item 8: the same id for another show (another ctime) is an error, whatever its
+    // version, and the row in place stays.
+    let kept = database.get_show(1).await.unwrap();
+    let mut reused = invited(1, 12, InviterType::User, 8, 5_000);
+    for version in [1, 99] {
+        reused.version = version;
+        let error = database.write_show(&reused).await.unwrap_err();
+        assert!(matches!(error, livepk_sql::SqlError::Conflict(_)), "version {version}: {error}");
+        assert_eq!(database.get_show(1).await.unwrap(), kept);
+    }
+    assert_eq!(database.max_show_id().await.unwrap(), 2);
 
     // Bad rows are refused naming the field.
     let mut bad = invited(3, 11, InviterType::User, 7, 1_000);

@@ -6,19 +6,42 @@
 --       the guard's aggregate, then the previous battle's txns hash (txns:prev).
 -- ARGV: [1] txn id, [2] sent_at ms, [3] ttl ms, [4] counter count, [5] board count,
 --       [6] the guard's version ('' when the gift has no guard),
+--       [7] the gift's fingerprint (16 hex digits, '' when it has none),
+--       [8] how many answers txns holds before it is set aside as txns:prev,
 --       then <field> <delta> per counter, then <member> <delta> per board, then
 --       <field> <value> per written field (their count is what remains of KEYS).
--- Returns {'dup', record} | {'out'} | {'ok', record} | {'moved'},
+-- Returns {'dup', record} | {'out'} | {'ok', record} | {'moved'} | {'reused'} | {'over'},
 -- record = "<epoch>|<c1>,..|<b1>,..", then "|<guard version>" when it counted under a guard;
--- txns holds each txn id's record, or 'out' when it was judged outside the window; txns:prev
--- the same for the tag's previous battle (set aside by a reset), whose answers still stand.
+-- txns holds each txn id's record, or 'out' when it was judged outside the window, followed by
+-- "#<fingerprint>" when the gift had one; txns:prev the same for the tag's previous battle (set
+-- aside by a reset, or when txns was full), whose answers still stand. 'reused': the txn id was
+-- answered for a gift with another fingerprint; 'over': a total would pass MAX_SCORE. Neither
+-- writes anything.
 
 local guard_version = ARGV[6]
 local guarded = guard_version ~= ''
-local record = redis.call('HGET', KEYS[2], ARGV[1])
-if record == 'out' then
-  return {'out'}
-elseif record then
+local fingerprint = ARGV[7]
+-- A stored answer and the fingerprint of the gift it was given to (nil for older answers).
+local function split(stored)
+  local answer, print = string.match(stored, '^(.*)#(%x+)$')
+  if answer then
+    return answer, print
+  end
+  return stored, nil
+end
+local function reused(print)
+  return fingerprint ~= '' and print ~= nil and print ~= fingerprint
+end
+
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+if stored then
+  local record, print = split(stored)
+  if reused(print) then
+    return {'reused'}
+  end
+  if record == 'out' then
+    return {'out'}
+  end
   -- Counted under another guard: the caller holds a credit that did not count (its answer
   -- would name the wrong side), so it must look again.
   local counted_under = string.match(record, '^[^|]*|[^|]*|[^|]*|(%d+)$')
@@ -28,19 +51,40 @@ elseif record then
   return {'dup', record}
 end
 -- The previous battle's answer stands as it was, whatever the guard (that battle is over).
-local previous = redis.call('HGET', KEYS[#KEYS], ARGV[1])
-if previous == 'out' then
-  return {'out'}
-elseif previous then
+stored = redis.call('HGET', KEYS[#KEYS], ARGV[1])
+if stored then
+  local previous, print = split(stored)
+  if reused(print) then
+    return {'reused'}
+  end
+  if previous == 'out' then
+    return {'out'}
+  end
   return {'dup', previous}
+end
+
+-- Writes this gift's answer. txns holds at most ARGV[8] answers: a full one is set aside as
+-- txns:prev first (replacing the answers set aside before), so a tag that sees gift after gift
+-- (a link session across its PKs) keeps the latest ones, not all (DESIGN.md "ScoreApply").
+local function remember(answer, refresh)
+  if fingerprint ~= '' then
+    answer = answer .. '#' .. fingerprint
+  end
+  if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[8]) then
+    redis.call('RENAME', KEYS[2], KEYS[#KEYS])
+    refresh = true
+  end
+  redis.call('HSET', KEYS[2], ARGV[1], answer)
+  if refresh then
+    redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  end
 end
 
 -- An outside answer is as final as a count: it is recorded too, so a later call of the same
 -- gift answers the same even if the window has moved to cover the gift's time meanwhile
 -- (AddTime after a late gift, a window reopened by a concurrent commit).
 local function outside()
-  redis.call('HSET', KEYS[2], ARGV[1], 'out')
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  remember('out', true)
   return {'out'}
 end
 local window = redis.call('HMGET', KEYS[1], 'open', 'from', 'until', 'epoch')
@@ -61,17 +105,38 @@ if guarded and (redis.call('HGET', KEYS[#KEYS - 1], 'v') or '0') ~= guard_versio
   return {'moved'}
 end
 
+-- Every total this gift moves must stay an exact integer (|total| <= MAX_SCORE): checked for
+-- all of them before anything is written, so a refused gift changes nothing.
+local counter_count = tonumber(ARGV[4])
+local board_count = tonumber(ARGV[5])
+local first_board_arg = 9 + 2 * counter_count
+local function beyond(total)
+  return total > MAX_SCORE or total < -MAX_SCORE
+end
+for i = 1, counter_count do
+  local now = tonumber(redis.call('HGET', KEYS[2 + i], ARGV[7 + 2 * i]) or '0')
+  local delta = tonumber(ARGV[8 + 2 * i])
+  if not now or beyond(delta) or beyond(now + delta) then
+    return {'over'}
+  end
+end
+for i = 1, board_count do
+  local base = 2 + counter_count + 3 * (i - 1)
+  local delta = tonumber(ARGV[first_board_arg + 2 * (i - 1) + 1])
+  local now = board_total_now(KEYS[base + 1], KEYS[base + 2], ARGV[first_board_arg + 2 * (i - 1)])
+  if beyond(delta) or beyond(now + delta) then
+    return {'over'}
+  end
+end
+
 -- TTLs: a key gets `ttl` when this gift creates it, and every key the gift touches is given
 -- `ttl` again every REFRESH_EVERY arrivals on a board (always, for a gift without a board). A
 -- PEXPIRE per key per gift was a third of the script's cost; a PK's keys are meant to outlive
 -- the PK many times over, so refreshing now and then is enough.
 local REFRESH_EVERY = 64
 local ttl = ARGV[3]
-local counter_count = tonumber(ARGV[4])
-local board_count = tonumber(ARGV[5])
 local refresh = board_count == 0
 local boards = {}
-local first_board_arg = 7 + 2 * counter_count
 for i = 1, board_count do
   local base = 2 + counter_count + 3 * (i - 1)
   local total, arrival = board_add(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3],
@@ -93,8 +158,8 @@ end
 local counters = {}
 for i = 1, counter_count do
   local key = KEYS[2 + i]
-  local delta = ARGV[6 + 2 * i]
-  local value = redis.call('HINCRBY', key, ARGV[5 + 2 * i], delta)
+  local delta = ARGV[8 + 2 * i]
+  local value = redis.call('HINCRBY', key, ARGV[7 + 2 * i], delta)
   -- value == delta: the field is new, and the hash may be too.
   if refresh or value == tonumber(delta) then
     redis.call('PEXPIRE', key, ttl)
@@ -118,14 +183,12 @@ for i = 0, last_field_key - first_field_key do
   end
 end
 
-record = window[4] .. '|' .. table.concat(counters, ',') .. '|' .. table.concat(boards, ',')
+local record = window[4] .. '|' .. table.concat(counters, ',') .. '|' .. table.concat(boards, ',')
 if guarded then
   record = record .. '|' .. guard_version
 end
-redis.call('HSET', KEYS[2], ARGV[1], record)
 -- txns is only ever created together with a first arrival on a board (its TTL is renewed at
--- every refresh, and boards expire no later than it), so `refresh` covers it.
-if refresh then
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
+-- every refresh, and boards expire no later than it), so `refresh` covers it (and `remember`
+-- gives it a TTL when it set the full one aside).
+remember(record, refresh)
 return {'ok', record}

@@ -8,6 +8,21 @@ local function exact(number)
   return string.format('%.17g', number)
 end
 
+-- The largest total a score may reach (2^53 - 1, `livepk_store::MAX_SCORE`): Lua numbers and
+-- zset scores are doubles, exact for integers up to there. The gift script refuses, before it
+-- writes anything, a gift that would take a total past it.
+local MAX_SCORE = 9007199254740991
+
+-- `member`'s total on the board made of `board` and `members` now (0 when absent).
+local function board_total_now(board, members, member)
+  local previous = redis.call('HGET', members, member)
+  if previous then
+    local score = redis.call('ZSCORE', board, previous)
+    if score then return tonumber(score) end
+  end
+  return 0
+end
+
 -- Adds `delta` to `member` on the board made of `board`, `members` (member -> zset member) and
 -- `seq` (arrival counter); returns the new total as a number and this add's arrival number
 -- (1 when the board was just created).

@@ -33,6 +33,27 @@ pub(crate) fn board_member_id(encoded: &str) -> StoreResult<u64> {
 /// count: a later call of the same gift answers the same; `lua/apply_score.lua` writes it too).
 pub(crate) const OUTSIDE_RECORD: &str = "out";
 
+/// The fingerprint as the scripts take and store it: 16 lowercase hex digits, '' for none (0).
+pub(crate) fn fingerprint_arg(fingerprint: u64) -> String {
+    if fingerprint == 0 { String::new() } else { format!("{fingerprint:016x}") }
+}
+
+/// A stored answer with the fingerprint of its gift appended (`"<answer>#<16 hex>"`, as
+/// `lua/apply_score.lua` writes it), or the answer alone for a gift without one.
+pub(crate) fn with_fingerprint(answer: &str, fingerprint: u64) -> String {
+    if fingerprint == 0 { answer.to_owned() } else { format!("{answer}#{fingerprint:016x}") }
+}
+
+/// Splits a stored answer into the answer and its gift's fingerprint (`None`: none recorded).
+pub(crate) fn split_fingerprint(stored: &str) -> StoreResult<(&str, Option<u64>)> {
+    match stored.rsplit_once('#') {
+        None => Ok((stored, None)),
+        Some((answer, print)) => u64::from_str_radix(print, 16)
+            .map(|print| (answer, Some(print)))
+            .map_err(|_| corrupt(format_args!("bad gift record {stored:?}"))),
+    }
+}
+
 /// Encodes a gift record `"<epoch>|<c1>,<c2>|<b1>,<b2>"`, followed by `"|<version>"` when it
 /// counted under a guard (as `lua/apply_score.lua` does).
 pub(crate) fn encode_score_record(
@@ -136,6 +157,17 @@ mod tests {
         assert_eq!(score_record_guard(&guarded).unwrap(), Some(12));
         assert!(decode_score_record("1|2|3|x").is_err());
         assert!(decode_score_record("1|2|3|4|5").is_err());
+    }
+
+    #[test]
+    fn fingerprints_round_trip() {
+        let stored = with_fingerprint("9|1|3", 0xab);
+        assert_eq!(stored, "9|1|3#00000000000000ab");
+        assert_eq!(split_fingerprint(&stored).unwrap(), ("9|1|3", Some(0xab)));
+        assert_eq!(split_fingerprint("out").unwrap(), ("out", None));
+        assert_eq!(with_fingerprint("out", 0), "out");
+        assert_eq!(fingerprint_arg(0), "");
+        assert!(split_fingerprint("out#xyz").is_err());
     }
 
     #[test]

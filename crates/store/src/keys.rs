@@ -72,6 +72,10 @@ pub(crate) mod reserved {
     pub const JOB_DUE: &str = "due";
     /// Hash of job id -> encoded job.
     pub const JOB_DATA: &str = "jobs";
+    /// Sorted set of dead-lettered job ids by the time they were given up (ms).
+    pub const JOB_DEAD: &str = "dead";
+    /// Hash of dead-lettered job id -> `"<buried ms> <reason length> <reason><job record>"`.
+    pub const JOB_DEAD_DATA: &str = "dead:jobs";
 }
 
 #[cfg(test)]

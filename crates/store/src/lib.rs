@@ -151,6 +151,12 @@ pub struct BoardEntry {
     pub total: i64,
 }
 
+/// The largest total a counter or leaderboard entry may reach, either way (2^53 - 1): Redis
+/// keeps leaderboard totals as doubles and its scripts compute in doubles, both exact for
+/// integers up to here. [`Store::apply_score`] refuses ([`ScoreRefusal::ScoreLimit`]), before
+/// writing anything, a gift that would take a total past it.
+pub const MAX_SCORE: i64 = (1 << 53) - 1;
+
 /// A gift's contribution to one PK, applied atomically with its idempotency record inside the
 /// PK's hash tag (the gift hot path). Serializable so that a gift's pending record can remember
 /// exactly what it still has to apply after a crash.
@@ -176,6 +182,11 @@ pub struct ScoreApply {
     /// How long the PK's keys live: given to a key when a gift creates it, and renewed now and
     /// then while gifts keep arriving (DESIGN.md "ScoreApply"), not necessarily on every gift.
     pub ttl: Duration,
+    /// A 64-bit digest of what the gift is (`livepk_core::Gift::fingerprint`), kept with the
+    /// answer recorded for its txn id: the same txn id with another fingerprint is refused
+    /// ([`ScoreRefusal::TxnReused`]) rather than answered as a duplicate. 0: none (not checked).
+    #[serde(default)]
+    pub fingerprint: u64,
 }
 
 /// A PK's scoring window as stored in its hash. Written by features with [`Op::HSet`] using
@@ -216,6 +227,18 @@ pub enum ScoreOutcome {
     /// The window was closed, absent, or the gift's time fell outside it (now, or when this txn
     /// was first applied: the answer is recorded and final); no score changed.
     Outside,
+    /// The gift was refused; nothing was written (and nothing recorded for its txn id).
+    Refused(ScoreRefusal),
+}
+
+/// Why a [`ScoreApply`] was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreRefusal {
+    /// A counter or board total would pass [`MAX_SCORE`] (or its delta is beyond it).
+    ScoreLimit,
+    /// The txn id was answered before for a gift with another fingerprint: the caller reused
+    /// an id for a different gift.
+    TxnReused,
 }
 
 /// What a [`Store::apply_score_guarded`] did.
@@ -256,6 +279,19 @@ pub struct ClaimedJob {
     pub lease: u64,
 }
 
+/// A job the delay queue gave up on ([`Store::bury_job`]): kept for operators, never run again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadJob {
+    /// The job as it was last scheduled.
+    pub job: Job,
+    /// How many times it was delivered.
+    pub attempts: u32,
+    /// Why it was given up (the last failure).
+    pub reason: String,
+    /// When it was given up (ms since epoch, the caller's clock).
+    pub buried_at_ms: u64,
+}
+
 /// One entry of the event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -287,6 +323,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Next value of counter `name` of `tag`, starting at 1. Never returns the same value twice.
     async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64>;
+
+    /// [`Store::next_id`], but above `floor`: when the counter is at or below it (reset by a
+    /// data loss, or an embedded store restarted over a persistent SQL database), it moves to
+    /// `floor` first, atomically. Ids the caller knows were used (the largest in SQL) are so
+    /// never handed out again. `floor` must be below 2^53.
+    async fn next_id_above(&self, tag: &str, name: &str, floor: u64) -> StoreResult<u64>;
 
     // ---- plain hashes and sorted sets ------------------------------------------------------
 
@@ -433,6 +475,18 @@ pub trait Store: Send + Sync + 'static {
     /// was re-scheduled or re-claimed meanwhile stays). Returns whether it removed it.
     async fn finish_job(&self, id: &str, lease: u64) -> StoreResult<bool>;
 
+    /// Gives up a claimed job that can never succeed: if `lease` is still the current claim,
+    /// moves it from the queue to the dead letters (with `reason` and `now_ms`), where it is
+    /// never delivered again. Each bucket keeps its newest
+    /// [`StoreOptions::dead_jobs_per_bucket`]. Returns whether it moved it.
+    async fn bury_job(&self, id: &str, lease: u64, reason: &str, now_ms: u64) -> StoreResult<bool>;
+
+    /// Up to `limit` dead-lettered jobs, the most recently given up first.
+    async fn dead_jobs(&self, limit: usize) -> StoreResult<Vec<DeadJob>>;
+
+    /// How many dead-lettered jobs are kept.
+    async fn dead_job_count(&self) -> StoreResult<u64>;
+
     /// Due time of the earliest job (claimed ones at their re-delivery time), if any.
     async fn next_job_due(&self) -> StoreResult<Option<u64>>;
 
@@ -497,10 +551,21 @@ pub struct StoreOptions {
     pub event_retention: usize,
     /// How many buckets the delay queue spreads jobs over (seed 004 uses 3).
     pub job_buckets: usize,
+    /// How many gift answers a tag's `txns` holds before it is set aside as `txns:prev`
+    /// (replacing the answers set aside before): a tag answers at most twice this many txn ids
+    /// (DESIGN.md "ScoreApply").
+    pub score_records_per_battle: usize,
+    /// How many dead-lettered jobs each delay-queue bucket keeps (the oldest go first).
+    pub dead_jobs_per_bucket: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { event_retention: 100_000, job_buckets: 3 }
+        Self {
+            event_retention: 100_000,
+            job_buckets: 3,
+            score_records_per_battle: 50_000,
+            dead_jobs_per_bucket: 1_000,
+        }
     }
 }

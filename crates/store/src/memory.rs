@@ -16,12 +16,14 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use crate::codec::{
     OUTBOX_ID_LEN, OUTSIDE_RECORD, board_member, board_member_id, decode_score_record,
-    encode_score_record, outbox_entry_id, parse_event_id, score_record_guard, wall_ms,
+    encode_score_record, outbox_entry_id, parse_event_id, score_record_guard, split_fingerprint,
+    wall_ms, with_fingerprint,
 };
 use crate::keys::reserved;
 use crate::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, Keyspace, Op, Order,
-    ScoreApply, ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent, Versioned,
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, DeadJob, GuardedScore, Job, Keyspace,
+    MAX_SCORE, Op, Order, ScoreApply, ScoreOutcome, ScoreRefusal, Store, StoreError, StoreOptions,
+    StoreResult, StoredEvent, Versioned,
 };
 
 /// The in-process store. Cheap to clone; clones share the data.
@@ -45,6 +47,8 @@ struct State {
     jobs: HashMap<String, JobRecord>,
     /// (due ms, job id): the delay queue, claimed jobs at their re-delivery time.
     job_due: BTreeSet<(u64, String)>,
+    /// Dead-lettered jobs in the order they were given up (oldest first).
+    dead_jobs: VecDeque<DeadJob>,
     events: VecDeque<StoredEvent>,
     last_event: (u64, u64),
     /// Outbox entry ids already appended -> append time (ms).
@@ -138,18 +142,27 @@ impl MemoryStore {
     /// One gift on one PK, under `guard` when given (see [`Store::apply_score_guarded`]).
     fn score(&self, apply: &ScoreApply, guard: Option<&Condition>) -> StoreResult<GuardedScore> {
         let judged = |outcome| Ok(GuardedScore::Judged(outcome));
+        let refused = |why| Ok(GuardedScore::Judged(ScoreOutcome::Refused(why)));
         let key_of = |name: &str| self.key(&apply.tag, name);
         let txns_key = key_of(reserved::SCORE_RECORDS);
+        let previous_key = key_of(reserved::SCORE_RECORDS_PREVIOUS);
         let guard_version = guard.map(|Condition::Version { version, .. }| *version);
+        let reused = |print: Option<u64>| {
+            apply.fingerprint != 0 && print.is_some_and(|print| print != apply.fingerprint)
+        };
         let mut state = self.lock();
-        if let Some(record) =
+        if let Some(stored) =
             state.read_hash(&txns_key)?.and_then(|txns| txns.get(&apply.txn_id).cloned())
         {
+            let (record, print) = split_fingerprint(&stored)?;
+            if reused(print) {
+                return refused(ScoreRefusal::TxnReused);
+            }
             if record == OUTSIDE_RECORD {
                 return judged(ScoreOutcome::Outside);
             }
-            let (epoch, counters, boards) = decode_score_record(&record)?;
-            if let (Some(expected), Some(counted)) = (guard_version, score_record_guard(&record)?)
+            let (epoch, counters, boards) = decode_score_record(record)?;
+            if let (Some(expected), Some(counted)) = (guard_version, score_record_guard(record)?)
                 && expected != counted
             {
                 return Ok(GuardedScore::Moved);
@@ -157,17 +170,33 @@ impl MemoryStore {
             return judged(ScoreOutcome::Duplicate { epoch, counters, boards });
         }
         // The previous battle's answer stands as it was, whatever the guard (that battle is over).
-        let previous = key_of(reserved::SCORE_RECORDS_PREVIOUS);
-        if let Some(record) =
-            state.read_hash(&previous)?.and_then(|txns| txns.get(&apply.txn_id).cloned())
+        if let Some(stored) =
+            state.read_hash(&previous_key)?.and_then(|txns| txns.get(&apply.txn_id).cloned())
         {
+            let (record, print) = split_fingerprint(&stored)?;
+            if reused(print) {
+                return refused(ScoreRefusal::TxnReused);
+            }
             if record == OUTSIDE_RECORD {
                 return judged(ScoreOutcome::Outside);
             }
-            let (epoch, counters, boards) = decode_score_record(&record)?;
+            let (epoch, counters, boards) = decode_score_record(record)?;
             return judged(ScoreOutcome::Duplicate { epoch, counters, boards });
         }
         let ttl = Some(apply.ttl);
+        let per_battle = self.shared.options.score_records_per_battle.max(1);
+        // Writes the gift's answer; a full `txns` is set aside first (see the script).
+        let remember = |state: &mut State, answer: &str| -> StoreResult<()> {
+            if state.read_hash(&txns_key)?.is_some_and(|txns| txns.len() >= per_battle)
+                && let Some(records) = state.values.remove(&txns_key)
+            {
+                state.values.insert(previous_key.clone(), records);
+            }
+            let stored = with_fingerprint(answer, apply.fingerprint);
+            state.hash(&txns_key)?.insert(apply.txn_id.clone(), stored);
+            state.set_ttl(&txns_key, ttl);
+            Ok(())
+        };
         let window = state.read_hash(&key_of(&apply.window))?.cloned().unwrap_or_default();
         let number = |field: &str| window.get(field).and_then(|value| value.parse::<u64>().ok());
         let open = window.get("open").is_some_and(|open| open == "1");
@@ -179,8 +208,7 @@ impl MemoryStore {
         };
         let Some(epoch) = inside else {
             // Final, like a count (see DESIGN.md "ScoreApply").
-            state.hash(&txns_key)?.insert(apply.txn_id.clone(), OUTSIDE_RECORD.into());
-            state.set_ttl(&txns_key, ttl);
+            remember(&mut state, OUTSIDE_RECORD)?;
             return judged(ScoreOutcome::Outside);
         };
         if let Some(Condition::Version { name, version }) = guard
@@ -188,13 +216,34 @@ impl MemoryStore {
         {
             return Ok(GuardedScore::Moved);
         }
+        // Every total must stay within MAX_SCORE: all checked before anything is written.
+        let within = |now: i64, delta: i64| {
+            now.checked_add(delta).filter(|total| total.unsigned_abs() <= MAX_SCORE.unsigned_abs())
+        };
         let mut counters = Vec::with_capacity(apply.counters.len());
         for (hash, field, delta) in &apply.counters {
             let key = key_of(hash);
+            let now = match state.read_hash(&key)?.and_then(|values| values.get(field)) {
+                None => 0,
+                Some(value) => value.parse::<i64>().map_err(|_| {
+                    StoreError::Corrupt(format!("counter {key}/{field} is not a number"))
+                })?,
+            };
+            if delta.unsigned_abs() > MAX_SCORE.unsigned_abs() || within(now, *delta).is_none() {
+                return refused(ScoreRefusal::ScoreLimit);
+            }
+        }
+        for (board, member, delta) in &apply.boards {
+            let now = state.board_total(&key_of(board), *member)?;
+            if delta.unsigned_abs() > MAX_SCORE.unsigned_abs() || within(now, *delta).is_none() {
+                return refused(ScoreRefusal::ScoreLimit);
+            }
+        }
+        for (hash, field, delta) in &apply.counters {
+            let key = key_of(hash);
             let entry = state.hash(&key)?.entry(field.clone()).or_insert_with(|| "0".into());
-            let value = entry.parse::<i64>().map_err(|_| {
-                StoreError::Corrupt(format!("counter {key}/{field} is not a number"))
-            })? + delta;
+            // Checked above to be a number whose total stays within MAX_SCORE.
+            let value = entry.parse::<i64>().unwrap_or_default().saturating_add(*delta);
             *entry = value.to_string();
             state.set_ttl(&key, ttl);
             counters.push(value);
@@ -210,11 +259,7 @@ impl MemoryStore {
             state.hash(&key)?.insert(field.clone(), value.clone());
             state.set_ttl(&key, ttl);
         }
-        state.hash(&txns_key)?.insert(
-            apply.txn_id.clone(),
-            encode_score_record(epoch, &counters, &boards, guard_version),
-        );
-        state.set_ttl(&txns_key, ttl);
+        remember(&mut state, &encode_score_record(epoch, &counters, &boards, guard_version))?;
         judged(ScoreOutcome::Applied { epoch, counters, boards })
     }
 
@@ -350,6 +395,22 @@ impl State {
         }
     }
 
+    /// `member`'s total on `board` now (0 when absent).
+    fn board_total(&mut self, board: &str, member: u64) -> StoreResult<i64> {
+        let Some(encoded) = self
+            .read_hash(&format!("{board}:m"))?
+            .and_then(|members| members.get(&member.to_string()).cloned())
+        else {
+            return Ok(0);
+        };
+        Ok(self
+            .read_sorted_set(board)?
+            .and_then(|set| set.by_member.get(&encoded).copied())
+            .unwrap_or(0.0) as i64)
+    }
+
+    /// Adds `delta` to `member` on `board` (the caller checked the total stays within
+    /// [`MAX_SCORE`], see `score`).
     fn board_add(&mut self, board: &str, member: u64, delta: i64) -> StoreResult<i64> {
         let members_key = format!("{board}:m");
         let seq_key = format!("{board}:seq");
@@ -361,7 +422,7 @@ impl State {
             total = set.by_member.get(previous).copied().unwrap_or(0.0);
             set.remove(previous);
         }
-        let total = total as i64 + delta;
+        let total = (total as i64).saturating_add(delta);
         let seq = self.increment(&seq_key)?;
         let encoded = board_member(seq, member);
         self.sorted_set(board)?.add(&encoded, total as f64);
@@ -379,6 +440,29 @@ impl State {
         self.set_ttl(board, ttl);
         self.set_ttl(&format!("{board}:m"), ttl);
         self.set_ttl(&format!("{board}:seq"), ttl);
+    }
+
+    /// Keeps `seen` to about as many ids as the stream keeps entries (DESIGN.md "Events"): once
+    /// it holds twice that many, the newest `retention` stay (amortised, not on every relay).
+    fn forget_seen_beyond(&mut self, retention: usize) {
+        let retention = retention.max(1);
+        if self.seen.len() < retention.saturating_mul(2) {
+            return;
+        }
+        let mut times: Vec<u64> = self.seen.values().copied().collect();
+        let (_, cutoff, _) = times.select_nth_unstable_by(retention - 1, |a, b| b.cmp(a));
+        let cutoff = *cutoff;
+        let mut kept_at_cutoff = retention - self.seen.values().filter(|at| **at > cutoff).count();
+        self.seen.retain(|_, at| {
+            if *at > cutoff {
+                true
+            } else if *at == cutoff && kept_at_cutoff > 0 {
+                kept_at_cutoff -= 1;
+                true
+            } else {
+                false
+            }
+        });
     }
 
     fn append_event(&mut self, payload: Vec<u8>, retention: usize) -> String {
@@ -497,6 +581,22 @@ impl Store for MemoryStore {
             state.apply_op(&key_of, op)?;
         }
         Ok(CommitOutcome::Committed)
+    }
+
+    async fn next_id_above(&self, tag: &str, name: &str, floor: u64) -> StoreResult<u64> {
+        let key = self.key(tag, name);
+        let mut state = self.lock();
+        let id = state.increment(&key)?;
+        if id > floor {
+            return Ok(id);
+        }
+        match state.values.get_mut(&key).map(|entry| &mut entry.value) {
+            Some(Value::Counter(counter)) => {
+                *counter = floor + 1;
+                Ok(*counter)
+            }
+            _ => Err(wrong_type(&key)),
+        }
     }
 
     async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64> {
@@ -802,6 +902,45 @@ impl Store for MemoryStore {
         }
     }
 
+    async fn bury_job(&self, id: &str, lease: u64, reason: &str, now_ms: u64) -> StoreResult<bool> {
+        let options = &self.shared.options;
+        let keep = options.dead_jobs_per_bucket.max(1).saturating_mul(options.job_buckets.max(1));
+        let mut state = self.lock();
+        let record = match state.jobs.get(id) {
+            Some(record) if record.lease == lease => record,
+            _ => return Ok(false),
+        };
+        let queued = (record.queued_at, id.to_owned());
+        let dead = DeadJob {
+            job: record.job.clone(),
+            attempts: record.attempt,
+            reason: reason.to_owned(),
+            buried_at_ms: now_ms,
+        };
+        state.jobs.remove(id);
+        state.job_due.remove(&queued);
+        state.dead_jobs.retain(|buried| buried.job.id != id);
+        state.dead_jobs.push_back(dead);
+        while state.dead_jobs.len() > keep {
+            state.dead_jobs.pop_front();
+        }
+        Ok(true)
+    }
+
+    async fn dead_jobs(&self, limit: usize) -> StoreResult<Vec<DeadJob>> {
+        let state = self.lock();
+        let mut dead: Vec<DeadJob> = state.dead_jobs.iter().cloned().collect();
+        dead.sort_by(|a, b| {
+            b.buried_at_ms.cmp(&a.buried_at_ms).then_with(|| a.job.id.cmp(&b.job.id))
+        });
+        dead.truncate(limit);
+        Ok(dead)
+    }
+
+    async fn dead_job_count(&self) -> StoreResult<u64> {
+        Ok(self.lock().dead_jobs.len() as u64)
+    }
+
     async fn next_job_due(&self) -> StoreResult<Option<u64>> {
         Ok(self.lock().job_due.first().map(|(due, _)| *due))
     }
@@ -838,6 +977,7 @@ impl Store for MemoryStore {
                     appended += 1;
                 }
             }
+            state.forget_seen_beyond(retention);
             appended
         };
         if appended > 0 {
@@ -935,5 +1075,29 @@ impl Store for MemoryStore {
     async fn server_time(&self) -> StoreResult<Option<u64>> {
         // In-process: the process's clock is the reference (offset 0).
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Transaction;
+
+    /// Issue 12 item 10: the ids remembered to de-duplicate relays are bounded by the stream's
+    /// retention, not only by their 24 h age.
+    #[tokio::test]
+    async fn item10_seen_event_ids_are_bounded_by_the_retention() {
+        let retention = 5;
+        let store =
+            MemoryStore::new(StoreOptions { event_retention: retention, ..Default::default() });
+        for round in 0..20 {
+            let events = (0..3).map(|n| format!("event {round}.{n}").into_bytes()).collect();
+            let outbox = Transaction::new("pk:1").op(Op::Outbox { events });
+            store.commit(outbox).await.expect("commit");
+            assert_eq!(store.relay_outbox("pk:1").await.expect("relay"), 3);
+            let seen = store.lock().seen.len();
+            assert!(seen < 2 * retention, "round {round}: {seen} ids remembered");
+        }
+        assert_eq!(store.read_events("0", 100, None).await.expect("read").len(), retention);
     }
 }

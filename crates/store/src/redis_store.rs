@@ -20,14 +20,14 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Script, ScriptInvocation, Value};
 
 use crate::codec::{
-    OUTBOX_ID_LEN, board_member_id, decode_score_record, fnv1a64, outbox_entry_id, parse_event_id,
-    wall_ms,
+    OUTBOX_ID_LEN, board_member_id, decode_score_record, fingerprint_arg, fnv1a64, outbox_entry_id,
+    parse_event_id, wall_ms,
 };
 use crate::keys::reserved;
 use crate::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, Keyspace, Op, Order,
-    ScoreApply, ScoreOutcome, Store, StoreError, StoreOptions, StoreResult, StoredEvent,
-    Transaction, Versioned,
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, DeadJob, GuardedScore, Job, Keyspace, Op,
+    Order, ScoreApply, ScoreOutcome, ScoreRefusal, Store, StoreError, StoreOptions, StoreResult,
+    StoredEvent, Transaction, Versioned,
 };
 
 /// Connections kept by the pool, which only serves blocking stream reads (each holds one for
@@ -57,6 +57,7 @@ const OUTBOX_SCAN_RETRY: Duration = Duration::from_secs(60);
 /// rather than loaded as scripts, so each operation stays one EVALSHA.
 mod lua {
     pub const COMMIT: &str = include_str!("../lua/commit.lua");
+    pub const NEXT_ID: &str = include_str!("../lua/next_id.lua");
     pub const APPLY_SCORE: &str =
         concat!(include_str!("../lua/board_add.lua"), include_str!("../lua/apply_score.lua"));
     pub const BOARD_TOTAL: &str = include_str!("../lua/board_total.lua");
@@ -64,6 +65,8 @@ mod lua {
     pub const SCHEDULE_JOB: &str =
         concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/schedule_job.lua"));
     pub const CANCEL_JOB: &str = include_str!("../lua/cancel_job.lua");
+    pub const BURY_JOB: &str =
+        concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/bury_job.lua"));
     pub const CLAIM_JOBS: &str =
         concat!(include_str!("../lua/job_record.lua"), include_str!("../lua/claim_jobs.lua"));
     pub const FINISH_JOB: &str =
@@ -79,11 +82,13 @@ mod lua {
 /// when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH).
 struct Scripts {
     commit: Script,
+    next_id: Script,
     apply_score: Script,
     board_total: Script,
     board_copy: Script,
     schedule_job: Script,
     cancel_job: Script,
+    bury_job: Script,
     claim_jobs: Script,
     finish_job: Script,
     relay_append: Script,
@@ -97,11 +102,13 @@ impl Scripts {
     fn new() -> Self {
         Self {
             commit: Script::new(lua::COMMIT),
+            next_id: Script::new(lua::NEXT_ID),
             apply_score: Script::new(lua::APPLY_SCORE),
             board_total: Script::new(lua::BOARD_TOTAL),
             board_copy: Script::new(lua::BOARD_COPY),
             schedule_job: Script::new(lua::SCHEDULE_JOB),
             cancel_job: Script::new(lua::CANCEL_JOB),
+            bury_job: Script::new(lua::BURY_JOB),
             claim_jobs: Script::new(lua::CLAIM_JOBS),
             finish_job: Script::new(lua::FINISH_JOB),
             relay_append: Script::new(lua::RELAY_APPEND),
@@ -316,7 +323,9 @@ impl RedisStore {
             .arg(millis(apply.ttl))
             .arg(apply.counters.len())
             .arg(apply.boards.len())
-            .arg(guard_version);
+            .arg(guard_version)
+            .arg(fingerprint_arg(apply.fingerprint))
+            .arg(self.inner.options.score_records_per_battle.max(1));
         for (_, field, delta) in &apply.counters {
             invocation.arg(field).arg(*delta);
         }
@@ -336,6 +345,8 @@ impl RedisStore {
         let judged = |outcome| Ok(GuardedScore::Judged(outcome));
         match status.as_deref() {
             Some("out") => judged(ScoreOutcome::Outside),
+            Some("reused") => judged(ScoreOutcome::Refused(ScoreRefusal::TxnReused)),
+            Some("over") => judged(ScoreOutcome::Refused(ScoreRefusal::ScoreLimit)),
             Some("moved") if guard.is_some() => Ok(GuardedScore::Moved),
             Some("ok") => {
                 let (epoch, counters, boards) = record()?;
@@ -363,6 +374,12 @@ impl RedisStore {
 
     fn retention(&self) -> usize {
         self.inner.options.event_retention.max(1)
+    }
+
+    /// The dead-letter keys (ids by time, records) of delay-queue bucket `bucket`.
+    fn dead_keys(&self, bucket: usize) -> (String, String) {
+        let tag = format!("{}:{bucket}", reserved::JOB_BUCKET_TAG);
+        (self.key(&tag, reserved::JOB_DEAD), self.key(&tag, reserved::JOB_DEAD_DATA))
     }
 
     /// The `due` and `jobs` keys of delay-queue bucket `bucket`.
@@ -544,6 +561,28 @@ fn decode_job(id: String, record: &[u8]) -> StoreResult<ClaimedJob> {
     let (topic, body) = rest.split_at(topic_len);
     let topic = String::from_utf8(topic.to_vec()).map_err(|_| bad())?;
     Ok(ClaimedJob { job: Job { id, topic, due_ms, body: body.to_vec() }, attempt, lease })
+}
+
+/// Decodes a dead record `"<buried ms> <reason length> <reason><job record>"` (see
+/// `lua/bury_job.lua`).
+fn decode_dead_job(id: String, record: &[u8]) -> StoreResult<DeadJob> {
+    let bad = || corrupt(format_args!("bad dead-letter record for job {id:?}"));
+    let mut rest = record;
+    let mut number = || -> StoreResult<u64> {
+        let space = rest.iter().position(|byte| *byte == b' ').ok_or_else(bad)?;
+        let text = std::str::from_utf8(&rest[..space]).map_err(|_| bad())?;
+        rest = &rest[space + 1..];
+        text.parse().map_err(|_| bad())
+    };
+    let buried_at_ms = number()?;
+    let reason_len = usize::try_from(number()?).map_err(|_| bad())?;
+    if rest.len() < reason_len {
+        return Err(bad());
+    }
+    let (reason, job) = rest.split_at(reason_len);
+    let reason = String::from_utf8_lossy(reason).into_owned();
+    let claimed = decode_job(id, job)?;
+    Ok(DeadJob { job: claimed.job, attempts: claimed.attempt, reason, buried_at_ms })
 }
 
 /// Events of an XRANGE/XREVRANGE reply (or of one stream of an XREAD reply).
@@ -798,6 +837,13 @@ impl Store for RedisStore {
 
     async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64> {
         let reply = self.query(redis::cmd("INCR").arg(self.key(tag, name))).await?;
+        u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative counter"))
+    }
+
+    async fn next_id_above(&self, tag: &str, name: &str, floor: u64) -> StoreResult<u64> {
+        let mut invocation = self.scripts().next_id.prepare_invoke();
+        invocation.key(self.key(tag, name)).arg(floor);
+        let reply = self.run_script(&invocation).await?;
         u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative counter"))
     }
 
@@ -1119,6 +1165,72 @@ impl Store for RedisStore {
         let mut invocation = self.scripts().finish_job.prepare_invoke();
         invocation.key(due).key(jobs).arg(id).arg(lease);
         Ok(reply_int(self.run_script(&invocation).await?)? == 1)
+    }
+
+    async fn bury_job(&self, id: &str, lease: u64, reason: &str, now_ms: u64) -> StoreResult<bool> {
+        let bucket = self.bucket_of(id);
+        let (due, jobs) = self.bucket_keys(bucket);
+        let (dead, dead_records) = self.dead_keys(bucket);
+        let mut invocation = self.scripts().bury_job.prepare_invoke();
+        invocation
+            .key(due)
+            .key(jobs)
+            .key(dead)
+            .key(dead_records)
+            .arg(id)
+            .arg(lease)
+            .arg(now_ms)
+            .arg(reason)
+            .arg(self.inner.options.dead_jobs_per_bucket.max(1));
+        Ok(reply_int(self.run_script(&invocation).await?)? == 1)
+    }
+
+    async fn dead_jobs(&self, limit: usize) -> StoreResult<Vec<DeadJob>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The newest `limit` ids of every bucket, then their records; merged newest first.
+        let mut pipeline = redis::pipe();
+        for bucket in 0..self.bucket_count() {
+            pipeline.cmd("ZREVRANGE").arg(self.dead_keys(bucket).0).arg(0).arg(rank(limit - 1));
+        }
+        let mut wanted = Vec::new();
+        for (bucket, reply) in self.query_pipeline(&pipeline).await?.into_iter().enumerate() {
+            for id in reply_array(reply)? {
+                wanted.push((bucket, required_string(id)?));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for (bucket, id) in &wanted {
+            pipeline.cmd("HGET").arg(self.dead_keys(*bucket).1).arg(id);
+        }
+        let mut dead = Vec::new();
+        for ((_, id), reply) in wanted.into_iter().zip(self.query_pipeline(&pipeline).await?) {
+            // Trimmed between the two reads: gone.
+            if let Some(record) = reply_bytes(reply)? {
+                dead.push(decode_dead_job(id, &record)?);
+            }
+        }
+        dead.sort_by(|a, b| {
+            b.buried_at_ms.cmp(&a.buried_at_ms).then_with(|| a.job.id.cmp(&b.job.id))
+        });
+        dead.truncate(limit);
+        Ok(dead)
+    }
+
+    async fn dead_job_count(&self) -> StoreResult<u64> {
+        let mut pipeline = redis::pipe();
+        for bucket in 0..self.bucket_count() {
+            pipeline.cmd("ZCARD").arg(self.dead_keys(bucket).0);
+        }
+        let mut total = 0u64;
+        for reply in self.query_pipeline(&pipeline).await? {
+            total += u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative ZCARD"))?;
+        }
+        Ok(total)
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<u64>> {
@@ -1537,6 +1649,7 @@ mod tests {
             boards: vec![("board".into(), member, value)],
             fields: Vec::new(),
             ttl: Duration::from_secs(600),
+            fingerprint: 0,
         }
     }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use livepk_store::{MemoryStore, Store, StoreOptions};
 
-async fn memory_store() -> Arc<dyn Store> {
-    Arc::new(MemoryStore::new(StoreOptions::default()))
+async fn memory_store(options: StoreOptions) -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new(options))
 }
 
-conformance_tests!(memory_store());
+conformance_tests!(memory_store);

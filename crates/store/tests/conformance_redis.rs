@@ -10,18 +10,17 @@ use std::sync::Arc;
 
 use livepk_store::{RedisStore, Store, StoreOptions};
 
-async fn redis_store() -> Arc<dyn Store> {
+async fn redis_store(options: StoreOptions) -> Arc<dyn Store> {
     let url = std::env::var("LIVEPK_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
     let prefix = format!("t{:016x}", rand::random::<u64>());
-    let store =
-        RedisStore::connect(&url, &prefix, StoreOptions::default()).await.unwrap_or_else(|error| {
-            panic!("cannot connect to Redis at {url} (set LIVEPK_TEST_REDIS_URL): {error}")
-        });
+    let store = RedisStore::connect(&url, &prefix, options).await.unwrap_or_else(|error| {
+        panic!("cannot connect to Redis at {url} (set LIVEPK_TEST_REDIS_URL): {error}")
+    });
     if let Err(error) = store.ping().await {
         panic!("Redis at {url} does not answer PING (set LIVEPK_TEST_REDIS_URL): {error}");
     }
     Arc::new(store)
 }
 
-conformance_tests!(redis_store());
+conformance_tests!(redis_store);

@@ -108,6 +108,11 @@ impl Store for HookedStore {
         self.inner.next_id(tag, name).await
     }
 
+    async fn next_id_above(&self, tag: &str, name: &str, floor: u64) -> StoreResult<u64> {
+        run(&self.before_next_id).await;
+        self.inner.next_id_above(tag, name, floor).await
+    }
+
     async fn hash_get_all(&self, tag: &str, name: &str) -> StoreResult<Vec<(String, String)>> {
         self.inner.hash_get_all(tag, name).await
     }
@@ -240,6 +245,18 @@ impl Store for HookedStore {
 
     async fn finish_job(&self, id: &str, lease: u64) -> StoreResult<bool> {
         self.inner.finish_job(id, lease).await
+    }
+
+    async fn bury_job(&self, id: &str, lease: u64, reason: &str, now_ms: u64) -> StoreResult<bool> {
+        self.inner.bury_job(id, lease, reason, now_ms).await
+    }
+
+    async fn dead_jobs(&self, limit: usize) -> StoreResult<Vec<livepk_store::DeadJob>> {
+        self.inner.dead_jobs(limit).await
+    }
+
+    async fn dead_job_count(&self) -> StoreResult<u64> {
+        self.inner.dead_job_count().await
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<u64>> {

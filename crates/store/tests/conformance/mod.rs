@@ -13,13 +13,14 @@
 //! ```ignore
 //! #[macro_use]
 //! mod conformance;
-//! conformance_tests!(async {
-//!     std::sync::Arc::new(livepk_store::MemoryStore::new(Default::default()))
-//! });
+//! async fn memory_store(options: livepk_store::StoreOptions) -> std::sync::Arc<dyn livepk_store::Store> {
+//!     std::sync::Arc::new(livepk_store::MemoryStore::new(options))
+//! }
+//! conformance_tests!(memory_store);
 //! ```
 //!
-//! The expression is awaited once per case and must yield something that coerces to
-//! `Arc<dyn Store>`. The invoking crate must depend on `tokio` (with `macros` and
+//! The function is called once per case with the case's [`StoreOptions`] (the defaults, or
+//! [`small_limits`] for the cases about bounds) and its future awaited. The invoking crate must depend on `tokio` (with `macros` and
 //! `rt-multi-thread`).
 //!
 //! The exact semantics checked here are those of the trait documentation in `lib.rs` and of
@@ -35,13 +36,23 @@ use futures::stream::BoxStream;
 use tokio::time::{Instant, sleep, timeout};
 
 use livepk_store::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, GuardedScore, Job, Op, Order, ScoreApply,
-    ScoreOutcome, ScoringWindow, Store, StoreResult, StoredEvent, Transaction, Versioned,
+    BoardEntry, ClaimedJob, CommitOutcome, Condition, DeadJob, GuardedScore, Job, MAX_SCORE, Op,
+    Order, ScoreApply, ScoreOutcome, ScoreRefusal, ScoringWindow, Store, StoreOptions, StoreResult,
+    StoredEvent, Transaction, Versioned,
 };
 
+/// Options for the cases about bounds: small enough to reach in a test.
+pub fn small_limits() -> StoreOptions {
+    StoreOptions {
+        score_records_per_battle: 3,
+        event_retention: 5,
+        dead_jobs_per_bucket: 2,
+        ..StoreOptions::default()
+    }
+}
+
 /// Expands to one `#[tokio::test]` per conformance case, each running against a fresh store
-/// produced by awaiting `$factory` (an async expression yielding something that coerces to
-/// `Arc<dyn Store>`).
+/// produced by `$factory(options).await` (an async function yielding `Arc<dyn Store>`).
 macro_rules! conformance_tests {
     ($factory:expr $(,)?) => {
         __conformance_cases!($factory; by_ref
@@ -58,6 +69,7 @@ macro_rules! conformance_tests {
             tags_are_isolated,
             get_many_across_tags,
             next_id_starts_at_one_per_counter,
+            item8_next_id_above_never_returns_a_used_id,
             hset_merges_and_overwrites_fields,
             zadd_moves_and_zrem_removes,
             zrange_orders_by_score_then_member,
@@ -90,6 +102,9 @@ macro_rules! conformance_tests {
             apply_score_guarded_counts_only_while_the_guard_holds,
             apply_score_guarded_duplicate_only_under_the_guard_it_counted,
             apply_score_guarded_outside_is_final_whatever_the_guard,
+            item1_huge_gift_is_refused_and_changes_nothing,
+            totals_stay_exact_up_to_the_maximum,
+            item2_reused_txn_id_with_another_payload_is_refused,
             record_claim_put_get,
             record_swap_only_from_the_expected_value,
             record_ttl_expires,
@@ -103,6 +118,7 @@ macro_rules! conformance_tests {
             jobs_spread_over_buckets_all_come_back,
             jobs_next_due_is_global_minimum,
             jobs_payload_roundtrip,
+            item9_buried_jobs_are_never_delivered_again_and_are_listed,
             events_empty_stream,
             append_events_returns_increasing_ids,
             read_events_after_id_and_limit,
@@ -125,6 +141,11 @@ macro_rules! conformance_tests {
             outbox_concurrent_relays_append_once,
             outbox_relay_concurrent_with_writers,
         );
+        __conformance_cases!($factory; small_limits
+            item10_score_records_are_bounded_per_tag,
+            item10_seen_event_ids_are_bounded_by_the_retention,
+            item9_dead_letters_are_bounded_per_bucket,
+        );
     };
 }
 
@@ -134,15 +155,25 @@ macro_rules! __conformance_cases {
     ($factory:expr; by_ref $($case:ident),* $(,)?) => {$(
         #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $case() {
-            let store: ::std::sync::Arc<dyn ::livepk_store::Store> = $factory.await;
+            let store: ::std::sync::Arc<dyn ::livepk_store::Store> =
+                $factory(::livepk_store::StoreOptions::default()).await;
             $crate::conformance::$case(&*store).await;
         }
     )*};
     ($factory:expr; by_arc $($case:ident),* $(,)?) => {$(
         #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $case() {
-            let store: ::std::sync::Arc<dyn ::livepk_store::Store> = $factory.await;
+            let store: ::std::sync::Arc<dyn ::livepk_store::Store> =
+                $factory(::livepk_store::StoreOptions::default()).await;
             $crate::conformance::$case(::std::sync::Arc::clone(&store)).await;
+        }
+    )*};
+    ($factory:expr; small_limits $($case:ident),* $(,)?) => {$(
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            let store: ::std::sync::Arc<dyn ::livepk_store::Store> =
+                $factory($crate::conformance::small_limits()).await;
+            $crate::conformance::$case(&*store).await;
         }
     )*};
 }
@@ -256,6 +287,7 @@ fn gift(
         boards: boards.iter().map(|(b, m, d)| (b.to_string(), *m, *d)).collect(),
         fields: Vec::new(),
         ttl: HOUR,
+        fingerprint: 0,
     }
 }
 
@@ -1982,6 +2014,7 @@ pub async fn apply_score_concurrent_same_txn_applies_once(store: Arc<dyn Store>)
                 assert_eq!((epoch, counters, boards), (7, vec![5], vec![5]), "every Duplicate");
             }
             ScoreOutcome::Outside => panic!("the window is open: Outside is wrong"),
+            other @ ScoreOutcome::Refused(_) => panic!("a fitting gift refused: {other:?}"),
         }
     }
     assert_eq!(
@@ -3004,4 +3037,232 @@ pub async fn pubsub_channels_isolated_and_fanned_out(store: &dyn Store) {
     assert_eq!(next_message("a", &mut a1).await, "for-a", "first subscriber of a");
     assert_eq!(next_message("a", &mut a2).await, "for-a", "second subscriber of a");
     assert_eq!(next_message("b", &mut b).await, "for-b", "subscriber of b");
+}
+
+// ---- issue 12: bounds ----------------------------------------------------------------------
+
+/// Everything a gift can change in `tag`, to compare before and after a refused one.
+async fn score_state(store: &dyn Store, tag: &str) -> (Vec<(String, String)>, Vec<(u64, i64)>) {
+    let mut txns = hash_sorted(store, tag, "txns").await;
+    txns.extend(hash_sorted(store, tag, "score").await);
+    (txns, page(store, tag, "rank").await)
+}
+
+/// Issue 12 item 1: a gift that would take a counter or a board total past [`MAX_SCORE`] (where
+/// doubles stop being exact) is refused before anything is written, on every store; the same
+/// txn id may then count a smaller amount (nothing was recorded for it).
+pub async fn item1_huge_gift_is_refused_and_changes_nothing(store: &dyn Store) {
+    let tag = "pk:1";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    let near = MAX_SCORE - 5;
+    let first = gift(tag, "tx1", 1500, &[("score", "red", near)], &[("rank", 50, near)]);
+    assert_eq!(
+        apply(store, &first).await,
+        ScoreOutcome::Applied { epoch: 7, counters: vec![near], boards: vec![near] },
+        "a total just under the maximum counts exactly"
+    );
+    let before = score_state(store, tag).await;
+    for (what, counters, boards) in [
+        ("the counter", vec![("score", "red", 6)], vec![("rank", 51, 6)]),
+        ("the board", vec![("score", "blue", 6)], vec![("rank", 50, 6)]),
+        ("a delta beyond the maximum", vec![("score", "blue", i64::MAX)], vec![]),
+        ("a negative delta beyond it", vec![("score", "blue", i64::MIN)], vec![]),
+    ] {
+        let huge = gift(tag, "tx2", 1500, &counters, &boards);
+        assert_eq!(
+            apply(store, &huge).await,
+            ScoreOutcome::Refused(ScoreRefusal::ScoreLimit),
+            "a gift taking {what} past the maximum"
+        );
+        assert_eq!(score_state(store, tag).await, before, "{what}: a refused gift wrote something");
+    }
+    let guarded = apply_guarded(
+        store,
+        &gift(tag, "tx2", 1500, &[("score", "red", 6)], &[]),
+        &at_version("seats", 0),
+    )
+    .await;
+    assert_eq!(guarded, GuardedScore::Judged(ScoreOutcome::Refused(ScoreRefusal::ScoreLimit)));
+    assert_eq!(score_state(store, tag).await, before, "guarded: a refused gift wrote something");
+    let fitting = gift(tag, "tx2", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
+    assert_eq!(
+        apply(store, &fitting).await,
+        ScoreOutcome::Applied { epoch: 7, counters: vec![MAX_SCORE], boards: vec![MAX_SCORE] },
+        "the refused txn id was not recorded: it may count what fits"
+    );
+}
+
+/// Totals near the maximum (issue 12 item 1) are exact integers in every answer and read.
+pub async fn totals_stay_exact_up_to_the_maximum(store: &dyn Store) {
+    let tag = "pk:1";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    // 2^53 - 1 is odd: a double one above it could not hold it, and a sum of two halves must
+    // come back to the last unit.
+    let half = MAX_SCORE / 2;
+    for (txn, delta) in [("a", half), ("b", half + 1)] {
+        apply(store, &gift(tag, txn, 1500, &[("score", "red", delta)], &[("rank", 9, delta)]))
+            .await;
+    }
+    assert_eq!(counter(store, tag, "score", "red").await, MAX_SCORE);
+    assert_eq!(total(store, tag, "rank", 9).await, Some(MAX_SCORE));
+    assert_eq!(page(store, tag, "rank").await, vec![(9, MAX_SCORE)]);
+    assert_eq!(
+        apply(store, &gift(tag, "a", 1500, &[("score", "red", half)], &[("rank", 9, half)])).await,
+        ScoreOutcome::Duplicate { epoch: 7, counters: vec![half], boards: vec![half] },
+        "the record keeps exact values"
+    );
+}
+
+/// Issue 12 item 2: a txn id answered for one gift (counted, or outside its window) is refused
+/// for a gift with another fingerprint, changing nothing; the same fingerprint, or none, is
+/// answered as before; the previous battle's answers are checked alike.
+pub async fn item2_reused_txn_id_with_another_payload_is_refused(store: &dyn Store) {
+    let tag = "pk:1";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    let with_print = |txn: &str, sent_at_ms: u64, print: u64| ScoreApply {
+        fingerprint: print,
+        ..gift(tag, txn, sent_at_ms, &[("score", "red", 5)], &[("rank", 50, 5)])
+    };
+    let counted = ScoreOutcome::Applied { epoch: 7, counters: vec![5], boards: vec![5] };
+    assert_eq!(apply(store, &with_print("tx1", 1500, 0xfeed)).await, counted);
+    assert_eq!(apply(store, &with_print("tx2", 2500, 0xbeef)).await, ScoreOutcome::Outside);
+    let before = score_state(store, tag).await;
+    for (txn, sent_at_ms) in [("tx1", 1500), ("tx2", 2500), ("tx2", 1500)] {
+        assert_eq!(
+            apply(store, &with_print(txn, sent_at_ms, 0x1234)).await,
+            ScoreOutcome::Refused(ScoreRefusal::TxnReused),
+            "{txn} reused for another gift"
+        );
+    }
+    assert_eq!(score_state(store, tag).await, before, "a refused reuse wrote something");
+    let duplicate = ScoreOutcome::Duplicate { epoch: 7, counters: vec![5], boards: vec![5] };
+    assert_eq!(apply(store, &with_print("tx1", 1500, 0xfeed)).await, duplicate, "same gift");
+    assert_eq!(apply(store, &with_print("tx1", 1500, 0)).await, duplicate, "no fingerprint");
+    assert_eq!(apply(store, &with_print("tx2", 2500, 0xbeef)).await, ScoreOutcome::Outside);
+    commit_ok(store, Transaction::new(tag).op(Op::RotateScoreRecords), "rotate").await;
+    assert_eq!(
+        apply(store, &with_print("tx1", 1500, 0x1234)).await,
+        ScoreOutcome::Refused(ScoreRefusal::TxnReused),
+        "the previous battle's answers are checked too"
+    );
+    assert_eq!(apply(store, &with_print("tx1", 1500, 0xfeed)).await, duplicate);
+}
+
+/// Issue 12 item 10: a tag holds at most `score_records_per_battle` gift answers in `txns` (a
+/// full one is set aside as `txns:prev`, replacing what was there): at most twice that many
+/// in all, and the latest are still answered.
+pub async fn item10_score_records_are_bounded_per_tag(store: &dyn Store) {
+    let per_battle = small_limits().score_records_per_battle;
+    let tag = "lc:session";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    let gifts = per_battle * 4 + 1;
+    for n in 0..gifts {
+        let sent_at_ms = if n % 2 == 0 { 1500 } else { 2500 };
+        let outcome =
+            apply(store, &gift(tag, &format!("tx{n}"), sent_at_ms, &[("score", "red", 1)], &[]))
+                .await;
+        assert!(
+            matches!(outcome, ScoreOutcome::Applied { .. } | ScoreOutcome::Outside),
+            "gift {n}: {outcome:?}"
+        );
+        let current = hash_sorted(store, tag, "txns").await.len();
+        let previous = hash_sorted(store, tag, "txns:prev").await.len();
+        assert!(current <= per_battle, "after gift {n}: txns holds {current}");
+        assert!(previous <= per_battle, "after gift {n}: txns:prev holds {previous}");
+    }
+    // The latest `per_battle` gifts are still answered as before.
+    for n in gifts - per_battle..gifts {
+        let sent_at_ms = if n % 2 == 0 { 1500 } else { 2500 };
+        let outcome =
+            apply(store, &gift(tag, &format!("tx{n}"), sent_at_ms, &[("score", "red", 1)], &[]))
+                .await;
+        assert!(
+            matches!(outcome, ScoreOutcome::Duplicate { .. } | ScoreOutcome::Outside),
+            "gift {n} must still be answered: {outcome:?}"
+        );
+    }
+    assert_eq!(counter(store, tag, "score", "red").await, (gifts as i64 + 1) / 2);
+}
+
+/// Issue 12 item 10: the ids remembered to de-duplicate outbox relays (Redis: zset `seen` of tag
+/// `events`) are no more than the stream keeps entries, not 24 h of them. (MemoryStore keeps
+/// them in memory, not as a key: its own unit test checks the bound.)
+pub async fn item10_seen_event_ids_are_bounded_by_the_retention(store: &dyn Store) {
+    let retention = small_limits().event_retention as u64;
+    for round in 0..10 {
+        let events: Vec<String> = (0..4).map(|n| format!("event {round}.{n}")).collect();
+        let events: Vec<&str> = events.iter().map(String::as_str).collect();
+        outbox(store, "pk:1", &events).await;
+        assert_eq!(relay_all(store, "pk:1").await, 4, "round {round}: every event relayed once");
+        let seen = ok(store.zcard("events", "seen").await, "zcard seen");
+        assert!(seen <= retention, "round {round}: {seen} ids remembered");
+    }
+}
+
+/// Issue 12 item 8: a counter that lost its value (here: one that never had it) hands out ids
+/// above the floor the caller knows was used, and goes on from there; a counter already above
+/// the floor is not moved back.
+pub async fn item8_next_id_above_never_returns_a_used_id(store: &dyn Store) {
+    let next = |floor| async move {
+        ok(store.next_id_above("ids:lc", "pkid", floor).await, "next_id_above")
+    };
+    assert_eq!(next(41).await, 42, "a fresh counter starts above the floor");
+    assert_eq!(next(41).await, 43);
+    assert_eq!(next(0).await, 44, "a lower floor does not move it back");
+    assert_eq!(ok(store.next_id("ids:lc", "pkid").await, "next_id"), 45, "one counter");
+    assert_eq!(next(100).await, 101, "a higher floor lifts it");
+    assert_eq!(next(1u64 << 52).await, (1u64 << 52) + 1, "floors up to 2^53 are exact");
+}
+
+/// Issue 12 item 9: a claimed job given up (under its current lease) leaves the queue for the
+/// dead letters: never delivered again, listed newest first with its attempts and reason. A
+/// stale lease buries nothing.
+pub async fn item9_buried_jobs_are_never_delivered_again_and_are_listed(store: &dyn Store) {
+    let mut doomed = job("doomed", 1_000);
+    doomed.body = (0..=255u8).collect();
+    schedule(store, &doomed).await;
+    schedule(store, &job("healthy", 1_000)).await;
+    let claimed = claim(store, 1_000, 10, TTR).await;
+    assert_eq!(ids_of(&claimed), BTreeSet::from(["doomed".to_string(), "healthy".to_string()]));
+    let lease = |id: &str| claimed.iter().find(|c| c.job.id == id).expect("claimed").lease;
+    let bury = |id: &'static str, lease: u64, at: u64| async move {
+        ok(store.bury_job(id, lease, "no handler for topic", at).await, "bury_job")
+    };
+    assert!(!bury("healthy", lease("healthy") + 1, 5_000).await, "a stale lease buries nothing");
+    assert!(bury("doomed", lease("doomed"), 5_000).await);
+    assert!(!bury("doomed", lease("doomed"), 5_001).await, "buried once");
+    assert!(!bury("missing", 1, 5_001).await);
+    assert_eq!(job_count(store).await, 1);
+    let again = claim(store, 1_000 + TTR.as_millis() as u64, 10, TTR).await;
+    assert_eq!(ids_of(&again), BTreeSet::from(["healthy".to_string()]), "only the live job");
+    assert_eq!(ok(store.dead_job_count().await, "dead_job_count"), 1);
+    assert_eq!(
+        ok(store.dead_jobs(10).await, "dead_jobs"),
+        vec![DeadJob {
+            job: doomed,
+            attempts: 1,
+            reason: "no handler for topic".into(),
+            buried_at_ms: 5_000
+        }]
+    );
+    assert_eq!(ok(store.dead_jobs(0).await, "dead_jobs"), Vec::<DeadJob>::new());
+}
+
+/// Issue 12 item 9: the dead letters keep the newest `dead_jobs_per_bucket` of each bucket.
+pub async fn item9_dead_letters_are_bounded_per_bucket(store: &dyn Store) {
+    let options = small_limits();
+    let most = (options.dead_jobs_per_bucket * options.job_buckets) as u64;
+    for n in 0..20u64 {
+        let id = format!("doomed-{n}");
+        schedule(store, &job(&id, 1_000)).await;
+        let claimed = claim(store, 1_000, 10, TTR).await;
+        assert_eq!(claimed.len(), 1, "job {n}");
+        assert!(ok(store.bury_job(&id, claimed[0].lease, "broken", 10_000 + n).await, "bury"));
+        let count = ok(store.dead_job_count().await, "dead_job_count");
+        assert!(count <= most, "after {n}: {count} dead letters kept");
+    }
+    let newest = ok(store.dead_jobs(100).await, "dead_jobs");
+    assert_eq!(newest[0].job.id, "doomed-19", "the newest is kept and listed first");
+    assert!(newest.windows(2).all(|pair| pair[0].buried_at_ms >= pair[1].buried_at_ms));
+    assert_eq!(job_count(store).await, 0);
 }
