@@ -411,14 +411,15 @@ async fn a_whole_gift_pk_story_through_the_real_binary() {
         ],
         "the winner's top 5"
     );
-    let record = server
-        .admin()
-        .get_pk_record(GetPkRecordRequest { mode: Mode::Giftpk as i32, pkid })
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .expect("the record of the pk");
+    // The record is written just after the settle's commit (which GetResult already shows).
+    let record = support::eventually("the record of the pk", support::SETTLE_SLACK, || async {
+        let answer = server
+            .admin()
+            .get_pk_record(GetPkRecordRequest { mode: Mode::Giftpk as i32, pkid })
+            .await;
+        answer.ok().and_then(|answer| answer.into_inner().record)
+    })
+    .await;
     let participants: Vec<(u64, u64, &str, i64)> =
         record.participants.iter().map(|p| (p.id, p.sid, p.side.as_str(), p.score)).collect();
     assert_eq!(participants, vec![(ROSE, SHOW, "11", 9), (ROCKET, SHOW, "22", 4)]);
@@ -496,14 +497,14 @@ async fn a_whole_gift_pk_story_through_the_real_binary() {
     let unknown = giftpk.get_result(GetResultRequest { pkid: 999, user_id: 1 }).await.unwrap_err();
     let metadata = assert_business(&unknown, Code::NotFound, "403400021");
     assert_eq!(metadata["field"], "pkid");
-    let record = server
-        .admin()
-        .get_pk_record(GetPkRecordRequest { mode: Mode::Giftpk as i32, pkid: pkid2 })
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .expect("the record of the draw");
+    let record = support::eventually("the record of the draw", support::SETTLE_SLACK, || async {
+        let answer = server
+            .admin()
+            .get_pk_record(GetPkRecordRequest { mode: Mode::Giftpk as i32, pkid: pkid2 })
+            .await;
+        answer.ok().and_then(|answer| answer.into_inner().record)
+    })
+    .await;
     assert_eq!((record.winner_id, record.ended_by.as_str()), (0, "close"));
     assert_eq!((record.endtime_ms - record.starttime_ms) / 1000, draw.duration);
 

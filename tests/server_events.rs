@@ -405,3 +405,57 @@ async fn a_subscribe_stream_ends_with_unavailable_when_the_server_drains() {
         Ok(Some(message)) => panic!("unexpected message while draining: {message:?}"),
     }
 }
+
+/// Issue 12, item 11: a filter holds to what the proto says. Only MODE_UNSPECIFIED means every
+/// mode (it used to match nothing); a mode or target kind the contract does not define, and a
+/// target without a kind, are refused naming the field (they used to match nothing, silently).
+#[tokio::test]
+async fn item11_filters_hold_to_the_proto_undefined_enums_are_refused() {
+    let harness = Harness::start().await;
+    harness
+        .append(&[plain(1), event(2, Mode::Roompk, TargetKind::User, 9, "roompk_start_nt")])
+        .await;
+    let only_unspecified =
+        EventFilter { modes: vec![Mode::Unspecified as i32], ..Default::default() };
+    let fetched = harness.fetch("0", 10, Some(only_unspecified)).await;
+    assert_eq!(pkids(&fetched.events), vec![1, 2], "only MODE_UNSPECIFIED is every mode");
+
+    let refused = [
+        ("filter.modes", EventFilter { modes: vec![99], ..Default::default() }),
+        (
+            "filter.modes",
+            EventFilter { modes: vec![Mode::Roompk as i32, -3], ..Default::default() },
+        ),
+        (
+            "filter.targets.kind",
+            EventFilter { targets: vec![Target { kind: 0, id: 1 }], ..Default::default() },
+        ),
+        (
+            "filter.targets.kind",
+            EventFilter { targets: vec![Target { kind: 42, id: 0 }], ..Default::default() },
+        ),
+        ("filter.types", EventFilter { types: vec![String::new()], ..Default::default() }),
+        ("filter.types", EventFilter { types: vec!["t".into(); 101], ..Default::default() }),
+    ];
+    for (field, filter) in refused {
+        let status = harness
+            .server
+            .events()
+            .fetch(FetchRequest {
+                after_event_id: "0".into(),
+                limit: 10,
+                filter: Some(filter.clone()),
+            })
+            .await
+            .expect_err("Fetch with an undefined filter");
+        assert_invalid_argument(&status, field);
+        let status = harness
+            .server
+            .events()
+            .subscribe(SubscribeRequest { after_event_id: "0".into(), filter: Some(filter) })
+            .await
+            .expect_err("Subscribe with an undefined filter");
+        assert_invalid_argument(&status, field);
+    }
+    harness.server.shutdown().await;
+}

@@ -105,6 +105,52 @@ fn is_truncated(after: (u64, u64), first_retained: Option<&str>) -> bool {
     }
 }
 
+/// Most entries of each list of a filter, and the longest type name: a filter is checked against
+/// every event a reader passes, so its size is bounded like any other input.
+const MAX_FILTER_ENTRIES: usize = 100;
+const MAX_TYPE_LEN: usize = 128;
+
+/// Checks a request's filter as the proto describes it: MODE_UNSPECIFIED entries mean nothing
+/// (only them = every mode), a mode or target kind the contract does not define is refused (it
+/// would silently match nothing), a target must name its kind.
+fn parse_filter(filter: Option<EventFilter>) -> Result<EventFilter, InvalidArgument> {
+    let mut filter = filter.unwrap_or_default();
+    let too_many = |field: &str, len: usize| {
+        (len > MAX_FILTER_ENTRIES)
+            .then(|| InvalidArgument::new(field, format!("at most {MAX_FILTER_ENTRIES} entries")))
+    };
+    for (field, len) in [
+        ("filter.modes", filter.modes.len()),
+        ("filter.targets", filter.targets.len()),
+        ("filter.types", filter.types.len()),
+    ] {
+        if let Some(error) = too_many(field, len) {
+            return Err(error);
+        }
+    }
+    if filter.modes.iter().any(|&mode| mode != 0 && crate::pb::mode_from_proto(mode).is_none()) {
+        return Err(InvalidArgument::new("filter.modes", "must name modes of pk.common.v1.Mode"));
+    }
+    filter.modes.retain(|&mode| mode != 0);
+    let defined_kind = |kind: i32| {
+        crate::pb::common::TargetKind::try_from(kind)
+            .is_ok_and(|kind| kind != crate::pb::common::TargetKind::Unspecified)
+    };
+    if filter.targets.iter().any(|target| !defined_kind(target.kind)) {
+        return Err(InvalidArgument::new(
+            "filter.targets.kind",
+            "must name a target kind (room, singer or user)",
+        ));
+    }
+    if filter.types.iter().any(|name| name.is_empty() || name.len() > MAX_TYPE_LEN) {
+        return Err(InvalidArgument::new(
+            "filter.types",
+            format!("each must be 1 to {MAX_TYPE_LEN} bytes"),
+        ));
+    }
+    Ok(filter)
+}
+
 fn matches(filter: &EventFilter, event: &Event) -> bool {
     (filter.modes.is_empty() || filter.modes.contains(&event.mode))
         && (filter.types.is_empty() || filter.types.contains(&event.r#type))
@@ -166,6 +212,8 @@ impl Events for EventsService {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let request = request.into_inner();
+        let filter = parse_filter(request.filter).map_err(ServiceError::from)?;
         let slot = self.slots.clone().try_acquire_owned().map_err(|_| {
             tracing::warn!(
                 max_subscribers = self.limits.max_subscribers,
@@ -173,8 +221,6 @@ impl Events for EventsService {
             );
             Status::from(ServiceError::Overloaded)
         })?;
-        let request = request.into_inner();
-        let filter = request.filter.unwrap_or_default();
         let position = self.start_position(&request.after_event_id, true).await?;
         let first = self.app.store.first_event_id().await.map_err(ServiceError::from)?;
         let truncated = is_truncated(position, first.as_deref());
@@ -214,7 +260,7 @@ impl Events for EventsService {
             }
             limit => limit,
         };
-        let filter = request.filter.unwrap_or_default();
+        let filter = parse_filter(request.filter).map_err(ServiceError::from)?;
         let position = self.start_position(&request.after_event_id, false).await?;
         let first = self.app.store.first_event_id().await.map_err(ServiceError::from)?;
         let truncated = is_truncated(position, first.as_deref());
