@@ -7,24 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use livepk::pb::common::UserProfile;
-use livepk::pb::gift::{RecordGiftBatchRequest, RecordGiftRequest, RecordGiftsRequest};
-use support::{RedisProcess, TestServer, TestServerOptions};
-
-fn gift(txn: &str) -> RecordGiftRequest {
-    RecordGiftRequest {
-        gift_txn_id: txn.into(),
-        sender: Some(UserProfile { user_id: 7, user_nick: "v".into(), ..Default::default() }),
-        receiver_id: 100,
-        room_sid: 200,
-        gift_id: 1,
-        gift_count: 1,
-        unit_value: 10,
-        sent_at_ms: 1_700_000_000_000,
-        show_id: None,
-        call_id: None,
-    }
-}
+use livepk::pb::gift::{RecordGiftBatchRequest, RecordGiftsRequest};
+use support::{RedisProcess, TestServer, TestServerOptions, plain_gift};
 
 fn assert_outage(answer: Result<tonic::Status, tokio::time::error::Elapsed>, call: &str) {
     let status = answer.unwrap_or_else(|_| panic!("{call} hung while Redis was down"));
@@ -44,10 +28,11 @@ async fn item11_an_outage_fails_a_whole_stream_or_batch_with_unavailable() {
         ..Default::default()
     })
     .await;
-    let batch = || RecordGiftBatchRequest { gifts: vec![gift("batch-1"), gift("batch-2")] };
+    let batch =
+        || RecordGiftBatchRequest { gifts: vec![plain_gift("batch-1"), plain_gift("batch-2")] };
     let stream = || {
         tokio_stream::iter(
-            ["stream-1", "stream-2"].map(|txn| RecordGiftsRequest { gift: Some(gift(txn)) }),
+            ["stream-1", "stream-2"].map(|txn| RecordGiftsRequest { gift: Some(plain_gift(txn)) }),
         )
     };
     redis.kill();

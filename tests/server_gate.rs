@@ -10,27 +10,10 @@ use std::time::Duration;
 
 use livepk::gate::{GateLayer, GateOptions};
 use livepk::pb::admin::GetConfigRequest;
-use livepk::pb::common::UserProfile;
-use livepk::pb::gift::RecordGiftRequest;
-use support::{TestServer, TestServerOptions};
+use support::{TestServer, TestServerOptions, plain_gift};
 use tokio::sync::Notify;
 use tonic::Request;
 use tower::{Layer, Service, ServiceExt};
-
-fn gift(txn: &str) -> RecordGiftRequest {
-    RecordGiftRequest {
-        gift_txn_id: txn.into(),
-        sender: Some(UserProfile { user_id: 7, ..Default::default() }),
-        receiver_id: 100,
-        room_sid: 200,
-        gift_id: 1,
-        gift_count: 1,
-        unit_value: 10,
-        sent_at_ms: 1_700_000_000_000,
-        show_id: None,
-        call_id: None,
-    }
-}
 
 fn with_token<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
@@ -48,17 +31,18 @@ async fn tokens_guard_gateway_and_admin_calls_but_not_health() {
     .await;
     let txn = format!("gate-{:016x}", rand::random::<u64>());
     let mut gifts = server.gifts();
-    let status = gifts.record_gift(gift(&txn)).await.expect_err("no token");
+    let status = gifts.record_gift(plain_gift(&txn)).await.expect_err("no token");
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
-    let status = gifts.record_gift(with_token(gift(&txn), "wrong")).await.expect_err("wrong token");
+    let status =
+        gifts.record_gift(with_token(plain_gift(&txn), "wrong")).await.expect_err("wrong token");
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
     let status = gifts
-        .record_gift(with_token(gift(&txn), "a"))
+        .record_gift(with_token(plain_gift(&txn), "a"))
         .await
         .expect_err("the admin token is not the gateway's");
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
     let answer = gifts
-        .record_gift(with_token(gift(&txn), "g"))
+        .record_gift(with_token(plain_gift(&txn), "g"))
         .await
         .expect("the gateway token")
         .into_inner();

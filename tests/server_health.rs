@@ -5,9 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use livepk::pb::common::UserProfile;
-use livepk::pb::gift::RecordGiftRequest;
-use support::{RedisProcess, TestServer, TestServerOptions, not_serving, serving};
+use support::{RedisProcess, TestServer, TestServerOptions, not_serving, plain_gift, serving};
 use tonic_health::pb::HealthCheckRequest;
 
 const SERVICES: &[&str] = &[
@@ -59,21 +57,6 @@ async fn health_is_serving_for_every_service_then_not_serving_on_shutdown() {
     server.join().await.expect("the server ended with an error");
 }
 
-fn gift(txn: &str) -> RecordGiftRequest {
-    RecordGiftRequest {
-        gift_txn_id: txn.into(),
-        sender: Some(UserProfile { user_id: 7, user_nick: "v".into(), ..Default::default() }),
-        receiver_id: 100,
-        room_sid: 200,
-        gift_id: 1,
-        gift_count: 1,
-        unit_value: 10,
-        sent_at_ms: 1_700_000_000_000,
-        show_id: None,
-        call_id: None,
-    }
-}
-
 /// Polls health "" every 100 ms until it equals `wanted`; panics after `within`.
 async fn wait_health(server: &TestServer, wanted: i32, within: Duration) {
     let deadline = tokio::time::Instant::now() + within;
@@ -99,7 +82,11 @@ async fn store_outage_flips_health_and_answers_unavailable_then_recovers() {
     })
     .await;
     assert_eq!(server.health_status("").await, Some(serving()));
-    server.gifts().record_gift(gift("before-outage")).await.expect("a gift while Redis is up");
+    server
+        .gifts()
+        .record_gift(plain_gift("before-outage"))
+        .await
+        .expect("a gift while Redis is up");
 
     redis.kill();
     wait_health(&server, not_serving(), Duration::from_secs(5)).await;
@@ -111,7 +98,7 @@ async fn store_outage_flips_health_and_answers_unavailable_then_recovers() {
 
     let answer = tokio::time::timeout(
         Duration::from_secs(10),
-        server.gifts().record_gift(gift("during-outage")),
+        server.gifts().record_gift(plain_gift("during-outage")),
     )
     .await
     .expect("RecordGift hung while Redis was down");
@@ -124,7 +111,7 @@ async fn store_outage_flips_health_and_answers_unavailable_then_recovers() {
     wait_health(&server, serving(), Duration::from_secs(5)).await;
     let answer = tokio::time::timeout(
         Duration::from_secs(10),
-        server.gifts().record_gift(gift("after-outage")),
+        server.gifts().record_gift(plain_gift("after-outage")),
     )
     .await
     .expect("RecordGift hung after Redis came back");

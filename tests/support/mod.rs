@@ -46,6 +46,27 @@ pub use show::*;
 #[allow(unused_imports)]
 pub use steps::{Pred, Steps, fetch_matching, pred};
 
+/// A valid gift `txn` (viewer 7 to receiver 100 in room 200, worth 10) that scores nowhere
+/// unless a test set a battle up there: for tests of the gRPC layer rather than of a mode.
+pub fn plain_gift(txn: &str) -> livepk::pb::gift::RecordGiftRequest {
+    livepk::pb::gift::RecordGiftRequest {
+        gift_txn_id: txn.into(),
+        sender: Some(livepk::pb::common::UserProfile {
+            user_id: 7,
+            user_nick: "v".into(),
+            ..Default::default()
+        }),
+        receiver_id: 100,
+        room_sid: 200,
+        gift_id: 1,
+        gift_count: 1,
+        unit_value: 10,
+        sent_at_ms: 1_700_000_000_000,
+        show_id: None,
+        call_id: None,
+    }
+}
+
 /// How long a server may take to answer SERVING after it was started.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
 

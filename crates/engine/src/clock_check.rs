@@ -3,7 +3,7 @@
 //! then periodically. Past the bound the replica claims no deadline (its poller pauses: a fast
 //! clock would settle battles early, a clock minutes fast every running battle at once) and
 //! reports itself unhealthy (the server turns gRPC health NOT_SERVING), with the reason in the
-//! log and the `livepk_clock_offset_ms` / `livepk_clock_skew_exceeded` metrics; back within the
+//! log and the `livepk_clock_offset_seconds` / `livepk_clock_skew_exceeded` metrics; back within the
 //! bound, it claims and serves again.
 //!
 //! The offset is measured against the midpoint of the round trip, and a replica is judged
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use livepk_core::Clock;
 use livepk_store::{Store, StoreResult};
-use prometheus::IntGauge;
+use prometheus::{Gauge, IntGauge};
 use tokio::sync::watch;
 
 use crate::metrics::METRICS;
@@ -46,10 +46,12 @@ pub struct ClockState {
     pub within_bound: bool,
 }
 
-/// The offset of this replica's clock, in ms.
-static OFFSET_GAUGE: LazyLock<IntGauge> = LazyLock::new(|| {
-    let gauge = IntGauge::new("clock_offset_ms", "This replica's clock minus the store's (ms).")
-        .expect("valid metric");
+/// The offset of this replica's clock, in seconds (Prometheus' base unit; millisecond
+/// resolution).
+static OFFSET_GAUGE: LazyLock<Gauge> = LazyLock::new(|| {
+    let gauge =
+        Gauge::new("clock_offset_seconds", "This replica's clock minus the store's (seconds).")
+            .expect("valid metric");
     METRICS.register(Box::new(gauge.clone()));
     gauge
 });
@@ -114,7 +116,7 @@ impl ClockCheck {
         let within_bound = offset_ms.abs() - uncertainty_ms <= bound_ms;
         let previous = self.state();
         let state = ClockState { offset_ms: Some(offset_ms), within_bound };
-        OFFSET_GAUGE.set(offset_ms);
+        OFFSET_GAUGE.set(offset_ms as f64 / 1000.0);
         EXCEEDED_GAUGE.set(i64::from(!within_bound));
         if previous.within_bound && !within_bound {
             tracing::error!(

@@ -541,24 +541,45 @@ fn encode_job_rest(job: &Job) -> Vec<u8> {
     rest
 }
 
+/// Reads a record of space-terminated decimal numbers and length-prefixed strings (the delay
+/// queue's and the dead letters' formats); `bad` is the error of a malformed one.
+struct RecordReader<'a, E: Fn() -> StoreError> {
+    rest: &'a [u8],
+    bad: E,
+}
+
+impl<'a, E: Fn() -> StoreError> RecordReader<'a, E> {
+    /// The next `"<number> "`.
+    fn number(&mut self) -> StoreResult<u64> {
+        let space = self.rest.iter().position(|byte| *byte == b' ').ok_or_else(&self.bad)?;
+        let text = std::str::from_utf8(&self.rest[..space]).map_err(|_| (self.bad)())?;
+        self.rest = &self.rest[space + 1..];
+        text.parse().map_err(|_| (self.bad)())
+    }
+
+    /// The next `"<length> "` as a count.
+    fn length(&mut self) -> StoreResult<usize> {
+        usize::try_from(self.number()?).map_err(|_| (self.bad)())
+    }
+
+    /// The next `len` bytes, and what follows them.
+    fn split(self, len: usize) -> StoreResult<(&'a [u8], &'a [u8])> {
+        if self.rest.len() < len {
+            return Err((self.bad)());
+        }
+        Ok(self.rest.split_at(len))
+    }
+}
+
 /// Decodes a full job record `"<attempt> <lease> <due ms> <topic length> <topic><body>"`.
 fn decode_job(id: String, record: &[u8]) -> StoreResult<ClaimedJob> {
     let bad = || corrupt(format_args!("bad delay-queue record for job {id:?}"));
-    let mut rest = record;
-    let mut number = || -> StoreResult<u64> {
-        let space = rest.iter().position(|byte| *byte == b' ').ok_or_else(bad)?;
-        let text = std::str::from_utf8(&rest[..space]).map_err(|_| bad())?;
-        rest = &rest[space + 1..];
-        text.parse().map_err(|_| bad())
-    };
-    let attempt = u32::try_from(number()?).map_err(|_| bad())?;
-    let lease = number()?;
-    let due_ms = number()?;
-    let topic_len = usize::try_from(number()?).map_err(|_| bad())?;
-    if rest.len() < topic_len {
-        return Err(bad());
-    }
-    let (topic, body) = rest.split_at(topic_len);
+    let mut reader = RecordReader { rest: record, bad };
+    let attempt = u32::try_from(reader.number()?).map_err(|_| bad())?;
+    let lease = reader.number()?;
+    let due_ms = reader.number()?;
+    let topic_len = reader.length()?;
+    let (topic, body) = reader.split(topic_len)?;
     let topic = String::from_utf8(topic.to_vec()).map_err(|_| bad())?;
     Ok(ClaimedJob { job: Job { id, topic, due_ms, body: body.to_vec() }, attempt, lease })
 }
@@ -567,19 +588,10 @@ fn decode_job(id: String, record: &[u8]) -> StoreResult<ClaimedJob> {
 /// `lua/bury_job.lua`).
 fn decode_dead_job(id: String, record: &[u8]) -> StoreResult<DeadJob> {
     let bad = || corrupt(format_args!("bad dead-letter record for job {id:?}"));
-    let mut rest = record;
-    let mut number = || -> StoreResult<u64> {
-        let space = rest.iter().position(|byte| *byte == b' ').ok_or_else(bad)?;
-        let text = std::str::from_utf8(&rest[..space]).map_err(|_| bad())?;
-        rest = &rest[space + 1..];
-        text.parse().map_err(|_| bad())
-    };
-    let buried_at_ms = number()?;
-    let reason_len = usize::try_from(number()?).map_err(|_| bad())?;
-    if rest.len() < reason_len {
-        return Err(bad());
-    }
-    let (reason, job) = rest.split_at(reason_len);
+    let mut reader = RecordReader { rest: record, bad };
+    let buried_at_ms = reader.number()?;
+    let reason_len = reader.length()?;
+    let (reason, job) = reader.split(reason_len)?;
     let reason = String::from_utf8_lossy(reason).into_owned();
     let claimed = decode_job(id, job)?;
     Ok(DeadJob { job: claimed.job, attempts: claimed.attempt, reason, buried_at_ms })
