@@ -30,6 +30,11 @@ pub enum ServiceError {
     /// The server is at its concurrency limit.
     #[error("server at its concurrency limit; retry with backoff")]
     Overloaded,
+    /// This replica serves its most `Subscribe` streams (`limits.max_subscribers`).
+    #[error(
+        "this replica serves its most Subscribe streams ({max}, limits.max_subscribers); retry with backoff"
+    )]
+    SubscribersFull { max: usize },
     /// The server is shutting down; reconnect (to another replica).
     #[error("server draining; reconnect")]
     Draining,
@@ -84,7 +89,7 @@ impl ServiceError {
             ServiceError::NotFound { field, .. } => {
                 (Code::NotFound, codes::INVALID_PARAMETER, Some((*field).to_owned()), Vec::new())
             }
-            ServiceError::Overloaded => {
+            ServiceError::Overloaded | ServiceError::SubscribersFull { .. } => {
                 (Code::ResourceExhausted, codes::SERVER_ERROR, None, Vec::new())
             }
             ServiceError::Draining => (Code::Unavailable, codes::SERVER_ERROR, None, Vec::new()),

@@ -195,6 +195,7 @@ async fn item5_subscribers_beyond_the_limit_are_refused_resource_exhausted() {
     let _second = subscribe().await.expect("second");
     let status = subscribe().await.expect_err("a third beyond limits.max_subscribers = 2");
     assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("limits.max_subscribers"), "{status:?}");
     drop(first);
     eventually("the closed stream's slot to be free", Duration::from_secs(10), || async {
         subscribe().await.ok()

@@ -219,7 +219,7 @@ impl Events for EventsService {
                 max_subscribers = self.limits.max_subscribers,
                 "Subscribe refused: limits.max_subscribers streams are open"
             );
-            Status::from(ServiceError::Overloaded)
+            Status::from(ServiceError::SubscribersFull { max: self.limits.max_subscribers })
         })?;
         let position = self.start_position(&request.after_event_id, true).await?;
         let first = self.app.store.first_event_id().await.map_err(ServiceError::from)?;
