@@ -19,8 +19,9 @@
 //! Redis encoding and remaining TTL, so the dominant keys are visible. Targets (issue 15):
 //! < 4 KB per battle + 100 B per gifter; <= 64 B per gift of idempotency data.
 //!
-//! Environment: BENCH_MEM_BATTLES (10), BENCH_MEM_GIFTERS (200 per battle; above Redis's
-//! `*-max-listpack-entries` 128 so boards and `txns` take the encoding a busy PK has),
+//! Environment: BENCH_MEM_BATTLES (10), BENCH_MEM_GIFTERS (600 per battle: 300 per side, above
+//! Redis's default `zset-max-listpack-entries` 128, and 1,200 `txns` entries, above
+//! `hash-max-listpack-entries` 512, so boards and `txns` take the encoding a busy PK has),
 //! BENCH_MEM_CONCURRENCY (32), BENCH_MEM_MODES (all: linkcall,roompk,acrosspk,giftpk,show),
 //! BENCH_CLEANUP (1), LIVEPK_TEST_REDIS_URL.
 
@@ -386,7 +387,7 @@ fn per(bytes: i64, count: u64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let battles: u64 = env("BENCH_MEM_BATTLES", 10);
-    let gifters: u64 = env("BENCH_MEM_GIFTERS", 200);
+    let gifters: u64 = env("BENCH_MEM_GIFTERS", 600);
     let concurrency: usize = env("BENCH_MEM_CONCURRENCY", 32);
     let cleanup = env("BENCH_CLEANUP", 1u8) != 0;
     let wanted: String = env("BENCH_MEM_MODES", "linkcall,roompk,acrosspk,giftpk,show".to_string());
@@ -404,11 +405,8 @@ async fn main() {
         .await
         .expect("redis");
     let info: String = redis::cmd("INFO").arg("server").query_async(&mut redis).await.unwrap();
-    let version = info
-        .lines()
-        .find_map(|line| line.strip_prefix("redis_version:"))
-        .unwrap_or("?")
-        .to_owned();
+    let version =
+        info.lines().find_map(|line| line.strip_prefix("redis_version:")).unwrap_or("?").to_owned();
     let mut limits = Vec::new();
     for name in ["hash-max-listpack-entries", "zset-max-listpack-entries"] {
         let value: Vec<String> =
@@ -495,7 +493,11 @@ async fn main() {
             row.board_growth_repeat,
             row.events_per_gift,
             format!("{}/{}", row.counted.0, row.counted.1),
-            if row.mode == Mode::Show { format!("{:.2}x", row.per_battle / TARGET_BATTLE) } else { verdict },
+            if row.mode == Mode::Show {
+                format!("{:.2}x", row.per_battle / TARGET_BATTLE)
+            } else {
+                verdict
+            },
         );
     }
     println!(
@@ -540,6 +542,43 @@ async fn main() {
                 row.bytes as f64 / row.keys as f64,
                 encodings,
                 ttl
+            );
+        }
+    }
+    // What one gift's idempotency data holds, byte for byte.
+    let snap = snapshot(&mut redis, &prefix).await;
+    if let Some(record) = snap.keys().filter(|key| key.contains(":{gift:")).min() {
+        let value: Vec<u8> = redis::cmd("GET").arg(record).query_async(&mut redis).await.unwrap();
+        println!();
+        println!(
+            "one gift record: key {} ({} B), value {} B: {:?}; MEMORY USAGE {} B",
+            record,
+            record.len(),
+            value.len(),
+            String::from_utf8_lossy(&value),
+            snap[record].bytes
+        );
+    }
+    if let Some(txns) = snap.keys().filter(|key| key.ends_with("}:txns")).min() {
+        let entries: Vec<(String, Vec<u8>)> = redis::cmd("HSCAN")
+            .arg(txns)
+            .arg(0)
+            .arg("COUNT")
+            .arg(1)
+            .query_async::<(u64, Vec<(String, Vec<u8>)>)>(&mut redis)
+            .await
+            .map(|(_, entries)| entries)
+            .unwrap_or_default();
+        let len: u64 = redis::cmd("HLEN").arg(txns).query_async(&mut redis).await.unwrap();
+        if let Some((field, value)) = entries.first() {
+            println!(
+                "one txns entry of {txns} ({len} entries, {} B, {:.1} B/entry, {}): field {field:?} ({} B), value {:?} ({} B)",
+                snap[txns].bytes,
+                snap[txns].bytes as f64 / len.max(1) as f64,
+                snap[txns].encoding,
+                field.len(),
+                String::from_utf8_lossy(value),
+                value.len()
             );
         }
     }
