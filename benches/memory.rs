@@ -66,9 +66,7 @@ type Snapshot = HashMap<String, KeyInfo>;
 fn category(key: &str) -> &'static str {
     let tag = key.split_once(":{").and_then(|(_, rest)| rest.split_once("}:"));
     let Some((tag, name)) = tag else { return "other" };
-    if tag.starts_with("gift:") {
-        "idempotency"
-    } else if name == "txns" || name == "txns:prev" {
+    if tag.starts_with("gift:") || name == "txns" || name == "txns:prev" {
         "idempotency"
     } else if tag == "events" || tag == "outboxes" || name == "outbox" {
         "events"
