@@ -7,9 +7,10 @@
 //! `BENCH_DELIVERY_SECONDS` (10 s): latency = receipt by a subscriber minus the moment the
 //! append was issued (carried in the event), p50/p99/max over every delivery, twice: every
 //! subscriber unfiltered (each gets every event), and every subscriber filtered on one room of
-//! 100 (each gets 1/100: the rest is read and filtered out by its stream). Process CPU per
-//! appended event (server + subscribers + appender, all in this process) gives the cost of the
-//! fan-out and of the filtering. Target: p99 < 20 ms.
+//! 100 (each gets 1/100: the rest is read and filtered out by its stream). CPU per appended
+//! event of the server's threads (with the appender), of the readers' own runtime, and of
+//! redis-server (INFO cpu), with XREAD calls per event, give the cost of the fan-out and of the
+//! filtering. Target: p99 < 20 ms.
 //!
 //! Run: `cargo bench --bench event_stream` (env BENCH_EVENTS, default 20000; concurrency 16;
 //! BENCH_DELIVERY 0 skips the delivery part).
@@ -122,16 +123,51 @@ fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_micros() as u64
 }
 
-/// Process CPU time (user + system) so far, in microseconds.
-fn cpu_us() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which ends with ')'): utime is the 14th field overall.
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    // USER_HZ is 100 on Linux.
-    ticks * 10_000
+/// CPU time (user + system) so far of this process's threads, in microseconds: (the readers'
+/// runtime, threads `sub-*`; every other thread: the server and the appender).
+fn cpu_us() -> (u64, u64) {
+    let (mut readers, mut rest) = (0, 0);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return (0, 0) };
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let Some((head, tail)) = stat.rsplit_once(')') else { continue };
+        let comm = head.split_once('(').map_or("", |(_, comm)| comm);
+        // After "(comm)": utime and stime are the 12th and 13th fields.
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+            + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+        // USER_HZ is 100 on Linux.
+        if comm.starts_with("sub-") {
+            readers += ticks * 10_000;
+        } else {
+            rest += ticks * 10_000;
+        }
+    }
+    (readers, rest)
+}
+
+/// redis-server's CPU microseconds so far and its XREAD calls (INFO cpu, INFO commandstats).
+async fn redis_cpu_and_xreads(url: &str) -> (u64, u64) {
+    let Ok(client) = redis::Client::open(url) else { return (0, 0) };
+    let Ok(mut connection) = client.get_multiplexed_async_connection().await else {
+        return (0, 0);
+    };
+    let info: String =
+        redis::cmd("INFO").arg("all").query_async(&mut connection).await.unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let cpu = ((field("used_cpu_sys:") + field("used_cpu_user:")) * 1e6) as u64;
+    let xreads = info
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_xread:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0);
+    (cpu, xreads)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -145,6 +181,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 /// to 100 rooms in turn at `rate`/s for `seconds`.
 async fn delivery(
     server: &support::TestServer,
+    readers: &tokio::runtime::Handle,
     subscribers: usize,
     filtered: bool,
     rate: u64,
@@ -164,15 +201,20 @@ async fn delivery(
         } else {
             EventFilter::default()
         };
-        let mut stream = server
-            .events()
-            .subscribe(SubscribeRequest { after_event_id: String::new(), filter: Some(filter) })
-            .await
-            .expect("Subscribe")
-            .into_inner();
         let latencies = latencies.clone();
         let received = received.clone();
-        streams.push(tokio::spawn(async move {
+        let addr = server.addr;
+        // The readers run on their own runtime (threads `sub-*`), connection included, so their
+        // CPU is told apart from the server's.
+        streams.push(readers.spawn(async move {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .expect("endpoint")
+                .connect_lazy();
+            let mut stream = livepk::pb::events::events_client::EventsClient::new(channel)
+                .subscribe(SubscribeRequest { after_event_id: String::new(), filter: Some(filter) })
+                .await
+                .expect("Subscribe")
+                .into_inner();
             let mut mine = Vec::new();
             while let Ok(Some(message)) = stream.message().await {
                 let Some(event) = message.event else { continue };
@@ -203,6 +245,8 @@ async fn delivery(
         }
         .encode_to_vec()
     };
+    let url = server.config.redis_url.clone().unwrap_or_default();
+    let redis_before = redis_cpu_and_xreads(&url).await;
     let cpu_before = cpu_us();
     let started = Instant::now();
     let mut appends = Vec::new();
@@ -222,7 +266,11 @@ async fn delivery(
     while received.load(Ordering::Relaxed) < expected && Instant::now() < wait {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let cpu = cpu_us() - cpu_before;
+    let cpu_after = cpu_us();
+    let (reader_cpu, server_cpu) = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
+    let redis_after = redis_cpu_and_xreads(&url).await;
+    let redis_cpu = redis_after.0.saturating_sub(redis_before.0);
+    let xreads = redis_after.1.saturating_sub(redis_before.1);
     let wall = started.elapsed().as_secs_f64();
     // One closing event to every room ends each stream.
     let closing: Vec<Vec<u8>> = (1..=100).map(|room| event(u64::MAX, room)).collect();
@@ -235,7 +283,7 @@ async fn delivery(
     let ms = |us: u64| us as f64 / 1000.0;
     let p99 = percentile(&latencies, 0.99);
     println!(
-        "{:<22} {:>5} {:>8} {:>12} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>13.1} {:>12.2} {:>9.2}x",
+        "{:<22} {:>5} {:>8} {:>15} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>12.1} {:>12.2} {:>12.1} {:>10.2} {:>9.2}x",
         if filtered { "1 room of 100 each" } else { "unfiltered" },
         subscribers,
         total,
@@ -244,8 +292,10 @@ async fn delivery(
         ms(percentile(&latencies, 0.90)),
         ms(p99),
         ms(latencies.last().copied().unwrap_or(0)),
-        cpu as f64 / total as f64,
-        cpu as f64 / (total as f64 * subscribers as f64),
+        server_cpu as f64 / total as f64,
+        reader_cpu as f64 / total as f64,
+        redis_cpu as f64 / total as f64,
+        xreads as f64 / total as f64,
         ms(p99) / 20.0,
     );
     let _ = wall;
@@ -267,7 +317,7 @@ async fn delivery_table() {
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
     println!(
-        "{:<22} {:>5} {:>8} {:>12} {:>9} {:>9} {:>9} {:>9} {:>13} {:>12} {:>10}",
+        "{:<22} {:>5} {:>8} {:>15} {:>8} {:>8} {:>8} {:>8} {:>12} {:>12} {:>12} {:>10} {:>10}",
         "subscribers",
         "subs",
         "events",
@@ -276,16 +326,25 @@ async fn delivery_table() {
         "p90 ms",
         "p99 ms",
         "max ms",
-        "CPU us/event",
-        "CPU us/e/sub",
+        "srv us/ev",
+        "readers us/ev",
+        "redis us/ev",
+        "XREAD/ev",
         "p99/20ms"
     );
-    delivery(&server, subscribers, false, rate, seconds).await;
-    delivery(&server, subscribers, true, rate, seconds).await;
+    let readers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("sub-reader")
+        .enable_all()
+        .build()
+        .expect("readers' runtime");
+    delivery(&server, readers.handle(), subscribers, false, rate, seconds).await;
+    delivery(&server, readers.handle(), subscribers, true, rate, seconds).await;
+    readers.shutdown_background();
     let prefix = server.key_prefix.clone();
     drop(server);
     println!(
-        "(CPU = this process: server, readers and appender. Redis keys left under prefix {prefix})"
+        "(srv = CPU of the server's and the appender's threads, readers = the {subscribers} Subscribe clients' runtime (1 thread), per appended event; redis = redis-server (INFO cpu); XREAD/ev = XREAD calls per appended event (the tail reader's and every stream's). Redis keys left under prefix {prefix})"
     );
 }
 
