@@ -1843,6 +1843,7 @@ async fn floors(
         "round", "phase", "calls/s", "p50 ms", "p99 ms", "srv µs", "gen µs", "redis µs", "failed"
     );
     let mut ratios: Vec<(f64, f64, f64)> = Vec::new();
+    let mut details = Vec::new();
     for round in 1..=options.rounds {
         let mut rows = Vec::new();
         for (name, driver) in [
@@ -1871,6 +1872,22 @@ async fn floors(
                 phase.cpu_redis.map_or("-".into(), |cpu| format!("{:.1}", per(cpu))),
                 phase.failed,
             );
+            if round == 1 && name != "floor: bare tonic echo" {
+                details.push(format!(
+                    "  {name}: {}",
+                    phase
+                        .redis_calls
+                        .iter()
+                        .take(8)
+                        .map(|(command, count, usec)| format!(
+                            "{command} {:.2} calls {:.1} µs",
+                            *count as f64 / calls,
+                            *usec as f64 / calls
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
             rows.push((per(phase.cpu_srv), phase.cpu_redis.map_or(f64::NAN, per), phase.rate()));
         }
         let (echo, service, script) = (rows[0], rows[1], rows[2]);
@@ -1890,6 +1907,12 @@ async fn floors(
         rate,
         mark(rate >= 0.8),
     );
+    println!(
+        "Redis commands per gift in round 1 (INFO commandstats; commands inside a script are counted under their own names and their time is inside the EVALSHA's):"
+    );
+    for line in &details {
+        println!("{line}");
+    }
     println!(
         "per round (service/echo srv, service/one-script redis, service/one-script rate): {}",
         ratios
