@@ -34,6 +34,16 @@
 //! BENCH_LISTENER_NODELAY (0: the listener as main.rs makes it), BENCH_LEDGER (1),
 //! BENCH_BATCH (16; 0 skips the batch row), BENCH_WHATIF (1),
 //! BENCH_REDIS_BENCHMARK (1), BENCH_CLEANUP (1), BENCH_ROUNDS (3), LIVEPK_TEST_REDIS_URL.
+//!
+//! `BENCH_FLOORS=1` runs only the floors of issue 15 (about 1 minute with the defaults), in
+//! BENCH_ROUNDS rounds of three closed-loop phases with the same client, concurrency and
+//! connections: `floor: bare tonic echo` (a tonic server with only the `Gifts` service on the
+//! server runtime, answering each `RecordGift` with the service's own answer to a gift, without
+//! any work: the gRPC floor), `service gRPC` (the real server) and `floor: one script` (one
+//! EVALSHA per gift doing only the side total, the sender's board and the txn record: the Redis
+//! floor). Printed per round: server-thread CPU µs per call, Redis CPU µs per gift (INFO cpu)
+//! and the ratios service/echo, service/one-script (targets: server <= 2x the echo, Redis <=
+//! 1.5x the one-script floor, throughput >= 0.8x it), judged on the median round.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -97,6 +107,7 @@ struct Options {
     redis_benchmark: bool,
     cleanup: bool,
     rounds: usize,
+    floors: bool,
     redis_url: String,
 }
 
@@ -134,6 +145,7 @@ impl Options {
             redis_benchmark: env("BENCH_REDIS_BENCHMARK", 1u8) != 0,
             cleanup: env("BENCH_CLEANUP", 1u8) != 0,
             rounds: env("BENCH_ROUNDS", 3usize).max(1),
+            floors: env("BENCH_FLOORS", 0u8) != 0,
             redis_url: std::env::var("LIVEPK_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
         }
@@ -1243,6 +1255,20 @@ async fn bench(options: Options, srv: Handle) {
         server.key_prefix
     );
     assert_eq!(total_points(&channels[0], &pairs).await, 0, "fresh battles must start at 0");
+    if options.floors {
+        floors(&options, &srv, &meter, &channels, anchors.clone(), &server.key_prefix, &totals)
+            .await;
+        let mut server = server;
+        if let Some(shutdown) = server.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        drop(channels);
+        let _ = tokio::time::timeout(Duration::from_secs(15), &mut server.task).await;
+        if options.cleanup {
+            let _ = cleanup(&options.redis_url, &server.key_prefix);
+        }
+        return;
+    }
 
     // ---- raw Redis round trip ----
     let (benchmark_lines, script_lines) = if options.redis_benchmark {
@@ -1687,4 +1713,212 @@ async fn bench(options: Options, srv: Handle) {
             ),
         }
     }
+}
+
+// ---- floors of issue 15 (BENCH_FLOORS=1) -----------------------------------------------------
+
+/// A tonic `Gifts` service that does no work: every `RecordGift` gets `answer`.
+struct Echo {
+    answer: livepk::pb::gift::RecordGiftResponse,
+}
+
+#[tonic::async_trait]
+impl livepk::pb::gift::gifts_server::Gifts for Echo {
+    async fn record_gift(
+        &self,
+        request: tonic::Request<RecordGiftRequest>,
+    ) -> Result<tonic::Response<livepk::pb::gift::RecordGiftResponse>, tonic::Status> {
+        std::hint::black_box(request);
+        Ok(tonic::Response::new(self.answer.clone()))
+    }
+    async fn record_gifts(
+        &self,
+        _request: tonic::Request<tonic::Streaming<livepk::pb::gift::RecordGiftsRequest>>,
+    ) -> Result<tonic::Response<livepk::pb::gift::RecordGiftsResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("echo"))
+    }
+    async fn record_gift_batch(
+        &self,
+        _request: tonic::Request<RecordGiftBatchRequest>,
+    ) -> Result<tonic::Response<livepk::pb::gift::RecordGiftBatchResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("echo"))
+    }
+}
+
+/// The cheapest Redis work for one counted gift: the side total, the sender's board entry and
+/// the txn record, in one script on the battle's tag.
+const ONE_SCRIPT_LUA: &str = "redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2]) \
+     redis.call('ZINCRBY', KEYS[2], ARGV[2], ARGV[3]) \
+     redis.call('HSET', KEYS[3], ARGV[4], ARGV[5]) return 1";
+
+fn one_script_driver(
+    connection: redis::aio::MultiplexedConnection,
+    prefix: String,
+    anchors: Arc<Vec<u64>>,
+    users: u64,
+) -> Driver {
+    let script = Arc::new(redis::Script::new(ONE_SCRIPT_LUA));
+    Driver::single(move |seq| {
+        let request = gift_request("one", seq, &anchors, users);
+        let sender = request.sender.as_ref().map_or(0, |sender| sender.user_id);
+        let tag = format!("{prefix}:{{floor:{}}}", request.receiver_id / 2);
+        let mut connection = connection.clone();
+        let script = script.clone();
+        Box::pin(async move {
+            let result: redis::RedisResult<i64> = script
+                .key(format!("{tag}:score"))
+                .key(format!("{tag}:board"))
+                .key(format!("{tag}:txns"))
+                .arg(request.receiver_id % 2)
+                .arg(POINTS)
+                .arg(sender)
+                .arg(&request.gift_txn_id)
+                .arg("1|10,0|10,0#0123456789abcdef")
+                .invoke_async(&mut connection)
+                .await;
+            vec![match result {
+                Ok(_) => Outcome::Counted,
+                Err(error) => Outcome::Failed(error.to_string()),
+            }]
+        })
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.retain(|value| value.is_finite());
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+async fn floors(
+    options: &Options,
+    srv: &Handle,
+    meter: &Meter<'_>,
+    channels: &[Channel],
+    anchors: Arc<Vec<u64>>,
+    prefix: &str,
+    totals: &Totals,
+) {
+    let gen_handle = Handle::current();
+    let seconds = Duration::from_secs_f64(options.seconds);
+    let warmup = Duration::from_secs_f64(options.warmup);
+    let seq = Arc::new(AtomicU64::new(1 << 40));
+    // The echo answers what the service answers to a gift.
+    let answer = GiftsClient::new(channels[0].clone())
+        .record_gift(gift_request("echo-answer", 0, &anchors, options.users))
+        .await
+        .expect("a gift for the echo's answer")
+        .into_inner();
+    let listener = srv
+        .spawn(async { tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind") })
+        .await
+        .expect("bind task");
+    let echo_addr = listener.local_addr().expect("echo address");
+    srv.spawn(
+        tonic::transport::Server::builder()
+            .add_service(livepk::pb::gift::gifts_server::GiftsServer::new(Echo { answer }))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let mut echo_channels = Vec::new();
+    for _ in 0..options.channels {
+        echo_channels.push(endpoint(echo_addr).connect().await.expect("connect to the echo"));
+    }
+    let echo = service_driver(echo_channels, anchors.clone(), options.users, "echo");
+    let service = service_driver(channels.to_vec(), anchors.clone(), options.users, "floors");
+    let connection = redis::Client::open(options.redis_url.as_str())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let one_script = one_script_driver(connection, prefix.to_owned(), anchors, options.users);
+    println!(
+        "floors (issue 15): closed loop, {} in flight over {} connections, {} s per phase (+{} s warm-up), {} rounds; µs = CPU microseconds per call",
+        options.concurrency, options.channels, options.seconds, options.warmup, options.rounds
+    );
+    println!(
+        "{:<5} {:<28} {:>9} {:>8} {:>8} {:>10} {:>10} {:>10} {:>8}",
+        "round", "phase", "calls/s", "p50 ms", "p99 ms", "srv µs", "gen µs", "redis µs", "failed"
+    );
+    let mut ratios: Vec<(f64, f64, f64)> = Vec::new();
+    let mut details = Vec::new();
+    for round in 1..=options.rounds {
+        let mut rows = Vec::new();
+        for (name, driver) in [
+            ("floor: bare tonic echo", &echo),
+            ("service gRPC", &service),
+            ("floor: one script", &one_script),
+        ] {
+            let (warm, _) =
+                closed_loop(&gen_handle, driver, options.concurrency, warmup, &seq).await;
+            drop(warm);
+            let before = meter.start();
+            let (tally, elapsed) =
+                closed_loop(&gen_handle, driver, options.concurrency, seconds, &seq).await;
+            let phase = meter.finish(name.into(), tally, elapsed, before, None, totals);
+            let calls = phase.answered().max(1) as f64;
+            let per = |cpu: f64| cpu * 1e6 / calls;
+            println!(
+                "{:<5} {:<28} {:>9.0} {:>8.2} {:>8.2} {:>10.1} {:>10.1} {:>10} {:>8}",
+                round,
+                name,
+                phase.rate(),
+                phase.percentile_ms(0.50),
+                phase.percentile_ms(0.99),
+                per(phase.cpu_srv),
+                per(phase.cpu_gen),
+                phase.cpu_redis.map_or("-".into(), |cpu| format!("{:.1}", per(cpu))),
+                phase.failed,
+            );
+            if round == 1 && name != "floor: bare tonic echo" {
+                details.push(format!(
+                    "  {name}: {}",
+                    phase
+                        .redis_calls
+                        .iter()
+                        .take(8)
+                        .map(|(command, count, usec)| format!(
+                            "{command} {:.2} calls {:.1} µs",
+                            *count as f64 / calls,
+                            *usec as f64 / calls
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            rows.push((per(phase.cpu_srv), phase.cpu_redis.map_or(f64::NAN, per), phase.rate()));
+        }
+        let (echo, service, script) = (rows[0], rows[1], rows[2]);
+        ratios.push((service.0 / echo.0, service.1 / script.1, service.2 / script.2));
+    }
+    let server = median(ratios.iter().map(|r| r.0).collect());
+    let redis = median(ratios.iter().map(|r| r.1).collect());
+    let rate = median(ratios.iter().map(|r| r.2).collect());
+    let mark = |ok: bool| if ok { "PASS" } else { "MISS" };
+    println!(
+        "median of {} rounds: server CPU per gift = {:.2}x the echo's (target <= 2x, stretch 1.5x: {}); Redis CPU per gift = {:.2}x the one-script floor's (target <= 1.5x: {}); throughput = {:.2}x the one-script floor's (target >= 0.8x: {})",
+        ratios.len(),
+        server,
+        mark(server <= 2.0),
+        redis,
+        mark(redis <= 1.5),
+        rate,
+        mark(rate >= 0.8),
+    );
+    println!(
+        "Redis commands per gift in round 1 (INFO commandstats; commands inside a script are counted under their own names and their time is inside the EVALSHA's):"
+    );
+    for line in &details {
+        println!("{line}");
+    }
+    println!(
+        "per round (service/echo srv, service/one-script redis, service/one-script rate): {}",
+        ratios
+            .iter()
+            .map(|r| format!("({:.2}, {:.2}, {:.2})", r.0, r.1, r.2))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
 }
