@@ -87,7 +87,9 @@ impl Gift {
                 hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
             }
         };
-        let optional = |value: Option<u64>| value.map_or(0, |value| value.wrapping_add(1));
+        // 0 and absent are one thing on the wire ("no show", "no call"): a retry that sends 0
+        // where the first call left the field out is the same gift.
+        let optional = |value: Option<u64>| value.unwrap_or(0);
         for value in [
             self.sender.user_id.get(),
             self.receiver_id.get(),
@@ -232,7 +234,7 @@ mod tests {
             |g| g.sender.user_id = UserId::from_trusted(10),
             |g| g.receiver_id = ReceiverId::from_trusted(2),
             |g| g.room_sid = RoomSid::from_trusted(101),
-            |g| g.show_id = Some(0),
+            |g| g.show_id = Some(5),
             |g| g.call_id = Some(1),
             |g| g.gift_id = GiftId::from_trusted(6),
             |g| g.gift_count = 4,
@@ -244,6 +246,13 @@ mod tests {
             change(&mut other);
             assert_ne!(other.fingerprint(), base, "change {index} must change the fingerprint");
         }
+        let mut zeros = gift();
+        (zeros.show_id, zeros.call_id) = (Some(0), Some(0));
+        assert_eq!(
+            zeros.fingerprint(),
+            base,
+            "0 is absent on the wire: a retry sending it is the same gift"
+        );
         let mut renamed = gift();
         renamed.sender.user_nick = "new name".into();
         renamed.gift_txn_id = "txn-2".into();
