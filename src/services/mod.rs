@@ -10,3 +10,6 @@ pub mod linkcall;
 pub mod parse;
 pub mod roompk;
 pub mod show;
+
+/// What every RPC of a mode's service answers.
+pub(crate) type Answer<T> = Result<tonic::Response<T>, tonic::Status>;

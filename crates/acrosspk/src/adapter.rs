@@ -139,11 +139,6 @@ impl AcrossPkAdapter {
         ModeParts::routed(self.clone())
     }
 
-    /// Now, from the engine's clock.
-    pub fn now_ms(&self) -> u64 {
-        self.engine.now_ms()
-    }
-
     // ---- reading ----------------------------------------------------------------------------
 
     /// Rooms `ids`.

@@ -185,6 +185,16 @@ pub trait ModeBinding: Send + Sync + 'static {
     /// The engine it runs on.
     fn engine(&self) -> &Arc<Engine>;
 
+    /// Now, from the engine's clock.
+    fn now_ms(&self) -> u64 {
+        self.engine().now_ms()
+    }
+
+    /// Now in whole seconds: the seed's `time_now` of every answer.
+    fn now_secs(&self) -> u64 {
+        self.now_ms() / 1000
+    }
+
     /// The mode's tunables now.
     async fn config(&self) -> EngineResult<Self::Config>;
 

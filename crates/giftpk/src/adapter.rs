@@ -106,11 +106,6 @@ impl GiftPkAdapter {
         ModeParts::routed(self.clone())
     }
 
-    /// Now, from the engine's clock.
-    pub fn now_ms(&self) -> u64 {
-        self.engine.now_ms()
-    }
-
     // ---- reading ----------------------------------------------------------------------------
 
     /// The show and the battle of its latest PK, with the totals.

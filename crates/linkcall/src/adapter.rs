@@ -127,11 +127,6 @@ impl LinkCallAdapter {
         ModeParts::routed(self.clone())
     }
 
-    /// Now, from the engine's clock.
-    pub fn now_ms(&self) -> u64 {
-        self.engine.now_ms()
-    }
-
     // ---- reading ----------------------------------------------------------------------------
 
     /// Anchors `ids`.

@@ -109,11 +109,6 @@ impl RoomPkAdapter {
         ModeParts::routed(self.clone())
     }
 
-    /// Now, from the engine's clock.
-    pub fn now_ms(&self) -> u64 {
-        self.engine.now_ms()
-    }
-
     // ---- reading ----------------------------------------------------------------------------
 
     /// `room` and its team battle with the team totals.

@@ -124,11 +124,6 @@ impl ShowAdapter {
             .with_timer(SYNC_TOPIC, Arc::new(SyncJob { adapter: self.clone() }))
     }
 
-    /// Now, from the engine's clock.
-    pub fn now_ms(&self) -> u64 {
-        self.engine.now_ms()
-    }
-
     // ---- reading ----------------------------------------------------------------------------
 
     async fn load(&self, keys: &[ShowKey]) -> EngineResult<Snapshot<Shows>> {

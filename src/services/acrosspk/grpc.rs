@@ -10,11 +10,13 @@ use livepk_acrosspk::{
     RoomCard, Terms,
 };
 use livepk_core::{InvalidArgument, PkId, RoomSid, UserId};
-use tonic::{Request, Response, Status};
+use livepk_engine::ModeBinding;
+use tonic::{Request, Response};
 
 use super::convert::{Boards, offer, pk_info};
 use crate::pb::acrosspk as proto;
 use crate::pb::acrosspk::across_pk_server::{AcrossPk, AcrossPkServer};
+use crate::services::Answer;
 use crate::services::parse::{self, room, user};
 use crate::status::ServiceError;
 
@@ -27,8 +29,6 @@ pub struct AcrossPkService {
 pub fn server(adapter: Arc<AcrossPkAdapter>) -> AcrossPkServer<AcrossPkService> {
     AcrossPkServer::new(AcrossPkService { adapter })
 }
-
-type Answer<T> = Result<Response<T>, Status>;
 
 fn operator(raw: u64) -> Result<UserId, ServiceError> {
     user("operator_id", raw)
@@ -76,12 +76,6 @@ fn source(raw: i32) -> Result<AcceptSource, ServiceError> {
     }
 }
 
-impl AcrossPkService {
-    fn now_secs(&self) -> u64 {
-        self.adapter.now_ms() / 1000
-    }
-}
-
 #[tonic::async_trait]
 impl AcrossPk for AcrossPkService {
     /// A room opens its one PK.
@@ -98,7 +92,7 @@ impl AcrossPk for AcrossPkService {
         };
         let created = self.adapter.create(create).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::CreateResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pk: Some(offer(&created)),
         }))
     }
@@ -113,7 +107,7 @@ impl AcrossPk for AcrossPkService {
         operator(request.operator_id)?;
         let withdrawn = self.adapter.cancel_create(room_id).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::CancelCreateResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pk: Some(offer(&withdrawn)),
         }))
     }
@@ -128,7 +122,7 @@ impl AcrossPk for AcrossPkService {
         let offers =
             self.adapter.created(room_id, request.page_num).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::ListCreatedResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pks: offers.iter().map(offer).collect(),
         }))
     }
@@ -148,7 +142,7 @@ impl AcrossPk for AcrossPkService {
         };
         let sent = self.adapter.challenge(challenge).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::ChallengeResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             challenge: Some(offer(&sent)),
         }))
     }
@@ -166,7 +160,7 @@ impl AcrossPk for AcrossPkService {
         };
         let rejected = self.adapter.reject(reject).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::RejectResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             challenge: Some(offer(&rejected)),
         }))
     }
@@ -180,7 +174,7 @@ impl AcrossPk for AcrossPkService {
         let room_id = room("room_id", request.room_id)?;
         let offers = self.adapter.challenges(room_id).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::ListChallengesResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             challenges: offers.iter().map(offer).collect(),
         }))
     }
@@ -200,7 +194,7 @@ impl AcrossPk for AcrossPkService {
         };
         let pk = self.adapter.accept(accept).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::AcceptResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pkid: pk.pkid.get(),
             pk: Some(pk_info(&pk, self.adapter.now_ms(), None)),
         }))
@@ -219,7 +213,7 @@ impl AcrossPk for AcrossPkService {
         };
         let pk = self.adapter.finish(finish).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::FinishResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pkid: pk.pkid.get(),
             pk: Some(pk_info(&pk, self.adapter.now_ms(), None)),
         }))

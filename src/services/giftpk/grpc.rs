@@ -8,11 +8,12 @@ use livepk_battle::Sides;
 use livepk_core::{GiftId, InvalidArgument, PkId, SingerId, UserId};
 use livepk_giftpk::adapter::GiftPkAdapter;
 use livepk_giftpk::{self as domain, CloseRequest, CreateRequest, PkGift, ShowId};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use super::convert::{pk_info, sender, totals};
 use crate::pb::giftpk as proto;
 use crate::pb::giftpk::gift_pk_server::{GiftPk, GiftPkServer};
+use crate::services::Answer;
 use crate::status::ServiceError;
 
 /// The service.
@@ -24,8 +25,6 @@ pub struct GiftPkService {
 pub fn server(adapter: Arc<GiftPkAdapter>) -> GiftPkServer<GiftPkService> {
     GiftPkServer::new(GiftPkService { adapter })
 }
-
-type Answer<T> = Result<Response<T>, Status>;
 
 fn show(raw: u64) -> Result<ShowId, ServiceError> {
     Ok(ShowId::parse("show_id", raw)?)

@@ -7,13 +7,15 @@ use std::sync::Arc;
 
 use livepk_battle::BattleId;
 use livepk_core::{InvalidArgument, PkId, RoomSid, SingerId};
+use livepk_engine::ModeBinding;
 use livepk_linkcall::adapter::{LinkCallAdapter, SingerProfile};
 use livepk_linkcall::{self as domain, Activity, Anchor, GifterRow, PairRequest, PkState};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use super::convert::{pk_info, pk_list, pk_singer, singer_info, state, user_info};
 use crate::pb::linkcall as proto;
 use crate::pb::linkcall::link_call_pk_server::{LinkCallPk, LinkCallPkServer};
+use crate::services::Answer;
 use crate::services::parse::{room, singer, text};
 use crate::status::ServiceError;
 
@@ -26,8 +28,6 @@ pub struct LinkCallService {
 pub fn server(adapter: Arc<LinkCallAdapter>) -> LinkCallPkServer<LinkCallService> {
     LinkCallPkServer::new(LinkCallService { adapter })
 }
-
-type Answer<T> = Result<Response<T>, Status>;
 
 /// Parses the (host, guest) pair every battle request names, with their rooms.
 fn pair(
@@ -71,10 +71,6 @@ fn rooms(battle: Option<&domain::Battle>) -> (u64, u64) {
 }
 
 impl LinkCallService {
-    fn now_secs(&self) -> u64 {
-        self.adapter.now_ms() / 1000
-    }
-
     async fn profiles(
         &self,
         singers: &[SingerId],
@@ -134,7 +130,7 @@ impl LinkCallPk for LinkCallService {
         };
         Ok(Response::new(proto::OpenFunctionResponse {
             singer_id: singer_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             open_state: u64::from(reply.open_state),
         }))
     }
@@ -158,7 +154,7 @@ impl LinkCallPk for LinkCallService {
             domain::seek_online_list(caller, &anchors, &applied_to, &config, adapter.now_ms());
         Ok(Response::new(proto::SeekOnlineListResponse {
             singer_id: caller.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             singers: self.listed(&rows).await?,
         }))
     }
@@ -174,7 +170,7 @@ impl LinkCallPk for LinkCallService {
             pk_state: state(reply.pk_state),
             guest_id: pair.guest_id.get(),
             host_id: pair.host_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
         }))
     }
 
@@ -189,7 +185,7 @@ impl LinkCallPk for LinkCallService {
             pk_state: state(reply.pk_state),
             host_id: pair.host_id.get(),
             guest_id: pair.guest_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
         }))
     }
 
@@ -221,7 +217,7 @@ impl LinkCallPk for LinkCallService {
             pk_state: state(reply.pk_state),
             guest_id: pair.guest_id.get(),
             host_id: pair.host_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             code: request.code,
             pkid: reply.pkid.map_or(0, PkId::get),
             pk: pk_list(reply.pk.as_ref(), host_sid, guest_sid),
@@ -236,7 +232,7 @@ impl LinkCallPk for LinkCallService {
         let reply = self.adapter.start(pair).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::StartResponse {
             host_id: pair.host_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pk_state: state(reply.pk_state),
             pkid: reply.pkid.get(),
             pk: vec![pk_info(&reply.pk, host_sid, guest_sid)],
@@ -253,7 +249,7 @@ impl LinkCallPk for LinkCallService {
         let reply = self.adapter.switch_scene(singer_id).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::SwitchSceneResponse {
             singer_id: singer_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pk_scene: u64::from(reply.pk_scene.number()),
             pkid: reply.pkid.get(),
         }))
@@ -266,7 +262,7 @@ impl LinkCallPk for LinkCallService {
             pair(request.host_id, request.host_sid, request.guest_id, request.guest_sid)?;
         let reply = self.adapter.count(pair).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::CountResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pk_state: state(reply.pk_state),
             pkid: reply.pkid.get(),
             pk: vec![pk_info(&reply.pk, host_sid, guest_sid)],
@@ -284,7 +280,7 @@ impl LinkCallPk for LinkCallService {
         let reply = self.adapter.add_time(pair).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::AddTimeResponse {
             host_id: pair.host_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pk_state: state(reply.pk_state),
             pkid: reply.pkid.get(),
             pk: vec![pk_info(&reply.pk, host_sid, guest_sid)],
@@ -300,14 +296,14 @@ impl LinkCallPk for LinkCallService {
         // Seed §5.3: with nothing to close, "pkid=0, and every field of the rs is 0".
         let Some(pkid) = reply.pkid else {
             return Ok(Response::new(proto::CloseResponse {
-                time_now: self.now_secs(),
+                time_now: self.adapter.now_secs(),
                 pk_state: state(PkState::Offline),
                 ..Default::default()
             }));
         };
         Ok(Response::new(proto::CloseResponse {
             host_id: pair.host_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pk_state: state(reply.pk_state),
             pkid: pkid.get(),
             pk: pk_list(reply.pk.as_ref(), host_sid, guest_sid),
@@ -331,7 +327,7 @@ impl LinkCallPk for LinkCallService {
         let (host_sid, guest_sid) = rooms(snapshot.battle());
         Ok(Response::new(proto::UserSeekPkResponse {
             singer_id: singer_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pkid: view.pkid.map_or(0, PkId::get),
             pk: pk_list(view.pk.as_ref(), host_sid, guest_sid),
         }))
@@ -363,7 +359,7 @@ impl LinkCallPk for LinkCallService {
         };
         Ok(Response::new(proto::UserSeekGiftResponse {
             singer_id: singer_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pkid: view.pkid.map_or(0, PkId::get),
             users,
         }))
@@ -385,7 +381,7 @@ impl LinkCallPk for LinkCallService {
         let rows = domain::seek_link_list(&anchors, &config, adapter.now_ms());
         Ok(Response::new(proto::SeekLinkListResponse {
             singer_id: singer_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             singers: self.listed(&rows).await?,
         }))
     }
@@ -432,7 +428,7 @@ impl LinkCallPk for LinkCallService {
         };
         Ok(Response::new(proto::UserComeInRoomResponse {
             singer_id: singer_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pkid: view.pkid.map_or(0, PkId::get),
             pk: pk_list(view.pk.as_ref(), host_sid, guest_sid),
             h_singer: view
@@ -461,7 +457,7 @@ impl LinkCallPk for LinkCallService {
         let (reply, [host_sid, guest_sid]) =
             self.adapter.singer_come_in_room(comein).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::SingerComeInRoomResponse {
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             functiontime: u32::try_from(reply.functiontime_secs).unwrap_or(u32::MAX),
             singer_id: singer_id.get(),
             popup_time: reply.popup.map_or(0, |popup| popup.popped_at_secs),
@@ -482,7 +478,7 @@ impl LinkCallPk for LinkCallService {
         let left = self.adapter.singer_leave(singer_id).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::SingerLeaveResponse {
             singer_id: singer_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             pkid: left.as_ref().map_or(0, |(settled, _)| settled.pkid.get()),
             pk: left
                 .map(|(settled, anchors)| proto::LinkcallpkPkInfo {
@@ -511,7 +507,7 @@ impl LinkCallPk for LinkCallService {
         self.adapter.set_singer_activity(singer_id, activity).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::SetSingerActivityResponse {
             singer_id: singer_id.get(),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
             activity: activity_to_proto(activity),
         }))
     }
@@ -547,7 +543,7 @@ impl LinkCallPk for LinkCallService {
                 singer_level: profile.level,
                 singer_star: profile.star,
             }),
-            time_now: self.now_secs(),
+            time_now: self.adapter.now_secs(),
         }))
     }
 }

@@ -5,15 +5,17 @@
 use std::sync::Arc;
 
 use livepk_core::UserId;
+use livepk_engine::ModeBinding;
 use livepk_roompk::adapter::RoomPkAdapter;
 use livepk_roompk::{
     AddTimeRequest, FinishRequest, Location, SeatCommand, SeatRequest, StartRequest, Team,
 };
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use super::convert::{board, location, pk_info, user_totals};
 use crate::pb::roompk as proto;
 use crate::pb::roompk::room_pk_server::{RoomPk, RoomPkServer};
+use crate::services::Answer;
 use crate::services::parse::{room, text, user};
 use crate::status::ServiceError;
 
@@ -27,8 +29,6 @@ pub fn server(adapter: Arc<RoomPkAdapter>) -> RoomPkServer<RoomPkService> {
     RoomPkServer::new(RoomPkService { adapter })
 }
 
-type Answer<T> = Result<Response<T>, Status>;
-
 fn seat_location(raw: u32) -> Result<Location, ServiceError> {
     Ok(Location::parse("location", raw)?)
 }
@@ -41,10 +41,6 @@ struct SeatAnswer {
 }
 
 impl RoomPkService {
-    fn time_now(&self) -> u64 {
-        self.adapter.now_ms() / 1000
-    }
-
     /// Parses the (`room_id`, `location`) every seat request names, runs `command` on that
     /// seat.
     async fn seat(
@@ -62,7 +58,7 @@ impl RoomPkService {
         Ok(SeatAnswer {
             location: Some(location(&reply.seat)),
             changed: reply.changed,
-            time_now: self.time_now(),
+            time_now: self.adapter.now_secs(),
         })
     }
 }
@@ -81,7 +77,7 @@ impl RoomPk for RoomPkService {
         Ok(Response::new(proto::SetOperatorResponse {
             room_id: room_id.get(),
             operator_id: operator.get(),
-            time_now: self.time_now(),
+            time_now: self.adapter.now_secs(),
         }))
     }
 
@@ -208,7 +204,7 @@ impl RoomPk for RoomPkService {
         let info = self.adapter.start(start).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::StartResponse {
             pk: Some(pk_info(&info, self.adapter.now_ms())),
-            time_now: self.time_now(),
+            time_now: self.adapter.now_secs(),
         }))
     }
 
@@ -226,7 +222,7 @@ impl RoomPk for RoomPkService {
         let info = self.adapter.add_time(add).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::AddTimeResponse {
             pk: Some(pk_info(&info, self.adapter.now_ms())),
-            time_now: self.time_now(),
+            time_now: self.adapter.now_secs(),
         }))
     }
 
@@ -243,7 +239,7 @@ impl RoomPk for RoomPkService {
         let info = self.adapter.finish(finish).await.map_err(ServiceError::from)?;
         Ok(Response::new(proto::FinishResponse {
             pk: Some(pk_info(&info, self.adapter.now_ms())),
-            time_now: self.time_now(),
+            time_now: self.adapter.now_secs(),
         }))
     }
 

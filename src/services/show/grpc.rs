@@ -10,11 +10,12 @@ use livepk_show::{
     CallId, Party, PaymentOutcome, PaymentRequest, RankingPeriod, Show, ShowError, ShowId,
     ShowRating, TxnId,
 };
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use super::convert::{gift_to_proto, show_info, status};
 use crate::pb::show as proto;
 use crate::pb::show::interactive_show_server::{InteractiveShow, InteractiveShowServer};
+use crate::services::Answer;
 use crate::services::parse;
 use crate::status::ServiceError;
 
@@ -32,8 +33,6 @@ pub struct ShowService {
 pub fn server(adapter: Arc<ShowAdapter>) -> InteractiveShowServer<ShowService> {
     InteractiveShowServer::new(ShowService { adapter })
 }
-
-type Answer<T> = Result<Response<T>, Status>;
 
 fn show_id(raw: u64) -> Result<ShowId, ServiceError> {
     Ok(ShowId::parse("show_id", raw)?)
