@@ -76,6 +76,73 @@ ensure_redis() {
     _svc_die "redis-server did not answer PING on 127.0.0.1:6379 within 10 s"
 }
 
+# --- Redis Cluster (tests only) -----------------------------------------------------------------
+# A local cluster of 3 primaries + 3 replicas on 127.0.0.1:7101..7106, from Debian's redis-server,
+# nothing kept on disk. Only tests use it (LIVEPK_TEST_REDIS_CLUSTER_URL); a deployment points
+# at its own cluster (README "Redis Cluster").
+LIVEPK_CLUSTER_PORTS="${LIVEPK_CLUSTER_PORTS:-7101 7102 7103 7104 7105 7106}"
+LIVEPK_CLUSTER_DIR="${LIVEPK_CLUSTER_DIR:-/tmp/livepk-redis-cluster}"
+
+_cluster_ok() {
+    local first
+    first="${LIVEPK_CLUSTER_PORTS%% *}"
+    redis-cli -h 127.0.0.1 -p "$first" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    # With replicas configured, every node is either a primary with slots or a replica.
+    local count nodes
+    count=$(echo $LIVEPK_CLUSTER_PORTS | wc -w)
+    [ "$count" -lt 6 ] && return 0
+    nodes="$(redis-cli -h 127.0.0.1 -p "$first" cluster nodes 2>/dev/null)"
+    [ "$(printf '%s\n' "$nodes" | awk '($3 ~ /slave/) || ($3 ~ /master/ && $9 != "")' | wc -l)" -eq "$count" ]
+}
+
+# The cluster's URL as the store takes it: every node a seed.
+redis_cluster_url() {
+    local port nodes=""
+    for port in $LIVEPK_CLUSTER_PORTS; do
+        nodes="${nodes:+$nodes,}127.0.0.1:$port"
+    done
+    printf 'redis+cluster://%s' "$nodes"
+}
+
+ensure_redis_cluster() {
+    if _cluster_ok; then
+        return 0
+    fi
+    ensure_redis || return 1
+    local port addrs="" i
+    for port in $LIVEPK_CLUSTER_PORTS; do
+        mkdir -p "$LIVEPK_CLUSTER_DIR/$port"
+        if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" != "PONG" ]; then
+            _svc_quiet redis-server --daemonize yes --bind 127.0.0.1 --port "$port" \
+                --cluster-enabled yes --cluster-config-file "$LIVEPK_CLUSTER_DIR/$port/nodes.conf" \
+                --cluster-node-timeout 2000 --save "" --appendonly no \
+                --dir "$LIVEPK_CLUSTER_DIR/$port" --logfile "$LIVEPK_CLUSTER_DIR/$port/redis.log" || return 1
+        fi
+        addrs="$addrs 127.0.0.1:$port"
+    done
+    for port in $LIVEPK_CLUSTER_PORTS; do
+        for i in $(seq 1 100); do
+            [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ] && break
+            sleep 0.1
+        done
+    done
+    local count
+    count=$(echo $LIVEPK_CLUSTER_PORTS | wc -w)
+    if [ "$(redis-cli -h 127.0.0.1 -p "${LIVEPK_CLUSTER_PORTS%% *}" cluster info 2>/dev/null | grep -c '^cluster_known_nodes:1')" = 1 ]; then
+        _svc_say "creating a Redis Cluster on$addrs"
+        # shellcheck disable=SC2086
+        _svc_quiet redis-cli --cluster create $addrs --cluster-replicas $(( count >= 6 ? 1 : 0 )) --cluster-yes || return 1
+    fi
+    for i in $(seq 1 200); do
+        if _cluster_ok; then
+            # Slots served and (with 6 nodes) every primary's replica attached.
+            return 0
+        fi
+        sleep 0.1
+    done
+    _svc_die "the Redis Cluster on$addrs did not reach cluster_state:ok within 20 s"
+}
+
 # --- MariaDB ---------------------------------------------------------------------------------
 
 _mariadb_alive() {

@@ -3,6 +3,8 @@
 # tests. On a fresh Debian machine it installs and starts Redis and MariaDB when they are not
 # answering (needs root for apt-get), then points the tests at them:
 #   LIVEPK_TEST_REDIS_URL=redis://127.0.0.1:6379
+#   LIVEPK_TEST_REDIS_CLUSTER_URL=redis+cluster://127.0.0.1:7101,...,127.0.0.1:7106 (3 primaries +
+#     3 replicas it starts itself when none answers, scripts/services.sh ensure_redis_cluster)
 #   LIVEPK_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306
 # Extra arguments go to the test runner, e.g. `scripts/test.sh -E 'test(conformance)'` with nextest.
 set -euo pipefail
@@ -12,10 +14,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/services.sh
 
 ensure_redis
+ensure_redis_cluster
 ensure_mariadb
 ensure_nextest
 
 export LIVEPK_TEST_REDIS_URL="${LIVEPK_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+export LIVEPK_TEST_REDIS_CLUSTER_URL="${LIVEPK_TEST_REDIS_CLUSTER_URL:-$(redis_cluster_url)}"
 export LIVEPK_TEST_MYSQL_URL="${LIVEPK_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 

@@ -17,6 +17,9 @@ use deadpool_redis::{Manager, Pool, Runtime};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use redis::aio::MultiplexedConnection;
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, Script, ScriptInvocation, Value};
 
 use crate::codec::{
@@ -47,6 +50,15 @@ const RELAY_BATCH: usize = 100;
 /// Length of the random id in front of every outbox entry.
 /// Keys SCAN looks at per call when looking for outboxes.
 const SCAN_COUNT: usize = 500;
+
+/// Connections kept for blocking stream reads on a cluster (a reader beyond them opens one of its
+/// own for the read).
+const CLUSTER_BLOCKING_CONNECTIONS: usize = 4;
+/// The response timeout of those connections: longer than any blocking read waits (each read is
+/// also bounded by its own wait plus [`RESPONSE_TIMEOUT`]).
+const CLUSTER_BLOCKING_TIMEOUT: Duration = Duration::from_secs(600);
+/// The URL schemes that name a Redis Cluster (every listed node is a seed).
+const CLUSTER_SCHEMES: [&str; 2] = ["redis+cluster://", "rediss+cluster://"];
 
 /// How often a process scans the whole keyspace for outboxes no commit marked.
 const OUTBOX_SCAN_EVERY: Duration = Duration::from_secs(3600);
@@ -128,6 +140,23 @@ pub struct RedisStore {
 }
 
 struct Inner {
+    /// A single Redis, or a Redis Cluster.
+    backend: Backend,
+    keys: Keyspace,
+    options: StoreOptions,
+    scripts: Scripts,
+    /// When this process last scanned the keyspace for outboxes (see `outbox_tags`).
+    outboxes_scanned_at: std::sync::Mutex<Option<Instant>>,
+}
+
+/// Where the commands go.
+enum Backend {
+    Single(Single),
+    Cluster(Cluster),
+}
+
+/// One Redis (`redis://`).
+struct Single {
     /// Multiplexed connections shared by every non-blocking command, used round-robin. They
     /// are not checked out of the pool per call: deadpool-redis checks a connection with a PING
     /// each time it hands one out, which would double the round trips of the gift hot path.
@@ -140,11 +169,22 @@ struct Inner {
     pool: Pool,
     /// Opens the shared connections, and the dedicated pub/sub ones.
     client: redis::Client,
-    keys: Keyspace,
-    options: StoreOptions,
-    scripts: Scripts,
-    /// When this process last scanned the keyspace for outboxes (see `outbox_tags`).
-    outboxes_scanned_at: std::sync::Mutex<Option<Instant>>,
+}
+
+/// A Redis Cluster (`redis+cluster://seed1,seed2,...`). The cluster connection routes every
+/// command by its first key's slot, follows MOVED and ASK, and refreshes the slot map when the
+/// topology changes (a failover, a resharding); each of its per-node connections is
+/// multiplexed, so one clone per call is all the sharing needed.
+struct Cluster {
+    connection: ClusterConnection,
+    /// Opens the connections for blocking stream reads.
+    client: ClusterClient,
+    /// Connections for blocking stream reads: a blocking XREAD on the shared connection would
+    /// hold up every request to that node behind it.
+    blocking: Vec<tokio::sync::Mutex<Option<ClusterConnection>>>,
+    /// The seed nodes as single-node clients, for pub/sub: a PUBLISH on any node of a cluster
+    /// reaches the subscribers of every node.
+    seeds: Vec<redis::Client>,
 }
 
 /// One shared connection, replaced (with a new generation) after a connection-level failure.
@@ -187,27 +227,13 @@ impl RedisStore {
                 "invalid redis key prefix {prefix:?}: braces are not allowed"
             )));
         }
-        let connection_config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let manager =
-            Manager::new_with_config(url, connection_config.clone()).map_err(redis_error)?;
-        let pool = Pool::builder(manager)
-            .max_size(POOL_MAX_SIZE)
-            .wait_timeout(Some(POOL_TIMEOUT))
-            .create_timeout(Some(POOL_TIMEOUT))
-            .recycle_timeout(Some(POOL_TIMEOUT))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|error| StoreError::Unavailable(format!("redis pool: {error}")))?;
-        let client = redis::Client::open(url).map_err(redis_error)?;
+        let backend = match cluster_seeds(url)? {
+            Some(seeds) => Backend::Cluster(Cluster::connect(&seeds).await?),
+            None => Backend::Single(Single::connect(url)?),
+        };
         let store = RedisStore {
             inner: Arc::new(Inner {
-                shared: (0..SHARED_CONNECTIONS).map(|_| Default::default()).collect(),
-                next_shared: AtomicUsize::new(0),
-                connection_config,
-                pool,
-                client,
+                backend,
                 keys: Keyspace::new(prefix),
                 options,
                 scripts: Scripts::new(),
@@ -218,11 +244,27 @@ impl RedisStore {
         Ok(store)
     }
 
+    /// Whether this store talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.inner.backend, Backend::Cluster(_))
+    }
+
+    /// The single-Redis connections (`None` on a cluster).
+    fn single(&self) -> Option<&Single> {
+        match &self.inner.backend {
+            Backend::Single(single) => Some(single),
+            Backend::Cluster(_) => None,
+        }
+    }
+
     /// The next shared connection, opening it first if it is not open (yet, or any more).
     async fn shared(&self) -> StoreResult<SharedConnection> {
-        let slot = self.inner.next_shared.fetch_add(1, Ordering::Relaxed) % SHARED_CONNECTIONS;
+        let Some(single) = self.single() else {
+            return Err(StoreError::Unavailable("no single-node connection on a cluster".into()));
+        };
+        let slot = single.next_shared.fetch_add(1, Ordering::Relaxed) % SHARED_CONNECTIONS;
         // `slot` is below SHARED_CONNECTIONS, the length of `shared`: indexing cannot fail.
-        let mut guard = self.inner.shared[slot].lock().await;
+        let mut guard = single.shared[slot].lock().await;
         if let Some(connection) = &guard.connection {
             return Ok(SharedConnection {
                 slot,
@@ -232,10 +274,8 @@ impl RedisStore {
         }
         // Opened under the slot's lock, so concurrent callers wait for one connection instead
         // of each opening their own.
-        let opening = self
-            .inner
-            .client
-            .get_multiplexed_async_connection_with_config(&self.inner.connection_config);
+        let opening =
+            single.client.get_multiplexed_async_connection_with_config(&single.connection_config);
         let connection = tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, opening)
             .await
             .map_err(|_| StoreError::Unavailable("connecting to redis timed out".into()))?
@@ -248,9 +288,11 @@ impl RedisStore {
     /// Maps a failure on a shared connection, retiring the connection when the failure was
     /// the connection's rather than the command's (the next call opens a new one).
     async fn failed(&self, shared: &SharedConnection, error: RedisError) -> StoreError {
-        if error.is_io_error() || error.is_unrecoverable_error() {
+        if let Some(single) = self.single()
+            && (error.is_io_error() || error.is_unrecoverable_error())
+        {
             // `shared.slot` came from `shared()`, which only hands out valid indexes.
-            let mut guard = self.inner.shared[shared.slot].lock().await;
+            let mut guard = single.shared[shared.slot].lock().await;
             if guard.generation == shared.generation {
                 guard.connection = None;
             }
@@ -261,6 +303,10 @@ impl RedisStore {
 
     /// Runs one command on a shared connection.
     async fn query(&self, command: &redis::Cmd) -> StoreResult<Value> {
+        if let Backend::Cluster(cluster) = &self.inner.backend {
+            let mut connection = cluster.connection.clone();
+            return command.query_async(&mut connection).await.map_err(redis_error);
+        }
         let mut shared = self.shared().await?;
         match command.query_async(&mut shared.connection).await {
             Ok(reply) => Ok(reply),
@@ -268,8 +314,17 @@ impl RedisStore {
         }
     }
 
-    /// Runs a pipeline on a shared connection (one round trip); one reply per command.
+    /// Runs a pipeline on a shared connection (one round trip); one reply per command. On a
+    /// cluster, where a pipeline must stay within one slot, its commands go out concurrently,
+    /// each to its own slot's node (one round trip per node, in parallel).
     async fn query_pipeline(&self, pipeline: &redis::Pipeline) -> StoreResult<Vec<Value>> {
+        if let Backend::Cluster(cluster) = &self.inner.backend {
+            let replies = pipeline.cmd_iter().map(|command| {
+                let mut connection = cluster.connection.clone();
+                async move { command.query_async::<Value>(&mut connection).await }
+            });
+            return futures::future::try_join_all(replies).await.map_err(redis_error);
+        }
         let mut shared = self.shared().await?;
         match pipeline.query_async(&mut shared.connection).await {
             Ok(replies) => Ok(replies),
@@ -280,6 +335,11 @@ impl RedisStore {
     /// Runs a prepared script on a shared connection: EVALSHA, plus SCRIPT LOAD and a second
     /// EVALSHA only when Redis does not know the script yet.
     async fn run_script(&self, invocation: &ScriptInvocation<'_>) -> StoreResult<Value> {
+        if let Backend::Cluster(cluster) = &self.inner.backend {
+            // Routed by the first key; every key of a script shares its tag, so its slot.
+            let mut connection = cluster.connection.clone();
+            return invocation.invoke_async(&mut connection).await.map_err(redis_error);
+        }
         let mut shared = self.shared().await?;
         match invocation.invoke_async(&mut shared.connection).await {
             Ok(reply) => Ok(reply),
@@ -707,7 +767,7 @@ impl Store for RedisStore {
     }
 
     fn backend(&self) -> &'static str {
-        "redis"
+        if self.is_cluster() { "redis-cluster" } else { "redis" }
     }
 
     // ---- aggregates and transactions ---------------------------------------------------------
@@ -1401,30 +1461,11 @@ impl Store for RedisStore {
         let Some(block) = block else {
             return decode_xread(self.query(&command).await?);
         };
-        // A blocking read gets a connection of its own from the pool: on a shared one it would
-        // hold up every request pipelined behind it.
-        let connection = self
-            .inner
-            .pool
-            .get()
-            .await
-            .map_err(|error| StoreError::Unavailable(format!("redis pool: {error}")))?;
-        // A clone shares the pooled socket (kept out of the pool until we drop `connection`)
-        // with a response timeout of its own, long enough for the server-side wait.
-        let mut reader: MultiplexedConnection = (*connection).clone();
-        reader.set_response_timeout(block + RESPONSE_TIMEOUT);
-        let reply = match command.query_async::<Value>(&mut reader).await {
-            Ok(reply) => reply,
-            Err(error) => {
-                if error.is_io_error() || error.is_unrecoverable_error() {
-                    // Do not give a broken connection back to the pool.
-                    drop(deadpool_redis::Connection::take(connection));
-                }
-                return Err(redis_error(error));
-            }
-        };
-        drop(connection);
-        decode_xread(reply)
+        match &self.inner.backend {
+            Backend::Single(single) => single.blocking_read(&command, block).await,
+            Backend::Cluster(cluster) => cluster.blocking_read(&command, block).await,
+        }
+        .and_then(decode_xread)
     }
 
     async fn last_event_id(&self) -> StoreResult<String> {
@@ -1466,10 +1507,23 @@ impl Store for RedisStore {
         let channel = format!("{}:{channel}", self.inner.keys.prefix());
         // A subscribed connection can do nothing else, so it is dedicated, not pooled. The
         // pub/sub connection has no timeouts of its own: bound the set-up here.
+        let clients: Vec<&redis::Client> = match &self.inner.backend {
+            Backend::Single(single) => vec![&single.client],
+            // Any node will do: a PUBLISH reaches the subscribers of every node.
+            Backend::Cluster(cluster) => cluster.seeds.iter().collect(),
+        };
         let setup = async {
-            let mut pubsub = self.inner.client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, RedisError>(pubsub)
+            let mut last_error = None;
+            for client in clients {
+                match client.get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        pubsub.subscribe(&channel).await?;
+                        return Ok::<_, RedisError>(pubsub);
+                    }
+                    Err(error) => last_error = Some(error),
+                }
+            }
+            Err(last_error.unwrap_or_else(|| (ErrorKind::Io, "no redis node to subscribe on").into()))
         };
         let pubsub = tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, setup)
             .await
@@ -1547,7 +1601,8 @@ impl RedisStore {
         Ok(tags)
     }
 
-    /// Tags of every outbox in the keyspace (SCAN: a pass over every key).
+    /// Tags of every outbox in the keyspace (SCAN: a pass over every key; on a cluster, over
+    /// every primary's keys).
     async fn scan_outbox_tags(&self) -> StoreResult<BTreeSet<String>> {
         let pattern = format!(
             "{}:{{*}}:{}",
@@ -1555,39 +1610,230 @@ impl RedisStore {
             glob_escape(reserved::OUTBOX)
         );
         let mut tags = BTreeSet::new();
-        let mut cursor = 0u64;
-        loop {
-            let reply = self
-                .query(
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(SCAN_COUNT),
-                )
-                .await?;
-            let mut parts = reply_array(reply)?.into_iter();
-            let (Some(next), Some(keys)) = (parts.next(), parts.next()) else {
-                return Err(corrupt("SCAN reply without cursor and keys"));
-            };
-            for key in reply_array(keys)? {
-                let key = required_string(key)?;
-                // `*` also matches across `}:`, so keep only keys that are exactly an outbox.
-                if let Some(tag) = self.inner.keys.tag_of(&key)
-                    && self.key(tag, reserved::OUTBOX) == key
-                {
-                    tags.insert(tag.to_owned());
+        let nodes = match &self.inner.backend {
+            Backend::Single(_) => vec![None],
+            Backend::Cluster(cluster) => cluster.primaries().await?.into_iter().map(Some).collect(),
+        };
+        for node in nodes {
+            let mut cursor = 0u64;
+            loop {
+                let mut command = redis::cmd("SCAN");
+                command.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(SCAN_COUNT);
+                let reply = match (&self.inner.backend, &node) {
+                    (Backend::Cluster(cluster), Some((host, port))) => {
+                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port: *port,
+                        });
+                        let mut connection = cluster.connection.clone();
+                        connection.route_command(command, routing).await.map_err(redis_error)?
+                    }
+                    _ => self.query(&command).await?,
+                };
+                let mut parts = reply_array(reply)?.into_iter();
+                let (Some(next), Some(keys)) = (parts.next(), parts.next()) else {
+                    return Err(corrupt("SCAN reply without cursor and keys"));
+                };
+                for key in reply_array(keys)? {
+                    let key = required_string(key)?;
+                    // `*` also matches across `}:`, so keep only keys that are exactly an outbox.
+                    if let Some(tag) = self.inner.keys.tag_of(&key)
+                        && self.key(tag, reserved::OUTBOX) == key
+                    {
+                        tags.insert(tag.to_owned());
+                    }
                 }
-            }
-            let next = required_string(next)?;
-            cursor = next.parse().map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
-            if cursor == 0 {
-                break;
+                let next = required_string(next)?;
+                cursor =
+                    next.parse().map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
+                if cursor == 0 {
+                    break;
+                }
             }
         }
         Ok(tags)
     }
+}
+
+impl Single {
+    fn connect(url: &str) -> StoreResult<Single> {
+        let connection_config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let manager =
+            Manager::new_with_config(url, connection_config.clone()).map_err(redis_error)?;
+        let pool = Pool::builder(manager)
+            .max_size(POOL_MAX_SIZE)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|error| StoreError::Unavailable(format!("redis pool: {error}")))?;
+        let client = redis::Client::open(url).map_err(redis_error)?;
+        Ok(Single {
+            shared: (0..SHARED_CONNECTIONS).map(|_| Default::default()).collect(),
+            next_shared: AtomicUsize::new(0),
+            connection_config,
+            pool,
+            client,
+        })
+    }
+
+    /// A blocking read on a connection of its own from the pool: on a shared one it would hold
+    /// up every request pipelined behind it.
+    async fn blocking_read(&self, command: &redis::Cmd, block: Duration) -> StoreResult<Value> {
+        let connection = self
+            .pool
+            .get()
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("redis pool: {error}")))?;
+        // A clone shares the pooled socket (kept out of the pool until we drop `connection`)
+        // with a response timeout of its own, long enough for the server-side wait.
+        let mut reader: MultiplexedConnection = (*connection).clone();
+        reader.set_response_timeout(block + RESPONSE_TIMEOUT);
+        match command.query_async::<Value>(&mut reader).await {
+            Ok(reply) => Ok(reply),
+            Err(error) => {
+                if error.is_io_error() || error.is_unrecoverable_error() {
+                    // Do not give a broken connection back to the pool.
+                    drop(deadpool_redis::Connection::take(connection));
+                }
+                Err(redis_error(error))
+            }
+        }
+    }
+}
+
+impl Cluster {
+    async fn connect(seeds: &[String]) -> StoreResult<Cluster> {
+        let client = ClusterClient::builder(seeds.iter().map(String::as_str))
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(RESPONSE_TIMEOUT)
+            .build()
+            .map_err(redis_error)?;
+        let opening = client.get_async_connection();
+        let connection = tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, opening)
+            .await
+            .map_err(|_| StoreError::Unavailable("connecting to the redis cluster timed out".into()))?
+            .map_err(redis_error)?;
+        let seeds = seeds
+            .iter()
+            .map(|seed| redis::Client::open(seed.as_str()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(redis_error)?;
+        Ok(Cluster {
+            connection,
+            client,
+            blocking: (0..CLUSTER_BLOCKING_CONNECTIONS).map(|_| Default::default()).collect(),
+            seeds,
+        })
+    }
+
+    /// A blocking read on a cluster connection of its own (kept for the next read unless it
+    /// failed or timed out).
+    async fn blocking_read(&self, command: &redis::Cmd, block: Duration) -> StoreResult<Value> {
+        let mut slot = self.blocking.iter().find_map(|slot| slot.try_lock().ok());
+        let kept = slot.as_mut().and_then(|slot| slot.clone());
+        let mut connection = match kept {
+            Some(connection) => connection,
+            None => {
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(CONNECT_TIMEOUT)
+                    .set_response_timeout(CLUSTER_BLOCKING_TIMEOUT);
+                let opening = self.client.get_async_connection_with_config(config);
+                tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, opening)
+                    .await
+                    .map_err(|_| {
+                        StoreError::Unavailable("connecting to the redis cluster timed out".into())
+                    })?
+                    .map_err(redis_error)?
+            }
+        };
+        let reply =
+            tokio::time::timeout(block + RESPONSE_TIMEOUT, command.query_async::<Value>(&mut connection))
+                .await;
+        match reply {
+            Ok(Ok(reply)) => {
+                if let Some(slot) = slot.as_mut() {
+                    **slot = Some(connection);
+                }
+                Ok(reply)
+            }
+            failed => {
+                // A connection that may still have a read outstanding is not reused.
+                if let Some(slot) = slot.as_mut() {
+                    **slot = None;
+                }
+                match failed {
+                    Ok(Err(error)) => Err(redis_error(error)),
+                    _ => Err(StoreError::Unavailable("blocking stream read timed out".into())),
+                }
+            }
+        }
+    }
+
+    /// The primaries serving slots now, as (host, port), from `CLUSTER NODES`.
+    async fn primaries(&self) -> StoreResult<Vec<(String, u16)>> {
+        let mut connection = self.connection.clone();
+        let reply: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(&mut connection)
+            .await
+            .map_err(redis_error)?;
+        Ok(primaries_of(&reply))
+    }
+}
+
+/// The primaries that serve slots in a `CLUSTER NODES` reply, as (host, port).
+fn primaries_of(nodes: &str) -> Vec<(String, u16)> {
+    let mut primaries = Vec::new();
+    for line in nodes.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(address), Some(flags)) = (fields.get(1), fields.get(2)) else { continue };
+        let serving = fields.len() > 8;
+        let primary = flags.split(',').any(|flag| flag == "master")
+            && !flags.split(',').any(|flag| matches!(flag, "fail" | "noaddr" | "handshake"));
+        // `host:port@cport[,hostname]`
+        let address = address.split(['@', ',']).next().unwrap_or_default();
+        if let (true, true, Some((host, port))) = (primary, serving, address.rsplit_once(':'))
+            && let Ok(port) = port.parse::<u16>()
+        {
+            primaries.push((host.to_owned(), port));
+        }
+    }
+    primaries
+}
+
+/// The seed nodes of a cluster URL (`redis+cluster://[user:password@]host:port,host:port/`),
+/// each as a single-node URL carrying the credentials; `None` for any other URL.
+fn cluster_seeds(url: &str) -> StoreResult<Option<Vec<String>>> {
+    let Some((scheme, rest)) =
+        CLUSTER_SCHEMES.iter().find_map(|scheme| url.strip_prefix(scheme).map(|rest| (scheme, rest)))
+    else {
+        return Ok(None);
+    };
+    let plain = scheme.replace("+cluster", "");
+    let rest = rest.trim_end_matches('/');
+    let (credentials, hosts) = match rest.rsplit_once('@') {
+        Some((credentials, hosts)) => (format!("{credentials}@"), hosts),
+        None => (String::new(), rest),
+    };
+    if hosts.contains('/') {
+        return Err(StoreError::Unavailable(
+            "a redis cluster URL names no database (a cluster has only database 0)".into(),
+        ));
+    }
+    let seeds: Vec<String> = hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|host| !host.is_empty())
+        .map(|host| format!("{plain}{credentials}{host}"))
+        .collect();
+    if seeds.is_empty() {
+        return Err(StoreError::Unavailable("a redis cluster URL names no node".into()));
+    }
+    Ok(Some(seeds))
 }
 
 #[cfg(test)]
@@ -1634,6 +1880,41 @@ mod tests {
                 break;
             }
         }
+    }
+
+    #[test]
+    fn cluster_urls_name_their_seed_nodes_with_credentials() {
+        assert_eq!(cluster_seeds("redis://127.0.0.1:6379/3").expect("plain"), None);
+        assert_eq!(
+            cluster_seeds("redis+cluster://a:7001,b:7002/").expect("cluster"),
+            Some(vec!["redis://a:7001".to_owned(), "redis://b:7002".to_owned()])
+        );
+        assert_eq!(
+            cluster_seeds("redis+cluster://user:p%40ss@a:7001,b:7002").expect("credentials"),
+            Some(vec!["redis://user:p%40ss@a:7001".to_owned(), "redis://user:p%40ss@b:7002".to_owned()])
+        );
+        assert!(cluster_seeds("redis+cluster://a:7001/2").is_err(), "a cluster has no database 2");
+        assert!(cluster_seeds("redis+cluster://").is_err(), "no node");
+    }
+
+    #[test]
+    fn primaries_are_the_masters_that_serve_slots() {
+        let nodes = "\
+5a18 127.0.0.1:7102@17102 master - 0 1796067818462 2 connected 5461-10922
+7b6a 127.0.0.1:7104@17104 slave b6ef 0 1796067818462 4 connected
+8a5f 127.0.0.1:7106@17106 master,fail - 0 1796067818462 6 connected 0-10
+56cd 10.0.0.5:7105@17105,redis-5.local master - 0 1796067819165 5 connected 10923-16383
+e376 127.0.0.1:7101@17101 myself,master - 0 1796067819000 1 connected 0-5460
+b6ef 127.0.0.1:7103@17103 master - 0 1796067818462 3 connected
+";
+        assert_eq!(
+            primaries_of(nodes),
+            vec![
+                ("127.0.0.1".to_owned(), 7102),
+                ("10.0.0.5".to_owned(), 7105),
+                ("127.0.0.1".to_owned(), 7101)
+            ]
+        );
     }
 
     fn every_byte() -> Vec<u8> {
