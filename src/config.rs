@@ -19,6 +19,9 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Redis URL (`LIVEPK_REDIS_URL`). Unset: the embedded in-process store (one process only).
     pub redis_url: Option<String>,
+    /// The Redis URL names a Redis Cluster (`LIVEPK_REDIS_CLUSTER=1`): its host (or a
+    /// comma-separated list of `host:port`) are seed nodes. Same as a `redis+cluster://` URL.
+    pub redis_cluster: bool,
     /// Prefix of every Redis key (`LIVEPK_KEY_PREFIX`), so several deployments can share a Redis.
     pub key_prefix: String,
     /// SQL URL (`LIVEPK_DATABASE_URL`): `sqlite://...` (default, a file under `./data/`) or
@@ -61,6 +64,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("metrics_listen", &self.metrics_listen)
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("redis_cluster", &self.redis_cluster)
             .field("key_prefix", &self.key_prefix)
             .field(
                 "database_url",
@@ -168,6 +172,7 @@ impl Default for Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 50051)),
             metrics_listen: Some(SocketAddr::from(([0, 0, 0, 0], 9464))),
             redis_url: None,
+            redis_cluster: false,
             key_prefix: "livepk".into(),
             database_url: "sqlite://data/livepk.db?mode=rwc".into(),
             auth_token: None,
@@ -250,6 +255,19 @@ impl Config {
         Ok(config)
     }
 
+    /// The URL the store connects to: `redis_url`, as a `redis+cluster://` URL when
+    /// `redis_cluster` is set (a URL that already says `+cluster` is taken as it is).
+    pub fn store_url(&self) -> Option<String> {
+        let url = self.redis_url.as_deref()?;
+        if !self.redis_cluster || url.contains("+cluster://") {
+            return Some(url.to_owned());
+        }
+        Some(match url.split_once("://") {
+            Some((scheme, rest)) => format!("{scheme}+cluster://{rest}"),
+            None => format!("redis+cluster://{url}"),
+        })
+    }
+
     /// Everything [`Config::validate_settings`] checks, plus the security posture: with a Redis
     /// URL (a real deployment) both tokens are required unless `insecure` says otherwise.
     /// `Config::load` (the binary) runs it; a server embedded in a test or benchmark is only
@@ -281,6 +299,12 @@ impl Config {
             setting,
             reason: reason.into(),
         };
+        if self.redis_cluster && self.redis_url.is_none() {
+            return Err(invalid(
+                "redis_cluster (LIVEPK_REDIS_CLUSTER)",
+                "needs redis_url (LIVEPK_REDIS_URL): the cluster's seed nodes",
+            ));
+        }
         for (setting, token) in
             [("auth_token", &self.auth_token), ("admin_token", &self.admin_token)]
         {
@@ -369,6 +393,19 @@ impl Config {
         if let Some(value) = env("LIVEPK_REDIS_URL") {
             self.redis_url = non_empty(value);
         }
+        if let Some(value) = env("LIVEPK_REDIS_CLUSTER").and_then(non_empty) {
+            self.redis_cluster = match value.trim() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "LIVEPK_REDIS_CLUSTER",
+                        value,
+                        reason: "must be 1 or 0".into(),
+                    });
+                }
+            };
+        }
         if let Some(value) = env("LIVEPK_KEY_PREFIX") {
             if value.is_empty() || value.contains(['{', '}']) {
                 return Err(ConfigError::Env {
@@ -445,6 +482,33 @@ mod tests {
         let map: HashMap<String, String> =
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn a_cluster_is_named_by_the_url_or_by_the_flag() {
+        let configured = |pairs: &[(&str, &str)]| {
+            let mut config = Config::default();
+            config.apply_env(env(pairs)).map(|()| config)
+        };
+        let plain = configured(&[("LIVEPK_REDIS_URL", "redis://:pw@r1:7000")]).unwrap();
+        assert_eq!(plain.store_url().as_deref(), Some("redis://:pw@r1:7000"));
+        let flagged = configured(&[
+            ("LIVEPK_REDIS_URL", "redis://:pw@r1:7000,r2:7000"),
+            ("LIVEPK_REDIS_CLUSTER", "1"),
+        ])
+        .unwrap();
+        assert_eq!(flagged.store_url().as_deref(), Some("redis+cluster://:pw@r1:7000,r2:7000"));
+        let url = configured(&[
+            ("LIVEPK_REDIS_URL", "redis+cluster://r1:7000"),
+            ("LIVEPK_REDIS_CLUSTER", "1"),
+        ])
+        .unwrap();
+        assert_eq!(url.store_url().as_deref(), Some("redis+cluster://r1:7000"));
+        let error = configured(&[("LIVEPK_REDIS_CLUSTER", "yes")]).err().expect("refused");
+        assert!(error.to_string().contains("LIVEPK_REDIS_CLUSTER"), "{error}");
+        let lonely = configured(&[("LIVEPK_REDIS_CLUSTER", "1")]).unwrap();
+        let error = lonely.validate_settings().unwrap_err().to_string();
+        assert!(error.contains("redis_cluster") && error.contains("LIVEPK_REDIS_URL"), "{error}");
     }
 
     #[test]

@@ -93,8 +93,8 @@ pub enum ServeError {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     let options =
         StoreOptions { event_retention: config.events.retention, ..StoreOptions::default() };
-    Ok(match &config.redis_url {
-        Some(url) => Arc::new(RedisStore::connect(url, &config.key_prefix, options).await?),
+    Ok(match config.store_url() {
+        Some(url) => Arc::new(RedisStore::connect(&url, &config.key_prefix, options).await?),
         None => {
             tracing::warn!(
                 "LIVEPK_REDIS_URL is not set: using the embedded in-process store. It is for ONE \

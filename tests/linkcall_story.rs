@@ -307,7 +307,16 @@ fn the_pk(pk: &[LinkcallpkPkInfo]) -> LinkcallpkPkInfo {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linkcall_full_story() {
-    let deployment = Deployment::new();
+    full_story(Deployment::new()).await;
+}
+
+/// The same story with the binary on a Redis Cluster (3 primaries + 3 replicas).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linkcall_full_story_on_a_redis_cluster() {
+    full_story(Deployment::on_cluster()).await;
+}
+
+async fn full_story(deployment: Deployment) {
     let server = deployment.spawn().await;
     let test_start_secs = now_secs(&server);
     let log = EventLog::subscribe(&server).await;

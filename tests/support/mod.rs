@@ -34,7 +34,9 @@ pub use events::*;
 #[allow(unused_imports)]
 pub use linkcall::*;
 #[allow(unused_imports)]
-pub use livepk_engine::testkit::{both_stores, fresh_prefix, redis_store, redis_url};
+pub use livepk_engine::testkit::{
+    both_stores, cluster_store, fresh_prefix, redis_cluster_url, redis_store, redis_url,
+};
 #[allow(unused_imports)]
 pub use processes::{Deployment, RedisProcess, Spawned, run_binary};
 #[allow(unused_imports)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use livepk_core::SystemClock;
 
-use super::{Client, READY_TIMEOUT, eventually, fresh_prefix, redis_url};
+use super::{Client, READY_TIMEOUT, eventually, fresh_prefix, redis_cluster_url, redis_url};
 
 /// What several server processes share: the Redis key prefix and the SQLite file (in a
 /// temporary directory that also holds the servers' logs).
@@ -22,15 +22,33 @@ pub struct Deployment {
     pub prefix: String,
     /// `LIVEPK_DATABASE_URL`.
     pub database_url: String,
+    /// `LIVEPK_REDIS_URL`: the test Redis, or the test Redis Cluster.
+    pub redis_url: String,
     spawned: Mutex<u32>,
 }
 
 impl Deployment {
     /// A fresh prefix and a fresh SQLite file.
     pub fn new() -> Deployment {
+        Deployment::on(redis_url())
+    }
+
+    /// [`Deployment::new`] on the test Redis Cluster (`LIVEPK_TEST_REDIS_CLUSTER_URL`).
+    pub fn on_cluster() -> Deployment {
+        Deployment::on(redis_cluster_url())
+    }
+
+    /// A fresh prefix and a fresh SQLite file on the Redis (or `redis+cluster://`) at `redis_url`.
+    pub fn on(redis_url: String) -> Deployment {
         let dir = tempfile::tempdir().expect("temporary directory");
         let database_url = format!("sqlite://{}/livepk.db?mode=rwc", dir.path().display());
-        Deployment { dir, prefix: fresh_prefix(), database_url, spawned: Mutex::new(0) }
+        Deployment {
+            dir,
+            prefix: fresh_prefix(),
+            database_url,
+            redis_url,
+            spawned: Mutex::new(0),
+        }
     }
 
     /// Starts one more `livepk` process on this deployment and waits until it is SERVING.
@@ -57,7 +75,7 @@ impl Deployment {
             .env("LIVEPK_LISTEN", "127.0.0.1:0")
             .env("LIVEPK_ADDRESS_FILE", &address_file)
             .env("LIVEPK_METRICS_LISTEN", "")
-            .env("LIVEPK_REDIS_URL", redis_url())
+            .env("LIVEPK_REDIS_URL", &self.redis_url)
             .env("LIVEPK_KEY_PREFIX", &self.prefix)
             .env("LIVEPK_DATABASE_URL", &self.database_url)
             // A Redis deployment without tokens starts only when told it may (issue 12 item 3).
@@ -158,8 +176,18 @@ impl Drop for Deployment {
     /// Best effort: removes every Redis key of the prefix (servers are gone by now: they are
     /// declared after the deployment and so dropped before it).
     fn drop(&mut self) {
-        if let Err(error) = delete_prefix(&redis_url(), &self.prefix) {
-            eprintln!("could not clean the Redis keys of {}: {error}", self.prefix);
+        let nodes = match self.redis_url.split_once("+cluster://") {
+            // Each node deletes the keys it holds; replicas refuse (MOVED), harmlessly.
+            Some((_, nodes)) => nodes.split(',').map(|node| format!("redis://{node}")).collect(),
+            None => vec![self.redis_url.clone()],
+        };
+        let cluster = nodes.len() > 1;
+        for url in nodes {
+            if let Err(error) = delete_prefix(&url, &self.prefix)
+                && !cluster
+            {
+                eprintln!("could not clean the Redis keys of {}: {error}", self.prefix);
+            }
         }
     }
 }

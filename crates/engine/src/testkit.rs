@@ -164,6 +164,15 @@ pub fn redis_url() -> String {
     std::env::var("LIVEPK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// The Redis Cluster the tests use: `LIVEPK_TEST_REDIS_CLUSTER_URL`, else the local 3 primaries
+/// + 3 replicas on ports 7101-7106 that `scripts/test.sh` starts when none answers.
+pub fn redis_cluster_url() -> String {
+    std::env::var("LIVEPK_TEST_REDIS_CLUSTER_URL").unwrap_or_else(|_| {
+        let nodes: Vec<String> = (7101..=7106).map(|port| format!("127.0.0.1:{port}")).collect();
+        format!("redis+cluster://{}", nodes.join(","))
+    })
+}
+
 /// A key prefix no other test uses, so tests share one Redis in parallel.
 pub fn fresh_prefix() -> String {
     format!("t{:016x}", rand::random::<u64>())
@@ -179,10 +188,20 @@ pub async fn redis_store(prefix: &str) -> Arc<dyn Store> {
     )
 }
 
-/// Both stores, each fresh: the in-process one and Redis under a fresh prefix.
+/// A Redis Cluster store under `prefix`. Panics when the cluster is unreachable.
+pub async fn cluster_store(prefix: &str) -> Arc<dyn Store> {
+    Arc::new(
+        livepk_store::RedisStore::connect(&redis_cluster_url(), prefix, StoreOptions::default())
+            .await
+            .expect("the Redis Cluster must be running for the tests (scripts/test.sh starts it)"),
+    )
+}
+
+/// Every store, each fresh: the in-process one, Redis and a Redis Cluster under a fresh prefix.
 pub async fn both_stores() -> Vec<(&'static str, Arc<dyn Store>)> {
     vec![
         ("memory", Arc::new(MemoryStore::new(StoreOptions::default())) as Arc<dyn Store>),
         ("redis", redis_store(&fresh_prefix()).await),
+        ("cluster", cluster_store(&fresh_prefix()).await),
     ]
 }

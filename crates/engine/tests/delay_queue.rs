@@ -164,8 +164,28 @@ async fn a_redelivered_deadline_changes_nothing_the_second_time() {
 #[tokio::test]
 async fn two_replicas_sharing_redis_fire_each_deadline_exactly_once() {
     let prefix = testkit::fresh_prefix();
-    let first_store = testkit::redis_store(&prefix).await;
-    let second_store = testkit::redis_store(&prefix).await;
+    two_replicas_fire_each_deadline_exactly_once(
+        testkit::redis_store(&prefix).await,
+        testkit::redis_store(&prefix).await,
+    )
+    .await;
+}
+
+/// The same on a Redis Cluster (the queue's buckets on different primaries).
+#[tokio::test]
+async fn two_replicas_sharing_a_redis_cluster_fire_each_deadline_exactly_once() {
+    let prefix = testkit::fresh_prefix();
+    two_replicas_fire_each_deadline_exactly_once(
+        testkit::cluster_store(&prefix).await,
+        testkit::cluster_store(&prefix).await,
+    )
+    .await;
+}
+
+async fn two_replicas_fire_each_deadline_exactly_once(
+    first_store: Arc<dyn Store>,
+    second_store: Arc<dyn Store>,
+) {
     let clock = ManualClock::new(50_000);
     for index in 0..300 {
         arm(&first_store, &format!("job{index}"), 50_000 - index).await;
