@@ -22,6 +22,12 @@ pub struct Config {
     /// The Redis URL names a Redis Cluster (`LIVEPK_REDIS_CLUSTER=1`): its host (or a
     /// comma-separated list of `host:port`) are seed nodes. Same as a `redis+cluster://` URL.
     pub redis_cluster: bool,
+    /// Replicas that must have a write before it is answered (`LIVEPK_REDIS_MIN_REPLICAS`, Redis
+    /// `WAIT` in the same round trip); 0 = asynchronous replication. Fewer within
+    /// `redis_replica_wait_ms` answers UNAVAILABLE, so the caller retries (idempotently).
+    pub redis_min_replicas: u32,
+    /// How long a write waits for them (`LIVEPK_REDIS_REPLICA_WAIT_MS`).
+    pub redis_replica_wait_ms: u64,
     /// Prefix of every Redis key (`LIVEPK_KEY_PREFIX`), so several deployments can share a Redis.
     pub key_prefix: String,
     /// SQL URL (`LIVEPK_DATABASE_URL`): `sqlite://...` (default, a file under `./data/`) or
@@ -65,6 +71,8 @@ impl std::fmt::Debug for Config {
             .field("metrics_listen", &self.metrics_listen)
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
             .field("redis_cluster", &self.redis_cluster)
+            .field("redis_min_replicas", &self.redis_min_replicas)
+            .field("redis_replica_wait_ms", &self.redis_replica_wait_ms)
             .field("key_prefix", &self.key_prefix)
             .field(
                 "database_url",
@@ -173,6 +181,8 @@ impl Default for Config {
             metrics_listen: Some(SocketAddr::from(([0, 0, 0, 0], 9464))),
             redis_url: None,
             redis_cluster: false,
+            redis_min_replicas: 0,
+            redis_replica_wait_ms: 1_000,
             key_prefix: "livepk".into(),
             database_url: "sqlite://data/livepk.db?mode=rwc".into(),
             auth_token: None,
@@ -299,6 +309,12 @@ impl Config {
             setting,
             reason: reason.into(),
         };
+        if self.redis_min_replicas > 0 && !(1..=60_000).contains(&self.redis_replica_wait_ms) {
+            return Err(invalid(
+                "redis_replica_wait_ms (LIVEPK_REDIS_REPLICA_WAIT_MS)",
+                "must be 1 to 60000 ms when redis_min_replicas is set",
+            ));
+        }
         if self.redis_cluster && self.redis_url.is_none() {
             return Err(invalid(
                 "redis_cluster (LIVEPK_REDIS_CLUSTER)",
@@ -406,6 +422,20 @@ impl Config {
                 }
             };
         }
+        if let Some(value) = env("LIVEPK_REDIS_MIN_REPLICAS").and_then(non_empty) {
+            self.redis_min_replicas = value.trim().parse().map_err(|_| ConfigError::Env {
+                name: "LIVEPK_REDIS_MIN_REPLICAS",
+                value,
+                reason: "must be a whole number of replicas (0 = do not wait)".into(),
+            })?;
+        }
+        if let Some(value) = env("LIVEPK_REDIS_REPLICA_WAIT_MS").and_then(non_empty) {
+            self.redis_replica_wait_ms = value.trim().parse().map_err(|_| ConfigError::Env {
+                name: "LIVEPK_REDIS_REPLICA_WAIT_MS",
+                value,
+                reason: "must be a whole number of milliseconds".into(),
+            })?;
+        }
         if let Some(value) = env("LIVEPK_KEY_PREFIX") {
             if value.is_empty() || value.contains(['{', '}']) {
                 return Err(ConfigError::Env {
@@ -506,6 +536,24 @@ mod tests {
         assert_eq!(url.store_url().as_deref(), Some("redis+cluster://r1:7000"));
         let error = configured(&[("LIVEPK_REDIS_CLUSTER", "yes")]).err().expect("refused");
         assert!(error.to_string().contains("LIVEPK_REDIS_CLUSTER"), "{error}");
+        let replicated = configured(&[
+            ("LIVEPK_REDIS_URL", "redis+cluster://r1:7000"),
+            ("LIVEPK_REDIS_MIN_REPLICAS", "1"),
+            ("LIVEPK_REDIS_REPLICA_WAIT_MS", "250"),
+        ])
+        .unwrap();
+        assert_eq!((replicated.redis_min_replicas, replicated.redis_replica_wait_ms), (1, 250));
+        replicated.validate_settings().expect("a sensible wait");
+        let error = configured(&[("LIVEPK_REDIS_MIN_REPLICAS", "-1")]).err().expect("refused");
+        assert!(error.to_string().contains("LIVEPK_REDIS_MIN_REPLICAS"), "{error}");
+        let forever = configured(&[
+            ("LIVEPK_REDIS_URL", "redis://r1:7000"),
+            ("LIVEPK_REDIS_MIN_REPLICAS", "1"),
+            ("LIVEPK_REDIS_REPLICA_WAIT_MS", "0"),
+        ])
+        .unwrap();
+        let error = forever.validate_settings().unwrap_err().to_string();
+        assert!(error.contains("redis_replica_wait_ms"), "{error}");
         let lonely = configured(&[("LIVEPK_REDIS_CLUSTER", "1")]).unwrap();
         let error = lonely.validate_settings().unwrap_err().to_string();
         assert!(error.contains("redis_cluster") && error.contains("LIVEPK_REDIS_URL"), "{error}");

@@ -91,8 +91,12 @@ pub enum ServeError {
 
 /// Opens the store the configuration asks for: Redis when a URL is set, else the embedded one.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
-    let options =
-        StoreOptions { event_retention: config.events.retention, ..StoreOptions::default() };
+    let options = StoreOptions {
+        event_retention: config.events.retention,
+        min_replicas: config.redis_min_replicas,
+        replica_wait: std::time::Duration::from_millis(config.redis_replica_wait_ms),
+        ..StoreOptions::default()
+    };
     Ok(match config.store_url() {
         Some(url) => Arc::new(RedisStore::connect(&url, &config.key_prefix, options).await?),
         None => {

@@ -557,6 +557,15 @@ pub struct StoreOptions {
     pub score_records_per_battle: usize,
     /// How many dead-lettered jobs each delay-queue bucket keeps (the oldest go first).
     pub dead_jobs_per_bucket: usize,
+    /// Redis only: how many replicas must have a write before it is answered (`WAIT`, sent in
+    /// the same round trip as the write, to the same node). 0: answered once the primary has
+    /// it (Redis's asynchronous replication: a crash of the primary before its replica got the
+    /// write loses it). When fewer replicas acknowledge it within [`StoreOptions::replica_wait`],
+    /// the call fails [`StoreError::Unavailable`]: the write may or may not survive a failover,
+    /// and the caller's retry (every write here is idempotent or versioned) makes sure of it.
+    pub min_replicas: u32,
+    /// How long a write waits for [`StoreOptions::min_replicas`] acknowledgements.
+    pub replica_wait: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -566,6 +575,8 @@ impl Default for StoreOptions {
             job_buckets: 3,
             score_records_per_battle: 50_000,
             dead_jobs_per_bucket: 1_000,
+            min_replicas: 0,
+            replica_wait: std::time::Duration::from_millis(1_000),
         }
     }
 }

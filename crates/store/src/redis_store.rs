@@ -333,8 +333,24 @@ impl RedisStore {
     }
 
     /// Runs a prepared script on a shared connection: EVALSHA, plus SCRIPT LOAD and a second
-    /// EVALSHA only when Redis does not know the script yet.
+    /// EVALSHA only when Redis does not know the script yet. With `min_replicas`, followed by
+    /// WAIT in the same round trip ([`RedisStore::replicated`]).
     async fn run_script(&self, invocation: &ScriptInvocation<'_>) -> StoreResult<Value> {
+        if self.inner.options.min_replicas > 0 {
+            let mut pipeline = redis::pipe();
+            pipeline.invoke_script(invocation);
+            return match self.replicated_one(pipeline).await {
+                // A node that does not know the script yet (a fresh or failed-over primary):
+                // the pipeline cannot fall back by itself as `invoke_async` does.
+                Err(StoreError::Unavailable(message)) if is_no_script(&message) => {
+                    self.load_script(invocation).await?;
+                    let mut pipeline = redis::pipe();
+                    pipeline.invoke_script(invocation);
+                    self.replicated_one(pipeline).await
+                }
+                other => other,
+            };
+        }
         if let Backend::Cluster(cluster) = &self.inner.backend {
             // Routed by the first key; every key of a script shares its tag, so its slot.
             let mut connection = cluster.connection.clone();
@@ -344,6 +360,80 @@ impl RedisStore {
         match invocation.invoke_async(&mut shared.connection).await {
             Ok(reply) => Ok(reply),
             Err(error) => Err(self.failed(&shared, error).await),
+        }
+    }
+
+    /// SCRIPT LOAD (on every node of a cluster).
+    async fn load_script(&self, invocation: &ScriptInvocation<'_>) -> StoreResult<()> {
+        if let Backend::Cluster(cluster) = &self.inner.backend {
+            let mut connection = cluster.connection.clone();
+            invocation.load_async(&mut connection).await.map_err(redis_error)?;
+            return Ok(());
+        }
+        let mut shared = self.shared().await?;
+        match invocation.load_async(&mut shared.connection).await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(self.failed(&shared, error).await),
+        }
+    }
+
+    /// One write command: with `min_replicas`, followed by WAIT ([`RedisStore::replicated`]).
+    async fn write(&self, command: &redis::Cmd) -> StoreResult<Value> {
+        if self.inner.options.min_replicas == 0 {
+            return self.query(command).await;
+        }
+        let mut pipeline = redis::pipe();
+        pipeline.add_command(command.clone());
+        self.replicated_one(pipeline).await
+    }
+
+    /// Runs `pipeline` (one write, whose keys share one slot) followed by `WAIT min_replicas
+    /// replica_wait` in one round trip on one connection (on a cluster, to the write's node:
+    /// WAIT names no key and goes where the write goes), and answers the write's reply once
+    /// enough replicas acknowledged it. Fewer is `Unavailable`: the write happened on the
+    /// primary but could still be lost with it, and a retry (idempotent) settles it.
+    async fn replicated(&self, mut pipeline: redis::Pipeline) -> StoreResult<Vec<Value>> {
+        let options = &self.inner.options;
+        pipeline.cmd("WAIT").arg(options.min_replicas).arg(millis(options.replica_wait).max(1));
+        let mut replies = match &self.inner.backend {
+            Backend::Cluster(cluster) => {
+                let mut connection = cluster.connection.clone();
+                pipeline.query_async::<Vec<Value>>(&mut connection).await.map_err(redis_error)?
+            }
+            Backend::Single(_) => {
+                let mut shared = self.shared().await?;
+                match pipeline.query_async::<Vec<Value>>(&mut shared.connection).await {
+                    Ok(replies) => replies,
+                    Err(error) => return Err(self.failed(&shared, error).await),
+                }
+            }
+        };
+        let Some(acknowledged) = replies.pop() else {
+            return Err(corrupt("a replicated write answered no WAIT reply"));
+        };
+        let acknowledged = reply_int(acknowledged)?;
+        if acknowledged < i64::from(options.min_replicas) {
+            tracing::warn!(
+                acknowledged,
+                wanted = options.min_replicas,
+                "a redis write was not acknowledged by enough replicas in time"
+            );
+            return Err(StoreError::Unavailable(format!(
+                "the write reached the primary but only {acknowledged} of {} replica(s) within \
+                 {} ms: it could be lost in a failover; retry",
+                options.min_replicas,
+                millis(options.replica_wait)
+            )));
+        }
+        Ok(replies)
+    }
+
+    /// [`RedisStore::replicated`] of a pipeline of one command: its reply.
+    async fn replicated_one(&self, pipeline: redis::Pipeline) -> StoreResult<Value> {
+        let mut replies = self.replicated(pipeline).await?;
+        match (replies.pop(), replies.is_empty()) {
+            (Some(reply), true) => Ok(reply),
+            _ => Err(corrupt("a replicated write answered a different number of replies")),
         }
     }
 
@@ -472,6 +562,11 @@ fn redis_error(error: RedisError) -> StoreError {
     } else {
         StoreError::Unavailable(error.to_string())
     }
+}
+
+/// Whether an error's text is Redis's NOSCRIPT (as redis-rs words it, alone or in a pipeline).
+fn is_no_script(message: &str) -> bool {
+    message.contains("NOSCRIPT") || message.contains("NoScript")
 }
 
 fn corrupt(what: impl fmt::Display) -> StoreError {
@@ -908,7 +1003,7 @@ impl Store for RedisStore {
     }
 
     async fn next_id(&self, tag: &str, name: &str) -> StoreResult<u64> {
-        let reply = self.query(redis::cmd("INCR").arg(self.key(tag, name))).await?;
+        let reply = self.write(redis::cmd("INCR").arg(self.key(tag, name))).await?;
         u64::try_from(reply_int(reply)?).map_err(|_| corrupt("negative counter"))
     }
 
@@ -1095,7 +1190,7 @@ impl Store for RedisStore {
         // SET NX GET (Redis 7): creates the record and answers nil, or leaves it and answers
         // the value already there, atomically.
         let reply = self
-            .query(
+            .write(
                 redis::cmd("SET")
                     .arg(self.key(tag, name))
                     .arg(value)
@@ -1115,7 +1210,7 @@ impl Store for RedisStore {
         value: &[u8],
         ttl: Duration,
     ) -> StoreResult<()> {
-        self.query(redis::cmd("SET").arg(self.key(tag, name)).arg(value).arg("PX").arg(px(ttl)))
+        self.write(redis::cmd("SET").arg(self.key(tag, name)).arg(value).arg("PX").arg(px(ttl)))
             .await?;
         Ok(())
     }
@@ -1436,7 +1531,12 @@ impl Store for RedisStore {
                 .arg("p")
                 .arg(payload.as_slice());
         }
-        let replies = self.query_pipeline(&pipeline).await?;
+        // One stream key: one slot, so one round trip on a cluster too.
+        let replies = if self.inner.options.min_replicas > 0 {
+            self.replicated(pipeline).await?
+        } else {
+            self.query_pipeline(&pipeline).await?
+        };
         replies.into_iter().map(required_string).collect()
     }
 
@@ -1880,6 +1980,35 @@ mod tests {
                 break;
             }
         }
+    }
+
+    /// The local Redis has no replica: with `min_replicas` every write reaches the primary and
+    /// is then answered Unavailable (it could be lost in a failover), never silently OK.
+    #[tokio::test]
+    async fn a_write_no_replica_acknowledged_is_unavailable_not_ok() {
+        let options = StoreOptions {
+            min_replicas: 1,
+            replica_wait: Duration::from_millis(20),
+            ..StoreOptions::default()
+        };
+        let store = store_with(options).await;
+        let put = Op::Put { name: "a".into(), value: b"one".to_vec(), ttl: None };
+        let error = store.commit(Transaction::new("t").op(put)).await.unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Unavailable(message) if message.contains("0 of 1 replica")),
+            "{error:?}"
+        );
+        // It did reach the primary: a retry is what settles it (here a versioned one conflicts).
+        assert_eq!(store.get("t", "a").await.unwrap().map(|read| read.version), Some(1));
+        let error = store.next_id("t", "n").await.unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+        let error = store.record_put("t", "r", b"x", Duration::from_secs(5)).await.unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+        let error = store.append_events(&[b"e".to_vec()]).await.unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+        // Reads are not held up.
+        assert!(store.hash_get_all("t", "nothing").await.unwrap().is_empty());
+        cleanup(&store).await;
     }
 
     #[test]
