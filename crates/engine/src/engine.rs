@@ -711,15 +711,41 @@ fn write_plan<M: ModeBinding, R>(
     if let Some(events) = events.take() {
         match pointers.last_mut() {
             Some(last) => last.ops.push(Op::Outbox { events }),
-            // Only notifications: they still go through an outbox (the mode's own).
+            // Only notifications: they still go through an outbox, on a tag of what they are
+            // about (never one tag per mode, which would put a mode's notes on one slot).
             None => pointers.push(
-                Transaction::new(format!("{}:notes", M::MODE.as_str())).op(Op::Outbox { events }),
+                Transaction::new(notes_tag(binding, snapshot, &events)).op(Op::Outbox { events }),
             ),
         }
     }
     plan.extend(pointers);
     plan
 }
+
+/// The tag of an outbox that holds only notifications (nothing else is written): the battle's
+/// own tag when the command read one, else the tag of the first aggregate it read, else one of
+/// [`NOTES_BUCKETS`] tags of the mode picked by the events' bytes. Any tag will do for
+/// exactly-once (the outbox is committed whole and relayed per tag, and the sweeper finds
+/// every marked tag); this spreads the notes over the slots.
+fn notes_tag<M: ModeBinding>(
+    binding: &M,
+    snapshot: &Snapshot<M::Domain>,
+    events: &[Vec<u8>],
+) -> String {
+    if let Some(battle) = snapshot.battle() {
+        return binding.battle_tag(battle.battle_id());
+    }
+    if let Some(id) = snapshot.loaded_ids().next() {
+        return binding.aggregate_key(id).tag;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    events.hash(&mut hasher);
+    format!("{}:notes:{}", M::MODE.as_str(), hasher.finish() % NOTES_BUCKETS)
+}
+
+/// How many notes-only outbox tags a mode spreads over when nothing names a better one.
+const NOTES_BUCKETS: u64 = 64;
 
 /// The ops that reset or drop a battle's score keys and its gift records.
 fn score_ops<M: ModeBinding>(

@@ -8,6 +8,7 @@
 
 mod cross_mode;
 mod errors;
+mod layout;
 mod queries;
 mod races;
 mod table;
@@ -303,7 +304,13 @@ impl World {
         let engine = self.kit.engine();
         let online = engine
             .store
-            .zrange("lc", "online", 0, usize::MAX, livepk_store::Order::Ascending)
+            .zrange(
+                crate::adapter::ONLINE_TAG,
+                crate::adapter::ONLINE,
+                0,
+                usize::MAX,
+                livepk_store::Order::Ascending,
+            )
             .await
             .expect("read")
             .into_iter()
