@@ -186,6 +186,29 @@ impl LinkCallAdapter {
         Ok((snapshot, lists))
     }
 
+    /// Copies of the anchors of `ids` that point at a battle which is closed or gone, with the
+    /// pointer cleared: such an anchor is free. Only a new battle abandoned after one anchor's
+    /// pointer was written (the other's lost a race: each anchor is its own transaction) leaves
+    /// one behind; Confirm's re-run takes the pair up again from there.
+    async fn freed_from_closed(
+        &self,
+        snapshot: &Snapshot<LinkCall>,
+        ids: &[SingerId],
+    ) -> EngineResult<HashMap<SingerId, Anchor>> {
+        let mut freed = HashMap::new();
+        for id in ids {
+            let Some(anchor) = snapshot.aggregate(*id) else { continue };
+            let Some(battle) = anchor.battle else { continue };
+            let read = self.engine.read_battle(self, battle).await?;
+            if read.is_none_or(|(battle, _)| battle.is_closed()) {
+                let mut free = anchor.clone();
+                free.battle = None;
+                freed.insert(*id, free);
+            }
+        }
+        Ok(freed)
+    }
+
     fn withdrawal<'a>(
         snapshot: &'a Snapshot<LinkCall>,
         singer: SingerId,
@@ -419,17 +442,18 @@ impl LinkCallAdapter {
                 } else {
                     None
                 };
-                Ok((snapshot, new_battle))
+                let freed = self.freed_from_closed(&snapshot, &[guest_id, host_id]).await?;
+                Ok((snapshot, (new_battle, freed)))
             },
-            |snapshot, new_battle, now_ms| {
+            |snapshot, (new_battle, freed), now_ms| {
                 let decision = if agree {
                     ConfirmDecision::Agree(*new_battle)
                 } else {
                     ConfirmDecision::Refuse
                 };
                 let request = ConfirmRequest { guest_id, host_id, decision };
-                let (guest, host) = (snapshot.aggregate(guest_id), snapshot.aggregate(host_id));
-                Ok(crate::confirm(guest, host, request, now_ms)?)
+                let anchor = |id| freed.get(&id).or(snapshot.aggregate(id));
+                Ok(crate::confirm(anchor(guest_id), anchor(host_id), request, now_ms)?)
             },
         )
         .await
