@@ -787,3 +787,73 @@ pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> EngineRes
     serde_json::from_slice(bytes)
         .map_err(|error| EngineError::Store(StoreError::Corrupt(format!("{what}: {error}"))))
 }
+
+#[cfg(all(test, feature = "testkit"))]
+mod notes_tests {
+    //! Where an outbox of notifications alone goes (issue 13: never one tag per mode).
+
+    use std::sync::Arc;
+
+    use livepk_battle::{BattleId, Round, Scores, Sides, Transition};
+    use livepk_core::{GiftId, PkId, RoomSid};
+    use livepk_store::Op;
+
+    use super::write_plan;
+    use crate::binding::{ModeBinding, Snapshot};
+    use crate::testkit::TestKit;
+    use crate::testkit::duel::{Duel, DuelAdapter, DuelBattle, DuelRoom, StageDuel};
+
+    async fn duel() -> (TestKit, Arc<DuelAdapter<StageDuel>>) {
+        let mut adapter = None;
+        let kit = TestKit::new(&[], |engine| {
+            let built = DuelAdapter::<StageDuel>::new(engine.clone());
+            adapter = Some(built.clone());
+            vec![built.parts()]
+        })
+        .await;
+        (kit, adapter.expect("built"))
+    }
+
+    /// The tag of the one transaction a notes-only transition writes.
+    fn notes_tag(
+        adapter: &DuelAdapter<StageDuel>,
+        snapshot: &Snapshot<Duel>,
+        events: Vec<Vec<u8>>,
+    ) -> String {
+        let transition: Transition<Duel, ()> = Transition::unchanged(());
+        let plan = write_plan(adapter, snapshot, &transition, events);
+        assert_eq!(plan.len(), 1);
+        assert!(matches!(plan[0].ops.as_slice(), [Op::Outbox { .. }]));
+        plan[0].tag.clone()
+    }
+
+    #[tokio::test]
+    async fn notes_alone_go_to_the_battle_or_the_aggregate_read_else_spread_over_buckets() {
+        let (_kit, adapter) = duel().await;
+        let room = RoomSid::from_trusted(7);
+        let battle = DuelBattle {
+            battle_id: BattleId::new(42),
+            room,
+            gifts: Sides::new(GiftId::from_trusted(1), GiftId::from_trusted(2)),
+            takes_stage: true,
+            finish_at: None,
+            round: Round::new(PkId::from_trusted(9)),
+        };
+        let mut snapshot = Snapshot::new();
+        snapshot.put_aggregate(room, Some(DuelRoom { room, battle: None }), 1);
+        let aggregate_tag = adapter.aggregate_key(room).tag;
+        assert_eq!(notes_tag(&adapter, &snapshot, vec![b"a".to_vec()]), aggregate_tag);
+        snapshot.put_battle(Some((battle, 3)), Scores::default());
+        let battle_tag = adapter.battle_tag(BattleId::new(42));
+        assert_eq!(notes_tag(&adapter, &snapshot, vec![b"a".to_vec()]), battle_tag);
+
+        // Nothing read: the events pick one of the mode's buckets, not one tag for the mode.
+        let empty = Snapshot::new();
+        let tags: std::collections::BTreeSet<String> = (0..32u32)
+            .map(|n| notes_tag(&adapter, &empty, vec![n.to_be_bytes().to_vec()]))
+            .collect();
+        assert!(tags.len() > 1, "{tags:?}");
+        let prefix = format!("{}:notes:", <DuelAdapter<StageDuel> as ModeBinding>::MODE.as_str());
+        assert!(tags.iter().all(|tag| tag.starts_with(&prefix)), "{tags:?}");
+    }
+}
