@@ -123,6 +123,11 @@ impl<D: Vocabulary> Snapshot<D> {
         self.aggregates.contains_key(&id)
     }
 
+    /// The ids of the aggregates loaded (present or not), in order.
+    pub(crate) fn loaded_ids(&self) -> impl Iterator<Item = AggregateId<D>> + '_ {
+        self.aggregates.keys().copied()
+    }
+
     /// The battle as read.
     pub fn battle(&self) -> Option<&D::Battle> {
         self.battle.as_ref().map(|(battle, _)| battle)

@@ -711,15 +711,41 @@ fn write_plan<M: ModeBinding, R>(
     if let Some(events) = events.take() {
         match pointers.last_mut() {
             Some(last) => last.ops.push(Op::Outbox { events }),
-            // Only notifications: they still go through an outbox (the mode's own).
+            // Only notifications: they still go through an outbox, on a tag of what they are
+            // about (never one tag per mode, which would put a mode's notes on one slot).
             None => pointers.push(
-                Transaction::new(format!("{}:notes", M::MODE.as_str())).op(Op::Outbox { events }),
+                Transaction::new(notes_tag(binding, snapshot, &events)).op(Op::Outbox { events }),
             ),
         }
     }
     plan.extend(pointers);
     plan
 }
+
+/// The tag of an outbox that holds only notifications (nothing else is written): the battle's
+/// own tag when the command read one, else the tag of the first aggregate it read, else one of
+/// [`NOTES_BUCKETS`] tags of the mode picked by the events' bytes. Any tag will do for
+/// exactly-once (the outbox is committed whole and relayed per tag, and the sweeper finds
+/// every marked tag); this spreads the notes over the slots.
+fn notes_tag<M: ModeBinding>(
+    binding: &M,
+    snapshot: &Snapshot<M::Domain>,
+    events: &[Vec<u8>],
+) -> String {
+    if let Some(battle) = snapshot.battle() {
+        return binding.battle_tag(battle.battle_id());
+    }
+    if let Some(id) = snapshot.loaded_ids().next() {
+        return binding.aggregate_key(id).tag;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    events.hash(&mut hasher);
+    format!("{}:notes:{}", M::MODE.as_str(), hasher.finish() % NOTES_BUCKETS)
+}
+
+/// How many notes-only outbox tags a mode spreads over when nothing names a better one.
+const NOTES_BUCKETS: u64 = 64;
 
 /// The ops that reset or drop a battle's score keys and its gift records.
 fn score_ops<M: ModeBinding>(
@@ -760,4 +786,74 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> EngineResult<T> {
     serde_json::from_slice(bytes)
         .map_err(|error| EngineError::Store(StoreError::Corrupt(format!("{what}: {error}"))))
+}
+
+#[cfg(all(test, feature = "testkit"))]
+mod notes_tests {
+    //! Where an outbox of notifications alone goes (issue 13: never one tag per mode).
+
+    use std::sync::Arc;
+
+    use livepk_battle::{BattleId, Round, Scores, Sides, Transition};
+    use livepk_core::{GiftId, PkId, RoomSid};
+    use livepk_store::Op;
+
+    use super::write_plan;
+    use crate::binding::{ModeBinding, Snapshot};
+    use crate::testkit::TestKit;
+    use crate::testkit::duel::{Duel, DuelAdapter, DuelBattle, DuelRoom, StageDuel};
+
+    async fn duel() -> (TestKit, Arc<DuelAdapter<StageDuel>>) {
+        let mut adapter = None;
+        let kit = TestKit::new(&[], |engine| {
+            let built = DuelAdapter::<StageDuel>::new(engine.clone());
+            adapter = Some(built.clone());
+            vec![built.parts()]
+        })
+        .await;
+        (kit, adapter.expect("built"))
+    }
+
+    /// The tag of the one transaction a notes-only transition writes.
+    fn notes_tag(
+        adapter: &DuelAdapter<StageDuel>,
+        snapshot: &Snapshot<Duel>,
+        events: Vec<Vec<u8>>,
+    ) -> String {
+        let transition: Transition<Duel, ()> = Transition::unchanged(());
+        let plan = write_plan(adapter, snapshot, &transition, events);
+        assert_eq!(plan.len(), 1);
+        assert!(matches!(plan[0].ops.as_slice(), [Op::Outbox { .. }]));
+        plan[0].tag.clone()
+    }
+
+    #[tokio::test]
+    async fn notes_alone_go_to_the_battle_or_the_aggregate_read_else_spread_over_buckets() {
+        let (_kit, adapter) = duel().await;
+        let room = RoomSid::from_trusted(7);
+        let battle = DuelBattle {
+            battle_id: BattleId::new(42),
+            room,
+            gifts: Sides::new(GiftId::from_trusted(1), GiftId::from_trusted(2)),
+            takes_stage: true,
+            finish_at: None,
+            round: Round::new(PkId::from_trusted(9)),
+        };
+        let mut snapshot = Snapshot::new();
+        snapshot.put_aggregate(room, Some(DuelRoom { room, battle: None }), 1);
+        let aggregate_tag = adapter.aggregate_key(room).tag;
+        assert_eq!(notes_tag(&adapter, &snapshot, vec![b"a".to_vec()]), aggregate_tag);
+        snapshot.put_battle(Some((battle, 3)), Scores::default());
+        let battle_tag = adapter.battle_tag(BattleId::new(42));
+        assert_eq!(notes_tag(&adapter, &snapshot, vec![b"a".to_vec()]), battle_tag);
+
+        // Nothing read: the events pick one of the mode's buckets, not one tag for the mode.
+        let empty = Snapshot::new();
+        let tags: std::collections::BTreeSet<String> = (0..32u32)
+            .map(|n| notes_tag(&adapter, &empty, vec![n.to_be_bytes().to_vec()]))
+            .collect();
+        assert!(tags.len() > 1, "{tags:?}");
+        let prefix = format!("{}:notes:", <DuelAdapter<StageDuel> as ModeBinding>::MODE.as_str());
+        assert!(tags.iter().all(|tag| tag.starts_with(&prefix)), "{tags:?}");
+    }
 }

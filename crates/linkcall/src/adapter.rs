@@ -3,11 +3,13 @@
 //! function takes. Everything else — the retry loop, settling on final numbers, the commit plan,
 //! timers, records, room stages, gift routing and score notifications — is the engine's.
 //!
-//! Layout in the store (through `livepk-engine` and `livepk-store`, which alone know Redis):
-//! * tag `lc` — every anchor's aggregate (`anchor:<id>`), the online list (`online`), the
-//!   application lists (`applicants:<host>` = who applied to host, seed §B.5; `applied:<guest>` =
-//!   whom guest applied to, §B.4) and anchor profiles (`profile:<id>`, §B.1, 3 days). One tag, so
-//!   one transaction can compare-and-set two anchors.
+//! Layout in the store (through `livepk-engine` and `livepk-store`, which alone know Redis). No
+//! tag grows with the number of anchors or sessions (Redis Cluster puts one tag on one slot):
+//! * tag `lc:anchor:<id>` — one anchor: its aggregate (`anchor:<id>`), its profile
+//!   (`profile:<id>`, §B.1, 3 days) and its application lists (`applicants:<id>` = who applied to
+//!   it as host, seed §B.5; `applied:<id>` = whom it applied to as guest, §B.4). A command that
+//!   changes two anchors writes two transactions (the engine's pointers, one per tag).
+//! * tag `lc:online` — the online list (`online`), paged by rank; nothing else.
 //! * tag `lc:<battle>` — one link session: the `battle` aggregate, its scoring `window`, side
 //!   totals (`score`, field = the anchor id), each anchor's top-gifter board (`board:<anchor
 //!   id>`) and the gifters' profiles (`users`, §B.2). A gift touches only this tag, in one script.
@@ -40,11 +42,19 @@ use crate::{
     SwitchSceneReply, Transition, Withdrawal,
 };
 
-/// Tag of the anchors, their lists and profiles.
-const ANCHORS: &str = "lc";
-const ONLINE: &str = "online";
+/// The mode's tag prefix: `lc:<battle>` is a link session, `lc:anchor:<id>` an anchor.
+const LC: &str = "lc";
+/// Tag of the online list (one key on its own tag, shared with nothing else).
+pub(crate) const ONLINE_TAG: &str = "lc:online";
+pub(crate) const ONLINE: &str = "online";
 const SCORE: &str = "score";
 const USERS: &str = "users";
+
+/// Tag of one anchor: its aggregate, profile and application lists. Never a battle's tag
+/// (`lc:<number>`) nor the online list's.
+pub(crate) fn anchor_tag(singer: SingerId) -> String {
+    format!("{LC}:anchor:{singer}")
+}
 
 fn anchor_name(singer: SingerId) -> String {
     format!("anchor:{singer}")
@@ -176,6 +186,29 @@ impl LinkCallAdapter {
         Ok((snapshot, lists))
     }
 
+    /// Copies of the anchors of `ids` that point at a battle which is closed or gone, with the
+    /// pointer cleared: such an anchor is free. Only a new battle abandoned after one anchor's
+    /// pointer was written (the other's lost a race: each anchor is its own transaction) leaves
+    /// one behind; Confirm's re-run takes the pair up again from there.
+    async fn freed_from_closed(
+        &self,
+        snapshot: &Snapshot<LinkCall>,
+        ids: &[SingerId],
+    ) -> EngineResult<HashMap<SingerId, Anchor>> {
+        let mut freed = HashMap::new();
+        for id in ids {
+            let Some(anchor) = snapshot.aggregate(*id) else { continue };
+            let Some(battle) = anchor.battle else { continue };
+            let read = self.engine.read_battle(self, battle).await?;
+            if read.is_none_or(|(battle, _)| battle.is_closed()) {
+                let mut free = anchor.clone();
+                free.battle = None;
+                freed.insert(*id, free);
+            }
+        }
+        Ok(freed)
+    }
+
     fn withdrawal<'a>(
         snapshot: &'a Snapshot<LinkCall>,
         singer: SingerId,
@@ -222,8 +255,10 @@ impl LinkCallAdapter {
         let mut unique = singers.to_vec();
         unique.sort();
         unique.dedup();
-        let names: Vec<String> = unique.iter().map(|singer| profile_name(*singer)).collect();
-        let keys: Vec<(&str, &str)> = names.iter().map(|name| (ANCHORS, name.as_str())).collect();
+        let keys: Vec<(String, String)> =
+            unique.iter().map(|singer| (anchor_tag(*singer), profile_name(*singer))).collect();
+        let keys: Vec<(&str, &str)> =
+            keys.iter().map(|(tag, name)| (tag.as_str(), name.as_str())).collect();
         let read = self.engine.store.get_many(&keys).await?;
         let mut profiles = HashMap::new();
         for (singer, versioned) in unique.into_iter().zip(read) {
@@ -240,7 +275,7 @@ impl LinkCallAdapter {
         singer: SingerId,
         profile: &SingerProfile,
     ) -> EngineResult<()> {
-        let transaction = Transaction::new(ANCHORS).op(Op::Put {
+        let transaction = Transaction::new(anchor_tag(singer)).op(Op::Put {
             name: profile_name(singer),
             value: encode(profile),
             ttl: Some(STATE_TTL),
@@ -251,12 +286,12 @@ impl LinkCallAdapter {
 
     async fn list_members(
         &self,
+        tag: &str,
         name: &str,
         offset: usize,
         count: usize,
     ) -> EngineResult<Vec<SingerId>> {
-        let rows =
-            self.engine.store.zrange(ANCHORS, name, offset, count, Order::Descending).await?;
+        let rows = self.engine.store.zrange(tag, name, offset, count, Order::Descending).await?;
         Ok(rows
             .into_iter()
             .filter_map(|(member, _)| member.parse::<u64>().ok().filter(|id| *id != 0))
@@ -266,23 +301,27 @@ impl LinkCallAdapter {
 
     /// Everyone who applied to `host` (its link list, seed §B.5), most recent first.
     pub async fn applicants(&self, host: SingerId) -> EngineResult<Vec<SingerId>> {
-        self.list_members(&applicants_name(host), 0, usize::MAX).await
+        self.list_members(&anchor_tag(host), &applicants_name(host), 0, usize::MAX).await
     }
 
     /// Everyone `guest` applied to (seed §B.4), most recent first.
     pub async fn applied_to(&self, guest: SingerId) -> EngineResult<Vec<SingerId>> {
-        self.list_members(&applied_name(guest), 0, usize::MAX).await
+        self.list_members(&anchor_tag(guest), &applied_name(guest), 0, usize::MAX).await
     }
 
     /// A window of the online list, most recent availability first.
     pub async fn online_page(&self, window: crate::ListWindow) -> EngineResult<Vec<SingerId>> {
         let count = window.stop.saturating_sub(window.start) + 1;
-        self.list_members(ONLINE, window.start as usize, count as usize).await
+        self.list_members(ONLINE_TAG, ONLINE, window.start as usize, count as usize).await
     }
 
     /// The caller's rank in the online list (most recent first).
     pub async fn online_rank(&self, caller: SingerId) -> EngineResult<Option<u64>> {
-        Ok(self.engine.store.zrank(ANCHORS, ONLINE, &caller.to_string(), Order::Descending).await?)
+        Ok(self
+            .engine
+            .store
+            .zrank(ONLINE_TAG, ONLINE, &caller.to_string(), Order::Descending)
+            .await?)
     }
 
     /// A window of `host`'s applicants, most recent first.
@@ -292,7 +331,8 @@ impl LinkCallAdapter {
         window: crate::ListWindow,
     ) -> EngineResult<Vec<SingerId>> {
         let count = window.stop.saturating_sub(window.start) + 1;
-        self.list_members(&applicants_name(host), window.start as usize, count as usize).await
+        let (start, count) = (window.start as usize, count as usize);
+        self.list_members(&anchor_tag(host), &applicants_name(host), start, count).await
     }
 
     /// The anchors of `ids` that exist, in that order.
@@ -402,17 +442,18 @@ impl LinkCallAdapter {
                 } else {
                     None
                 };
-                Ok((snapshot, new_battle))
+                let freed = self.freed_from_closed(&snapshot, &[guest_id, host_id]).await?;
+                Ok((snapshot, (new_battle, freed)))
             },
-            |snapshot, new_battle, now_ms| {
+            |snapshot, (new_battle, freed), now_ms| {
                 let decision = if agree {
                     ConfirmDecision::Agree(*new_battle)
                 } else {
                     ConfirmDecision::Refuse
                 };
                 let request = ConfirmRequest { guest_id, host_id, decision };
-                let (guest, host) = (snapshot.aggregate(guest_id), snapshot.aggregate(host_id));
-                Ok(crate::confirm(guest, host, request, now_ms)?)
+                let anchor = |id| freed.get(&id).or(snapshot.aggregate(id));
+                Ok(crate::confirm(anchor(guest_id), anchor(host_id), request, now_ms)?)
             },
         )
         .await
@@ -584,40 +625,50 @@ fn gifter_row(row: BoardRow) -> GifterRow {
     GifterRow { user_id: row.user_id, user_gift: row.total }
 }
 
-/// The store ops of one list change, all under the anchors' tag.
-fn list_ops(change: &ListChange) -> Vec<Op> {
+/// The store ops of one list change, each with the tag of the key it writes: an application
+/// list under its anchor's tag, the online list under its own.
+fn list_ops(change: &ListChange) -> Vec<(String, Op)> {
     let ttl = Some(STATE_TTL);
     match *change {
-        ListChange::OnlineUpsert { singer, score_ms } => vec![Op::ZAdd {
-            name: ONLINE.into(),
-            member: singer.to_string(),
-            score: score_ms as f64,
-            ttl,
-        }],
+        ListChange::OnlineUpsert { singer, score_ms } => vec![(
+            ONLINE_TAG.into(),
+            Op::ZAdd {
+                name: ONLINE.into(),
+                member: singer.to_string(),
+                score: score_ms as f64,
+                ttl,
+            },
+        )],
         ListChange::OnlineRemove { singer } => {
-            vec![Op::ZRem { name: ONLINE.into(), member: singer.to_string() }]
+            vec![(ONLINE_TAG.into(), Op::ZRem { name: ONLINE.into(), member: singer.to_string() })]
         }
         ListChange::ApplicantAdd { host, guest, at_ms } => vec![
-            Op::ZAdd {
-                name: applicants_name(host),
-                member: guest.to_string(),
-                score: at_ms as f64,
-                ttl,
-            },
-            Op::ZAdd {
-                name: applied_name(guest),
-                member: host.to_string(),
-                score: at_ms as f64,
-                ttl,
-            },
+            (
+                anchor_tag(host),
+                Op::ZAdd {
+                    name: applicants_name(host),
+                    member: guest.to_string(),
+                    score: at_ms as f64,
+                    ttl,
+                },
+            ),
+            (
+                anchor_tag(guest),
+                Op::ZAdd {
+                    name: applied_name(guest),
+                    member: host.to_string(),
+                    score: at_ms as f64,
+                    ttl,
+                },
+            ),
         ],
         ListChange::ApplicantRemove { host, guest } => vec![
-            Op::ZRem { name: applicants_name(host), member: guest.to_string() },
-            Op::ZRem { name: applied_name(guest), member: host.to_string() },
+            (anchor_tag(host), Op::ZRem { name: applicants_name(host), member: guest.to_string() }),
+            (anchor_tag(guest), Op::ZRem { name: applied_name(guest), member: host.to_string() }),
         ],
         ListChange::ClearApplicantsOf { singer } => vec![
-            Op::DeleteKey { name: applicants_name(singer) },
-            Op::DeleteKey { name: applied_name(singer) },
+            (anchor_tag(singer), Op::DeleteKey { name: applicants_name(singer) }),
+            (anchor_tag(singer), Op::DeleteKey { name: applied_name(singer) }),
         ],
     }
 }
@@ -638,15 +689,15 @@ impl ModeBinding for LinkCallAdapter {
     }
 
     fn battle_tag(&self, battle: BattleId) -> String {
-        format!("{ANCHORS}:{battle}")
+        format!("{LC}:{battle}")
     }
 
     fn aggregate_key(&self, singer: AggregateId<LinkCall>) -> StoreKey {
-        StoreKey::new(ANCHORS, anchor_name(singer))
+        StoreKey::new(anchor_tag(singer), anchor_name(singer))
     }
 
     fn change_ops(&self, change: &ListChange) -> Vec<(String, Op)> {
-        list_ops(change).into_iter().map(|op| (ANCHORS.to_owned(), op)).collect()
+        list_ops(change)
     }
 
     fn score_keys(&self, battle: &Battle) -> ScoreKeys {

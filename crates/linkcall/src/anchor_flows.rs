@@ -227,7 +227,9 @@ pub fn close_function(
     withdraw(&mut closed, &withdrawal, now_ms, &mut transition.effects, &mut transition.aggregates);
     closed.function_open = false;
     closed.functiontime_secs = 0;
-    transition.aggregates.insert(0, closed);
+    // The withdrawing anchor last (each anchor is its own transaction): should a neighbour's
+    // write lose a race, nothing of it is written yet and the re-run withdraws it again.
+    transition.aggregates.push(closed);
     Ok(transition)
 }
 
@@ -335,9 +337,17 @@ pub fn link(
         return Err(LinkCallError::SameAnchor { singer: host_id });
     }
     let host = check_caller(host, host_id)?;
+    // An invitation to this guest that the guest does not hold is the half of a Link whose
+    // guest write lost a race (each anchor is its own transaction): the re-run sends it again.
+    let half_written = host.live_outgoing_invite(now_ms).is_some_and(|invite| {
+        invite.to == guest_id
+            && matching(guest, guest_id).is_none_or(|g| g.popup.as_ref() != Some(invite))
+    });
     // A host holding an unanswered popup answers it first, and one waiting for an answer waits:
     // one pending invitation per anchor, either way (so two anchors never invite each other).
-    if host.live_outgoing_invite(now_ms).is_some() || host.live_popup(now_ms).is_some() {
+    if (host.live_outgoing_invite(now_ms).is_some() && !half_written)
+        || host.live_popup(now_ms).is_some()
+    {
         return Err(LinkCallError::PopupPending { singer: host_id });
     }
     let guest = check_target(guest, guest_id)?;
@@ -553,9 +563,6 @@ fn popup_answered_no<Reply>(
     let mut transition = Transition::unchanged(reply);
     let guest_id = invited.singer_id;
     let Some(popup) = invited.popup else { return transition };
-    let mut answered = invited.clone();
-    answered.popup = None;
-    transition.aggregates.push(answered);
     if let Some(inviting) = inviting.filter(|host| {
         host.singer_id == popup.from
             && host.outgoing_invite.is_some_and(|invite| invite.to == guest_id)
@@ -564,6 +571,11 @@ fn popup_answered_no<Reply>(
         inviting.outgoing_invite = None;
         transition.aggregates.push(inviting);
     }
+    // The guest last (each anchor is its own transaction): should it lose a race after the host
+    // was freed, the re-run still finds its popup and answers it again.
+    let mut answered = invited.clone();
+    answered.popup = None;
+    transition.aggregates.push(answered);
     transition.effects.notifications.push(Notification::singer_state(
         popup.from,
         PkState::No,
@@ -727,7 +739,8 @@ pub fn singer_leave(
         &mut transition.effects,
         &mut transition.aggregates,
     );
-    transition.aggregates.insert(0, leaving);
+    // The leaver last, as in `close_function`: a lost race on a neighbour leaves it to the re-run.
+    transition.aggregates.push(leaving);
     transition
 }
 

@@ -8,8 +8,11 @@
 
 mod cross_mode;
 mod errors;
+mod hooked;
+mod layout;
 mod queries;
 mod races;
+mod split;
 mod table;
 mod timers;
 
@@ -167,8 +170,14 @@ pub(super) struct World {
 
 impl World {
     pub async fn new() -> World {
+        let store = livepk_store::MemoryStore::new(livepk_store::StoreOptions::default());
+        Self::on_store(Arc::new(store)).await
+    }
+
+    /// A world on `store` (a hooked store, to play a race in one chosen order).
+    pub async fn on_store(store: Arc<dyn livepk_store::Store>) -> World {
         let mut adapter = None;
-        let kit = TestKit::new(&CONFIG_KEYS, |engine| {
+        let kit = TestKit::on_store(store, &CONFIG_KEYS, |engine| {
             let built = LinkCallAdapter::new(engine.clone(), Arc::new(JsonEncoder));
             adapter = Some(built.clone());
             vec![built.parts()]
@@ -303,7 +312,13 @@ impl World {
         let engine = self.kit.engine();
         let online = engine
             .store
-            .zrange("lc", "online", 0, usize::MAX, livepk_store::Order::Ascending)
+            .zrange(
+                crate::adapter::ONLINE_TAG,
+                crate::adapter::ONLINE,
+                0,
+                usize::MAX,
+                livepk_store::Order::Ascending,
+            )
             .await
             .expect("read")
             .into_iter()

@@ -310,7 +310,9 @@ async fn withdrawing_writes_each_neighbour_once() {
     };
     let transition = singer_leave(Some(&host), singer(HOST), context, now);
     let written: Vec<SingerId> = transition.aggregates.iter().map(|a| a.singer_id).collect();
-    assert_eq!(written, vec![singer(HOST), singer(GUEST)], "no anchor written twice");
+    // The neighbour first, the leaver last (a lost race on the neighbour leaves the leave to the
+    // re-run, tests/split.rs).
+    assert_eq!(written, vec![singer(GUEST), singer(HOST)], "no anchor written twice");
 
     world.leave(HOST).await;
     let guest = world.anchor(GUEST).await.unwrap();
