@@ -155,6 +155,7 @@ impl TestKit {
 }
 
 pub mod duel;
+pub mod hooked;
 
 // ---- stores for tests that talk to Redis ------------------------------------------------------
 

@@ -8,7 +8,6 @@
 
 mod cross_mode;
 mod errors;
-mod hooked;
 mod layout;
 mod queries;
 mod races;

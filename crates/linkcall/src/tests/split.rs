@@ -5,7 +5,7 @@
 
 use livepk_store::MemoryStore;
 
-use super::hooked::{HookedStore, Step};
+use livepk_engine::testkit::hooked::{HookedStore, Step};
 use super::*;
 use crate::adapter::anchor_tag;
 

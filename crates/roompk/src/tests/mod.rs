@@ -10,7 +10,6 @@
 mod battle_table;
 mod cross_mode;
 mod gifts;
-mod hooked;
 mod ordering;
 mod races;
 mod seat_table;

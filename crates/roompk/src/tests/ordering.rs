@@ -11,7 +11,7 @@ use livepk_battle::Scores;
 use livepk_engine::STATE_TTL;
 use livepk_store::MemoryStore;
 
-use super::hooked::{HookedStore, Step};
+use livepk_engine::testkit::hooked::{HookedStore, Step};
 use super::*;
 use crate::adapter::room_tag;
 

@@ -1,8 +1,10 @@
 //! A store that hands everything to another and lets a test act at exact points of a command or
 //! a gift: a step run just before the next `next_id` (a Start allocates its pkid between its load
-//! and its commit) or just before the next guarded gift script (between a gift's `locate` and
-//! its count), and the log of every aggregate written with the life it was given. So a race
-//! that real interleavings hit only now and then is played in one chosen order, every time.
+//! and its commit), just before the next guarded gift script (between a gift's `locate` and its
+//! count) or just before the next commit on a given tag (between a command's load and the write
+//! of one of its transactions), and the log of every aggregate written with the life it was
+//! given. So a race that real interleavings hit only now and then is played in one chosen order,
+//! every time.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,16 +19,17 @@ use livepk_store::{
 };
 
 /// Something a test does at a hook.
-pub(super) type Step = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub type Step = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// An aggregate written: (tag, name, its life).
-pub(super) type Written = (String, String, Option<Duration>);
+pub type Written = (String, String, Option<Duration>);
 
 /// See the module documentation.
-pub(super) struct HookedStore {
+pub struct HookedStore {
     inner: Arc<dyn Store>,
     before_next_id: Mutex<Option<Step>>,
     before_guarded_score: Mutex<Option<Step>>,
+    before_commit_on: Mutex<Option<(String, Step)>>,
     written: Mutex<Vec<Written>>,
 }
 
@@ -37,6 +40,7 @@ impl HookedStore {
             inner,
             before_next_id: Mutex::new(None),
             before_guarded_score: Mutex::new(None),
+            before_commit_on: Mutex::new(None),
             written: Mutex::new(Vec::new()),
         })
     }
@@ -49,6 +53,11 @@ impl HookedStore {
     /// Runs `step` once, just before the next guarded gift script.
     pub fn before_guarded_score(&self, step: impl Future<Output = ()> + Send + 'static) {
         *lock(&self.before_guarded_score) = Some(Box::pin(step));
+    }
+
+    /// Runs `step` once, just before the next commit of a transaction on `tag`.
+    pub fn before_commit_on(&self, tag: String, step: impl Future<Output = ()> + Send + 'static) {
+        *lock(&self.before_commit_on) = Some((tag, Box::pin(step)));
     }
 
     /// The aggregates written since the last call, oldest first.
@@ -88,6 +97,19 @@ impl Store for HookedStore {
     }
 
     async fn commit(&self, transaction: Transaction) -> StoreResult<CommitOutcome> {
+        let step = {
+            let mut hook = lock(&self.before_commit_on);
+            match hook.take() {
+                Some((tag, step)) if tag == transaction.tag => Some(step),
+                other => {
+                    *hook = other;
+                    None
+                }
+            }
+        };
+        if let Some(step) = step {
+            step.await;
+        }
         let puts: Vec<Written> = transaction
             .ops
             .iter()
