@@ -1,4 +1,6 @@
-//! The conformance suite against a real Redis Cluster: one fresh random key prefix per case.
+//! The conformance suite against a real Redis Cluster, one fresh random key prefix per case:
+//! once as it comes (`plain`), once with every write acknowledged by a replica before it is
+//! answered (`replicated`: `StoreOptions::min_replicas` = 1, WAIT in the same round trip).
 //!
 //! The cluster is taken from `LIVEPK_TEST_REDIS_CLUSTER_URL` (default: the local 3 primaries + 3
 //! replicas that `scripts/test.sh` starts, `redis+cluster://127.0.0.1:7101,...,127.0.0.1:7106`).
@@ -28,4 +30,16 @@ async fn cluster_store(options: StoreOptions) -> Arc<dyn Store> {
     Arc::new(store)
 }
 
-conformance_tests!(cluster_store);
+mod plain {
+    conformance_tests!(super::cluster_store);
+}
+
+mod replicated {
+    async fn replicated_store(
+        options: livepk_store::StoreOptions,
+    ) -> std::sync::Arc<dyn livepk_store::Store> {
+        super::cluster_store(livepk_store::StoreOptions { min_replicas: 1, ..options }).await
+    }
+
+    conformance_tests!(replicated_store);
+}
