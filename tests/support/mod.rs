@@ -1,7 +1,8 @@
 //! The one set of helpers of the black-box tests: a server started in this process (on the real
 //! clock or a manual one) or the real `livepk` binary as a child process, both reached through a
 //! [`Client`]; event collection and payload reading; error assertions; the LinkCallPk steps every
-//! battle needs; and a private `redis-server` for outage tests.
+//! battle needs; a private `redis-server` for outage tests and a private Redis Cluster for
+//! failover tests.
 //!
 //! Every test runs under its own Redis key prefix and its own SQL database, so tests run in
 //! parallel against one Redis.
@@ -10,6 +11,7 @@
 
 mod acrosspk;
 mod client;
+mod cluster;
 mod errors;
 mod events;
 mod linkcall;
@@ -27,6 +29,8 @@ use std::time::Duration;
 pub use acrosspk::*;
 #[allow(unused_imports)]
 pub use client::Client;
+#[allow(unused_imports)]
+pub use cluster::{NodeInfo, RedisCluster};
 #[allow(unused_imports)]
 pub use errors::*;
 #[allow(unused_imports)]
