@@ -98,7 +98,17 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
         ..StoreOptions::default()
     };
     Ok(match config.store_url() {
-        Some(url) => Arc::new(RedisStore::connect(&url, &config.key_prefix, options).await?),
+        Some(url) => {
+            let store = RedisStore::connect(&url, &config.key_prefix, options).await?;
+            if store.is_cluster() && config.redis_min_replicas == 0 {
+                tracing::warn!(
+                    "Redis Cluster with LIVEPK_REDIS_MIN_REPLICAS=0: writes are answered once a \
+                     primary has them; a primary that crashes before its replica copied them \
+                     loses them without anyone knowing (README \"Redis Cluster\")"
+                );
+            }
+            Arc::new(store)
+        }
         None => {
             tracing::warn!(
                 "LIVEPK_REDIS_URL is not set: using the embedded in-process store. It is for ONE \

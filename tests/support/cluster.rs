@@ -302,6 +302,18 @@ impl RedisCluster {
         )
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to node `port`: a stopped replica takes no more of its
+    /// primary's writes (they wait in the primary's buffers) until it is continued.
+    pub fn signal(&self, port: u16, signal: &str) {
+        let node = self.nodes.iter().find(|node| node.port == port).expect("a node");
+        let pid = node.child.as_ref().expect("a running node").id();
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     /// Kills node `port` with SIGKILL and reaps it.
     pub fn kill(&mut self, port: u16) {
         let node = self.nodes.iter_mut().find(|node| node.port == port).expect("a node");

@@ -30,7 +30,7 @@ pub use acrosspk::*;
 #[allow(unused_imports)]
 pub use client::Client;
 #[allow(unused_imports)]
-pub use cluster::{NodeInfo, RedisCluster};
+pub use cluster::{NodeInfo, RedisCluster, command};
 #[allow(unused_imports)]
 pub use errors::*;
 #[allow(unused_imports)]
