@@ -109,7 +109,14 @@ ensure_redis_cluster() {
         return 0
     fi
     ensure_redis || return 1
-    local port addrs="" i
+    local port addrs="" i alive=0
+    for port in $LIVEPK_CLUSTER_PORTS; do
+        [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ] && alive=1
+    done
+    if [ "$alive" -eq 0 ]; then
+        # None running: start from scratch (an old nodes.conf would name a cluster long gone).
+        rm -rf "$LIVEPK_CLUSTER_DIR"
+    fi
     for port in $LIVEPK_CLUSTER_PORTS; do
         mkdir -p "$LIVEPK_CLUSTER_DIR/$port"
         if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" != "PONG" ]; then

@@ -81,7 +81,8 @@ async fn the_keys_of_a_thousand_anchors_spread_over_every_primary() {
 
     let all = keys_per_primary(&format!("{}:*", server.key_prefix)).await;
     let total: usize = all.values().map(Vec::len).sum();
-    let anchor_keys = |keys: &Vec<String>| keys.iter().filter(|key| key.contains("{lc:anchor:")).count();
+    let anchor_keys =
+        |keys: &Vec<String>| keys.iter().filter(|key| key.contains("{lc:anchor:")).count();
     let anchors_total: usize = all.values().map(anchor_keys).sum();
     eprintln!("primary            keys   share   anchor keys   share");
     for (primary, keys) in &all {
@@ -97,7 +98,11 @@ async fn the_keys_of_a_thousand_anchors_spread_over_every_primary() {
     assert!(anchors_total as u64 >= 2 * ANCHORS, "each anchor keeps its aggregate and profile");
     for (primary, keys) in &all {
         let share = anchor_keys(keys) as f64 / anchors_total as f64;
-        assert!(share > 0.0 && share <= 0.5, "{primary} holds {:.1}% of the anchor keys", share * 100.0);
+        assert!(
+            share > 0.0 && share <= 0.5,
+            "{primary} holds {:.1}% of the anchor keys",
+            share * 100.0
+        );
         let share = keys.len() as f64 / total as f64;
         assert!(share <= 0.5, "{primary} holds {:.1}% of all keys", share * 100.0);
     }

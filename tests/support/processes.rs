@@ -42,13 +42,7 @@ impl Deployment {
     pub fn on(redis_url: String) -> Deployment {
         let dir = tempfile::tempdir().expect("temporary directory");
         let database_url = format!("sqlite://{}/livepk.db?mode=rwc", dir.path().display());
-        Deployment {
-            dir,
-            prefix: fresh_prefix(),
-            database_url,
-            redis_url,
-            spawned: Mutex::new(0),
-        }
+        Deployment { dir, prefix: fresh_prefix(), database_url, redis_url, spawned: Mutex::new(0) }
     }
 
     /// Starts one more `livepk` process on this deployment and waits until it is SERVING.

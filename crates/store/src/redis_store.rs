@@ -1623,7 +1623,8 @@ impl Store for RedisStore {
                     Err(error) => last_error = Some(error),
                 }
             }
-            Err(last_error.unwrap_or_else(|| (ErrorKind::Io, "no redis node to subscribe on").into()))
+            Err(last_error
+                .unwrap_or_else(|| (ErrorKind::Io, "no redis node to subscribe on").into()))
         };
         let pubsub = tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, setup)
             .await
@@ -1744,8 +1745,7 @@ impl RedisStore {
                     }
                 }
                 let next = required_string(next)?;
-                cursor =
-                    next.parse().map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
+                cursor = next.parse().map_err(|_| corrupt(format_args!("SCAN cursor {next:?}")))?;
                 if cursor == 0 {
                     break;
                 }
@@ -1815,7 +1815,9 @@ impl Cluster {
         let opening = client.get_async_connection();
         let connection = tokio::time::timeout(CONNECT_TIMEOUT + RESPONSE_TIMEOUT, opening)
             .await
-            .map_err(|_| StoreError::Unavailable("connecting to the redis cluster timed out".into()))?
+            .map_err(|_| {
+                StoreError::Unavailable("connecting to the redis cluster timed out".into())
+            })?
             .map_err(redis_error)?;
         let seeds = seeds
             .iter()
@@ -1850,9 +1852,11 @@ impl Cluster {
                     .map_err(redis_error)?
             }
         };
-        let reply =
-            tokio::time::timeout(block + RESPONSE_TIMEOUT, command.query_async::<Value>(&mut connection))
-                .await;
+        let reply = tokio::time::timeout(
+            block + RESPONSE_TIMEOUT,
+            command.query_async::<Value>(&mut connection),
+        )
+        .await;
         match reply {
             Ok(Ok(reply)) => {
                 if let Some(slot) = slot.as_mut() {
@@ -1908,8 +1912,9 @@ fn primaries_of(nodes: &str) -> Vec<(String, u16)> {
 /// The seed nodes of a cluster URL (`redis+cluster://[user:password@]host:port,host:port/`),
 /// each as a single-node URL carrying the credentials; `None` for any other URL.
 fn cluster_seeds(url: &str) -> StoreResult<Option<Vec<String>>> {
-    let Some((scheme, rest)) =
-        CLUSTER_SCHEMES.iter().find_map(|scheme| url.strip_prefix(scheme).map(|rest| (scheme, rest)))
+    let Some((scheme, rest)) = CLUSTER_SCHEMES
+        .iter()
+        .find_map(|scheme| url.strip_prefix(scheme).map(|rest| (scheme, rest)))
     else {
         return Ok(None);
     };
@@ -2020,7 +2025,10 @@ mod tests {
         );
         assert_eq!(
             cluster_seeds("redis+cluster://user:p%40ss@a:7001,b:7002").expect("credentials"),
-            Some(vec!["redis://user:p%40ss@a:7001".to_owned(), "redis://user:p%40ss@b:7002".to_owned()])
+            Some(vec![
+                "redis://user:p%40ss@a:7001".to_owned(),
+                "redis://user:p%40ss@b:7002".to_owned()
+            ])
         );
         assert!(cluster_seeds("redis+cluster://a:7001/2").is_err(), "a cluster has no database 2");
         assert!(cluster_seeds("redis+cluster://").is_err(), "no node");

@@ -5,9 +5,9 @@
 
 use livepk_store::MemoryStore;
 
-use livepk_engine::testkit::hooked::{HookedStore, Step};
 use super::*;
 use crate::adapter::anchor_tag;
+use livepk_engine::testkit::hooked::{HookedStore, Step};
 
 async fn hooked_world() -> (World, Arc<HookedStore>) {
     let store = HookedStore::new(Arc::new(MemoryStore::new(Default::default())));

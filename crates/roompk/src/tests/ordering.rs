@@ -11,9 +11,9 @@ use livepk_battle::Scores;
 use livepk_engine::STATE_TTL;
 use livepk_store::MemoryStore;
 
-use livepk_engine::testkit::hooked::{HookedStore, Step};
 use super::*;
 use crate::adapter::room_tag;
+use livepk_engine::testkit::hooked::{HookedStore, Step};
 
 /// A world on a hooked in-process store: operator named, 21 on red 11, 22 on blue 15.
 async fn hooked_world() -> (World, Arc<HookedStore>) {
