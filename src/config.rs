@@ -534,7 +534,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(url.store_url().as_deref(), Some("redis+cluster://r1:7000"));
-        let error = configured(&[("LIVEPK_REDIS_CLUSTER", "yes")]).err().expect("refused");
+        let error = configured(&[("LIVEPK_REDIS_CLUSTER", "yes")]).expect_err("refused");
         assert!(error.to_string().contains("LIVEPK_REDIS_CLUSTER"), "{error}");
         let replicated = configured(&[
             ("LIVEPK_REDIS_URL", "redis+cluster://r1:7000"),
@@ -544,7 +544,7 @@ mod tests {
         .unwrap();
         assert_eq!((replicated.redis_min_replicas, replicated.redis_replica_wait_ms), (1, 250));
         replicated.validate_settings().expect("a sensible wait");
-        let error = configured(&[("LIVEPK_REDIS_MIN_REPLICAS", "-1")]).err().expect("refused");
+        let error = configured(&[("LIVEPK_REDIS_MIN_REPLICAS", "-1")]).expect_err("refused");
         assert!(error.to_string().contains("LIVEPK_REDIS_MIN_REPLICAS"), "{error}");
         let forever = configured(&[
             ("LIVEPK_REDIS_URL", "redis://r1:7000"),

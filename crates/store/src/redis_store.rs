@@ -332,25 +332,32 @@ impl RedisStore {
         }
     }
 
-    /// Runs a prepared script on a shared connection: EVALSHA, plus SCRIPT LOAD and a second
-    /// EVALSHA only when Redis does not know the script yet. With `min_replicas`, followed by
-    /// WAIT in the same round trip ([`RedisStore::replicated`]).
+    /// Runs a prepared script that writes: [`RedisStore::run_read_script`], or with
+    /// `min_replicas` the script followed by WAIT in the same round trip
+    /// ([`RedisStore::replicated`]).
     async fn run_script(&self, invocation: &ScriptInvocation<'_>) -> StoreResult<Value> {
-        if self.inner.options.min_replicas > 0 {
-            let mut pipeline = redis::pipe();
-            pipeline.invoke_script(invocation);
-            return match self.replicated_one(pipeline).await {
-                // A node that does not know the script yet (a fresh or failed-over primary):
-                // the pipeline cannot fall back by itself as `invoke_async` does.
-                Err(StoreError::Unavailable(message)) if is_no_script(&message) => {
-                    self.load_script(invocation).await?;
-                    let mut pipeline = redis::pipe();
-                    pipeline.invoke_script(invocation);
-                    self.replicated_one(pipeline).await
-                }
-                other => other,
-            };
+        if self.inner.options.min_replicas == 0 {
+            return self.run_read_script(invocation).await;
         }
+        let mut pipeline = redis::pipe();
+        pipeline.invoke_script(invocation);
+        match self.replicated_one(pipeline).await {
+            // A node that does not know the script yet (a fresh or failed-over primary): the
+            // pipeline cannot fall back by itself as `invoke_async` does.
+            Err(StoreError::Unavailable(message)) if is_no_script(&message) => {
+                self.load_script(invocation).await?;
+                let mut pipeline = redis::pipe();
+                pipeline.invoke_script(invocation);
+                self.replicated_one(pipeline).await
+            }
+            other => other,
+        }
+    }
+
+    /// Runs a prepared script on a shared connection: EVALSHA, plus SCRIPT LOAD and a second
+    /// EVALSHA only when Redis does not know the script yet. Never waits for replicas (the
+    /// scripts that write go through [`RedisStore::run_script`]).
+    async fn run_read_script(&self, invocation: &ScriptInvocation<'_>) -> StoreResult<Value> {
         if let Backend::Cluster(cluster) = &self.inner.backend {
             // Routed by the first key; every key of a script shares its tag, so its slot.
             let mut connection = cluster.connection.clone();
@@ -1137,7 +1144,7 @@ impl Store for RedisStore {
         for member in members {
             invocation.arg(*member);
         }
-        let replies = reply_array(self.run_script(&invocation).await?)?;
+        let replies = reply_array(self.run_read_script(&invocation).await?)?;
         if replies.len() != members.len() {
             return Err(corrupt("board totals: one reply per member expected"));
         }
