@@ -84,8 +84,10 @@ const POINTS: i64 = 10;
 const FIRST_ANCHOR: u64 = 10_000;
 /// First viewer id.
 const FIRST_USER: u64 = 500_000;
-/// Same as the service (src/services/linkcall/mod.rs STATE_TTL, runtime GIFT_RECORD_TTL).
-const STATE_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+/// Same as the service: a PK's keys live `livepk_engine::STATE_TTL`, a gift's ledger record
+/// `livepk_engine::GIFT_RECORD_TTL` (the default retry horizon).
+const STATE_TTL: Duration = livepk_engine::STATE_TTL;
+const RECORD_TTL: Duration = livepk_engine::GIFT_RECORD_TTL;
 
 // ---- options ---------------------------------------------------------------------------------
 
@@ -946,7 +948,7 @@ async fn floor_gift(
         let pending = serde_json::to_vec(&FloorRecord::Pending { targets: &targets })
             .map_err(|e| e.to_string())?;
         if store
-            .record_claim(&record_tag, "record", &pending, STATE_TTL)
+            .record_claim(&record_tag, "record", &pending, RECORD_TTL)
             .await
             .map_err(error)?
             .is_some()
@@ -967,7 +969,7 @@ async fn floor_gift(
     if work.record {
         let done = serde_json::to_vec(&FloorRecord::Done { changes: &changes })
             .map_err(|e| e.to_string())?;
-        store.record_put(&record_tag, "record", &done, STATE_TTL).await.map_err(error)?;
+        store.record_put(&record_tag, "record", &done, RECORD_TTL).await.map_err(error)?;
     }
     Ok(changes.len() == 1)
 }

@@ -60,6 +60,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The clock check against the store's clock.
     pub clock: ClockConfig,
+    /// Gift idempotency.
+    pub gifts: GiftsConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -195,6 +197,7 @@ impl Default for Config {
             timers: TimersConfig::default(),
             limits: LimitsConfig::default(),
             clock: ClockConfig::default(),
+            gifts: GiftsConfig::default(),
         }
     }
 }
@@ -224,6 +227,23 @@ impl Default for LimitsConfig {
             max_connection_age_ms: 30 * 60_000,
             shutdown_grace_ms: 20_000,
         }
+    }
+}
+
+/// Gift idempotency.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GiftsConfig {
+    /// How long (ms) a gift's ledger record — its answer, repeated to every retry — is kept
+    /// (`LIVEPK_GIFT_RETRY_HORIZON_MS`): the gateway's retry horizon. A retry later than this
+    /// is not counted again where it counted (each PK keeps its own record of the gift while
+    /// the PK's keys live) but is judged anew, by its own send time, by the PKs it finds then.
+    pub retry_horizon_ms: u64,
+}
+
+impl Default for GiftsConfig {
+    fn default() -> Self {
+        Self { retry_horizon_ms: 3_600_000 }
     }
 }
 
@@ -377,6 +397,8 @@ impl Config {
             at_least("clock.max_skew_ms", self.clock.max_skew_ms, 10, " ms (0 = off)")?;
         }
         at_least("clock.check_interval_ms", self.clock.check_interval_ms, 10, " ms")?;
+        at_least("gifts.retry_horizon_ms", self.gifts.retry_horizon_ms, 60_000, " ms")?;
+        at_most("gifts.retry_horizon_ms", self.gifts.retry_horizon_ms, 7 * 86_400_000, " ms")?;
         Ok(())
     }
 
@@ -467,6 +489,13 @@ impl Config {
                     });
                 }
             };
+        }
+        if let Some(value) = env("LIVEPK_GIFT_RETRY_HORIZON_MS").and_then(non_empty) {
+            self.gifts.retry_horizon_ms = value.trim().parse().map_err(|_| ConfigError::Env {
+                name: "LIVEPK_GIFT_RETRY_HORIZON_MS",
+                value,
+                reason: "must be a whole number of milliseconds".into(),
+            })?;
         }
         if let Some(value) = env("LIVEPK_MAX_CLOCK_SKEW_MS").and_then(non_empty) {
             self.clock.max_skew_ms = value.trim().parse().map_err(|_| ConfigError::Env {
@@ -674,6 +703,8 @@ mod tests {
             ("[limits]\nshutdown_grace_ms = 0", "limits.shutdown_grace_ms"),
             ("[clock]\ncheck_interval_ms = 0", "clock.check_interval_ms"),
             ("[clock]\nmax_skew_ms = 1", "clock.max_skew_ms"),
+            ("[gifts]\nretry_horizon_ms = 1000", "gifts.retry_horizon_ms"),
+            ("[gifts]\nretry_horizon_ms = 999999999999", "gifts.retry_horizon_ms"),
         ];
         for (text, setting) in cases {
             let config: Config = toml::from_str(text).unwrap();

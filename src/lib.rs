@@ -323,6 +323,7 @@ fn runtime_options(config: &Config) -> RuntimeOptions {
             batch: config.timers.batch,
         },
         sweep_interval: Duration::from_millis(config.events.sweep_interval_ms),
+        gift_record_ttl: Duration::from_millis(config.gifts.retry_horizon_ms),
         clock_check: livepk_engine::clock_check::ClockCheckOptions {
             max_skew: (config.clock.max_skew_ms > 0)
                 .then(|| Duration::from_millis(config.clock.max_skew_ms)),

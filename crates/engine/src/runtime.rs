@@ -19,10 +19,12 @@ use crate::events::ScoreCoalescer;
 use crate::ledger::GiftLedger;
 use crate::timers::{RunnerOptions, TimerHandler, TimerRunner};
 
-/// How long a gift's idempotency record is kept: a gateway retry later than this would count
-/// again, so it is far longer than any retry policy (a day), yet bounded because every gift
-/// keeps one record (a few hundred bytes) for this long.
-pub const GIFT_RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a gift's ledger record is kept by default: the gateway's retry horizon (an hour).
+/// Every gift keeps one record (a few hundred bytes) this long, so it is the dedupe memory's
+/// lifetime. A retry later than this is not counted again where it counted — each PK keeps its
+/// own answer to the gift while the PK's keys live — but is judged anew, by its own send time,
+/// by the PKs it finds then.
+pub const GIFT_RECORD_TTL: Duration = Duration::from_secs(3600);
 
 /// Tunables of the background machinery.
 #[derive(Debug, Clone)]
@@ -33,6 +35,8 @@ pub struct RuntimeOptions {
     pub sweep_interval: Duration,
     /// The clock check (off by default: the test kit runs on a manual clock).
     pub clock_check: ClockCheckOptions,
+    /// How long a gift's ledger record is kept ([`GIFT_RECORD_TTL`] by default).
+    pub gift_record_ttl: Duration,
 }
 
 impl Default for RuntimeOptions {
@@ -45,6 +49,7 @@ impl Default for RuntimeOptions {
             },
             sweep_interval: Duration::from_secs(5),
             clock_check: ClockCheckOptions::default(),
+            gift_record_ttl: GIFT_RECORD_TTL,
         }
     }
 }
@@ -95,7 +100,7 @@ impl Runtime {
             engine.store.clone(),
             consumers,
             coalescer.clone(),
-            GIFT_RECORD_TTL,
+            options.gift_record_ttl,
         ));
         Runtime { engine, ledger, runner: Arc::new(runner), coalescer, clock_check, options, modes }
     }
