@@ -419,6 +419,11 @@ impl Config {
             })
         };
         let non_empty = |value: String| (!value.trim().is_empty()).then_some(value);
+        let flag = |name: &'static str, value: String| match value.trim() {
+            "1" | "true" => Ok(true),
+            "0" | "false" => Ok(false),
+            _ => Err(ConfigError::Env { name, value, reason: "must be 1 or 0".into() }),
+        };
         if let Some(value) = env("LIVEPK_LISTEN") {
             self.listen = address("LIVEPK_LISTEN", value)?;
         }
@@ -432,17 +437,7 @@ impl Config {
             self.redis_url = non_empty(value);
         }
         if let Some(value) = env("LIVEPK_REDIS_CLUSTER").and_then(non_empty) {
-            self.redis_cluster = match value.trim() {
-                "1" | "true" => true,
-                "0" | "false" => false,
-                _ => {
-                    return Err(ConfigError::Env {
-                        name: "LIVEPK_REDIS_CLUSTER",
-                        value,
-                        reason: "must be 1 or 0".into(),
-                    });
-                }
-            };
+            self.redis_cluster = flag("LIVEPK_REDIS_CLUSTER", value)?;
         }
         if let Some(value) = env("LIVEPK_REDIS_MIN_REPLICAS").and_then(non_empty) {
             self.redis_min_replicas = value.trim().parse().map_err(|_| ConfigError::Env {
@@ -478,17 +473,7 @@ impl Config {
             self.admin_token = non_empty(value);
         }
         if let Some(value) = env("LIVEPK_INSECURE").and_then(non_empty) {
-            self.insecure = match value.trim() {
-                "1" | "true" => true,
-                "0" | "false" => false,
-                _ => {
-                    return Err(ConfigError::Env {
-                        name: "LIVEPK_INSECURE",
-                        value,
-                        reason: "must be 1 or 0".into(),
-                    });
-                }
-            };
+            self.insecure = flag("LIVEPK_INSECURE", value)?;
         }
         if let Some(value) = env("LIVEPK_GIFT_RETRY_HORIZON_MS").and_then(non_empty) {
             self.gifts.retry_horizon_ms = value.trim().parse().map_err(|_| ConfigError::Env {

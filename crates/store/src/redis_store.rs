@@ -561,14 +561,13 @@ impl RedisStore {
 /// ones that say the data itself is wrong: a key of another type (a foreign writer), a reply
 /// that does not decode, or a script's own `CORRUPT` error reply.
 fn redis_error(error: RedisError) -> StoreError {
+    // In a pipeline (the replica wait's), the reply's code only shows in the text.
+    let text = error.to_string();
     let wrong_data = error.kind() == ErrorKind::Parse
         || matches!(error.code(), Some("WRONGTYPE" | "CORRUPT"))
-        || error.to_string().contains("WRONGTYPE");
-    if wrong_data {
-        StoreError::Corrupt(error.to_string())
-    } else {
-        StoreError::Unavailable(error.to_string())
-    }
+        || text.contains("WRONGTYPE")
+        || text.contains("CORRUPT");
+    if wrong_data { StoreError::Corrupt(text) } else { StoreError::Unavailable(text) }
 }
 
 /// Whether an error's text is Redis's NOSCRIPT (as redis-rs words it, alone or in a pipeline).
@@ -2020,6 +2019,15 @@ mod tests {
         assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
         // Reads are not held up.
         assert!(store.hash_get_all("t", "nothing").await.unwrap().is_empty());
+        // A script's CORRUPT refusal is still Corrupt when the replica wait rides along.
+        let wrong = Transaction::new("t").op(Op::ZAdd {
+            name: "a".into(),
+            member: "m".into(),
+            score: 1.0,
+            ttl: None,
+        });
+        let error = store.commit(wrong).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
         cleanup(&store).await;
     }
 
