@@ -553,7 +553,12 @@ async fn main() {
             record,
             record.len(),
             value.len(),
-            String::from_utf8_lossy(&value),
+            if value.first() == Some(&b'{') {
+                String::from_utf8_lossy(&value).into_owned()
+            } else {
+                // The compact done record (ledger.rs `done_codec`): shown as hex.
+                value.iter().map(|byte| format!("{byte:02x}")).collect::<String>()
+            },
             snap[record].bytes
         );
     }

@@ -20,7 +20,7 @@ use crate::ledger::GiftLedger;
 use crate::timers::{RunnerOptions, TimerHandler, TimerRunner};
 
 /// How long a gift's ledger record is kept by default: the gateway's retry horizon (an hour).
-/// Every gift keeps one record (a few hundred bytes) this long, so it is the dedupe memory's
+/// Every gift keeps one record (136 bytes in Redis) this long, so it is the dedupe memory's
 /// lifetime. A retry later than this is not counted again where it counted — each PK keeps its
 /// own answer to the gift while the PK's keys live — but is judged anew, by its own send time,
 /// by the PKs it finds then.
