@@ -329,10 +329,11 @@ impl Config {
             setting,
             reason: reason.into(),
         };
-        if self.redis_min_replicas > 0 && !(1..=60_000).contains(&self.redis_replica_wait_ms) {
+        // The WAIT's reply must come within the store's 2 s response timeout.
+        if self.redis_min_replicas > 0 && !(1..=1_000).contains(&self.redis_replica_wait_ms) {
             return Err(invalid(
                 "redis_replica_wait_ms (LIVEPK_REDIS_REPLICA_WAIT_MS)",
-                "must be 1 to 60000 ms when redis_min_replicas is set",
+                "must be 1 to 1000 ms when redis_min_replicas is set",
             ));
         }
         if self.redis_cluster && self.redis_url.is_none() {

@@ -1537,7 +1537,9 @@ impl Store for RedisStore {
                 .arg("p")
                 .arg(payload.as_slice());
         }
-        // One stream key: one slot, so one round trip on a cluster too.
+        // One stream key. With the replica wait: one pipeline, one round trip, on a cluster
+        // too; without it, on a cluster, one XADD per event sent concurrently (query_pipeline),
+        // so events of one call may land in another order than given.
         let replies = if self.inner.options.min_replicas > 0 {
             self.replicated(pipeline).await?
         } else {
@@ -1813,7 +1815,13 @@ impl Single {
 
 impl Cluster {
     async fn connect(seeds: &[String]) -> StoreResult<Cluster> {
+        // No retries inside the client: it would re-send a command whose reply was lost after
+        // it ran (a write applied twice, or answered as if another call had made it: a claim
+        // finding its own record). A failed call is `Unavailable`, as on one Redis, and the
+        // caller's retry is idempotent; a MOVED still makes the client refresh its slot map,
+        // so the retry goes to the right node.
         let client = ClusterClient::builder(seeds.iter().map(String::as_str))
+            .retries(0)
             .connection_timeout(CONNECT_TIMEOUT)
             .response_timeout(RESPONSE_TIMEOUT)
             .build()
