@@ -3,9 +3,9 @@
 //! Starts the real server in this process (`livepk::run`, real Redis, fresh key prefix, temp
 //! SQLite, no auth, no metrics listener), opens `BENCH_BATTLES` LinkCallPk battles over gRPC and
 //! drives `Gifts.RecordGift` into them. Next to it, in the same run and on the same battles, it
-//! measures a floor: the same Redis work the gift path does (SET NX GET record, EVALSHA
-//! apply_score, SET record; which battle an anchor is in comes from a table read once, as the
-//! service keeps it in its cache) issued straight at Redis through `livepk_store::RedisStore`,
+//! measures a floor: the same Redis work the gift path does (one EVALSHA claiming the record,
+//! applying the gift and marking the record done, as `Store::claim_and_score`; which battle an
+//! anchor is in comes from a table read once, as the service keeps it in its cache) issued straight at Redis through `livepk_store::RedisStore`,
 //! with the same concurrency and no gRPC.
 //!
 //! Rows, in the order they run:
@@ -22,7 +22,7 @@
 //! * `diag: gRPC batch xN`          — `RecordGiftBatch` with N gifts per call, same gifts in
 //!   flight (what a batching gateway would get);
 //! * `what-if floor: ...`           — the floor with the anchor and battle read on every gift
-//!   (no cache: 5 round trips), and without the idempotency record (the script alone).
+//!   (no cache: 3 round trips), and without the idempotency record (the script alone).
 //!
 //! The server and the load generator run on two separate tokio runtimes (threads `srv-*` and
 //! `gen-*`) so the CPU each burns can be told apart; Redis's CPU comes from `INFO cpu`. On the
@@ -67,7 +67,9 @@ use livepk_core::{Mode, SingerId};
 use livepk_engine::{NotifyKey, ScoreChange, ScoreTarget};
 use livepk_linkcall::adapter::GifterProfile;
 use livepk_linkcall::{Anchor, Battle};
-use livepk_store::{RedisStore, ScoreApply, ScoreOutcome, Store, StoreOptions};
+use livepk_store::{
+    ClaimedScore, RecordRef, RedisStore, ScoreApply, ScoreOutcome, Store, StoreOptions,
+};
 use serde::Serialize;
 use tokio::runtime::Handle;
 use tonic::transport::{Channel, Endpoint};
@@ -832,16 +834,15 @@ fn ledger_driver(
     })
 }
 
-/// The idempotency record the ledger writes, with the same encoding (serde's external tagging
+/// The pending record the ledger claims with, with the same encoding (serde's external tagging
 /// of `GiftRecord`), so the floor moves the same bytes.
 #[derive(Serialize)]
 enum FloorRecord<'a> {
     Pending { targets: &'a [ScoreTarget] },
-    Done { changes: &'a [ScoreChange] },
 }
 
-/// The gift path's Redis work, straight at the store: the ledger's claim, apply and put, in the
-/// same order, with the same keys and payloads. Which battle an anchor is in comes from a table
+/// The gift path's Redis work, straight at the store: the ledger's one call for a gift in one
+/// PK (`claim_and_score`: claim, apply and mark done), with the same keys and payloads. Which battle an anchor is in comes from a table
 /// read once at the start, as the service keeps it in its cache (re-read every 2 s per anchor).
 /// Which parts of the gift path's Redis work the floor issues (the what-if rows change some).
 #[derive(Debug, Clone, Copy)]
@@ -873,7 +874,11 @@ async fn floor_table(store: &RedisStore, anchors: &[u64]) -> FloorTable {
 /// The service's two uncached reads: the anchor (which session), the battle (scoring? side?).
 async fn floor_lookup(store: &RedisStore, receiver: u64) -> Result<Option<(String, Side)>, String> {
     let error = |e: livepk_store::StoreError| e.to_string();
-    let Some(anchor) = store.get("lc", &format!("anchor:{receiver}")).await.map_err(error)? else {
+    // Each anchor on its own tag (issue 13).
+    let anchor_tag = format!("lc:anchor:{receiver}");
+    let Some(anchor) =
+        store.get(&anchor_tag, &format!("anchor:{receiver}")).await.map_err(error)?
+    else {
         return Ok(None);
     };
     let anchor: Anchor = serde_json::from_slice(&anchor.value).map_err(|e| e.to_string())?;
@@ -945,17 +950,31 @@ async fn floor_gift(
     }];
     let record_tag = format!("gift:{}", request.gift_txn_id);
     if work.record {
+        // As the ledger does for a gift in one PK: claim, apply and mark done in one call (one
+        // script on one Redis), with the same record head.
+        let mut head = vec![0x02];
+        head.extend_from_slice(&(request.sent_at_ms | 1).to_le_bytes());
+        head.extend_from_slice(&[0, 0, 4]);
+        head.extend_from_slice(b"host");
         let pending = serde_json::to_vec(&FloorRecord::Pending { targets: &targets })
             .map_err(|e| e.to_string())?;
-        if store
-            .record_claim(&record_tag, "record", &pending, RECORD_TTL)
+        let record = RecordRef { tag: &record_tag, name: "record", ttl: RECORD_TTL };
+        return match store
+            .claim_and_score(record, &pending, &head, &targets[0].apply)
             .await
             .map_err(error)?
-            .is_some()
         {
-            return Err("record already claimed".into());
-        }
+            ClaimedScore::Existing(_) => Err("record already claimed".into()),
+            ClaimedScore::Claimed(ScoreOutcome::Applied { .. }) => Ok(true),
+            ClaimedScore::Claimed(ScoreOutcome::Duplicate { .. } | ScoreOutcome::Outside) => {
+                Ok(false)
+            }
+            ClaimedScore::Claimed(ScoreOutcome::Refused(refusal)) => {
+                Err(format!("gift refused: {refusal:?}"))
+            }
+        };
     }
+    // Without the record: the script alone.
     let mut changes = Vec::new();
     for target in &targets {
         match store.apply_score(&target.apply).await.map_err(error)? {
@@ -965,11 +984,6 @@ async fn floor_gift(
             ScoreOutcome::Duplicate { .. } | ScoreOutcome::Outside => {}
             ScoreOutcome::Refused(refusal) => return Err(format!("gift refused: {refusal:?}")),
         }
-    }
-    if work.record {
-        let done = serde_json::to_vec(&FloorRecord::Done { changes: &changes })
-            .map_err(|e| e.to_string())?;
-        store.record_put(&record_tag, "record", &done, RECORD_TTL).await.map_err(error)?;
     }
     Ok(changes.len() == 1)
 }
@@ -1456,7 +1470,7 @@ async fn bench(options: Options, srv: Handle) {
     }
     if options.whatif {
         let variants = [
-            ("what-if floor: uncached (5 RT)", FloorWork { lookups: true, record: true }),
+            ("what-if floor: uncached (3 RT)", FloorWork { lookups: true, record: true }),
             ("what-if floor: no record (1 RT)", FloorWork { lookups: false, record: false }),
         ];
         for (name, work) in variants {

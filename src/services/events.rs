@@ -7,9 +7,12 @@
 //!
 //! Streams are bounded (issue 12 item 5): at most `limits.max_subscribers` at once per replica
 //! (the next is refused with RESOURCE_EXHAUSTED); one reader per replica waits on the store for
-//! new events (one blocking connection, whatever the number of streams) and wakes the streams,
-//! which read with ordinary, non-blocking reads; a stream whose reader does not take the next
-//! event within `limits.subscribe_send_timeout_ms` is ended, freeing its slot.
+//! new events (one blocking connection, whatever the number of streams), decodes them once and
+//! hands them to every stream, which filters them (issue 15: one read per batch of events, not
+//! one per stream; delivery p99 in `benches/event_stream.rs`); a stream reads the store itself
+//! only to catch up (when it opens, when it fell behind the reader's buffer of TAIL_BUFFER
+//! batches, after 2 s without a batch); a stream whose reader does not take the next event
+//! within `limits.subscribe_send_timeout_ms` is ended, freeing its slot.
 
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -19,7 +22,7 @@ use futures::Stream;
 use livepk_core::InvalidArgument;
 use livepk_store::StoredEvent;
 use prost::Message;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -40,6 +43,9 @@ pub const MAX_FETCH_LIMIT: u32 = 1_000;
 const SUBSCRIBE_BLOCK: Duration = Duration::from_secs(2);
 /// Events a stream reads (and buffers for its reader) at once.
 const SUBSCRIBE_BATCH: usize = 256;
+/// Batches of the tail reader kept for the streams (each up to SUBSCRIBE_BATCH events); a
+/// stream further behind than this reads the store instead.
+const TAIL_BUFFER: usize = 128;
 
 /// Limits of `Subscribe` streams.
 #[derive(Debug, Clone)]
@@ -61,8 +67,8 @@ pub struct EventsService {
     app: App,
     limits: SubscribeLimits,
     slots: Arc<Semaphore>,
-    /// The newest event id the tail reader saw, started with the first stream.
-    tail: OnceLock<watch::Receiver<String>>,
+    /// The tail reader's batches, started with the first stream.
+    tail: OnceLock<broadcast::Sender<Arc<TailBatch>>>,
 }
 
 /// The tonic server for `Events` with the default limits.
@@ -172,16 +178,21 @@ fn decode(stored: StoredEvent) -> Result<Event, ServiceError> {
 }
 
 impl EventsService {
-    /// Wakes the streams when events are appended: one task per replica blocks on the store
-    /// (the only blocking read, so one pooled connection) and publishes the newest id it saw.
-    fn tail(&self) -> watch::Receiver<String> {
+    /// The new events, as they are appended: one task per replica blocks on the store (the
+    /// only blocking read, so one pooled connection), decodes what it reads once and hands it
+    /// to every stream; a stream reads the store itself only to catch up.
+    fn tail(&self) -> broadcast::Receiver<Arc<TailBatch>> {
         self.tail
             .get_or_init(|| {
-                let (sender, receiver) = watch::channel(String::new());
-                tokio::spawn(follow_tail(self.app.store.clone(), sender, self.app.stop.clone()));
-                receiver
+                let (sender, _) = broadcast::channel(TAIL_BUFFER);
+                tokio::spawn(follow_tail(
+                    self.app.store.clone(),
+                    sender.clone(),
+                    self.app.stop.clone(),
+                ));
+                sender
             })
-            .clone()
+            .subscribe()
     }
 
     /// Resolves a position; "" means the current end of the stream for `Subscribe` ("from now
@@ -286,36 +297,67 @@ impl Events for EventsService {
     }
 }
 
-/// Follows the end of the stream with blocking reads and publishes the newest id seen, until
-/// `stop`.
+/// Events the tail reader read in one go: every event of the stream after `after`, up to the
+/// last of `events`, in order (undecodable ones left out, but still within the span).
+#[derive(Debug)]
+struct TailBatch {
+    after: (u64, u64),
+    /// The last event read (the batch spans `after` exclusive to `until` inclusive).
+    until: (u64, u64),
+    events: Vec<((u64, u64), Event)>,
+}
+
+/// Follows the end of the stream with blocking reads and hands every stream of this replica
+/// what it read, decoded once, until `stop`. It never skips: after a failed read it reads again
+/// from the same place, so the batches it sends are contiguous.
 async fn follow_tail(
     store: Arc<dyn livepk_store::Store>,
-    newest: watch::Sender<String>,
+    batches: broadcast::Sender<Arc<TailBatch>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut position = String::new();
+    let mut position: Option<(u64, u64)> = None;
     loop {
-        if position.is_empty() {
+        let Some(after) = position else {
             match store.last_event_id().await {
-                Ok(last) => position = last,
-                Err(error) => tracing::warn!(%error, "events tail: cannot read the stream's end"),
+                Ok(last) => position = parse_position(&last).ok().flatten().or(Some((0, 0))),
+                Err(error) => {
+                    tracing::warn!(%error, "events tail: cannot read the stream's end");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        _ = livepk_engine::stopped(&mut stop) => return,
+                    }
+                }
             }
-        }
+            continue;
+        };
+        let from = format_position(after);
         let read = tokio::select! {
-            read = store.read_events(&position, 1, Some(SUBSCRIBE_BLOCK)), if !position.is_empty() => read,
-            _ = tokio::time::sleep(Duration::from_millis(500)), if position.is_empty() => continue,
+            read = store.read_events(&from, SUBSCRIBE_BATCH, Some(SUBSCRIBE_BLOCK)) => read,
             _ = livepk_engine::stopped(&mut stop) => return,
         };
         match read {
-            Ok(events) if events.is_empty() => {}
-            // Jump to the newest id: the streams read everything in between themselves.
-            Ok(_) => match store.last_event_id().await {
-                Ok(last) => {
-                    position = last.clone();
-                    newest.send_replace(last);
+            Ok(stored) if stored.is_empty() => {}
+            Ok(stored) => {
+                let mut events = Vec::with_capacity(stored.len());
+                let mut last = after;
+                for stored in stored {
+                    let Ok(Some(at)) = parse_position(&stored.id) else {
+                        tracing::error!(id = %stored.id, "events tail: an event id that is not a position");
+                        continue;
+                    };
+                    last = at;
+                    match decode(stored) {
+                        Ok(event) => events.push((at, event)),
+                        Err(error) => tracing::error!(%error, "skipping an undecodable event"),
+                    }
                 }
-                Err(error) => tracing::warn!(%error, "events tail: cannot read the stream's end"),
-            },
+                position = Some(last);
+                if events.is_empty() {
+                    continue;
+                }
+                // No stream open: nobody to hand it to (the next one reads the store first).
+                let _ = batches.send(Arc::new(TailBatch { after, until: last, events }));
+            }
             Err(error) => {
                 tracing::warn!(%error, "events tail: read failed");
                 tokio::select! {
@@ -327,12 +369,13 @@ async fn follow_tail(
     }
 }
 
-/// One `Subscribe` stream: reads after its position whenever the tail moves, filters, and hands
-/// its reader each matching event.
+/// One `Subscribe` stream: catches up from the store, then takes the tail reader's batches
+/// (reading the store again whenever it finds a gap: it fell behind the tail reader's buffer, or
+/// opened after a batch it needed), filters, and hands its reader each matching event.
 struct Subscription {
     store: Arc<dyn livepk_store::Store>,
     stop: watch::Receiver<bool>,
-    tail: watch::Receiver<String>,
+    tail: broadcast::Receiver<Arc<TailBatch>>,
     filter: EventFilter,
     position: (u64, u64),
     truncated: bool,
@@ -349,52 +392,91 @@ enum Sent {
 impl Subscription {
     async fn run(mut self, sender: mpsc::Sender<Result<SubscribeResponse, Status>>) {
         loop {
-            // Marks the current tail as seen before reading, so an event appended after the
-            // read moves the tail again and wakes this stream.
-            self.tail.borrow_and_update();
-            let after = format_position(self.position);
-            let read = tokio::select! {
-                read = self.store.read_events(&after, SUBSCRIBE_BATCH, None) => read,
-                _ = livepk_engine::stopped(&mut self.stop) => return self.drain(&sender).await,
-            };
-            let batch = match read {
-                Ok(batch) => batch,
-                Err(error) => {
-                    let status = Status::from(ServiceError::from(error));
-                    let _ = tokio::time::timeout(self.send_timeout, sender.send(Err(status))).await;
-                    return;
-                }
-            };
-            let read_all = batch.len() < SUBSCRIBE_BATCH;
-            for stored in batch {
-                if let Ok(Some(next)) = parse_position(&stored.id) {
-                    self.position = next;
-                }
-                let event = match decode(stored) {
-                    Ok(event) => event,
+            // Catch up from the store: everything after the position, up to its end now.
+            loop {
+                let after = format_position(self.position);
+                let read = tokio::select! {
+                    read = self.store.read_events(&after, SUBSCRIBE_BATCH, None) => read,
+                    _ = livepk_engine::stopped(&mut self.stop) => return self.drain(&sender).await,
+                };
+                let batch = match read {
+                    Ok(batch) => batch,
                     Err(error) => {
-                        tracing::error!(%error, "skipping an undecodable event");
-                        continue;
+                        let status = Status::from(ServiceError::from(error));
+                        let _ =
+                            tokio::time::timeout(self.send_timeout, sender.send(Err(status))).await;
+                        return;
                     }
                 };
-                if !matches(&self.filter, &event) {
-                    continue;
+                let read_all = batch.len() < SUBSCRIBE_BATCH;
+                for stored in batch {
+                    let Ok(Some(at)) = parse_position(&stored.id) else { continue };
+                    self.position = at;
+                    let event = match decode(stored) {
+                        Ok(event) => event,
+                        Err(error) => {
+                            tracing::error!(%error, "skipping an undecodable event");
+                            continue;
+                        }
+                    };
+                    if let Sent::Gone = self.deliver(&sender, &event).await {
+                        return;
+                    }
                 }
-                let message = SubscribeResponse { event: Some(event), truncated: self.truncated };
-                self.truncated = false;
-                if let Sent::Gone = self.send(&sender, Ok(message)).await {
-                    return;
+                if read_all {
+                    break;
                 }
             }
-            if read_all {
-                tokio::select! {
-                    _ = self.tail.changed() => {}
-                    _ = tokio::time::sleep(SUBSCRIBE_BLOCK) => {}
+            // Follow the tail reader's batches while they continue where this stream is.
+            loop {
+                let batch = tokio::select! {
+                    batch = self.tail.recv() => batch,
+                    // Nothing for a while: read the store anyway (a tail reader that stalls
+                    // cannot hold a stream up for longer than this).
+                    _ = tokio::time::sleep(SUBSCRIBE_BLOCK) => break,
                     _ = livepk_engine::stopped(&mut self.stop) => return self.drain(&sender).await,
                     _ = sender.closed() => return,
+                };
+                let batch = match batch {
+                    Ok(batch) => batch,
+                    // Fell behind the tail reader's buffer: the store has what it missed.
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return self.drain(&sender).await;
+                    }
+                };
+                if batch.until <= self.position {
+                    continue;
                 }
+                if batch.after > self.position {
+                    // Events between this stream's position and the batch: from the store.
+                    break;
+                }
+                for (at, event) in &batch.events {
+                    if *at <= self.position {
+                        continue;
+                    }
+                    if let Sent::Gone = self.deliver(&sender, event).await {
+                        return;
+                    }
+                }
+                self.position = batch.until;
             }
         }
+    }
+
+    /// Hands `event` (at the stream's position) to the reader when it passes the filter.
+    async fn deliver(
+        &mut self,
+        sender: &mpsc::Sender<Result<SubscribeResponse, Status>>,
+        event: &Event,
+    ) -> Sent {
+        if !matches(&self.filter, event) {
+            return Sent::Delivered;
+        }
+        let message = SubscribeResponse { event: Some(event.clone()), truncated: self.truncated };
+        self.truncated = false;
+        self.send(sender, Ok(message)).await
     }
 
     async fn send(
@@ -438,6 +520,103 @@ mod tests {
         assert_eq!(parse_position("0").unwrap(), Some((0, 0)));
         assert_eq!(parse_position("17-3").unwrap(), Some((17, 3)));
         assert_eq!(parse_position("x-1").unwrap_err().field, "after_event_id");
+    }
+
+    /// The events of the stream as a reader of `receiver` gets them (their pkids), until `count`.
+    async fn received_pkids(
+        receiver: &mut mpsc::Receiver<Result<SubscribeResponse, Status>>,
+        count: usize,
+        slow: bool,
+    ) -> Vec<u64> {
+        let mut pkids = Vec::new();
+        while pkids.len() < count {
+            let message = tokio::time::timeout(Duration::from_secs(20), receiver.recv())
+                .await
+                .expect("the stream went quiet before every event came")
+                .expect("the stream ended")
+                .expect("an error on the stream");
+            pkids.push(message.event.expect("an event").pkid);
+            if slow && pkids.len() % 64 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        pkids
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streams_get_every_event_once_in_order_also_when_they_fall_behind_the_tail_reader() {
+        use livepk_store::{MemoryStore, Store, StoreOptions};
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(StoreOptions::default()));
+        let (_stop_sender, stop) = watch::channel(false);
+        // A buffer of two batches: a stream that is slow to hand events over falls behind it.
+        let (batches, _) = broadcast::channel(2);
+        tokio::spawn(follow_tail(store.clone(), batches.clone(), stop.clone()));
+        let open = |filter: EventFilter, buffer: usize| {
+            let (sender, receiver) = mpsc::channel(buffer);
+            let subscription = Subscription {
+                store: store.clone(),
+                stop: stop.clone(),
+                tail: batches.subscribe(),
+                filter,
+                position: (0, 0),
+                truncated: false,
+                send_timeout: Duration::from_secs(30),
+            };
+            tokio::spawn(subscription.run(sender));
+            receiver
+        };
+        let mut prompt = open(EventFilter::default(), 1024);
+        let mut slow = open(EventFilter::default(), 4);
+        let room_two = EventFilter {
+            targets: vec![crate::pb::common::Target {
+                kind: crate::pb::common::TargetKind::Room as i32,
+                id: 2,
+            }],
+            ..EventFilter::default()
+        };
+        let mut filtered = open(room_two, 4);
+
+        const EVENTS: u64 = 3_000;
+        let appender = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut next = 0;
+                while next < EVENTS {
+                    // Batches of 1 to 7 events, sometimes with a pause between.
+                    let size = (next % 7 + 1).min(EVENTS - next);
+                    let batch: Vec<Vec<u8>> = (next..next + size)
+                        .map(|pkid| {
+                            Event {
+                                pkid,
+                                target: Some(crate::pb::common::Target {
+                                    kind: crate::pb::common::TargetKind::Room as i32,
+                                    id: 1 + pkid % 2,
+                                }),
+                                r#type: "test_nt".into(),
+                                ..Event::default()
+                            }
+                            .encode_to_vec()
+                        })
+                        .collect();
+                    store.append_events(&batch).await.unwrap();
+                    next += size;
+                    if next % 100 < 7 {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
+            })
+        };
+        let all: Vec<u64> = (0..EVENTS).collect();
+        assert_eq!(received_pkids(&mut prompt, EVENTS as usize, false).await, all);
+        assert_eq!(received_pkids(&mut slow, EVENTS as usize, true).await, all);
+        let odd: Vec<u64> = (0..EVENTS).filter(|pkid| pkid % 2 == 1).collect();
+        assert_eq!(received_pkids(&mut filtered, odd.len(), true).await, odd);
+        appender.await.unwrap();
+        // Nothing more: none twice.
+        for receiver in [&mut prompt, &mut slow, &mut filtered] {
+            let more = tokio::time::timeout(Duration::from_millis(300), receiver.recv()).await;
+            assert!(more.is_err(), "an event came twice: {more:?}");
+        }
     }
 
     #[test]

@@ -51,7 +51,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use livepk_core::{Gift, GiftTxnReused, InvalidArgument, Mode};
 use livepk_store::{
-    Condition, GuardedScore, MAX_SCORE, ScoreApply, ScoreOutcome, ScoreRefusal, Store,
+    ClaimedScore, Condition, GuardedScore, MAX_SCORE, RecordRef, ScoreApply, ScoreOutcome,
+    ScoreRefusal, Store,
 };
 use serde::{Deserialize, Serialize};
 
@@ -85,9 +86,16 @@ pub trait GiftConsumer: Send + Sync {
 
     /// Called for each change of this mode a call of `gift` found (counted now or before), before
     /// the gift is marked done: the hook for modes where a gift causes a transition. Must be
-    /// idempotent (see the module documentation). Does nothing by default.
+    /// idempotent (see the module documentation). Does nothing by default; a consumer that
+    /// overrides it must say so with [`GiftConsumer::has_after_scored`].
     async fn after_scored(&self, _gift: &Gift, _change: &ScoreChange) -> EngineResult<()> {
         Ok(())
+    }
+
+    /// Whether [`GiftConsumer::after_scored`] does anything: a gift of a mode without the hook
+    /// is claimed, counted and marked done in one store call. False by default.
+    fn has_after_scored(&self) -> bool {
+        false
     }
 }
 
@@ -280,18 +288,43 @@ impl GiftLedger {
         let targets = self.resolve(gift, Lookup::Cached).await?;
         let fingerprint = gift.fingerprint();
         let pending = encode(&GiftRecord::Pending { targets: targets.clone(), fingerprint })?;
-        let (mut current, mut targets, duplicate) =
-            match self.store.record_claim(&tag, RECORD_NAME, &pending, self.record_ttl).await? {
-                None => (pending, targets, false),
-                Some(existing) => {
-                    let record = decode(&existing)?;
-                    record.check_same_gift(gift)?;
-                    match record {
-                        GiftRecord::Done { changes, .. } => return Ok(self.duplicate(changes)),
-                        GiftRecord::Pending { targets, .. } => (existing, targets, true),
+        let claimed = match self.single_step(&targets) {
+            // The usual gift (one PK, no guard, no hook): claim, apply and mark done at once
+            // (one round trip on one Redis).
+            Some(only) => {
+                let head = done_codec::one_head(&only.target, fingerprint);
+                let record = RecordRef { tag: &tag, name: RECORD_NAME, ttl: self.record_ttl };
+                let apply = &only.target.apply;
+                match self.store.claim_and_score(record, &pending, &head, apply).await? {
+                    ClaimedScore::Existing(existing) => Some(existing),
+                    ClaimedScore::Claimed(ScoreOutcome::Applied { epoch, counters, boards }) => {
+                        let change = ScoreChange::of(&only.target, epoch, &counters, &boards);
+                        return self.answer(gift, false, vec![change], &[only.target.notify]).await;
                     }
+                    // Counted before, by a call whose record has expired since.
+                    ClaimedScore::Claimed(ScoreOutcome::Duplicate { epoch, counters, boards }) => {
+                        let change = ScoreChange::of(&only.target, epoch, &counters, &boards);
+                        return self.answer(gift, false, vec![change], &[]).await;
+                    }
+                    // Outside (the record stays pending; a cached step is looked up again) or
+                    // refused: the general path below applies the step again, which repeats
+                    // the PK's answer, and goes on from there.
+                    ClaimedScore::Claimed(_) => None,
                 }
-            };
+            }
+            None => self.store.record_claim(&tag, RECORD_NAME, &pending, self.record_ttl).await?,
+        };
+        let (mut current, mut targets, duplicate) = match claimed {
+            None => (pending, targets, false),
+            Some(existing) => {
+                let record = decode(&existing)?;
+                record.check_same_gift(gift)?;
+                match record {
+                    GiftRecord::Done { changes, .. } => return Ok(self.duplicate(changes)),
+                    GiftRecord::Pending { targets, .. } => (existing, targets, true),
+                }
+            }
+        };
 
         let mut newly_counted = Vec::new();
         for _ in 0..MAX_RECORD_ROUNDS {
@@ -387,6 +420,21 @@ impl GiftLedger {
             "gift {} kept changing under concurrent calls; retry",
             gift.gift_txn_id
         )))
+    }
+
+    /// The one step of a gift whose record can be claimed, applied and marked done in one go
+    /// ([`Store::claim_and_score`]): a single unguarded step of a mode without an
+    /// [`GiftConsumer::after_scored`] hook (which must run before the record is done).
+    fn single_step<'a>(&self, targets: &'a [GuardedTarget]) -> Option<&'a GuardedTarget> {
+        match targets {
+            [only] if only.guard.is_none() => {
+                let mode = only.target.mode;
+                let hooked =
+                    self.consumers.iter().any(|c| c.mode() == mode && c.has_after_scored());
+                (!hooked).then_some(only)
+            }
+            _ => None,
+        }
     }
 
     /// Reads a record another call moved on.
@@ -540,7 +588,7 @@ fn encode(record: &GiftRecord) -> EngineResult<Vec<u8>> {
 }
 
 fn decode(bytes: &[u8]) -> EngineResult<GiftRecord> {
-    if bytes.first() == Some(&done_codec::TAG) {
+    if let Some(&(done_codec::TAG | done_codec::ONE_TAG)) = bytes.first() {
         let (changes, fingerprint) = done_codec::decode(bytes)
             .ok_or_else(|| EngineError::corrupt("malformed compact gift record"))?;
         return Ok(GiftRecord::Done { changes, fingerprint });
@@ -552,13 +600,57 @@ fn decode(bytes: &[u8]) -> EngineResult<GiftRecord> {
 /// changes, then per change: the mode's index in [`Mode::ALL`] (1 byte), pkid and receiver
 /// (LEB128), the side's name (LEB128 length, bytes), the side's and the sender's totals (zigzag
 /// LEB128).
+///
+/// The done record of a gift that changed one PK, as [`Store::claim_and_score`] writes it
+/// (the store appends the PK's answer to a head the ledger gives): `ONE_TAG`, the fingerprint,
+/// the mode's index, the receiver, the side's name (as above), then the PK's answer as text
+/// ([`livepk_store::score_answer`]: pkid, the counters, the boards).
 mod done_codec {
     use livepk_core::Mode;
 
-    use super::ScoreChange;
+    use super::{ScoreChange, ScoreTarget};
 
     /// First byte of a compact done record (a JSON record starts with `{`).
     pub const TAG: u8 = 0x01;
+    /// First byte of a one-change done record whose totals are the PK's answer as text.
+    pub const ONE_TAG: u8 = 0x02;
+
+    /// The head of the one-change done record of `target`.
+    pub fn one_head(target: &ScoreTarget, fingerprint: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + target.side.len());
+        out.push(ONE_TAG);
+        out.extend_from_slice(&fingerprint.to_le_bytes());
+        out.push(mode_index(target.mode));
+        put(&mut out, target.receiver_id);
+        put(&mut out, target.side.len() as u64);
+        out.extend_from_slice(target.side.as_bytes());
+        out
+    }
+
+    fn mode_index(mode: Mode) -> u8 {
+        // Every mode is in Mode::ALL, so the position is found (and below 256).
+        Mode::ALL.iter().position(|known| *known == mode).unwrap_or(0) as u8
+    }
+
+    fn decode_one(bytes: &[u8]) -> Option<(Vec<ScoreChange>, u64)> {
+        let mut reader = Reader { bytes, at: 1 };
+        let fingerprint = u64::from_le_bytes(reader.take(8)?.try_into().ok()?);
+        let mode = *Mode::ALL.get(usize::from(reader.byte()?))?;
+        let receiver_id = reader.number()?;
+        let length = usize::try_from(reader.number()?).ok()?;
+        let side = String::from_utf8(reader.take(length)?.to_vec()).ok()?;
+        let answer = std::str::from_utf8(bytes.get(reader.at..)?).ok()?;
+        let (pkid, counters, boards) = livepk_store::parse_score_answer(answer).ok()?;
+        let change = ScoreChange {
+            mode,
+            pkid,
+            receiver_id,
+            side,
+            side_total: counters.first().copied().unwrap_or_default(),
+            sender_total: boards.first().copied().unwrap_or_default(),
+        };
+        Some((vec![change], fingerprint))
+    }
 
     pub fn encode(changes: &[ScoreChange], fingerprint: u64) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + changes.len() * 24);
@@ -566,9 +658,7 @@ mod done_codec {
         out.extend_from_slice(&fingerprint.to_le_bytes());
         put(&mut out, changes.len() as u64);
         for change in changes {
-            // Every mode is in Mode::ALL, so the position is found (and below 256).
-            let index = Mode::ALL.iter().position(|mode| *mode == change.mode).unwrap_or(0);
-            out.push(index as u8);
+            out.push(mode_index(change.mode));
             put(&mut out, change.pkid);
             put(&mut out, change.receiver_id);
             put(&mut out, change.side.len() as u64);
@@ -580,6 +670,9 @@ mod done_codec {
     }
 
     pub fn decode(bytes: &[u8]) -> Option<(Vec<ScoreChange>, u64)> {
+        if bytes.first() == Some(&ONE_TAG) {
+            return decode_one(bytes);
+        }
         let mut reader = Reader { bytes, at: 0 };
         if reader.byte()? != TAG {
             return None;
@@ -696,6 +789,55 @@ mod done_codec {
                     );
                 }
                 super::super::GiftRecord::Pending { .. } => panic!("read as pending"),
+            }
+        }
+
+        /// The one-change record: the head the ledger gives, then the PK's answer as the store
+        /// appends it (also one counted under a guard, whose answer ends with its version).
+        #[test]
+        fn one_change_records_read_back_from_head_and_answer() {
+            let target = ScoreTarget {
+                mode: Mode::AcrossPk,
+                receiver_id: 3_000_900,
+                side: "红".into(),
+                notify: crate::events::NotifyKey {
+                    mode: Mode::AcrossPk,
+                    battle: livepk_battle::BattleId::new(1),
+                    side: livepk_battle::Side::First,
+                },
+                apply: livepk_store::ScoreApply {
+                    tag: "t".into(),
+                    txn_id: "x".into(),
+                    window: "w".into(),
+                    sent_at_ms: 0,
+                    counters: Vec::new(),
+                    boards: Vec::new(),
+                    fields: Vec::new(),
+                    ttl: std::time::Duration::from_secs(1),
+                    fingerprint: 0,
+                },
+                cached: false,
+            };
+            let mut bytes = one_head(&target, 77);
+            bytes.extend_from_slice(livepk_store::score_answer(9, &[500, 3], &[-20]).as_bytes());
+            let expected = ScoreChange {
+                mode: Mode::AcrossPk,
+                pkid: 9,
+                receiver_id: 3_000_900,
+                side: "红".into(),
+                side_total: 500,
+                sender_total: -20,
+            };
+            assert_eq!(decode(&bytes), Some((vec![expected.clone()], 77)));
+            let mut guarded = bytes.clone();
+            guarded.extend_from_slice(b"|4");
+            assert_eq!(decode(&guarded), Some((vec![expected], 77)));
+            let mut empty = one_head(&target, 1);
+            empty.extend_from_slice(b"5||");
+            let read = decode(&empty).expect("no counters, no boards").0;
+            assert_eq!((read[0].pkid, read[0].side_total, read[0].sender_total), (5, 0, 0));
+            for cut in 0..one_head(&target, 77).len() + 1 {
+                assert_eq!(decode(&bytes[..cut]), None, "cut at {cut}");
             }
         }
 

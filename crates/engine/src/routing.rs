@@ -171,10 +171,14 @@ pub trait GiftRoute: Send + Sync + 'static {
         None
     }
 
-    /// See [`GiftConsumer::after_scored`].
+    /// See [`GiftConsumer::after_scored`]; a route that overrides it sets
+    /// [`GiftRoute::HAS_AFTER_SCORED`].
     async fn after_scored(&self, _gift: &Gift, _change: &ScoreChange) -> EngineResult<()> {
         Ok(())
     }
+
+    /// Whether [`GiftRoute::after_scored`] does anything (see [`GiftConsumer::has_after_scored`]).
+    const HAS_AFTER_SCORED: bool = false;
 }
 
 /// A located battle as cached.
@@ -307,5 +311,9 @@ impl<R: GiftRoute> GiftConsumer for Router<R> {
 
     async fn after_scored(&self, gift: &Gift, change: &ScoreChange) -> EngineResult<()> {
         self.route.after_scored(gift, change).await
+    }
+
+    fn has_after_scored(&self) -> bool {
+        R::HAS_AFTER_SCORED
     }
 }

@@ -191,6 +191,70 @@ async fn concurrent_calls_of_one_gift_with_a_stale_cache_count_it_once() {
     assert_eq!(later.changes, outcomes[0].changes);
 }
 
+/// Always answers the open PK, fresh: the usual gift, one unguarded step.
+struct Direct;
+
+#[async_trait]
+impl GiftConsumer for Direct {
+    fn mode(&self) -> Mode {
+        Mode::LinkCall
+    }
+
+    async fn score_targets(&self, gift: &Gift, _lookup: Lookup) -> EngineResult<Vec<ScoreTarget>> {
+        Ok(vec![target(FRESH, gift, false)])
+    }
+}
+
+/// Issue 15: a gift that scores in one PK is claimed, counted and marked done in one store call
+/// (one script on one Redis, three calls elsewhere); concurrent calls and retries answer as
+/// before: one counts, every call gets the same changes, a retry after the record expired gets
+/// the PK's first answer, and nothing counts twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_gift_in_one_pk_is_claimed_counted_and_done_at_once_on_every_store() {
+    for (name, store) in testkit::both_stores().await {
+        set_window(&*store, FRESH, true).await;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}/ledger.db?mode=rwc", dir.path().display());
+        let database = Database::connect(&url).await.expect("sqlite");
+        let settings = Arc::new(Settings::new(database, store.clone(), ConfigRegistry::default()));
+        let coalescer = Arc::new(ScoreCoalescer::new(store.clone(), settings, HashMap::new()));
+        let record_ttl = Duration::from_millis(300);
+        let ledger =
+            Arc::new(GiftLedger::new(store.clone(), vec![Arc::new(Direct)], coalescer, record_ttl));
+
+        let calls = (0..10).map(|_| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.record(&gift("one")).await.expect("record") })
+        });
+        let outcomes: Vec<_> = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|joined| joined.expect("call panicked"))
+            .collect();
+        assert_eq!(outcomes.iter().filter(|o| !o.duplicate).count(), 1, "{name}: {outcomes:?}");
+        let changes = outcomes[0].changes.clone();
+        assert_eq!(changes.len(), 1, "{name}");
+        assert_eq!(
+            (changes[0].pkid, changes[0].side.as_str(), changes[0].side_total),
+            (9, "host", 10),
+            "{name}"
+        );
+        assert_eq!((changes[0].receiver_id, changes[0].sender_total), (7, 10), "{name}");
+        for outcome in &outcomes {
+            assert_eq!(outcome.changes, changes, "{name}: one answer for every call");
+        }
+        let retry = ledger.record(&gift("one")).await.expect("retry");
+        assert!(retry.duplicate, "{name}");
+        assert_eq!(retry.changes, changes, "{name}: the done record answers");
+
+        // The record expired: the PK's own answer, not a second count.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let late = ledger.record(&gift("one")).await.expect("late retry");
+        assert_eq!(late.changes, changes, "{name}");
+        assert_eq!(fresh_total(&*store).await, 10, "{name}: counted once");
+    }
+}
+
 // ---- issue 12 --------------------------------------------------------------------------------
 
 /// The business code and field of a refused gift.

@@ -241,6 +241,59 @@ pub enum ScoreRefusal {
     TxnReused,
 }
 
+/// A record: its tag, its name and how long it lives.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
+    pub tag: &'a str,
+    pub name: &'a str,
+    pub ttl: Duration,
+}
+
+/// What a [`Store::claim_and_score`] found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimedScore {
+    /// The record was there (its value); nothing was done.
+    Existing(Vec<u8>),
+    /// The record was created and the step applied: its outcome.
+    Claimed(ScoreOutcome),
+}
+
+/// A PK's answer to a gift that counted, as a text: `<epoch>|<counters>|<boards>`, each list
+/// comma-separated (what [`Store::claim_and_score`] appends to a done record's head).
+pub fn score_answer(epoch: u64, counters: &[i64], boards: &[i64]) -> String {
+    let list = |values: &[i64]| values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    format!("{epoch}|{}|{}", list(counters), list(boards))
+}
+
+/// Reads a [`score_answer`] back: (epoch, counters, boards). A fourth part (the guard version
+/// a guarded step counted under) is allowed and left out.
+pub fn parse_score_answer(answer: &str) -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
+    codec::decode_score_record(answer)
+}
+
+/// [`Store::claim_and_score`] as three calls: claim, apply, and mark done.
+pub async fn claim_and_score_in_steps<S: Store + ?Sized>(
+    store: &S,
+    record: RecordRef<'_>,
+    pending: &[u8],
+    done_head: &[u8],
+    apply: &ScoreApply,
+) -> StoreResult<ClaimedScore> {
+    let RecordRef { tag, name, ttl } = record;
+    if let Some(existing) = store.record_claim(tag, name, pending, ttl).await? {
+        return Ok(ClaimedScore::Existing(existing));
+    }
+    let outcome = store.apply_score(apply).await?;
+    if let ScoreOutcome::Applied { epoch, counters, boards }
+    | ScoreOutcome::Duplicate { epoch, counters, boards } = &outcome
+    {
+        let mut done = done_head.to_vec();
+        done.extend_from_slice(score_answer(*epoch, counters, boards).as_bytes());
+        store.record_put(tag, name, &done, ttl).await?;
+    }
+    Ok(ClaimedScore::Claimed(outcome))
+}
+
 /// What a [`Store::apply_score_guarded`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GuardedScore {
@@ -452,6 +505,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads record `name` of `tag`.
     async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// A gift's record and its one step at once: when record `name` of `tag` exists, answers
+    /// [`ClaimedScore::Existing`] with its value and does nothing else; otherwise creates it,
+    /// applies `apply` (as [`Store::apply_score`]) and leaves the record holding `done_head`
+    /// followed by the PK's answer ([`score_answer`] of its values) when the step counted now or
+    /// before, or `pending` after any other outcome. What [`Store::record_claim`],
+    /// [`Store::apply_score`] and [`Store::record_put`] do one after the other, and by default
+    /// how it is done; one Redis (not a cluster, where the record and the PK are on different
+    /// nodes) does it in one script, so atomically and in one round trip.
+    async fn claim_and_score(
+        &self,
+        record: RecordRef<'_>,
+        pending: &[u8],
+        done_head: &[u8],
+        apply: &ScoreApply,
+    ) -> StoreResult<ClaimedScore> {
+        claim_and_score_in_steps(self, record, pending, done_head, apply).await
+    }
 
     // ---- delay queue -----------------------------------------------------------------------
 

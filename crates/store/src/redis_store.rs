@@ -28,9 +28,9 @@ use crate::codec::{
 };
 use crate::keys::reserved;
 use crate::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, DeadJob, GuardedScore, Job, Keyspace, Op,
-    Order, ScoreApply, ScoreOutcome, ScoreRefusal, Store, StoreError, StoreOptions, StoreResult,
-    StoredEvent, Transaction, Versioned,
+    BoardEntry, ClaimedJob, ClaimedScore, CommitOutcome, Condition, DeadJob, GuardedScore, Job,
+    Keyspace, Op, Order, RecordRef, ScoreApply, ScoreOutcome, ScoreRefusal, Store, StoreError,
+    StoreOptions, StoreResult, StoredEvent, Transaction, Versioned, claim_and_score_in_steps,
 };
 
 /// Connections kept by the pool, which only serves blocking stream reads (each holds one for
@@ -72,6 +72,13 @@ mod lua {
     pub const NEXT_ID: &str = include_str!("../lua/next_id.lua");
     pub const APPLY_SCORE: &str =
         concat!(include_str!("../lua/board_add.lua"), include_str!("../lua/apply_score.lua"));
+    pub const GIFT_ONE: &str = concat!(
+        include_str!("../lua/board_add.lua"),
+        "local function apply_score()\n",
+        include_str!("../lua/apply_score.lua"),
+        "\nend\n",
+        include_str!("../lua/gift_one.lua")
+    );
     pub const BOARD_TOTAL: &str = include_str!("../lua/board_total.lua");
     pub const BOARD_COPY: &str = include_str!("../lua/board_copy.lua");
     pub const SCHEDULE_JOB: &str =
@@ -96,6 +103,7 @@ struct Scripts {
     commit: Script,
     next_id: Script,
     apply_score: Script,
+    gift_one: Script,
     board_total: Script,
     board_copy: Script,
     schedule_job: Script,
@@ -116,6 +124,7 @@ impl Scripts {
             commit: Script::new(lua::COMMIT),
             next_id: Script::new(lua::NEXT_ID),
             apply_score: Script::new(lua::APPLY_SCORE),
+            gift_one: Script::new(lua::GIFT_ONE),
             board_total: Script::new(lua::BOARD_TOTAL),
             board_copy: Script::new(lua::BOARD_COPY),
             schedule_job: Script::new(lua::SCHEDULE_JOB),
@@ -451,8 +460,21 @@ impl RedisStore {
         apply: &ScoreApply,
         guard: Option<&Condition>,
     ) -> StoreResult<GuardedScore> {
-        let key = |name: &str| self.key(&apply.tag, name);
         let mut invocation = self.scripts().apply_score.prepare_invoke();
+        self.score_keys_and_args(&mut invocation, apply, guard);
+        let reply = reply_array(self.run_script(&invocation).await?)?;
+        score_reply(reply.into_iter(), guard.is_some())
+    }
+
+    /// Adds apply_score's keys and arguments for `apply` (and `guard`) to `invocation`, after
+    /// whatever it holds.
+    fn score_keys_and_args(
+        &self,
+        invocation: &mut ScriptInvocation<'_>,
+        apply: &ScoreApply,
+        guard: Option<&Condition>,
+    ) {
+        let key = |name: &str| self.key(&apply.tag, name);
         invocation.key(key(&apply.window)).key(key(reserved::SCORE_RECORDS));
         for (hash, _, _) in &apply.counters {
             invocation.key(key(hash));
@@ -491,29 +513,6 @@ impl RedisStore {
         }
         for (_, field, value) in &apply.fields {
             invocation.arg(field).arg(value);
-        }
-        let reply = self.run_script(&invocation).await?;
-        let mut reply = reply_array(reply)?.into_iter();
-        let status = reply.next().map(required_string).transpose()?;
-        let mut record = || -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
-            let record = reply.next().map(required_string).transpose()?;
-            decode_score_record(&record.ok_or_else(|| corrupt("gift reply without record"))?)
-        };
-        let judged = |outcome| Ok(GuardedScore::Judged(outcome));
-        match status.as_deref() {
-            Some("out") => judged(ScoreOutcome::Outside),
-            Some("reused") => judged(ScoreOutcome::Refused(ScoreRefusal::TxnReused)),
-            Some("over") => judged(ScoreOutcome::Refused(ScoreRefusal::ScoreLimit)),
-            Some("moved") if guard.is_some() => Ok(GuardedScore::Moved),
-            Some("ok") => {
-                let (epoch, counters, boards) = record()?;
-                judged(ScoreOutcome::Applied { epoch, counters, boards })
-            }
-            Some("dup") => {
-                let (epoch, counters, boards) = record()?;
-                judged(ScoreOutcome::Duplicate { epoch, counters, boards })
-            }
-            _ => Err(corrupt("unexpected apply_score reply")),
         }
     }
 
@@ -756,6 +755,32 @@ fn decode_dead_job(id: String, record: &[u8]) -> StoreResult<DeadJob> {
     let reason = String::from_utf8_lossy(reason).into_owned();
     let claimed = decode_job(id, job)?;
     Ok(DeadJob { job: claimed.job, attempts: claimed.attempt, reason, buried_at_ms })
+}
+
+/// An apply_score reply (after its first element when the caller took it): see
+/// lua/apply_score.lua.
+fn score_reply(mut reply: impl Iterator<Item = Value>, guarded: bool) -> StoreResult<GuardedScore> {
+    let status = reply.next().map(required_string).transpose()?;
+    let mut record = || -> StoreResult<(u64, Vec<i64>, Vec<i64>)> {
+        let record = reply.next().map(required_string).transpose()?;
+        decode_score_record(&record.ok_or_else(|| corrupt("gift reply without record"))?)
+    };
+    let judged = |outcome| Ok(GuardedScore::Judged(outcome));
+    match status.as_deref() {
+        Some("out") => judged(ScoreOutcome::Outside),
+        Some("reused") => judged(ScoreOutcome::Refused(ScoreRefusal::TxnReused)),
+        Some("over") => judged(ScoreOutcome::Refused(ScoreRefusal::ScoreLimit)),
+        Some("moved") if guarded => Ok(GuardedScore::Moved),
+        Some("ok") => {
+            let (epoch, counters, boards) = record()?;
+            judged(ScoreOutcome::Applied { epoch, counters, boards })
+        }
+        Some("dup") => {
+            let (epoch, counters, boards) = record()?;
+            judged(ScoreOutcome::Duplicate { epoch, counters, boards })
+        }
+        _ => Err(corrupt("unexpected apply_score reply")),
+    }
 }
 
 /// Events of an XRANGE/XREVRANGE reply (or of one stream of an XREAD reply).
@@ -1237,6 +1262,40 @@ impl Store for RedisStore {
     async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
         let reply = self.query(redis::cmd("GET").arg(self.key(tag, name))).await?;
         reply_bytes(reply)
+    }
+
+    async fn claim_and_score(
+        &self,
+        record: RecordRef<'_>,
+        pending: &[u8],
+        done_head: &[u8],
+        apply: &ScoreApply,
+    ) -> StoreResult<ClaimedScore> {
+        if let Backend::Cluster(_) = &self.inner.backend {
+            // The record's slot is not the PK's: three calls, each on its own node.
+            return claim_and_score_in_steps(self, record, pending, done_head, apply).await;
+        }
+        let mut invocation = self.scripts().gift_one.prepare_invoke();
+        invocation
+            .key(self.key(record.tag, record.name))
+            .arg(pending)
+            .arg(px(record.ttl))
+            .arg(done_head);
+        self.score_keys_and_args(&mut invocation, apply, None);
+        let mut reply = reply_array(self.run_script(&invocation).await?)?.into_iter().peekable();
+        if let Some(Value::BulkString(status)) = reply.peek()
+            && status.as_slice() == b"exists"
+        {
+            reply.next();
+            let existing = reply_bytes(reply.next().unwrap_or(Value::Nil))?;
+            return existing
+                .map(ClaimedScore::Existing)
+                .ok_or_else(|| corrupt("gift_one answered exists without the record"));
+        }
+        match score_reply(reply, false)? {
+            GuardedScore::Judged(outcome) => Ok(ClaimedScore::Claimed(outcome)),
+            GuardedScore::Moved => Err(corrupt("an unguarded gift moved")),
+        }
     }
 
     // ---- delay queue -----------------------------------------------------------------------

@@ -428,6 +428,8 @@ impl<K: DuelKind> GiftRoute for DuelAdapter<K> {
         })
     }
 
+    const HAS_AFTER_SCORED: bool = true;
+
     /// The gift that brings a side to `finish_at` ends the duel.
     async fn after_scored(&self, gift: &Gift, change: &ScoreChange) -> EngineResult<()> {
         let room = gift.room_sid;

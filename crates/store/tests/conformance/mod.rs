@@ -36,9 +36,9 @@ use futures::stream::BoxStream;
 use tokio::time::{Instant, sleep, timeout};
 
 use livepk_store::{
-    BoardEntry, ClaimedJob, CommitOutcome, Condition, DeadJob, GuardedScore, Job, MAX_SCORE, Op,
-    Order, ScoreApply, ScoreOutcome, ScoreRefusal, ScoringWindow, Store, StoreOptions, StoreResult,
-    StoredEvent, Transaction, Versioned,
+    BoardEntry, ClaimedJob, ClaimedScore, CommitOutcome, Condition, DeadJob, GuardedScore, Job,
+    MAX_SCORE, Op, Order, RecordRef, ScoreApply, ScoreOutcome, ScoreRefusal, ScoringWindow, Store,
+    StoreOptions, StoreResult, StoredEvent, Transaction, Versioned, score_answer,
 };
 
 /// Options for the cases about bounds: small enough to reach in a test.
@@ -108,6 +108,8 @@ macro_rules! conformance_tests {
             record_claim_put_get,
             record_swap_only_from_the_expected_value,
             record_ttl_expires,
+            claim_and_score_claims_applies_and_marks_done,
+            claim_and_score_leaves_the_record_pending_unless_it_counted,
             jobs_schedule_count_cancel,
             jobs_claim_only_due,
             jobs_redelivered_after_ttr,
@@ -136,6 +138,7 @@ macro_rules! conformance_tests {
             apply_score_concurrent_distinct_txns_all_count,
             apply_score_guarded_concurrent_with_moves_counts_once,
             record_claim_concurrent_single_winner,
+            claim_and_score_concurrent_calls_count_once,
             jobs_concurrent_claimers_disjoint,
             read_events_block_waits_for_append,
             outbox_concurrent_relays_append_once,
@@ -2252,6 +2255,116 @@ pub async fn record_claim_concurrent_single_winner(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(ok(store.record_get("req:1", "r").await, "get"), Some(winner));
+}
+
+async fn claim_and_score(
+    store: &dyn Store,
+    record: &str,
+    ttl: Duration,
+    apply: &ScoreApply,
+) -> ClaimedScore {
+    let record = RecordRef { tag: record, name: "r", ttl };
+    ok(store.claim_and_score(record, b"pending", b"head\x00\xff", apply).await, "claim_and_score")
+}
+
+/// claim_and_score: claims the record, applies the step, leaves the done record (head + the
+/// PK's answer); a second call finds the record and does nothing; a call whose record expired
+/// finds the PK's first answer.
+pub async fn claim_and_score_claims_applies_and_marks_done(store: &dyn Store) {
+    let tag = "pk:1";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    let step = gift(tag, "tx1", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
+    let counted = ScoreOutcome::Applied { epoch: 7, counters: vec![5], boards: vec![5] };
+    assert_eq!(
+        claim_and_score(store, "gift:tx1", HOUR, &step).await,
+        ClaimedScore::Claimed(counted),
+        "the first call counts"
+    );
+    let mut done = b"head\x00\xff".to_vec();
+    done.extend_from_slice(score_answer(7, &[5], &[5]).as_bytes());
+    assert_eq!(done, b"head\x00\xff7|5|5".to_vec(), "score_answer's form");
+    assert_eq!(ok(store.record_get("gift:tx1", "r").await, "get"), Some(done.clone()));
+    assert_eq!(
+        claim_and_score(store, "gift:tx1", HOUR, &step).await,
+        ClaimedScore::Existing(done.clone()),
+        "a second call finds the record"
+    );
+    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "5")]), "counted once");
+    // The record gone (its window passed), the PK still answers with its first values.
+    assert_eq!(
+        claim_and_score(store, "gift:tx1-again", HOUR, &step).await,
+        ClaimedScore::Claimed(ScoreOutcome::Duplicate {
+            epoch: 7,
+            counters: vec![5],
+            boards: vec![5]
+        }),
+    );
+    assert_eq!(ok(store.record_get("gift:tx1-again", "r").await, "get"), Some(done));
+    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "5")]), "counted once");
+    // Its record lives for the ttl given.
+    let short = gift(tag, "tx2", 1500, &[("score", "red", 1)], &[]);
+    assert!(matches!(
+        claim_and_score(store, "gift:tx2", SHORT_TTL, &short).await,
+        ClaimedScore::Claimed(ScoreOutcome::Applied { .. })
+    ));
+    sleep(PAST_SHORT_TTL).await;
+    assert_eq!(ok(store.record_get("gift:tx2", "r").await, "get"), None, "the record expires");
+}
+
+/// Outside its window, or refused: the record holds the pending value (what a claim then an
+/// apply leave), and a refused step writes nothing in the PK.
+pub async fn claim_and_score_leaves_the_record_pending_unless_it_counted(store: &dyn Store) {
+    let tag = "pk:1";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    let late = gift(tag, "tx1", 2500, &[("score", "red", 5)], &[("rank", 50, 5)]);
+    assert_eq!(
+        claim_and_score(store, "gift:tx1", HOUR, &late).await,
+        ClaimedScore::Claimed(ScoreOutcome::Outside)
+    );
+    assert_eq!(ok(store.record_get("gift:tx1", "r").await, "get"), Some(b"pending".to_vec()));
+    let huge = gift(tag, "tx2", 1500, &[("score", "red", MAX_SCORE)], &[]);
+    ok(store.apply_score(&gift(tag, "tx0", 1500, &[("score", "red", 1)], &[])).await, "apply");
+    assert_eq!(
+        claim_and_score(store, "gift:tx2", HOUR, &huge).await,
+        ClaimedScore::Claimed(ScoreOutcome::Refused(ScoreRefusal::ScoreLimit))
+    );
+    assert_eq!(ok(store.record_get("gift:tx2", "r").await, "get"), Some(b"pending".to_vec()));
+    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "1")]), "nothing added");
+    assert_eq!(
+        claim_and_score(store, "gift:tx2", HOUR, &huge).await,
+        ClaimedScore::Existing(b"pending".to_vec()),
+        "the next call finds the pending record"
+    );
+}
+
+/// Concurrent calls of one gift: one claims and counts, the others find the record.
+pub async fn claim_and_score_concurrent_calls_count_once(store: Arc<dyn Store>) {
+    let tag = "pk:1";
+    set_window(store.as_ref(), tag, open_window(1000, 2000, 7)).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let step = gift(tag, "tx1", 1500, &[("score", "red", 5)], &[("rank", 50, 5)]);
+                claim_and_score(store.as_ref(), "gift:tx1", HOUR, &step).await
+            })
+        })
+        .collect();
+    let mut claimed = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            ClaimedScore::Claimed(outcome) => {
+                claimed += 1;
+                assert_eq!(
+                    outcome,
+                    ScoreOutcome::Applied { epoch: 7, counters: vec![5], boards: vec![5] }
+                );
+            }
+            ClaimedScore::Existing(_) => {}
+        }
+    }
+    assert_eq!(claimed, 1, "exactly one call claims the record");
+    assert_eq!(hash_sorted(store.as_ref(), tag, "score").await, strings(&[("red", "5")]));
 }
 
 // ---- delay queue -------------------------------------------------------------------------------------
