@@ -64,7 +64,7 @@ use livepk::pb::linkcall::{
 };
 use livepk_battle::{BattleId, Side};
 use livepk_core::{Mode, SingerId};
-use livepk_engine::{NotifyKey, ScoreChange, ScoreTarget};
+use livepk_engine::{NotifyKey, ScoreChange, ScoreTarget, one_change_done_head};
 use livepk_linkcall::adapter::GifterProfile;
 use livepk_linkcall::{Anchor, Battle};
 use livepk_store::{
@@ -952,10 +952,7 @@ async fn floor_gift(
     if work.record {
         // As the ledger does for a gift in one PK: claim, apply and mark done in one call (one
         // script on one Redis), with the same record head.
-        let mut head = vec![0x02];
-        head.extend_from_slice(&(request.sent_at_ms | 1).to_le_bytes());
-        head.extend_from_slice(&[0, 0, 4]);
-        head.extend_from_slice(b"host");
+        let head = one_change_done_head(&targets[0], request.sent_at_ms | 1);
         let pending = serde_json::to_vec(&FloorRecord::Pending { targets: &targets })
             .map_err(|e| e.to_string())?;
         let record = RecordRef { tag: &record_tag, name: "record", ttl: RECORD_TTL };

@@ -596,6 +596,12 @@ fn decode(bytes: &[u8]) -> EngineResult<GiftRecord> {
     serde_json::from_slice(bytes).map_err(EngineError::corrupt)
 }
 
+/// The first bytes of the done record kept for a gift in one PK (the PK's answer follows them):
+/// the gift bench's one-script floor stores the same record, so both pay for the same bytes.
+pub fn one_change_done_head(target: &ScoreTarget, fingerprint: u64) -> Vec<u8> {
+    done_codec::one_head(target, fingerprint)
+}
+
 /// The compact done record: `TAG`, the fingerprint (8 bytes, little-endian), the number of
 /// changes, then per change: the mode's index in [`Mode::ALL`] (1 byte), pkid and receiver
 /// (LEB128), the side's name (LEB128 length, bytes), the side's and the sender's totals (zigzag

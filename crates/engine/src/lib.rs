@@ -54,6 +54,7 @@ pub use error::{Contended, EngineError, EngineResult, StageTaken};
 pub use events::{EventBus, NotifyKey, ScoreCoalescer, ScoreNotifier};
 pub use ledger::{
     GiftConsumer, GiftLedger, GiftOutcome, GuardedTarget, Lookup, ScoreChange, ScoreTarget,
+    one_change_done_head,
 };
 pub use profiles::GifterProfile;
 pub use routing::{Claim, Credit, GiftRoute, Located, RouteKey, Router};

@@ -120,12 +120,24 @@ for i = 1, counter_count do
     return {'over'}
   end
 end
+-- What each board's check read, for its add (kept only for the first board on a key: a later
+-- add to the same board must read what the earlier one wrote).
+local known = {}
 for i = 1, board_count do
   local base = 2 + counter_count + 3 * (i - 1)
   local delta = tonumber(ARGV[first_board_arg + 2 * (i - 1) + 1])
-  local now = board_total_now(KEYS[base + 1], KEYS[base + 2], ARGV[first_board_arg + 2 * (i - 1)])
+  local now, previous = board_total_now(KEYS[base + 1], KEYS[base + 2], ARGV[first_board_arg + 2 * (i - 1)])
   if beyond(delta) or beyond(now + delta) then
     return {'over'}
+  end
+  local shared = false
+  for j = 1, i - 1 do
+    if KEYS[2 + counter_count + 3 * (j - 1) + 1] == KEYS[base + 1] then
+      shared = true
+    end
+  end
+  if not shared then
+    known[i] = {now, previous}
   end
 end
 
@@ -140,7 +152,7 @@ local boards = {}
 for i = 1, board_count do
   local base = 2 + counter_count + 3 * (i - 1)
   local total, arrival = board_add(KEYS[base + 1], KEYS[base + 2], KEYS[base + 3],
-    ARGV[first_board_arg + 2 * (i - 1)], ARGV[first_board_arg + 2 * (i - 1) + 1])
+    ARGV[first_board_arg + 2 * (i - 1)], ARGV[first_board_arg + 2 * (i - 1) + 1], known[i])
   if arrival == 1 or arrival % REFRESH_EVERY == 0 then
     refresh = true
   end

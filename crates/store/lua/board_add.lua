@@ -13,25 +13,28 @@ end
 -- writes anything, a gift that would take a total past it.
 local MAX_SCORE = 9007199254740991
 
--- `member`'s total on the board made of `board` and `members` now (0 when absent).
+-- `member`'s total on the board made of `board` and `members` now (0 when absent), and its
+-- current zset member (nil when absent).
 local function board_total_now(board, members, member)
   local previous = redis.call('HGET', members, member)
   if previous then
     local score = redis.call('ZSCORE', board, previous)
-    if score then return tonumber(score) end
+    if score then return tonumber(score), previous end
   end
-  return 0
+  return 0, previous
 end
 
 -- Adds `delta` to `member` on the board made of `board`, `members` (member -> zset member) and
 -- `seq` (arrival counter); returns the new total as a number and this add's arrival number
--- (1 when the board was just created).
-local function board_add(board, members, seq, member, delta)
-  local total = 0
-  local previous = redis.call('HGET', members, member)
-  if previous then
-    local score = redis.call('ZSCORE', board, previous)
-    if score then total = tonumber(score) end
+-- (1 when the board was just created). `known`, when given, is what board_total_now answered
+-- for this board and member with nothing written to them since ({total, previous}): the add
+-- then does not read them again.
+local function board_add(board, members, seq, member, delta, known)
+  local total, previous
+  if known then
+    total, previous = known[1], known[2]
+  else
+    total, previous = board_total_now(board, members, member)
   end
   total = total + tonumber(delta)
   local arrival = redis.call('INCR', seq)

@@ -1681,6 +1681,16 @@ pub async fn apply_score_applied_returns_new_values(store: &dyn Store) {
     );
     assert_eq!(page(store, tag, "rank").await, vec![(7, 6), (50, 5)], "board rank");
     assert_eq!(page(store, tag, "fans").await, vec![(50, 5)], "board fans");
+    // One member twice on one board in one gift: the second add starts from the first's total
+    // (the Redis script reuses its check's reads only for the first add to a board).
+    let third = gift(tag, "tx3", 1502, &[], &[("rank", 50, 2), ("fans", 50, 1), ("rank", 50, 3)]);
+    assert_eq!(
+        apply(store, &third).await,
+        ScoreOutcome::Applied { epoch: 7, counters: vec![], boards: vec![7, 6, 10] },
+        "one member twice on one board"
+    );
+    assert_eq!(page(store, tag, "rank").await, vec![(50, 10), (7, 6)], "board rank after");
+    assert_eq!(page(store, tag, "fans").await, vec![(50, 6)], "board fans after");
 }
 
 /// Repeating a txn returns Duplicate with the values recorded the first time, and changes nothing.
