@@ -18,6 +18,8 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+mod cleanup;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -342,10 +344,12 @@ async fn delivery_table() {
     delivery(&server, readers.handle(), subscribers, true, rate, seconds).await;
     readers.shutdown_background();
     let prefix = server.key_prefix.clone();
+    let url = server.config.redis_url.clone().unwrap_or_default();
     drop(server);
     println!(
-        "(srv = CPU of the server's and the appender's threads, readers = the {subscribers} Subscribe clients' runtime (1 thread), per appended event; redis = redis-server (INFO cpu); XREAD/ev = XREAD calls per appended event (the tail reader's and every stream's). Redis keys left under prefix {prefix})"
+        "(srv = CPU of the server's and the appender's threads, readers = the {subscribers} Subscribe clients' runtime (1 thread), per appended event; redis = redis-server (INFO cpu); XREAD/ev = XREAD calls per appended event (the tail reader's and every stream's).)"
     );
+    cleanup::remove_prefix(&url, &prefix).await;
 }
 
 #[tokio::main]
@@ -370,7 +374,5 @@ async fn main() {
     if std::env::var("BENCH_DELIVERY").map_or(true, |value| value.trim() != "0") {
         delivery_table().await;
     }
-    println!(
-        "(Redis keys left under prefix {prefix}: redis-cli --scan --pattern '{prefix}:*' | xargs -r redis-cli unlink)"
-    );
+    cleanup::remove_prefix(&url, &prefix).await;
 }

@@ -9,6 +9,8 @@
 //! BENCH_TIMER_PENDING: pending far ones, default 100000; Redis from LIVEPK_TEST_REDIS_URL or
 //! redis://127.0.0.1:6379).
 
+mod cleanup;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -264,7 +266,5 @@ async fn main() {
             if row.once == row.jobs && row.twice == 0 { "yes" } else { "NO" }
         );
     }
-    println!(
-        "(Redis keys left under prefix {prefix}: redis-cli --scan --pattern '{prefix}:*' | xargs -r redis-cli unlink)"
-    );
+    cleanup::remove_prefix(&url, &prefix).await;
 }
