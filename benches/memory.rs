@@ -28,6 +28,8 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+mod redis_keys;
+
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -97,24 +99,7 @@ fn shape(key: &str) -> String {
 }
 
 async fn snapshot(redis: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Snapshot {
-    let mut keys = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(redis)
-            .await
-            .expect("SCAN");
-        keys.extend(batch);
-        cursor = next;
-        if cursor == 0 {
-            break;
-        }
-    }
+    let keys = redis_keys::matching(redis, &format!("{prefix}:*")).await.expect("SCAN");
     let mut out = Snapshot::new();
     for chunk in keys.chunks(500) {
         let mut pipe = redis::pipe();
@@ -387,7 +372,6 @@ async fn main() {
     let battles: u64 = env("BENCH_MEM_BATTLES", 10);
     let gifters: u64 = env("BENCH_MEM_GIFTERS", 600);
     let concurrency: usize = env("BENCH_MEM_CONCURRENCY", 32);
-    let cleanup = env("BENCH_CLEANUP", 1u8) != 0;
     let wanted: String = env("BENCH_MEM_MODES", "linkcall,roompk,acrosspk,giftpk,show".to_string());
     let modes: Vec<Mode> = [Mode::LinkCall, Mode::RoomPk, Mode::AcrossPk, Mode::GiftPk, Mode::Show]
         .into_iter()
@@ -585,13 +569,6 @@ async fn main() {
             );
         }
     }
-    if cleanup {
-        let keys: Vec<String> = snapshot(&mut redis, &prefix).await.into_keys().collect();
-        for chunk in keys.chunks(1000) {
-            let _: () = redis::cmd("UNLINK").arg(chunk).query_async(&mut redis).await.unwrap();
-        }
-    } else {
-        println!("(keys left under prefix {prefix})");
-    }
+    redis_keys::remove_prefix(&redis_url(), &prefix).await;
     drop(server);
 }

@@ -9,7 +9,7 @@
 //! BENCH_TIMER_PENDING: pending far ones, default 100000; Redis from LIVEPK_TEST_REDIS_URL or
 //! redis://127.0.0.1:6379).
 
-mod cleanup;
+mod redis_keys;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -60,34 +60,20 @@ async fn queue_bytes(url: &str, prefix: &str) -> u64 {
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
+    let keys = redis_keys::matching(&mut redis, &format!("{prefix}:{{dq:*")).await.expect("SCAN");
     let mut total = 0;
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:{{dq:*"))
-            .arg("COUNT")
-            .arg(1000)
+    for key in keys {
+        let bytes: Option<u64> = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(&key)
+            .arg("SAMPLES")
+            .arg(0)
             .query_async(&mut redis)
             .await
-            .expect("SCAN");
-        for key in keys {
-            let bytes: Option<u64> = redis::cmd("MEMORY")
-                .arg("USAGE")
-                .arg(&key)
-                .arg("SAMPLES")
-                .arg(0)
-                .query_async(&mut redis)
-                .await
-                .expect("MEMORY USAGE");
-            total += bytes.unwrap_or(0);
-        }
-        cursor = next;
-        if cursor == 0 {
-            return total;
-        }
+            .expect("MEMORY USAGE");
+        total += bytes.unwrap_or(0);
     }
+    total
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -266,5 +252,5 @@ async fn main() {
             if row.once == row.jobs && row.twice == 0 { "yes" } else { "NO" }
         );
     }
-    cleanup::remove_prefix(&url, &prefix).await;
+    redis_keys::remove_prefix(&url, &prefix).await;
 }
