@@ -428,12 +428,15 @@ impl Subscription {
                 }
             }
             // Follow the tail reader's batches while they continue where this stream is.
+            // No progress for a while (nothing new, or a tail reader stalled or behind this
+            // stream, whose batches are all skipped): read the store anyway, so the tail
+            // reader cannot hold a stream up for longer than this.
+            let idle = tokio::time::sleep(SUBSCRIBE_BLOCK);
+            tokio::pin!(idle);
             loop {
                 let batch = tokio::select! {
                     batch = self.tail.recv() => batch,
-                    // Nothing for a while: read the store anyway (a tail reader that stalls
-                    // cannot hold a stream up for longer than this).
-                    _ = tokio::time::sleep(SUBSCRIBE_BLOCK) => break,
+                    () = &mut idle => break,
                     _ = livepk_engine::stopped(&mut self.stop) => return self.drain(&sender).await,
                     _ = sender.closed() => return,
                 };
@@ -461,6 +464,7 @@ impl Subscription {
                     }
                 }
                 self.position = batch.until;
+                idle.as_mut().reset(tokio::time::Instant::now() + SUBSCRIBE_BLOCK);
             }
         }
     }

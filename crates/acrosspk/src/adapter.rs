@@ -626,6 +626,7 @@ impl GiftRoute for AcrossPkAdapter {
 
     const MODE: Mode = Mode::AcrossPk;
     const CLAIM: Claim = Claim::Room;
+    const HAS_AFTER_SCORED: bool = false;
 
     /// The room's battle while it is scoring, and the room's side (two reads: the room, the
     /// battle).

@@ -92,11 +92,10 @@ pub trait GiftConsumer: Send + Sync {
         Ok(())
     }
 
-    /// Whether [`GiftConsumer::after_scored`] does anything: a gift of a mode without the hook
-    /// is claimed, counted and marked done in one store call. False by default.
-    fn has_after_scored(&self) -> bool {
-        false
-    }
+    /// Whether [`GiftConsumer::after_scored`] does anything. A gift of a mode without the hook is
+    /// claimed, counted and marked done in one store call, and the hook is never called for it:
+    /// no default, so that every consumer says which it is.
+    fn has_after_scored(&self) -> bool;
 }
 
 /// How fresh a [`GiftConsumer`]'s answer must be.

@@ -177,8 +177,9 @@ pub trait GiftRoute: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Whether [`GiftRoute::after_scored`] does anything (see [`GiftConsumer::has_after_scored`]).
-    const HAS_AFTER_SCORED: bool = false;
+    /// Whether [`GiftRoute::after_scored`] does anything (see [`GiftConsumer::has_after_scored`]:
+    /// a gift of a route without the hook skips it). No default, so that every route says.
+    const HAS_AFTER_SCORED: bool;
 }
 
 /// A located battle as cached.

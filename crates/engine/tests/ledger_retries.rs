@@ -68,6 +68,10 @@ impl GiftConsumer for Switching {
         Mode::LinkCall
     }
 
+    fn has_after_scored(&self) -> bool {
+        false
+    }
+
     async fn score_targets(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<ScoreTarget>> {
         match lookup {
             Lookup::Cached => Ok(vec![target(STALE, gift, true)]),
@@ -198,6 +202,10 @@ struct Direct;
 impl GiftConsumer for Direct {
     fn mode(&self) -> Mode {
         Mode::LinkCall
+    }
+
+    fn has_after_scored(&self) -> bool {
+        false
     }
 
     async fn score_targets(&self, gift: &Gift, _lookup: Lookup) -> EngineResult<Vec<ScoreTarget>> {
@@ -367,6 +375,10 @@ fn side_of(version: u64) -> (&'static str, Side) {
 impl GiftConsumer for Seated {
     fn mode(&self) -> Mode {
         Mode::RoomPk
+    }
+
+    fn has_after_scored(&self) -> bool {
+        false
     }
 
     async fn score_targets(&self, gift: &Gift, lookup: Lookup) -> EngineResult<Vec<ScoreTarget>> {

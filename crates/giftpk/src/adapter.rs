@@ -442,6 +442,7 @@ impl GiftRoute for GiftPkAdapter {
 
     const MODE: Mode = Mode::GiftPk;
     const CLAIM: Claim = Claim::ShowGift;
+    const HAS_AFTER_SCORED: bool = false;
     /// A vote is a gift, whatever it is worth.
     const COUNTS_ZERO_POINTS: bool = true;
 

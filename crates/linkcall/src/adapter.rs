@@ -797,6 +797,7 @@ impl GiftRoute for LinkCallAdapter {
 
     const MODE: Mode = Mode::LinkCall;
     const CLAIM: Claim = Claim::Receiver;
+    const HAS_AFTER_SCORED: bool = false;
 
     /// The receiving anchor's session, while it is scoring (two reads: the anchor, the battle).
     async fn locate(&self, key: RouteKey) -> EngineResult<Option<Located<Side>>> {

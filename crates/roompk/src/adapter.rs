@@ -441,6 +441,7 @@ impl GiftRoute for RoomPkAdapter {
 
     const MODE: Mode = Mode::RoomPk;
     const CLAIM: Claim = Claim::SeatedUser;
+    const HAS_AFTER_SCORED: bool = false;
 
     /// The room's battle while it is scoring — read first: no scoring battle, no other read —,
     /// then the team of the receiver's seat with the room's version.

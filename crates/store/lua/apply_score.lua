@@ -106,30 +106,41 @@ if guarded and (redis.call('HGET', KEYS[#KEYS - 1], 'v') or '0') ~= guard_versio
 end
 
 -- Every total this gift moves must stay an exact integer (|total| <= MAX_SCORE): checked for
--- all of them before anything is written, so a refused gift changes nothing.
+-- all of them before anything is written, so a refused gift changes nothing. A gift may move
+-- one total twice (two counters on one field, one member twice on one board): each check starts
+-- from what the gift's earlier moves would have made of it (`after`).
 local counter_count = tonumber(ARGV[4])
 local board_count = tonumber(ARGV[5])
 local first_board_arg = 9 + 2 * counter_count
 local function beyond(total)
   return total > MAX_SCORE or total < -MAX_SCORE
 end
+local after = {}
 for i = 1, counter_count do
-  local now = tonumber(redis.call('HGET', KEYS[2 + i], ARGV[7 + 2 * i]) or '0')
+  local slot = KEYS[2 + i] .. '\0' .. ARGV[7 + 2 * i]
+  local now = after[slot] or tonumber(redis.call('HGET', KEYS[2 + i], ARGV[7 + 2 * i]) or '0')
   local delta = tonumber(ARGV[8 + 2 * i])
   if not now or beyond(delta) or beyond(now + delta) then
     return {'over'}
   end
+  after[slot] = now + delta
 end
 -- What each board's check read, for its add (kept only for the first board on a key: a later
 -- add to the same board must read what the earlier one wrote).
 local known = {}
 for i = 1, board_count do
   local base = 2 + counter_count + 3 * (i - 1)
+  local member = ARGV[first_board_arg + 2 * (i - 1)]
   local delta = tonumber(ARGV[first_board_arg + 2 * (i - 1) + 1])
-  local now, previous = board_total_now(KEYS[base + 1], KEYS[base + 2], ARGV[first_board_arg + 2 * (i - 1)])
+  local slot = KEYS[base + 1] .. '\0' .. member
+  local now, previous = after[slot], nil
+  if not now then
+    now, previous = board_total_now(KEYS[base + 1], KEYS[base + 2], member)
+  end
   if beyond(delta) or beyond(now + delta) then
     return {'over'}
   end
+  after[slot] = now + delta
   local shared = false
   for j = 1, i - 1 do
     if KEYS[2 + counter_count + 3 * (j - 1) + 1] == KEYS[base + 1] then

@@ -218,26 +218,42 @@ impl MemoryStore {
         }
         // Every total must stay within MAX_SCORE: all checked before anything is written.
         let within = |now: i64, delta: i64| {
-            now.checked_add(delta).filter(|total| total.unsigned_abs() <= MAX_SCORE.unsigned_abs())
+            let limit = MAX_SCORE.unsigned_abs();
+            (delta.unsigned_abs() <= limit)
+                .then(|| now.checked_add(delta))
+                .flatten()
+                .filter(|total| total.unsigned_abs() <= limit)
         };
+        // A gift may move one total twice: each check starts from the gift's earlier moves.
+        let mut after: HashMap<(String, String), i64> = HashMap::new();
         let mut counters = Vec::with_capacity(apply.counters.len());
         for (hash, field, delta) in &apply.counters {
             let key = key_of(hash);
-            let now = match state.read_hash(&key)?.and_then(|values| values.get(field)) {
-                None => 0,
-                Some(value) => value.parse::<i64>().map_err(|_| {
-                    StoreError::Corrupt(format!("counter {key}/{field} is not a number"))
-                })?,
+            let now = match after.get(&(key.clone(), field.clone())) {
+                Some(total) => *total,
+                None => match state.read_hash(&key)?.and_then(|values| values.get(field)) {
+                    None => 0,
+                    Some(value) => value.parse::<i64>().map_err(|_| {
+                        StoreError::Corrupt(format!("counter {key}/{field} is not a number"))
+                    })?,
+                },
             };
-            if delta.unsigned_abs() > MAX_SCORE.unsigned_abs() || within(now, *delta).is_none() {
+            let Some(total) = within(now, *delta) else {
                 return refused(ScoreRefusal::ScoreLimit);
-            }
+            };
+            after.insert((key, field.clone()), total);
         }
+        let mut board_after: HashMap<(String, u64), i64> = HashMap::new();
         for (board, member, delta) in &apply.boards {
-            let now = state.board_total(&key_of(board), *member)?;
-            if delta.unsigned_abs() > MAX_SCORE.unsigned_abs() || within(now, *delta).is_none() {
+            let key = key_of(board);
+            let now = match board_after.get(&(key.clone(), *member)) {
+                Some(total) => *total,
+                None => state.board_total(&key, *member)?,
+            };
+            let Some(total) = within(now, *delta) else {
                 return refused(ScoreRefusal::ScoreLimit);
-            }
+            };
+            board_after.insert((key, *member), total);
         }
         for (hash, field, delta) in &apply.counters {
             let key = key_of(hash);

@@ -3190,6 +3190,9 @@ pub async fn item1_huge_gift_is_refused_and_changes_nothing(store: &dyn Store) {
         ("the board", vec![("score", "blue", 6)], vec![("rank", 50, 6)]),
         ("a delta beyond the maximum", vec![("score", "blue", i64::MAX)], vec![]),
         ("a negative delta beyond it", vec![("score", "blue", i64::MIN)], vec![]),
+        // Each move fits alone; together they pass the maximum.
+        ("one counter twice", vec![("score", "red", 3), ("score", "red", 3)], vec![]),
+        ("one member twice on one board", vec![], vec![("rank", 50, 3), ("rank", 50, 3)]),
     ] {
         let huge = gift(tag, "tx2", 1500, &counters, &boards);
         assert_eq!(
