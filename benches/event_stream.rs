@@ -18,8 +18,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-mod redis_keys;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -349,7 +347,7 @@ async fn delivery_table() {
     println!(
         "(srv = CPU of the server's and the appender's threads, readers = the {subscribers} Subscribe clients' runtime (1 thread), per appended event; redis = redis-server (INFO cpu); XREAD/ev = XREAD calls per appended event (the tail reader's and every stream's).)"
     );
-    redis_keys::remove_prefix(&url, &prefix).await;
+    support::remove_bench_keys(&url, &prefix);
 }
 
 #[tokio::main]
@@ -374,5 +372,5 @@ async fn main() {
     if std::env::var("BENCH_DELIVERY").map_or(true, |value| value.trim() != "0") {
         delivery_table().await;
     }
-    redis_keys::remove_prefix(&url, &prefix).await;
+    support::remove_bench_keys(&url, &prefix);
 }

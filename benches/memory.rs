@@ -28,8 +28,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-mod redis_keys;
-
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
@@ -99,7 +97,7 @@ fn shape(key: &str) -> String {
 }
 
 async fn snapshot(redis: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Snapshot {
-    let keys = redis_keys::matching(redis, &format!("{prefix}:*")).await.expect("SCAN");
+    let keys = support::keys_matching(redis, &format!("{prefix}:*")).await.expect("SCAN");
     let mut out = Snapshot::new();
     for chunk in keys.chunks(500) {
         let mut pipe = redis::pipe();
@@ -569,6 +567,6 @@ async fn main() {
             );
         }
     }
-    redis_keys::remove_prefix(&redis_url(), &prefix).await;
+    support::remove_bench_keys(&redis_url(), &prefix);
     drop(server);
 }

@@ -9,7 +9,8 @@
 //! BENCH_TIMER_PENDING: pending far ones, default 100000; Redis from LIVEPK_TEST_REDIS_URL or
 //! redis://127.0.0.1:6379).
 
-mod redis_keys;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -60,7 +61,7 @@ async fn queue_bytes(url: &str, prefix: &str) -> u64 {
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
-    let keys = redis_keys::matching(&mut redis, &format!("{prefix}:{{dq:*")).await.expect("SCAN");
+    let keys = support::keys_matching(&mut redis, &format!("{prefix}:{{dq:*")).await.expect("SCAN");
     let mut total = 0;
     for key in keys {
         let bytes: Option<u64> = redis::cmd("MEMORY")
@@ -252,5 +253,5 @@ async fn main() {
             if row.once == row.jobs && row.twice == 0 { "yes" } else { "NO" }
         );
     }
-    redis_keys::remove_prefix(&url, &prefix).await;
+    support::remove_bench_keys(&url, &prefix);
 }

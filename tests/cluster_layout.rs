@@ -30,24 +30,7 @@ async fn keys_per_primary(pattern: &str) -> BTreeMap<String, Vec<String>> {
         let address = fields[1].split('@').next().expect("host:port");
         let node = redis::Client::open(format!("redis://{address}")).expect("node url");
         let mut node = node.get_multiplexed_async_connection().await.expect("primary");
-        let mut keys = Vec::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut node)
-                .await
-                .expect("scan");
-            keys.extend(batch);
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
+        let keys = support::keys_matching(&mut node, pattern).await.expect("scan");
         found.insert(address.to_owned(), keys);
     }
     found

@@ -14,6 +14,7 @@ mod client;
 mod cluster;
 mod errors;
 mod events;
+mod keys;
 mod linkcall;
 mod processes;
 mod roompk;
@@ -35,6 +36,8 @@ pub use cluster::{NodeInfo, RedisCluster, command};
 pub use errors::*;
 #[allow(unused_imports)]
 pub use events::*;
+#[allow(unused_imports)]
+pub use keys::{keys_matching, remove_bench_keys};
 #[allow(unused_imports)]
 pub use linkcall::*;
 #[allow(unused_imports)]

@@ -244,7 +244,7 @@ fn tail(log: &std::path::Path) -> String {
 }
 
 /// Deletes `prefix:*` with SCAN + UNLINK over a plain RESP connection.
-fn delete_prefix(url: &str, prefix: &str) -> std::io::Result<()> {
+pub(super) fn delete_prefix(url: &str, prefix: &str) -> std::io::Result<()> {
     let rest = url.strip_prefix("redis://").unwrap_or(url);
     let (auth, rest) = match rest.rsplit_once('@') {
         Some((auth, rest)) => (Some(auth), rest),
