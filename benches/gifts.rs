@@ -957,7 +957,7 @@ async fn floor_gift(
             .map_err(|e| e.to_string())?;
         let record = RecordRef { tag: &record_tag, name: "record", ttl: RECORD_TTL };
         return match store
-            .claim_and_score(record, &pending, &head, &targets[0].apply)
+            .claim_and_score(record, &pending, &head, &targets[0].apply, None)
             .await
             .map_err(error)?
         {
@@ -969,6 +969,7 @@ async fn floor_gift(
             ClaimedScore::Claimed(ScoreOutcome::Refused(refusal)) => {
                 Err(format!("gift refused: {refusal:?}"))
             }
+            ClaimedScore::Moved => Err("an unguarded gift moved".into()),
         };
     }
     // Without the record: the script alone.
@@ -1066,6 +1067,7 @@ fn redis_benchmark(redis_url: &str, clients: usize) -> Vec<String> {
 /// The gift script exactly as `RedisStore` loads it.
 const APPLY_SCORE_LUA: &str = concat!(
     include_str!("../crates/store/lua/board_add.lua"),
+    "local keep_counted = true\n",
     include_str!("../crates/store/lua/apply_score.lua")
 );
 

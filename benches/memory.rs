@@ -9,9 +9,10 @@
 //!
 //! * per battle   = bytes of the keys the battles created (state, windows, deadline jobs) / N;
 //! * per gifter   = growth of the battle keys (boards, profiles) in the first gift round / gifts;
-//! * per gift     = idempotency data (the ledger's `gift:<txn>` record + the PK's `txns` entry)
-//!   per gift, in both rounds; the second round (no new gifter) also shows that boards do not
-//!   grow with repeat gifts;
+//! * per gift     = idempotency data per gift, in both rounds: the ledger's record (on one Redis a
+//!   gift counted in one step keeps it as a field of a bucket hash `rec:<n>`, else as a key
+//!   `gift:<txn>`) and the PK's `txns` entry (not written for a gift counted in one step); the
+//!   second round (no new gifter) also shows that boards do not grow with repeat gifts;
 //! * events       = the shared event stream and its de-dup set (capped by `event_retention`,
 //!   not per battle), shown apart;
 //!
@@ -23,12 +24,15 @@
 //! Redis's default `zset-max-listpack-entries` 128, and 1,200 `txns` entries, above
 //! `hash-max-listpack-entries` 512, so boards and `txns` take the encoding a busy PK has),
 //! BENCH_MEM_CONCURRENCY (32), BENCH_MEM_MODES (all: linkcall,roompk,acrosspk,giftpk,show),
-//! BENCH_CLEANUP (1), LIVEPK_TEST_REDIS_URL.
+//! BENCH_MEM_RECORD_BUCKETS (`gifts.record_buckets`; default: the run's gifts / 400, as the
+//! README sizes it from the peak gifts per retry horizon), BENCH_CLEANUP (1),
+//! LIVEPK_TEST_REDIS_URL.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -39,8 +43,8 @@ use livepk::pb::giftpk::{CreateRequest, GiftpkGift};
 use livepk::pb::roompk::{SetOperatorRequest, StartRequest, TakeSeatRequest};
 use livepk::pb::show::AnchorInviteRequest;
 use support::{
-    Anchor, Client, PartyRoom, SHOW_GIFT, TestServer, battle, put_show_catalogue, redis_url,
-    roompk, show, user,
+    Anchor, Client, Configure, PartyRoom, SHOW_GIFT, TestServer, TestServerOptions, battle,
+    put_show_catalogue, redis_url, roompk, show, user,
 };
 
 /// Targets of issue 15.
@@ -66,7 +70,8 @@ type Snapshot = HashMap<String, KeyInfo>;
 fn category(key: &str) -> &'static str {
     let tag = key.split_once(":{").and_then(|(_, rest)| rest.split_once("}:"));
     let Some((tag, name)) = tag else { return "other" };
-    if tag.starts_with("gift:") || name == "txns" || name == "txns:prev" {
+    if tag.starts_with("gift:") || tag.starts_with("rec:") || name == "txns" || name == "txns:prev"
+    {
         "idempotency"
     } else if tag == "events" || tag == "outboxes" || name == "outbox" {
         "events"
@@ -376,8 +381,19 @@ async fn main() {
         .filter(|mode| wanted.split(',').any(|name| name.trim() == mode.name()))
         .collect();
 
+    // As an operator sizes them (README "Retry horizon"): the gifts of one horizon / 400.
+    let scored_modes = modes.iter().filter(|mode| **mode != Mode::Show).count() as u64;
+    let record_buckets: u64 =
+        env("BENCH_MEM_RECORD_BUCKETS", (scored_modes * battles * gifters * 2 / 400).max(1));
     let started = Instant::now();
-    let server = TestServer::start().await;
+    let configure: Configure = Arc::new(move |config: &mut livepk::config::Config| {
+        config.gifts.record_buckets = record_buckets;
+    });
+    let server = TestServer::start_with(TestServerOptions {
+        configure: Some(configure),
+        ..Default::default()
+    })
+    .await;
     let prefix = server.key_prefix.clone();
     let mut redis = redis::Client::open(redis_url())
         .expect("redis url")
@@ -436,7 +452,7 @@ async fn main() {
     println!(
         "Redis memory per battle / gifter / gift (MEMORY USAGE SAMPLES 0; Redis {version}; {}; \
          {battles} battles per mode, {gifters} distinct gifters per battle, 2 gift rounds; \
-         the in-process server on the real clock; {:.0} s)",
+         {record_buckets} gift record buckets; the in-process server on the real clock; {:.0} s)",
         limits.join(", "),
         started.elapsed().as_secs_f64()
     );
@@ -543,6 +559,52 @@ async fn main() {
             },
             snap[record].bytes
         );
+    }
+    if let Some(bucket) =
+        snap.keys().filter(|key| key.contains(":{rec:")).max_by_key(|key| snap[*key].bytes)
+    {
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HSCAN")
+            .arg(bucket)
+            .arg(0)
+            .arg("COUNT")
+            .arg(1)
+            .query_async::<(u64, Vec<(Vec<u8>, Vec<u8>)>)>(&mut redis)
+            .await
+            .map(|(_, entries)| entries)
+            .unwrap_or_default();
+        let len: u64 = redis::cmd("HLEN").arg(bucket).query_async(&mut redis).await.unwrap();
+        let buckets = snap.keys().filter(|key| key.contains(":{rec:")).count();
+        let records: u64 = {
+            let mut total = 0;
+            for key in snap.keys().filter(|key| key.contains(":{rec:")) {
+                total += redis::cmd("HLEN").arg(key).query_async::<u64>(&mut redis).await.unwrap();
+            }
+            total
+        };
+        let bytes: u64 =
+            snap.iter().filter(|(key, _)| key.contains(":{rec:")).map(|(_, info)| info.bytes).sum();
+        println!();
+        println!(
+            "gift record buckets: {buckets} keys, {records} records, {bytes} B ({:.1} B/record, \
+             {:.1} records/bucket)",
+            bytes as f64 / records.max(1) as f64,
+            records as f64 / buckets.max(1) as f64
+        );
+        if let Some((field, value)) = entries.first() {
+            let hex =
+                |bytes: &[u8]| bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>();
+            println!(
+                "one record of the largest bucket {bucket} ({len} records, {} B, {:.1} B/record, {}): \
+                 field {} ({} B), value {} ({} B)",
+                snap[bucket].bytes,
+                snap[bucket].bytes as f64 / len.max(1) as f64,
+                snap[bucket].encoding,
+                hex(field),
+                field.len(),
+                hex(value),
+                value.len()
+            );
+        }
     }
     if let Some(txns) = snap.keys().filter(|key| key.ends_with("}:txns")).min() {
         let entries: Vec<(String, Vec<u8>)> = redis::cmd("HSCAN")

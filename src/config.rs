@@ -236,14 +236,19 @@ impl Default for LimitsConfig {
 pub struct GiftsConfig {
     /// How long (ms) a gift's ledger record — its answer, repeated to every retry — is kept
     /// (`LIVEPK_GIFT_RETRY_HORIZON_MS`): the gateway's retry horizon. A retry later than this
-    /// is not counted again where it counted (each PK keeps its own record of the gift while
-    /// the PK's keys live) but is judged anew, by its own send time, by the PKs it finds then.
+    /// is judged anew: by the answer a PK kept of it (a gift that took the general path), else
+    /// by its own send time against the windows of the PKs it finds then.
     pub retry_horizon_ms: u64,
+    /// On one Redis, how many bucket hashes per horizon keep the records of gifts counted in
+    /// one step (`LIVEPK_GIFT_RECORD_BUCKETS`, 8,192; 1 to 1,048,576): size it to the peak
+    /// gifts per horizon / 400, so a bucket stays a listpack (README "Retry horizon"). Every
+    /// replica must use the same value; changing it forgets those records for one horizon.
+    pub record_buckets: u64,
 }
 
 impl Default for GiftsConfig {
     fn default() -> Self {
-        Self { retry_horizon_ms: 3_600_000 }
+        Self { retry_horizon_ms: 3_600_000, record_buckets: 8_192 }
     }
 }
 
@@ -400,6 +405,8 @@ impl Config {
         at_least("clock.check_interval_ms", self.clock.check_interval_ms, 10, " ms")?;
         at_least("gifts.retry_horizon_ms", self.gifts.retry_horizon_ms, 60_000, " ms")?;
         at_most("gifts.retry_horizon_ms", self.gifts.retry_horizon_ms, 7 * 86_400_000, " ms")?;
+        at_least("gifts.record_buckets", self.gifts.record_buckets, 1, "")?;
+        at_most("gifts.record_buckets", self.gifts.record_buckets, 1 << 20, "")?;
         Ok(())
     }
 
@@ -481,6 +488,13 @@ impl Config {
                 name: "LIVEPK_GIFT_RETRY_HORIZON_MS",
                 value,
                 reason: "must be a whole number of milliseconds".into(),
+            })?;
+        }
+        if let Some(value) = env("LIVEPK_GIFT_RECORD_BUCKETS").and_then(non_empty) {
+            self.gifts.record_buckets = value.trim().parse().map_err(|_| ConfigError::Env {
+                name: "LIVEPK_GIFT_RECORD_BUCKETS",
+                value,
+                reason: "must be a whole number of buckets".into(),
             })?;
         }
         if let Some(value) = env("LIVEPK_MAX_CLOCK_SKEW_MS").and_then(non_empty) {
@@ -691,6 +705,8 @@ mod tests {
             ("[clock]\nmax_skew_ms = 1", "clock.max_skew_ms"),
             ("[gifts]\nretry_horizon_ms = 1000", "gifts.retry_horizon_ms"),
             ("[gifts]\nretry_horizon_ms = 999999999999", "gifts.retry_horizon_ms"),
+            ("[gifts]\nrecord_buckets = 0", "gifts.record_buckets"),
+            ("[gifts]\nrecord_buckets = 2000000", "gifts.record_buckets"),
         ];
         for (text, setting) in cases {
             let config: Config = toml::from_str(text).unwrap();

@@ -95,6 +95,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
         event_retention: config.events.retention,
         min_replicas: config.redis_min_replicas,
         replica_wait: std::time::Duration::from_millis(config.redis_replica_wait_ms),
+        record_buckets: config.gifts.record_buckets,
         ..StoreOptions::default()
     };
     Ok(match config.store_url() {

@@ -562,7 +562,7 @@ impl Engine {
     pub async fn battle_of_pkid(&self, mode: Mode, pkid: PkId) -> EngineResult<Option<BattleId>> {
         Ok(self
             .store
-            .record_get(&pkid_tag(mode, pkid), BATTLE)
+            .record_get(&pkid_tag(mode, pkid), BATTLE, STATE_TTL)
             .await?
             .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok())
             .map(BattleId::new))

@@ -288,13 +288,13 @@ impl GiftLedger {
         let fingerprint = gift.fingerprint();
         let pending = encode(&GiftRecord::Pending { targets: targets.clone(), fingerprint })?;
         let claimed = match self.single_step(&targets) {
-            // The usual gift (one PK, no guard, no hook): claim, apply and mark done at once
-            // (one round trip on one Redis).
+            // The usual gift (one PK, no hook): claim, apply and mark done at once (one round
+            // trip on one Redis).
             Some(only) => {
                 let head = done_codec::one_head(&only.target, fingerprint);
                 let record = RecordRef { tag: &tag, name: RECORD_NAME, ttl: self.record_ttl };
-                let apply = &only.target.apply;
-                match self.store.claim_and_score(record, &pending, &head, apply).await? {
+                let (apply, guard) = (&only.target.apply, only.guard.as_ref());
+                match self.store.claim_and_score(record, &pending, &head, apply, guard).await? {
                     ClaimedScore::Existing(existing) => Some(existing),
                     ClaimedScore::Claimed(ScoreOutcome::Applied { epoch, counters, boards }) => {
                         let change = ScoreChange::of(&only.target, epoch, &counters, &boards);
@@ -305,10 +305,12 @@ impl GiftLedger {
                         let change = ScoreChange::of(&only.target, epoch, &counters, &boards);
                         return self.answer(gift, false, vec![change], &[]).await;
                     }
-                    // Outside (the record stays pending; a cached step is looked up again) or
-                    // refused: the general path below applies the step again, which repeats
-                    // the PK's answer, and goes on from there.
-                    ClaimedScore::Claimed(_) => None,
+                    // Outside (the record stays pending; a cached step is looked up again),
+                    // refused, or its guard no longer held (nothing written but the pending
+                    // record): the general path below applies the step again, which repeats
+                    // the PK's answer (or finds it moved and looks again), and goes on from
+                    // there.
+                    ClaimedScore::Claimed(_) | ClaimedScore::Moved => None,
                 }
             }
             None => self.store.record_claim(&tag, RECORD_NAME, &pending, self.record_ttl).await?,
@@ -422,11 +424,11 @@ impl GiftLedger {
     }
 
     /// The one step of a gift whose record can be claimed, applied and marked done in one go
-    /// ([`Store::claim_and_score`]): a single unguarded step of a mode without an
+    /// ([`Store::claim_and_score`]): a single step (guarded or not) of a mode without an
     /// [`GiftConsumer::after_scored`] hook (which must run before the record is done).
     fn single_step<'a>(&self, targets: &'a [GuardedTarget]) -> Option<&'a GuardedTarget> {
         match targets {
-            [only] if only.guard.is_none() => {
+            [only] => {
                 let mode = only.target.mode;
                 let hooked =
                     self.consumers.iter().any(|c| c.mode() == mode && c.has_after_scored());
@@ -438,7 +440,7 @@ impl GiftLedger {
 
     /// Reads a record another call moved on.
     async fn follow(&self, tag: &str) -> EngineResult<Followed> {
-        match self.store.record_get(tag, RECORD_NAME).await? {
+        match self.store.record_get(tag, RECORD_NAME, self.record_ttl).await? {
             Some(bytes) => match decode(&bytes)? {
                 GiftRecord::Done { changes, .. } => Ok(Followed::Done(changes)),
                 GiftRecord::Pending { targets, .. } => Ok(Followed::Pending(bytes, targets)),

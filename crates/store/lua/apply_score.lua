@@ -10,6 +10,8 @@
 --       [8] how many answers txns holds before it is set aside as txns:prev,
 --       then <field> <delta> per counter, then <member> <delta> per board, then
 --       <field> <value> per written field (their count is what remains of KEYS).
+-- `keep_counted` (set by the including file): false when a counted answer is not to be kept in
+-- txns (gift_one.lua keeps it in the gift's record instead).
 -- Returns {'dup', record} | {'out'} | {'ok', record} | {'moved'} | {'reused'} | {'over'},
 -- record = "<epoch>|<c1>,..|<b1>,..", then "|<guard version>" when it counted under a guard;
 -- txns holds each txn id's record, or 'out' when it was judged outside the window, followed by
@@ -70,8 +72,13 @@ local function remember(answer, refresh)
   if fingerprint ~= '' then
     answer = answer .. '#' .. fingerprint
   end
-  if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[8]) then
+  local held = redis.call('HLEN', KEYS[2])
+  if held >= tonumber(ARGV[8]) then
     redis.call('RENAME', KEYS[2], KEYS[#KEYS])
+    refresh = true
+  elseif held == 0 then
+    -- A new txns (gifts counted by gift_one.lua leave none, so it may be created by a gift
+    -- that creates no board).
     refresh = true
   end
   redis.call('HSET', KEYS[2], ARGV[1], answer)
@@ -210,8 +217,10 @@ local record = window[4] .. '|' .. table.concat(counters, ',') .. '|' .. table.c
 if guarded then
   record = record .. '|' .. guard_version
 end
--- txns is only ever created together with a first arrival on a board (its TTL is renewed at
--- every refresh, and boards expire no later than it), so `refresh` covers it (and `remember`
--- gives it a TTL when it set the full one aside).
-remember(record, refresh)
+-- txns keeps the answer, renewed at every refresh (`remember` gives a new or set-aside one its
+-- TTL). Not when the caller keeps it itself (`keep_counted` false: gift_one.lua, whose record,
+-- written in the same step, answers every retry).
+if keep_counted then
+  remember(record, refresh)
+end
 return {'ok', record}

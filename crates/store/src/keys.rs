@@ -66,6 +66,10 @@ pub(crate) mod reserved {
     /// How long an outbox entry id is remembered after its append (ms): far longer than any
     /// crash-and-retry of a relay.
     pub const SEEN_RETENTION_MS: u64 = 24 * 3600 * 1000;
+    /// Tag prefix of a record bucket (`rec:0` .. `rec:<record_buckets - 1>`; one Redis only):
+    /// the hashes that keep the gift records `claim_and_score` leaves done (DESIGN.md
+    /// "Idempotency records").
+    pub const RECORD_BUCKET_TAG: &str = "rec";
     /// Tag prefix of a delay-queue bucket (`dq:0`, `dq:1`, ...).
     pub const JOB_BUCKET_TAG: &str = "dq";
     /// Sorted set of job ids by due time (claimed jobs by re-delivery time).

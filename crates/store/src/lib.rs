@@ -256,6 +256,9 @@ pub enum ClaimedScore {
     Existing(Vec<u8>),
     /// The record was created and the step applied: its outcome.
     Claimed(ScoreOutcome),
+    /// The record was created (pending) and the step's guard did not hold: nothing else was
+    /// written ([`GuardedScore::Moved`]).
+    Moved,
 }
 
 /// A PK's answer to a gift that counted, as a text: `<epoch>|<counters>|<boards>`, each list
@@ -278,12 +281,19 @@ pub async fn claim_and_score_in_steps<S: Store + ?Sized>(
     pending: &[u8],
     done_head: &[u8],
     apply: &ScoreApply,
+    guard: Option<&Condition>,
 ) -> StoreResult<ClaimedScore> {
     let RecordRef { tag, name, ttl } = record;
     if let Some(existing) = store.record_claim(tag, name, pending, ttl).await? {
         return Ok(ClaimedScore::Existing(existing));
     }
-    let outcome = store.apply_score(apply).await?;
+    let outcome = match guard {
+        None => store.apply_score(apply).await?,
+        Some(guard) => match store.apply_score_guarded(apply, guard).await? {
+            GuardedScore::Judged(outcome) => outcome,
+            GuardedScore::Moved => return Ok(ClaimedScore::Moved),
+        },
+    };
     if let ScoreOutcome::Applied { epoch, counters, boards }
     | ScoreOutcome::Duplicate { epoch, counters, boards } = &outcome
     {
@@ -472,6 +482,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<GuardedScore>;
 
     // ---- idempotency records ---------------------------------------------------------------
+    //
+    // A record lives at least its `ttl` after its latest write (a store may keep it longer:
+    // one Redis keeps the done records of `claim_and_score` in buckets by time slot, up to
+    // twice the `ttl`). Every call on a record `claim_and_score` created names the `ttl` it
+    // was created with: that is where one Redis looks for it.
 
     /// Creates record `name` of `tag` if absent. Returns `None` when this call created it, or
     /// the value already there.
@@ -503,25 +518,36 @@ pub trait Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> StoreResult<bool>;
 
-    /// Reads record `name` of `tag`.
-    async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Reads record `name` of `tag` (written with `ttl`).
+    async fn record_get(
+        &self,
+        tag: &str,
+        name: &str,
+        ttl: Duration,
+    ) -> StoreResult<Option<Vec<u8>>>;
 
     /// A gift's record and its one step at once: when record `name` of `tag` exists, answers
     /// [`ClaimedScore::Existing`] with its value and does nothing else; otherwise creates it,
-    /// applies `apply` (as [`Store::apply_score`]) and leaves the record holding `done_head`
-    /// followed by the PK's answer ([`score_answer`] of its values) when the step counted now or
-    /// before, or `pending` after any other outcome. What [`Store::record_claim`],
-    /// [`Store::apply_score`] and [`Store::record_put`] do one after the other, and by default
-    /// how it is done; one Redis (not a cluster, where the record and the PK are on different
-    /// nodes) does it in one script, so atomically and in one round trip.
+    /// applies `apply` (as [`Store::apply_score`], or [`Store::apply_score_guarded`] with
+    /// `guard`) and leaves the record holding `done_head` followed by the PK's answer
+    /// ([`score_answer`] of its values) when the step counted now or before, or `pending` after
+    /// any other outcome. What [`Store::record_claim`], [`Store::apply_score`] and
+    /// [`Store::record_put`] do one after the other, and by default how it is done; one Redis
+    /// (not a cluster, where the record and the PK are on different nodes) does it in one
+    /// script, so atomically and in one round trip — and then a step it counts leaves no answer
+    /// in the PK (the record, written in the same step, is the gift's only trace): a later
+    /// [`Store::apply_score`] of the same txn id there is judged anew, where the steps' way
+    /// answers `Duplicate`. The ledger never applies a step of a gift whose record it did not
+    /// find, within the record's ttl.
     async fn claim_and_score(
         &self,
         record: RecordRef<'_>,
         pending: &[u8],
         done_head: &[u8],
         apply: &ScoreApply,
+        guard: Option<&Condition>,
     ) -> StoreResult<ClaimedScore> {
-        claim_and_score_in_steps(self, record, pending, done_head, apply).await
+        claim_and_score_in_steps(self, record, pending, done_head, apply, guard).await
     }
 
     // ---- delay queue -----------------------------------------------------------------------
@@ -637,6 +663,10 @@ pub struct StoreOptions {
     pub min_replicas: u32,
     /// How long a write waits for [`StoreOptions::min_replicas`] acknowledgements.
     pub replica_wait: std::time::Duration,
+    /// One Redis only: how many bucket hashes (per time slot of a record's ttl) keep the done
+    /// records [`Store::claim_and_score`] leaves (DESIGN.md "Idempotency records"). Every
+    /// replica must use the same number: a record is looked for in the bucket it names.
+    pub record_buckets: u64,
 }
 
 impl Default for StoreOptions {
@@ -648,6 +678,7 @@ impl Default for StoreOptions {
             dead_jobs_per_bucket: 1_000,
             min_replicas: 0,
             replica_wait: std::time::Duration::from_millis(1_000),
+            record_buckets: 8_192,
         }
     }
 }

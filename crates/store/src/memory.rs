@@ -836,7 +836,12 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
+    async fn record_get(
+        &self,
+        tag: &str,
+        name: &str,
+        _ttl: Duration,
+    ) -> StoreResult<Option<Vec<u8>>> {
         let key = self.key(tag, name);
         match self.lock().live(&key).map(|entry| &entry.value) {
             None => Ok(None),

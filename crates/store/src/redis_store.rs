@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use deadpool_redis::{Manager, Pool, Runtime};
@@ -70,15 +70,21 @@ const OUTBOX_SCAN_RETRY: Duration = Duration::from_secs(60);
 mod lua {
     pub const COMMIT: &str = include_str!("../lua/commit.lua");
     pub const NEXT_ID: &str = include_str!("../lua/next_id.lua");
-    pub const APPLY_SCORE: &str =
-        concat!(include_str!("../lua/board_add.lua"), include_str!("../lua/apply_score.lua"));
+    pub const APPLY_SCORE: &str = concat!(
+        include_str!("../lua/board_add.lua"),
+        "local keep_counted = true\n",
+        include_str!("../lua/apply_score.lua")
+    );
     pub const GIFT_ONE: &str = concat!(
         include_str!("../lua/board_add.lua"),
-        "local function apply_score()\n",
+        "local function apply_score(keep_counted)\n",
         include_str!("../lua/apply_score.lua"),
         "\nend\n",
+        include_str!("../lua/record_find.lua"),
         include_str!("../lua/gift_one.lua")
     );
+    pub const RECORD: &str =
+        concat!(include_str!("../lua/record_find.lua"), include_str!("../lua/record.lua"));
     pub const BOARD_TOTAL: &str = include_str!("../lua/board_total.lua");
     pub const BOARD_COPY: &str = include_str!("../lua/board_copy.lua");
     pub const SCHEDULE_JOB: &str =
@@ -113,6 +119,7 @@ struct Scripts {
     finish_job: Script,
     relay_append: Script,
     relay_pop: Script,
+    record: Script,
     record_swap: Script,
     outbox_mark: Script,
     outbox_forget: Script,
@@ -134,6 +141,7 @@ impl Scripts {
             finish_job: Script::new(lua::FINISH_JOB),
             relay_append: Script::new(lua::RELAY_APPEND),
             relay_pop: Script::new(lua::RELAY_POP),
+            record: Script::new(lua::RECORD),
             record_swap: Script::new(lua::RECORD_SWAP),
             outbox_mark: Script::new(lua::OUTBOX_MARK),
             outbox_forget: Script::new(lua::OUTBOX_FORGET),
@@ -520,8 +528,60 @@ impl RedisStore {
         self.inner.keys.key(tag, name)
     }
 
+    /// Where record `name` of `tag`, kept for `ttl`, is found on one Redis (DESIGN.md
+    /// "Idempotency records"): its own key, or a field of its bucket for the current time slot
+    /// (slots are `ttl` long), the next or the previous one.
+    fn record_place(&self, tag: &str, name: &str, ttl: Duration) -> RecordPlace {
+        let mut digest = sha1_smol::Sha1::new();
+        digest.update(tag.as_bytes());
+        digest.update(&[0]);
+        digest.update(name.as_bytes());
+        let digest = digest.digest().bytes();
+        let (field, rest) = digest.split_at(RECORD_FIELD_BYTES);
+        let bucket =
+            u64::from_le_bytes(rest[..8].try_into().unwrap_or_default()) % self.record_buckets();
+        let slot_ms = px(ttl);
+        let now_ms = millis(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default());
+        let slot = now_ms / slot_ms;
+        let tag_of_bucket = format!("{}:{bucket}", reserved::RECORD_BUCKET_TAG);
+        let bucket_key = |slot: u64| self.key(&tag_of_bucket, &format!("{slot_ms}:{slot}"));
+        RecordPlace {
+            own: self.key(tag, name),
+            buckets: [bucket_key(slot), bucket_key(slot + 1), bucket_key(slot.saturating_sub(1))],
+            field: field.to_vec(),
+            // The slot's records live at least `ttl` after the slot ends. Relative (PEXPIRE), so
+            // that Redis's clock counts it down: an expiry time from a clock behind Redis's
+            // could lie in the past and drop every record of the bucket.
+            bucket_ttl_ms: slot.saturating_add(2).saturating_mul(slot_ms).saturating_sub(now_ms),
+        }
+    }
+
+    /// Runs record.lua's `operation` (one Redis) on record `name` of `tag` with `args`.
+    async fn record_script(
+        &self,
+        place: RecordPlace,
+        operation: &str,
+        args: &[&[u8]],
+    ) -> StoreResult<Value> {
+        let mut invocation = self.scripts().record.prepare_invoke();
+        let [current, next, previous] = &place.buckets;
+        invocation.key(&place.own).key(current).key(next).key(previous);
+        invocation.arg(operation).arg(&place.field);
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        if operation == "get" {
+            return self.run_read_script(&invocation).await;
+        }
+        self.run_script(&invocation).await
+    }
+
     fn scripts(&self) -> &Scripts {
         &self.inner.scripts
+    }
+
+    fn record_buckets(&self) -> u64 {
+        self.inner.options.record_buckets.max(1)
     }
 
     fn bucket_count(&self) -> usize {
@@ -835,6 +895,24 @@ fn millis(duration: Duration) -> u64 {
 /// A TTL as a script argument: "" for none.
 fn ttl_arg(ttl: Option<Duration>) -> String {
     ttl.map(|ttl| millis(ttl).to_string()).unwrap_or_default()
+}
+
+/// How many bytes of a record's digest name it inside its bucket (96 bits: two records of one
+/// bucket and slot sharing them is about as likely as 2^-60 at a million records).
+const RECORD_FIELD_BYTES: usize = 12;
+
+/// Where a record is found on one Redis ([`RedisStore::record_place`]).
+struct RecordPlace {
+    /// Its own key (what every write but `claim_and_score`'s done record goes to).
+    own: String,
+    /// Its bucket hashes: the current slot's (where `claim_and_score` leaves it), the next
+    /// one's and the previous one's.
+    buckets: [String; 3],
+    /// Its field in them.
+    field: Vec<u8>,
+    /// How long the current slot's bucket is to live from now (ms): until a slot after the
+    /// current one ends (by this process's clock).
+    bucket_ttl_ms: u64,
 }
 
 /// Milliseconds for `SET .. PX`, which rejects 0.
@@ -1218,20 +1296,26 @@ impl Store for RedisStore {
         value: &[u8],
         ttl: Duration,
     ) -> StoreResult<Option<Vec<u8>>> {
-        // SET NX GET (Redis 7): creates the record and answers nil, or leaves it and answers
-        // the value already there, atomically.
-        let reply = self
-            .write(
-                redis::cmd("SET")
-                    .arg(self.key(tag, name))
-                    .arg(value)
-                    .arg("NX")
-                    .arg("GET")
-                    .arg("PX")
-                    .arg(px(ttl)),
-            )
-            .await?;
-        reply_bytes(reply)
+        if self.is_cluster() {
+            // SET NX GET (Redis 7): creates the record and answers nil, or leaves it and
+            // answers the value already there, atomically. (A cluster keeps no record in a
+            // bucket: see `claim_and_score`.)
+            let reply = self
+                .write(
+                    redis::cmd("SET")
+                        .arg(self.key(tag, name))
+                        .arg(value)
+                        .arg("NX")
+                        .arg("GET")
+                        .arg("PX")
+                        .arg(px(ttl)),
+                )
+                .await?;
+            return reply_bytes(reply);
+        }
+        let place = self.record_place(tag, name, ttl);
+        let ttl = px(ttl).to_string();
+        reply_bytes(self.record_script(place, "claim", &[value, ttl.as_bytes()]).await?)
     }
 
     async fn record_put(
@@ -1241,8 +1325,14 @@ impl Store for RedisStore {
         value: &[u8],
         ttl: Duration,
     ) -> StoreResult<()> {
-        self.write(redis::cmd("SET").arg(self.key(tag, name)).arg(value).arg("PX").arg(px(ttl)))
-            .await?;
+        if self.is_cluster() {
+            let key = self.key(tag, name);
+            self.write(redis::cmd("SET").arg(key).arg(value).arg("PX").arg(px(ttl))).await?;
+            return Ok(());
+        }
+        let place = self.record_place(tag, name, ttl);
+        let ttl = px(ttl).to_string();
+        self.record_script(place, "put", &[value, ttl.as_bytes()]).await?;
         Ok(())
     }
 
@@ -1254,14 +1344,27 @@ impl Store for RedisStore {
         value: &[u8],
         ttl: Duration,
     ) -> StoreResult<bool> {
-        let mut swap = self.scripts().record_swap.prepare_invoke();
-        swap.key(self.key(tag, name)).arg(expected).arg(value).arg(px(ttl));
-        Ok(reply_int(self.run_script(&swap).await?)? == 1)
+        if self.is_cluster() {
+            let mut swap = self.scripts().record_swap.prepare_invoke();
+            swap.key(self.key(tag, name)).arg(expected).arg(value).arg(px(ttl));
+            return Ok(reply_int(self.run_script(&swap).await?)? == 1);
+        }
+        let place = self.record_place(tag, name, ttl);
+        let ttl = px(ttl).to_string();
+        let reply = self.record_script(place, "swap", &[expected, value, ttl.as_bytes()]).await?;
+        Ok(reply_int(reply)? == 1)
     }
 
-    async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        let reply = self.query(redis::cmd("GET").arg(self.key(tag, name))).await?;
-        reply_bytes(reply)
+    async fn record_get(
+        &self,
+        tag: &str,
+        name: &str,
+        ttl: Duration,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        if self.is_cluster() {
+            return reply_bytes(self.query(redis::cmd("GET").arg(self.key(tag, name))).await?);
+        }
+        reply_bytes(self.record_script(self.record_place(tag, name, ttl), "get", &[]).await?)
     }
 
     async fn claim_and_score(
@@ -1270,18 +1373,26 @@ impl Store for RedisStore {
         pending: &[u8],
         done_head: &[u8],
         apply: &ScoreApply,
+        guard: Option<&Condition>,
     ) -> StoreResult<ClaimedScore> {
-        if let Backend::Cluster(_) = &self.inner.backend {
+        if self.is_cluster() {
             // The record's slot is not the PK's: three calls, each on its own node.
-            return claim_and_score_in_steps(self, record, pending, done_head, apply).await;
+            return claim_and_score_in_steps(self, record, pending, done_head, apply, guard).await;
         }
+        let place = self.record_place(record.tag, record.name, record.ttl);
+        let [current, next, previous] = &place.buckets;
         let mut invocation = self.scripts().gift_one.prepare_invoke();
         invocation
-            .key(self.key(record.tag, record.name))
+            .key(&place.own)
+            .key(current)
+            .key(next)
+            .key(previous)
+            .arg(&place.field)
             .arg(pending)
             .arg(px(record.ttl))
+            .arg(place.bucket_ttl_ms)
             .arg(done_head);
-        self.score_keys_and_args(&mut invocation, apply, None);
+        self.score_keys_and_args(&mut invocation, apply, guard);
         let mut reply = reply_array(self.run_script(&invocation).await?)?.into_iter().peekable();
         if let Some(Value::BulkString(status)) = reply.peek()
             && status.as_slice() == b"exists"
@@ -1292,9 +1403,9 @@ impl Store for RedisStore {
                 .map(ClaimedScore::Existing)
                 .ok_or_else(|| corrupt("gift_one answered exists without the record"));
         }
-        match score_reply(reply, false)? {
+        match score_reply(reply, guard.is_some())? {
             GuardedScore::Judged(outcome) => Ok(ClaimedScore::Claimed(outcome)),
-            GuardedScore::Moved => Err(corrupt("an unguarded gift moved")),
+            GuardedScore::Moved => Ok(ClaimedScore::Moved),
         }
     }
 
@@ -2334,6 +2445,77 @@ b6ef 127.0.0.1:7103@17103 master - 0 1796067818462 3 connected
         cleanup(&store).await;
     }
 
+    /// Issue 15 (memory per gift): a gift counted in one step keeps its done record as a field
+    /// of its time slot's bucket (no key of its own, no answer in the PK's txns); a record
+    /// another replica left in the next or the previous slot's bucket (clocks apart) is found.
+    #[tokio::test]
+    async fn a_gift_counted_in_one_step_is_recorded_in_a_bucket_only() {
+        let store = store().await;
+        store.commit(Transaction::new("pk:1").op(open_window(100, 200, 42))).await.unwrap();
+        let ttl = Duration::from_secs(60);
+        let record = RecordRef { tag: "gift:g1", name: "record", ttl };
+        let claimed =
+            store.claim_and_score(record, b"pending", b"head|", &gift("g1", 150, 1, 5), None).await;
+        let counted = ScoreOutcome::Applied { epoch: 42, counters: vec![5, 1], boards: vec![5] };
+        assert_eq!(claimed.unwrap(), ClaimedScore::Claimed(counted));
+        let mut connection = store.shared().await.expect("connection").connection;
+        let place = store.record_place("gift:g1", "record", ttl);
+        let own: Option<Vec<u8>> =
+            redis::cmd("GET").arg(&place.own).query_async(&mut connection).await.unwrap();
+        assert_eq!(own, None, "no key of its own");
+        let kept: Option<Vec<u8>> = redis::cmd("HGET")
+            .arg(&place.buckets[0])
+            .arg(&place.field)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(kept, Some(b"head|42|5,1|5".to_vec()), "in the current slot's bucket");
+        let ttl_left: i64 =
+            redis::cmd("PTTL").arg(&place.buckets[0]).query_async(&mut connection).await.unwrap();
+        assert!(
+            ttl_left > 0 && ttl_left <= 120_000,
+            "the bucket expires, within 2 slots: {ttl_left}"
+        );
+        assert!(store.hash_get_all("pk:1", "txns").await.unwrap().is_empty(), "no txns answer");
+        assert_eq!(
+            store
+                .claim_and_score(record, b"pending", b"head|", &gift("g1", 150, 1, 5), None)
+                .await
+                .unwrap(),
+            ClaimedScore::Existing(b"head|42|5,1|5".to_vec())
+        );
+        // A write replaces it at its own key and takes it out of the bucket (so that it cannot
+        // come back when its own key expires first).
+        store.record_put("gift:g1", "record", b"put", ttl).await.unwrap();
+        let kept: Option<Vec<u8>> = redis::cmd("HGET")
+            .arg(&place.buckets[0])
+            .arg(&place.field)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(kept, None, "out of the bucket");
+        assert_eq!(
+            store.record_get("gift:g1", "record", ttl).await.unwrap(),
+            Some(b"put".to_vec())
+        );
+        for (txn, bucket) in [("gift:ahead", 1), ("gift:behind", 2)] {
+            let place = store.record_place(txn, "record", ttl);
+            let _: i64 = redis::cmd("HSET")
+                .arg(&place.buckets[bucket])
+                .arg(&place.field)
+                .arg(txn)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.record_claim(txn, "record", b"new", ttl).await.unwrap(),
+                Some(txn.as_bytes().to_vec()),
+                "a record in slot {bucket} of 3 is found"
+            );
+        }
+        cleanup(&store).await;
+    }
+
     #[tokio::test]
     async fn records_are_claimed_once() {
         let store = store().await;
@@ -2341,8 +2523,8 @@ b6ef 127.0.0.1:7103@17103 master - 0 1796067818462 3 connected
         assert_eq!(store.record_claim("r", "k", &every_byte(), ttl).await.unwrap(), None);
         assert_eq!(store.record_claim("r", "k", b"other", ttl).await.unwrap(), Some(every_byte()));
         store.record_put("r", "k", b"new", ttl).await.unwrap();
-        assert_eq!(store.record_get("r", "k").await.unwrap(), Some(b"new".to_vec()));
-        assert_eq!(store.record_get("r", "absent").await.unwrap(), None);
+        assert_eq!(store.record_get("r", "k", ttl).await.unwrap(), Some(b"new".to_vec()));
+        assert_eq!(store.record_get("r", "absent", ttl).await.unwrap(), None);
         cleanup(&store).await;
     }
 

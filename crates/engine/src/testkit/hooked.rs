@@ -244,8 +244,13 @@ impl Store for HookedStore {
         self.inner.record_swap(tag, name, expected, value, ttl).await
     }
 
-    async fn record_get(&self, tag: &str, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.inner.record_get(tag, name).await
+    async fn record_get(
+        &self,
+        tag: &str,
+        name: &str,
+        ttl: Duration,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.record_get(tag, name, ttl).await
     }
 
     async fn schedule_job(&self, job: &Job) -> StoreResult<()> {

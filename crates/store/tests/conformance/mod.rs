@@ -110,6 +110,8 @@ macro_rules! conformance_tests {
             record_ttl_expires,
             claim_and_score_claims_applies_and_marks_done,
             claim_and_score_leaves_the_record_pending_unless_it_counted,
+            claim_and_score_records_are_replaced_by_put_and_swap,
+            claim_and_score_with_a_guard_counts_only_while_it_holds,
             jobs_schedule_count_cancel,
             jobs_claim_only_due,
             jobs_redelivered_after_ttr,
@@ -473,7 +475,11 @@ pub async fn absent_keys_read_as_empty(store: &dyn Store) {
     assert_eq!(ok(store.zcard("agg:1", "zset").await, "zcard"), 0, "zcard of an absent zset");
     assert!(page(store, "agg:1", "board").await.is_empty(), "board_page of an absent board");
     assert_eq!(total(store, "agg:1", "board", 7).await, None, "board_total on an absent board");
-    assert_eq!(ok(store.record_get("agg:1", "rec").await, "record_get"), None, "record_get absent");
+    assert_eq!(
+        ok(store.record_get("agg:1", "rec", HOUR).await, "record_get"),
+        None,
+        "record_get absent"
+    );
 }
 
 // ---- aggregates and transactions ---------------------------------------------------------------
@@ -810,7 +816,11 @@ pub async fn tags_are_isolated(store: &dyn Store) {
     assert_eq!(ok(store.next_id("a:2", "n").await, "next_id"), 1, "counters are per tag");
 
     assert_eq!(ok(store.record_claim("a:1", "r", b"v", HOUR).await, "claim"), None);
-    assert_eq!(ok(store.record_get("a:2", "r").await, "record_get"), None, "records are per tag");
+    assert_eq!(
+        ok(store.record_get("a:2", "r", HOUR).await, "record_get"),
+        None,
+        "records are per tag"
+    );
 }
 
 /// `get_many` returns one result per requested key, in request order, across tags.
@@ -2149,26 +2159,26 @@ pub async fn record_swap_only_from_the_expected_value(store: &dyn Store) {
         !ok(store.record_swap(tag, "r", b"pending", b"done", HOUR).await, "swap"),
         "nothing to swap"
     );
-    assert_eq!(ok(store.record_get(tag, "r").await, "get"), None, "and nothing created");
+    assert_eq!(ok(store.record_get(tag, "r", HOUR).await, "get"), None, "and nothing created");
     ok(store.record_claim(tag, "r", b"pending\x00\xff", HOUR).await, "claim");
     assert!(
         !ok(store.record_swap(tag, "r", b"pending", b"done", HOUR).await, "swap"),
         "a prefix is not the value"
     );
     assert!(ok(store.record_swap(tag, "r", b"pending\x00\xff", b"done", HOUR).await, "swap"));
-    assert_eq!(ok(store.record_get(tag, "r").await, "get"), Some(b"done".to_vec()));
+    assert_eq!(ok(store.record_get(tag, "r", HOUR).await, "get"), Some(b"done".to_vec()));
     assert!(
         !ok(store.record_swap(tag, "r", b"pending\x00\xff", b"again", HOUR).await, "swap"),
         "the second swap from the old value fails"
     );
     assert!(ok(store.record_swap(tag, "r", b"done", b"short", SHORT_TTL).await, "swap"));
     sleep(PAST_SHORT_TTL).await;
-    assert_eq!(ok(store.record_get(tag, "r").await, "get"), None, "with the new TTL");
+    assert_eq!(ok(store.record_get(tag, "r", HOUR).await, "get"), None, "with the new TTL");
 }
 
 pub async fn record_claim_put_get(store: &dyn Store) {
     let tag = "req:1";
-    assert_eq!(ok(store.record_get(tag, "r").await, "get"), None);
+    assert_eq!(ok(store.record_get(tag, "r", HOUR).await, "get"), None);
     assert_eq!(
         ok(store.record_claim(tag, "r", b"first", HOUR).await, "claim"),
         None,
@@ -2180,13 +2190,13 @@ pub async fn record_claim_put_get(store: &dyn Store) {
         "a second claim returns the existing value"
     );
     assert_eq!(
-        ok(store.record_get(tag, "r").await, "get"),
+        ok(store.record_get(tag, "r", HOUR).await, "get"),
         Some(b"first".to_vec()),
         "the claim did not overwrite"
     );
     ok(store.record_put(tag, "r", b"third", HOUR).await, "put");
     assert_eq!(
-        ok(store.record_get(tag, "r").await, "get"),
+        ok(store.record_get(tag, "r", HOUR).await, "get"),
         Some(b"third".to_vec()),
         "put overwrites"
     );
@@ -2196,14 +2206,14 @@ pub async fn record_claim_put_get(store: &dyn Store) {
     );
     ok(store.record_put(tag, "fresh", b"direct", HOUR).await, "put new");
     assert_eq!(
-        ok(store.record_get(tag, "fresh").await, "get"),
+        ok(store.record_get(tag, "fresh", HOUR).await, "get"),
         Some(b"direct".to_vec()),
         "put creates"
     );
     let binary: Vec<u8> = (0..=255u8).collect();
     assert_eq!(ok(store.record_claim(tag, "bin", &binary, HOUR).await, "claim"), None);
     assert_eq!(
-        ok(store.record_get(tag, "bin").await, "get"),
+        ok(store.record_get(tag, "bin", HOUR).await, "get"),
         Some(binary),
         "binary record round trip"
     );
@@ -2223,13 +2233,17 @@ pub async fn record_ttl_expires(store: &dyn Store) {
     ok(store.record_put(tag, "long", b"l", HOUR).await, "put");
     sleep(PAST_SHORT_TTL).await;
     assert_eq!(
-        ok(store.record_get(tag, "claimed").await, "get"),
+        ok(store.record_get(tag, "claimed", HOUR).await, "get"),
         None,
         "a claimed record must expire"
     );
-    assert_eq!(ok(store.record_get(tag, "put").await, "get"), None, "a put record must expire");
     assert_eq!(
-        ok(store.record_get(tag, "long").await, "get"),
+        ok(store.record_get(tag, "put", HOUR).await, "get"),
+        None,
+        "a put record must expire"
+    );
+    assert_eq!(
+        ok(store.record_get(tag, "long", HOUR).await, "get"),
         Some(b"l".to_vec()),
         "a long TTL stays"
     );
@@ -2264,7 +2278,7 @@ pub async fn record_claim_concurrent_single_winner(store: Arc<dyn Store>) {
             assert_eq!(seen, &winner, "every losing claim must see the winner's value");
         }
     }
-    assert_eq!(ok(store.record_get("req:1", "r").await, "get"), Some(winner));
+    assert_eq!(ok(store.record_get("req:1", "r", HOUR).await, "get"), Some(winner));
 }
 
 async fn claim_and_score(
@@ -2274,7 +2288,57 @@ async fn claim_and_score(
     apply: &ScoreApply,
 ) -> ClaimedScore {
     let record = RecordRef { tag: record, name: "r", ttl };
-    ok(store.claim_and_score(record, b"pending", b"head\x00\xff", apply).await, "claim_and_score")
+    let head = b"head\x00\xff";
+    ok(store.claim_and_score(record, b"pending", head, apply, None).await, "claim_and_score")
+}
+
+/// claim_and_score with a guard: counts (and leaves the done record) while the guard's aggregate is at the version given; otherwise answers
+/// Moved with nothing written but the pending record, which the next call finds.
+pub async fn claim_and_score_with_a_guard_counts_only_while_it_holds(store: &dyn Store) {
+    let tag = "pk:1";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    let seats =
+        Transaction::new(tag).op(Op::Put { name: "seats".into(), value: b"a".to_vec(), ttl: None });
+    ok(store.commit(seats).await, "seats v1");
+    let guard = |version| Condition::Version { name: "seats".into(), version };
+    let record = |tag| RecordRef { tag, name: "r", ttl: HOUR };
+    let step = gift(tag, "tx1", 1500, &[("score", "red", 5)], &[]);
+    assert_eq!(
+        ok(
+            store
+                .claim_and_score(record("gift:tx1"), b"pending", b"h", &step, Some(&guard(2)))
+                .await,
+            "moved"
+        ),
+        ClaimedScore::Moved
+    );
+    assert_eq!(ok(store.record_get("gift:tx1", "r", HOUR).await, "get"), Some(b"pending".to_vec()));
+    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[]), "nothing counted");
+    let step = gift(tag, "tx2", 1500, &[("score", "red", 5)], &[]);
+    assert_eq!(
+        ok(
+            store
+                .claim_and_score(record("gift:tx2"), b"pending", b"h", &step, Some(&guard(1)))
+                .await,
+            "counts"
+        ),
+        ClaimedScore::Claimed(ScoreOutcome::Applied {
+            epoch: 7,
+            counters: vec![5],
+            boards: vec![]
+        })
+    );
+    assert_eq!(ok(store.record_get("gift:tx2", "r", HOUR).await, "get"), Some(b"h7|5|".to_vec()));
+    assert_eq!(
+        ok(
+            store
+                .claim_and_score(record("gift:tx2"), b"pending", b"h", &step, Some(&guard(2)))
+                .await,
+            "again"
+        ),
+        ClaimedScore::Existing(b"h7|5|".to_vec())
+    );
+    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "5")]), "counted once");
 }
 
 /// claim_and_score: claims the record, applies the step, leaves the done record (head + the
@@ -2293,24 +2357,35 @@ pub async fn claim_and_score_claims_applies_and_marks_done(store: &dyn Store) {
     let mut done = b"head\x00\xff".to_vec();
     done.extend_from_slice(score_answer(7, &[5], &[5]).as_bytes());
     assert_eq!(done, b"head\x00\xff7|5|5".to_vec(), "score_answer's form");
-    assert_eq!(ok(store.record_get("gift:tx1", "r").await, "get"), Some(done.clone()));
+    assert_eq!(ok(store.record_get("gift:tx1", "r", HOUR).await, "get"), Some(done.clone()));
     assert_eq!(
         claim_and_score(store, "gift:tx1", HOUR, &step).await,
         ClaimedScore::Existing(done.clone()),
         "a second call finds the record"
     );
     assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "5")]), "counted once");
-    // The record gone (its window passed), the PK still answers with its first values.
+    // Every call looks for the record, also the general path's claim.
     assert_eq!(
-        claim_and_score(store, "gift:tx1-again", HOUR, &step).await,
+        ok(store.record_claim("gift:tx1", "r", b"other", HOUR).await, "claim"),
+        Some(done.clone()),
+        "record_claim finds the record claim_and_score left"
+    );
+    // A gift counted by apply_score (the general path) whose record is gone (its window
+    // passed): the PK still answers with its first values, and the record is done.
+    let general = gift(tag, "tx3", 1500, &[("score", "red", 2)], &[("rank", 50, 2)]);
+    ok(store.apply_score(&general).await, "apply");
+    assert_eq!(
+        claim_and_score(store, "gift:tx3-again", HOUR, &general).await,
         ClaimedScore::Claimed(ScoreOutcome::Duplicate {
             epoch: 7,
-            counters: vec![5],
-            boards: vec![5]
+            counters: vec![7],
+            boards: vec![7]
         }),
     );
-    assert_eq!(ok(store.record_get("gift:tx1-again", "r").await, "get"), Some(done));
-    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "5")]), "counted once");
+    let mut again = b"head\x00\xff".to_vec();
+    again.extend_from_slice(b"7|7|7");
+    assert_eq!(ok(store.record_get("gift:tx3-again", "r", HOUR).await, "get"), Some(again));
+    assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "7")]), "counted once");
     // Its record lives for the ttl given.
     let short = gift(tag, "tx2", 1500, &[("score", "red", 1)], &[]);
     assert!(matches!(
@@ -2318,7 +2393,43 @@ pub async fn claim_and_score_claims_applies_and_marks_done(store: &dyn Store) {
         ClaimedScore::Claimed(ScoreOutcome::Applied { .. })
     ));
     sleep(PAST_SHORT_TTL).await;
-    assert_eq!(ok(store.record_get("gift:tx2", "r").await, "get"), None, "the record expires");
+    assert_eq!(
+        ok(store.record_get("gift:tx2", "r", SHORT_TTL).await, "get"),
+        None,
+        "the record expires"
+    );
+}
+
+/// A record claim_and_score left done is a record like any other (written with the same ttl):
+/// put and swap replace it, and what replaced it is what every call then finds.
+pub async fn claim_and_score_records_are_replaced_by_put_and_swap(store: &dyn Store) {
+    let tag = "pk:1";
+    set_window(store, tag, open_window(1000, 2000, 7)).await;
+    let one = gift(tag, "tx1", 1500, &[("score", "red", 5)], &[]);
+    let two = gift(tag, "tx2", 1500, &[("score", "red", 1)], &[]);
+    claim_and_score(store, "gift:tx1", HOUR, &one).await;
+    claim_and_score(store, "gift:tx2", HOUR, &two).await;
+    let done = |answer: &[u8]| [b"head\x00\xff".as_slice(), answer].concat();
+    assert!(!ok(store.record_swap("gift:tx1", "r", b"pending", b"x", HOUR).await, "swap"));
+    assert!(ok(store.record_swap("gift:tx1", "r", &done(b"7|5|"), b"swapped", HOUR).await, "swap"));
+    assert!(!ok(store.record_swap("gift:tx1", "r", &done(b"7|5|"), b"again", HOUR).await, "swap"));
+    ok(store.record_put("gift:tx2", "r", b"put", HOUR).await, "put");
+    for (record, value) in [("gift:tx1", b"swapped".as_slice()), ("gift:tx2", b"put")] {
+        assert_eq!(ok(store.record_get(record, "r", HOUR).await, "get"), Some(value.to_vec()));
+        assert_eq!(
+            ok(store.record_claim(record, "r", b"new", HOUR).await, "claim"),
+            Some(value.to_vec())
+        );
+        assert_eq!(
+            claim_and_score(store, record, HOUR, &one).await,
+            ClaimedScore::Existing(value.to_vec())
+        );
+    }
+    assert_eq!(
+        hash_sorted(store, tag, "score").await,
+        strings(&[("red", "6")]),
+        "counted once each"
+    );
 }
 
 /// Outside its window, or refused: the record holds the pending value (what a claim then an
@@ -2331,14 +2442,14 @@ pub async fn claim_and_score_leaves_the_record_pending_unless_it_counted(store: 
         claim_and_score(store, "gift:tx1", HOUR, &late).await,
         ClaimedScore::Claimed(ScoreOutcome::Outside)
     );
-    assert_eq!(ok(store.record_get("gift:tx1", "r").await, "get"), Some(b"pending".to_vec()));
+    assert_eq!(ok(store.record_get("gift:tx1", "r", HOUR).await, "get"), Some(b"pending".to_vec()));
     let huge = gift(tag, "tx2", 1500, &[("score", "red", MAX_SCORE)], &[]);
     ok(store.apply_score(&gift(tag, "tx0", 1500, &[("score", "red", 1)], &[])).await, "apply");
     assert_eq!(
         claim_and_score(store, "gift:tx2", HOUR, &huge).await,
         ClaimedScore::Claimed(ScoreOutcome::Refused(ScoreRefusal::ScoreLimit))
     );
-    assert_eq!(ok(store.record_get("gift:tx2", "r").await, "get"), Some(b"pending".to_vec()));
+    assert_eq!(ok(store.record_get("gift:tx2", "r", HOUR).await, "get"), Some(b"pending".to_vec()));
     assert_eq!(hash_sorted(store, tag, "score").await, strings(&[("red", "1")]), "nothing added");
     assert_eq!(
         claim_and_score(store, "gift:tx2", HOUR, &huge).await,
@@ -2371,6 +2482,7 @@ pub async fn claim_and_score_concurrent_calls_count_once(store: Arc<dyn Store>) 
                 );
             }
             ClaimedScore::Existing(_) => {}
+            ClaimedScore::Moved => panic!("an unguarded step moved"),
         }
     }
     assert_eq!(claimed, 1, "exactly one call claims the record");
