@@ -2445,6 +2445,19 @@ b6ef 127.0.0.1:7103@17103 master - 0 1796067818462 3 connected
         cleanup(&store).await;
     }
 
+    /// What the current slot's bucket holds of the record at `place`.
+    async fn in_bucket(
+        connection: &mut redis::aio::MultiplexedConnection,
+        place: &RecordPlace,
+    ) -> Option<Vec<u8>> {
+        redis::cmd("HGET")
+            .arg(&place.buckets[0])
+            .arg(&place.field)
+            .query_async(connection)
+            .await
+            .expect("HGET of the bucket")
+    }
+
     /// Issue 15 (memory per gift): a gift counted in one step keeps its done record as a field
     /// of its time slot's bucket (no key of its own, no answer in the PK's txns); a record
     /// another replica left in the next or the previous slot's bucket (clocks apart) is found.
@@ -2463,12 +2476,7 @@ b6ef 127.0.0.1:7103@17103 master - 0 1796067818462 3 connected
         let own: Option<Vec<u8>> =
             redis::cmd("GET").arg(&place.own).query_async(&mut connection).await.unwrap();
         assert_eq!(own, None, "no key of its own");
-        let kept: Option<Vec<u8>> = redis::cmd("HGET")
-            .arg(&place.buckets[0])
-            .arg(&place.field)
-            .query_async(&mut connection)
-            .await
-            .unwrap();
+        let kept = in_bucket(&mut connection, &place).await;
         assert_eq!(kept, Some(b"head|42|5,1|5".to_vec()), "in the current slot's bucket");
         let ttl_left: i64 =
             redis::cmd("PTTL").arg(&place.buckets[0]).query_async(&mut connection).await.unwrap();
@@ -2487,12 +2495,7 @@ b6ef 127.0.0.1:7103@17103 master - 0 1796067818462 3 connected
         // A write replaces it at its own key and takes it out of the bucket (so that it cannot
         // come back when its own key expires first).
         store.record_put("gift:g1", "record", b"put", ttl).await.unwrap();
-        let kept: Option<Vec<u8>> = redis::cmd("HGET")
-            .arg(&place.buckets[0])
-            .arg(&place.field)
-            .query_async(&mut connection)
-            .await
-            .unwrap();
+        let kept = in_bucket(&mut connection, &place).await;
         assert_eq!(kept, None, "out of the bucket");
         assert_eq!(
             store.record_get("gift:g1", "record", ttl).await.unwrap(),
