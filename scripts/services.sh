@@ -150,6 +150,47 @@ ensure_redis_cluster() {
     _svc_die "the Redis Cluster on$addrs did not reach cluster_state:ok within 20 s"
 }
 
+# --- Keys earlier test runs left ------------------------------------------------------------
+
+# Tests leave their Redis keys behind (a failed test's keys are worth a look), each test under a
+# prefix of its own: `t` + 16 hex digits (livepk_engine::testkit::fresh_prefix) or
+# `clients-<n>` (scripts/clients.sh). sweep_test_keys deletes those that nothing has touched for
+# 10 minutes (so a suite running alongside keeps its keys), on the local Redis and on the local
+# cluster's primaries, when the tests use them; scripts/test.sh runs it first, so what piles up
+# is about one run's worth (a few thousand keys), not every run's.
+_sweep_node() {
+    local port=$1 idle=$2 keys
+    keys="$(redis-cli -h 127.0.0.1 -p "$port" --scan 2>/dev/null |
+        grep -E '^(t[0-9a-f]{16}|clients-[0-9]+):[^[:space:]"'"'"'\\]*$' || true)"
+    if [ -z "$keys" ]; then
+        echo 0
+        return 0
+    fi
+    # One reply line per command, in order: the idle seconds (empty when the key went meanwhile).
+    printf '%s\n' "$keys" | sed 's/^/OBJECT IDLETIME /' | redis-cli -h 127.0.0.1 -p "$port" 2>/dev/null |
+        paste -d ' ' - <(printf '%s\n' "$keys") |
+        awk -v idle="$idle" '$1 ~ /^[0-9]+$/ && $1 >= idle { print "UNLINK " $2 }' |
+        redis-cli -h 127.0.0.1 -p "$port" 2>/dev/null | awk '$1 == 1 { n++ } END { print n + 0 }'
+}
+
+sweep_test_keys() {
+    local idle=${1:-600} port swept total=0
+    if [ "${LIVEPK_TEST_REDIS_URL:-redis://127.0.0.1:6379}" = "redis://127.0.0.1:6379" ] && _redis_pong; then
+        total=$(_sweep_node 6379 "$idle")
+    fi
+    if [ "${LIVEPK_TEST_REDIS_CLUSTER_URL:-$(redis_cluster_url)}" = "$(redis_cluster_url)" ]; then
+        for port in $LIVEPK_CLUSTER_PORTS; do
+            # Replicas follow their primary (and refuse writes).
+            [ "$(redis-cli -h 127.0.0.1 -p "$port" role 2>/dev/null | head -1)" = master ] || continue
+            swept=$(_sweep_node "$port" "$idle")
+            total=$((total + swept))
+        done
+    fi
+    if [ "$total" -gt 0 ]; then
+        _svc_say "deleted $total Redis keys that earlier test runs left (untouched for ${idle} s)"
+    fi
+}
+
 # --- MariaDB ---------------------------------------------------------------------------------
 
 _mariadb_alive() {

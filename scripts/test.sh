@@ -17,6 +17,7 @@ ensure_redis
 ensure_redis_cluster
 ensure_mariadb
 ensure_nextest
+sweep_test_keys || true  # housekeeping: never fails the run
 
 export LIVEPK_TEST_REDIS_URL="${LIVEPK_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 export LIVEPK_TEST_REDIS_CLUSTER_URL="${LIVEPK_TEST_REDIS_CLUSTER_URL:-$(redis_cluster_url)}"
