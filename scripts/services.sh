@@ -177,13 +177,14 @@ sweep_test_keys() {
     local idle=${1:-600} port swept total=0
     if [ "${LIVEPK_TEST_REDIS_URL:-redis://127.0.0.1:6379}" = "redis://127.0.0.1:6379" ] && _redis_pong; then
         total=$(_sweep_node 6379 "$idle")
+        total=${total:-0}
     fi
     if [ "${LIVEPK_TEST_REDIS_CLUSTER_URL:-$(redis_cluster_url)}" = "$(redis_cluster_url)" ]; then
         for port in $LIVEPK_CLUSTER_PORTS; do
             # Replicas follow their primary (and refuse writes).
             [ "$(redis-cli -h 127.0.0.1 -p "$port" role 2>/dev/null | head -1)" = master ] || continue
             swept=$(_sweep_node "$port" "$idle")
-            total=$((total + swept))
+            total=$((total + ${swept:-0}))
         done
     fi
     if [ "$total" -gt 0 ]; then
